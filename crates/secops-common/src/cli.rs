@@ -1,0 +1,160 @@
+//! The command-line contract every tool shares: output and verbosity flags,
+//! `--fail-on`, the `--interval`/`--count` loop flags, `--generate` for man
+//! pages and completions, and the `main` wrapper that maps errors to exit
+//! statuses.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, CommandFactory, ValueEnum};
+
+use crate::exit::{Error, Exit};
+use crate::output::{Format, OutputSpec};
+use crate::severity::Severity;
+
+/// Flags every tool takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Output format [default: from the --output extension, else table on a
+    /// terminal and jsonl in a pipe]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Output")]
+    pub format: Option<Format>,
+
+    /// Write to FILE instead of stdout; it appears whole or not at all
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    /// Exit 1 when a record at or above SEVERITY is written
+    #[arg(
+        long,
+        value_name = "SEVERITY",
+        default_value = "high",
+        help_heading = "Output"
+    )]
+    pub fail_on: Severity,
+
+    /// Write CSV cells verbatim instead of neutralising spreadsheet formulas
+    /// (cells starting with = + - @)
+    #[arg(long, help_heading = "Output")]
+    pub raw_csv: bool,
+
+    /// Print only errors on stderr
+    #[arg(short, long, conflicts_with = "verbose", help_heading = "Diagnostics")]
+    pub quiet: bool,
+
+    /// Say more on stderr (repeat for more)
+    #[arg(short, long, action = ArgAction::Count, help_heading = "Diagnostics")]
+    pub verbose: u8,
+
+    /// Print a man page or shell completion script and exit
+    #[arg(long, value_enum, value_name = "WHAT", help_heading = "Diagnostics")]
+    pub generate: Option<Generate>,
+}
+
+impl CommonArgs {
+    /// Where and how records go; `table_columns` are the fields a table
+    /// shows for this tool.
+    pub fn output_spec(&self, table_columns: &[&str]) -> Result<OutputSpec, Error> {
+        Ok(OutputSpec {
+            format: Format::resolve(self.format, self.output.as_deref())?,
+            path: self.output.clone(),
+            csv_guard: !self.raw_csv,
+            table_columns: table_columns.iter().map(|c| c.to_string()).collect(),
+        })
+    }
+}
+
+/// Flags of tools that can run as a loop.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RepeatArgs {
+    /// Repeat every DURATION (e.g. 10s, 5m) until SIGINT/SIGTERM or --count
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Repeat")]
+    pub interval: Option<Duration>,
+
+    /// Stop after N passes (needs --interval)
+    #[arg(long, value_name = "N", requires = "interval",
+          value_parser = clap::value_parser!(u64).range(1..), help_heading = "Repeat")]
+    pub count: Option<u64>,
+}
+
+/// `10s`, `5m`, `1h30m`, `250ms`; zero is refused because a zero interval
+/// would spin a core.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration =
+        humantime::parse_duration(text).map_err(|err| format!("{err} (try 10s, 5m, 1h)"))?;
+    if duration.is_zero() {
+        return Err("the interval must be longer than zero".to_string());
+    }
+    Ok(duration)
+}
+
+/// What `--generate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// A roff man page
+    Man,
+    CompleteBash,
+    CompleteZsh,
+    CompleteFish,
+}
+
+/// The body of every tool's `main`: sets up diagnostics, answers
+/// `--generate`, runs the tool and turns its result into the exit status,
+/// printing a failure as one `tool: error: ...` line.
+pub fn start<A: CommandFactory>(
+    tool: &'static str,
+    common: &CommonArgs,
+    run: impl FnOnce() -> Result<Exit, Error>,
+) -> ExitCode {
+    crate::diag::init(tool, common.quiet, common.verbose);
+    let outcome = match common.generate {
+        Some(what) => generate(A::command(), what),
+        None => run(),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            crate::diag::error(format_args!("{err}"));
+            err.exit.into()
+        }
+    }
+}
+
+fn generate(mut cmd: clap::Command, what: Generate) -> Result<Exit, Error> {
+    let name = cmd.get_name().to_string();
+    let mut out = Vec::new();
+    match what {
+        Generate::Man => clap_mangen::Man::new(cmd)
+            .render(&mut out)
+            .map_err(|err| Error::failed(format!("cannot render the man page: {err}")))?,
+        Generate::CompleteBash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, name, &mut out)
+        }
+        Generate::CompleteZsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, name, &mut out)
+        }
+        Generate::CompleteFish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, name, &mut out)
+        }
+    }
+    std::io::stdout()
+        .write_all(&out)
+        .map_err(|err| Error::failed(format!("cannot write to stdout: {err}")))?;
+    Ok(Exit::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_an_operator_writes_them() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").unwrap_err().contains("try 10s"));
+    }
+}

@@ -1,0 +1,20 @@
+//! What every secops tool shares, and nothing only one of them needs: the
+//! record format, severities, output writers, the record reader, the common
+//! command-line flags, exit statuses, atomic files, the `--interval` loop and
+//! the state-directory rules. See `DESIGN.md` for the contract.
+
+pub mod atomic;
+pub mod cli;
+pub mod diag;
+pub mod exit;
+pub mod input;
+pub mod output;
+pub mod record;
+pub mod repeat;
+pub mod severity;
+pub mod state;
+
+pub use exit::{Error, Exit, Result};
+pub use output::{Format, Output, OutputSpec};
+pub use record::Record;
+pub use severity::Severity;
