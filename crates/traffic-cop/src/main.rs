@@ -1,1 +1,9 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use traffic_cop::{Args, TOOL, run};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    secops_common::cli::start::<Args>(TOOL, &args.common, || run(&args))
+}

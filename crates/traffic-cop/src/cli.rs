@@ -1,0 +1,54 @@
+//! traffic-cop's command line.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use secops_common::cli::{CommonArgs, RepeatArgs};
+
+const EXAMPLES: &str = "\
+Examples:
+  traffic-cop                                      list listening ports (table on a terminal)
+  traffic-cop --whitelist /etc/secops/ports.json --output report.json
+  traffic-cop -w ports.json | secops-report --csv > ports.csv
+  traffic-cop -w ports.json --interval 5s | secops-notify --min-severity high
+  traffic-cop --all --profile --format json
+
+Statuses: approved, unapproved (port listed, but another process, exe, user or
+scope), unverified (process not visible to check), unknown (port not listed),
+unchecked (no whitelist). Exit status: 0 nothing at or above --fail-on, 1
+something was, 2 bad whitelist or usage, 3 the scan failed.";
+
+/// Map open ports to PID, process, executable and user, and check them
+/// against a whitelist of approved services.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "traffic-cop", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Approved services (ports.json); without one every socket is "unchecked"
+    #[arg(short, long, value_name = "FILE")]
+    pub whitelist: Option<PathBuf>,
+
+    /// Also list connected sockets (established TCP, connected UDP)
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// Add each process's CPU%, RSS, open fds, threads and start time
+    #[arg(long)]
+    pub profile: bool,
+
+    #[command(flatten)]
+    pub repeat: RepeatArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+}

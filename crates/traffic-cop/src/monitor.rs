@@ -1,0 +1,159 @@
+//! `--interval` mode: after the first full listing, only what changed.
+//! A socket is identified by protocol, address, port and inode, so a
+//! restarted service shows as closed and opened again, and a socket whose
+//! holder or verdict changed (the binding process exited and left it to a
+//! child, a new whitelist) as `.changed`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use secops_common::Record;
+
+use crate::records::{base_kind, closed_record, describe, listing, port_record};
+use crate::scan::Port;
+use crate::sockets::Proto;
+
+type Key = (Proto, SocketAddr, u64);
+
+/// Remembers the previous pass.
+#[derive(Default)]
+pub struct Monitor {
+    previous: Option<HashMap<Key, Port>>,
+}
+
+impl Monitor {
+    /// The records this pass produces: everything the first time, changes
+    /// after that.
+    pub fn pass(&mut self, ports: Vec<Port>) -> Vec<Record> {
+        let records = match &self.previous {
+            None => listing(&ports),
+            Some(previous) => changes(previous, &ports),
+        };
+        self.previous = Some(
+            ports
+                .into_iter()
+                .map(|p| ((p.socket.proto, p.socket.local, p.socket.inode), p))
+                .collect(),
+        );
+        records
+    }
+}
+
+fn changes(previous: &HashMap<Key, Port>, current: &[Port]) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut seen = std::collections::HashSet::with_capacity(current.len());
+    for port in current {
+        let key = (port.socket.proto, port.socket.local, port.socket.inode);
+        seen.insert(key);
+        let kind = base_kind(port);
+        match previous.get(&key) {
+            None => records.push(port_record(
+                port,
+                &format!("{kind}.opened"),
+                format!("opened: {}", describe(port)),
+            )),
+            Some(before) if before.verdict != port.verdict || before.pids != port.pids => {
+                let was = match &before.owner {
+                    Some(o) => format!("{}, pid {}", before.verdict.status.as_str(), o.pid),
+                    None => before.verdict.status.as_str().to_string(),
+                };
+                records.push(port_record(
+                    port,
+                    &format!("{kind}.changed"),
+                    format!("changed: {} (was {was})", describe(port)),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut closed: Vec<&Port> = previous
+        .iter()
+        .filter(|(key, _)| !seen.contains(*key))
+        .map(|(_, p)| p)
+        .collect();
+    closed.sort_by_key(|p| {
+        (
+            p.socket.proto,
+            p.socket.local.port(),
+            p.socket.local.ip(),
+            p.socket.inode,
+        )
+    });
+    records.extend(closed.into_iter().map(closed_record));
+    records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sockets::Socket;
+    use crate::whitelist::{Status, Verdict};
+    use secops_common::Severity;
+
+    fn port(port: u16, inode: u64, status: Status, severity: Severity) -> Port {
+        Port {
+            socket: Socket {
+                proto: Proto::Tcp,
+                local: SocketAddr::from(([0, 0, 0, 0], port)),
+                remote: None,
+                state: "listen",
+                uid: 0,
+                inode,
+            },
+            user: "root".into(),
+            pids: vec![],
+            owner: None,
+            fds: None,
+            verdict: Verdict {
+                status,
+                severity,
+                reason: None,
+            },
+            note: None,
+        }
+    }
+
+    #[test]
+    fn first_pass_lists_then_only_changes() {
+        let mut monitor = Monitor::default();
+        let a = port(22, 1, Status::Approved, Severity::Info);
+        let b = port(80, 2, Status::Unknown, Severity::High);
+        let first = monitor.pass(vec![a.clone(), b.clone()]);
+        assert_eq!(
+            first.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
+            ["port", "port"]
+        );
+        assert!(
+            monitor.pass(vec![a.clone(), b.clone()]).is_empty(),
+            "no change, no records"
+        );
+
+        let c = port(8080, 3, Status::Unknown, Severity::High);
+        let mut b2 = b.clone();
+        b2.verdict = Verdict {
+            status: Status::Approved,
+            severity: Severity::Info,
+            reason: None,
+        };
+        let third = monitor.pass(vec![b2, c]);
+        let kinds: Vec<(&str, u64)> = third
+            .iter()
+            .map(|r| (r.kind.as_str(), r.fields["port"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("port.changed", 80),
+                ("port.opened", 8080),
+                ("port.closed", 22)
+            ]
+        );
+        assert_eq!(third[2].severity, Severity::Info);
+        assert_eq!(third[1].severity, Severity::High);
+        assert!(
+            third[0].message.ends_with("(was unknown)"),
+            "{}",
+            third[0].message
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Turning scanned ports into records: the fields of `docs/records.md` and
+//! one sentence an operator can act on.
+
+use secops_common::{Record, Severity};
+
+use crate::scan::Port;
+use crate::whitelist::Status;
+
+pub const TOOL: &str = "traffic-cop";
+
+/// The fields a table shows.
+pub const TABLE_COLUMNS: [&str; 12] = [
+    "severity",
+    "kind",
+    "status",
+    "proto",
+    "addr",
+    "port",
+    "pid",
+    "user",
+    "process",
+    "unit",
+    "container",
+    "reason",
+];
+
+/// `port` for listeners, `connection` for connected sockets.
+pub fn base_kind(port: &Port) -> &'static str {
+    if port.socket.is_server() {
+        "port"
+    } else {
+        "connection"
+    }
+}
+
+/// The full record of a port, of kind `kind` (`port`, `port.opened`, ...).
+pub fn port_record(port: &Port, kind: &str, message: String) -> Record {
+    let s = &port.socket;
+    let owner = port.owner.as_ref();
+    let mut rec = Record::new(TOOL, kind, port.verdict.severity, message)
+        .with("status", port.verdict.status.as_str())
+        .with("proto", s.proto.as_str())
+        .with("addr", s.local.ip().to_string())
+        .with("port", s.local.port());
+    if let Some(remote) = s.remote {
+        rec.set("remote_addr", remote.ip().to_string());
+        rec.set("remote_port", remote.port());
+    }
+    rec.set("scope", s.scope().as_str());
+    rec.set("state", s.state);
+    rec.set("pid", owner.map(|o| o.pid));
+    if port.pids.len() > 1 {
+        rec.set("pids", port.pids.clone());
+    }
+    rec.set("user", port.user.as_str());
+    rec.set("uid", s.uid);
+    rec.set("process", owner.map(|o| o.name.as_str()));
+    rec.set("exe", owner.and_then(|o| o.exe.as_deref()));
+    rec.set("cmdline", owner.map(|o| o.cmdline.as_str()));
+    if let Some(unit) = owner.and_then(|o| o.placement.unit.as_deref()) {
+        rec.set("unit", unit);
+    }
+    if let Some(container) = owner.and_then(|o| o.placement.container.as_deref()) {
+        rec.set("container", container);
+    }
+    rec.set("inode", s.inode);
+    if let Some(reason) = &port.verdict.reason {
+        rec.set("reason", reason.as_str());
+    }
+    if let Some(note) = port.note {
+        rec.set("note", note);
+    }
+    if let Some(profile) = owner.and_then(|o| o.profile.as_ref()) {
+        rec.set("cpu_percent", profile.cpu_percent);
+        rec.set("rss_bytes", profile.rss_bytes);
+        rec.set("fds", port.fds);
+        rec.set("threads", profile.threads);
+        rec.set("started", profile.started.as_str());
+    }
+    rec
+}
+
+/// `tcp 0.0.0.0:8080`, or `tcp 10.0.0.5:43210 -> 192.0.2.1:443 (estab)`.
+pub fn endpoint(port: &Port) -> String {
+    let s = &port.socket;
+    match s.remote {
+        Some(remote) => format!("{} {} -> {} ({})", s.proto, s.local, remote, s.state),
+        None => format!("{} {}", s.proto, s.local),
+    }
+}
+
+/// `held by python3 (pid 1234, user devops)`.
+pub fn holder(port: &Port) -> String {
+    match &port.owner {
+        Some(owner) => format!(
+            "held by {} (pid {}, user {})",
+            owner.name, owner.pid, port.user
+        ),
+        None => format!("owned by user {}, with no visible process", port.user),
+    }
+}
+
+/// The sentence of a `port` or `connection` record.
+pub fn describe(port: &Port) -> String {
+    let verdict = match port.verdict.status {
+        Status::Approved => " and is on the whitelist".to_string(),
+        Status::Unknown => " and is not on the whitelist".to_string(),
+        Status::Unverified => {
+            " and its port is on the whitelist, but its process could not be checked".to_string()
+        }
+        Status::Unapproved => {
+            format!(
+                " but is not approved: {}",
+                port.verdict
+                    .reason
+                    .as_deref()
+                    .unwrap_or("it differs from the whitelist")
+            )
+        }
+        Status::Unchecked => String::new(),
+    };
+    format!("{} is {}{verdict}", endpoint(port), holder(port))
+}
+
+/// The records of a first pass: every socket.
+pub fn listing(ports: &[Port]) -> Vec<Record> {
+    ports
+        .iter()
+        .map(|p| port_record(p, base_kind(p), describe(p)))
+        .collect()
+}
+
+/// A closed socket is news, not a finding.
+pub fn closed_record(port: &Port) -> Record {
+    let mut rec = port_record(
+        port,
+        &format!("{}.closed", base_kind(port)),
+        format!("{} closed (it was {})", endpoint(port), holder(port)),
+    );
+    rec.severity = Severity::Info;
+    rec
+}

@@ -1,0 +1,494 @@
+//! The approved services (`ports.json`) and the verdict on each socket.
+//!
+//! ```json
+//! {"ports": [
+//!   {"port": 22, "proto": "tcp", "process": "sshd", "exe": "/usr/sbin/sshd", "user": "root", "comment": "OpenSSH"},
+//!   {"port": "8000-8100", "proto": "tcp", "user": "devops", "scope": "loopback"}
+//! ]}
+//! ```
+//!
+//! A bare array of entries is accepted too. A typo must not silently disable
+//! a check, so unknown keys, bad ports and bad values are errors that name
+//! the file, line, column and field.
+
+use std::fmt;
+use std::path::Path;
+
+use secops_common::{Error, Severity};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::sockets::{Proto, Scope};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WhitelistFile {
+    ports: Vec<Entry>,
+}
+
+/// One approved service.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub port: PortRange,
+    /// `tcp` (the default), `udp` or `any`.
+    #[serde(default)]
+    pub proto: ProtoRule,
+    /// The process name (`comm`, as `ps` shows it) or executable base name.
+    pub process: Option<String>,
+    /// The executable's full path: the strong check, since a process name is
+    /// whatever the process says it is.
+    pub exe: Option<String>,
+    /// The user owning the socket (name, or uid for users without one).
+    pub user: Option<String>,
+    /// `any` (the default) or `loopback`: bound to loopback only.
+    #[serde(default)]
+    pub scope: ScopeRule,
+    /// Free text for people; ignored by the check.
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtoRule {
+    #[default]
+    Tcp,
+    Udp,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeRule {
+    #[default]
+    Any,
+    Loopback,
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PortRangeVisitor)
+    }
+}
+
+struct PortRangeVisitor;
+
+const PORT_EXPECTED: &str = "a port 1-65535 or a range like \"8000-8100\"";
+
+impl Visitor<'_> for PortRangeVisitor {
+    type Value = PortRange;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(PORT_EXPECTED)
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<PortRange, E> {
+        let port =
+            port_number(n).ok_or_else(|| E::custom(format!("{n} is not {PORT_EXPECTED}")))?;
+        Ok(PortRange {
+            first: port,
+            last: port,
+        })
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<PortRange, E> {
+        Err(E::custom(format!("{n} is not {PORT_EXPECTED}")))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<PortRange, E> {
+        Err(E::custom(format!("{n} is not {PORT_EXPECTED}")))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<PortRange, E> {
+        let bad = || E::custom(format!("{text:?} is not {PORT_EXPECTED}"));
+        let parse = |s: &str| s.trim().parse::<u64>().ok().and_then(port_number);
+        let (first, last) = match text.split_once('-') {
+            Some((a, b)) => (parse(a).ok_or_else(bad)?, parse(b).ok_or_else(bad)?),
+            None => {
+                let port = parse(text).ok_or_else(bad)?;
+                (port, port)
+            }
+        };
+        if first > last {
+            return Err(E::custom(format!(
+                "{text:?} is a range that ends before it starts"
+            )));
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+fn port_number(n: u64) -> Option<u16> {
+    u16::try_from(n).ok().filter(|&p| p != 0)
+}
+
+/// The verdict on one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A whitelist entry allows this port, process, exe, user and scope.
+    Approved,
+    /// The port is listed, but with a different process, exe, user or scope.
+    Unapproved,
+    /// The port is listed with process or exe rules, and the owning process
+    /// cannot be seen to check them (run as root).
+    Unverified,
+    /// No entry lists this port.
+    Unknown,
+    /// No whitelist was given.
+    Unchecked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Approved => "approved",
+            Status::Unapproved => "unapproved",
+            Status::Unverified => "unverified",
+            Status::Unknown => "unknown",
+            Status::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// What the check needs to know about a socket and its owner.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub proto: Proto,
+    pub port: u16,
+    pub scope: Scope,
+    pub user: &'a str,
+    /// `None` when the owning process is not visible.
+    pub process: Option<&'a str>,
+    pub exe: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: Status,
+    pub severity: Severity,
+    /// Why it is not approved, for people.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Whitelist {
+    pub entries: Vec<Entry>,
+}
+
+impl Whitelist {
+    /// Loads and checks a whitelist file.
+    pub fn load(path: &Path) -> Result<Whitelist, Error> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            Error::bad_input(format!("cannot read whitelist {}: {err}", path.display()))
+        })?;
+        Whitelist::parse(&text).map_err(|err| Error::bad_input(format!("{}:{err}", path.display())))
+    }
+
+    /// Parses whitelist text; errors read `LINE:COLUMN: FIELD: problem`.
+    pub fn parse(text: &str) -> Result<Whitelist, String> {
+        let mut json = serde_json::Deserializer::from_str(text);
+        let parsed = if text.trim_start().starts_with('[') {
+            serde_path_to_error::deserialize::<_, Vec<Entry>>(&mut json)
+        } else {
+            serde_path_to_error::deserialize::<_, WhitelistFile>(&mut json).map(|file| file.ports)
+        };
+        let entries = parsed.map_err(|err| {
+            let field = err.path().to_string();
+            locate(err.inner(), (field != ".").then_some(field))
+        })?;
+        json.end().map_err(|err| locate(&err, None))?;
+        Ok(Whitelist { entries })
+    }
+
+    /// Judges one socket.
+    pub fn check(&self, subject: &Subject<'_>) -> Verdict {
+        let candidates: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.covers(subject.proto, subject.port))
+            .collect();
+        if candidates.is_empty() {
+            let severity = if subject.scope == Scope::Loopback {
+                Severity::Low
+            } else {
+                Severity::High
+            };
+            return Verdict {
+                status: Status::Unknown,
+                severity,
+                reason: None,
+            };
+        }
+        let judged: Vec<(Vec<Mismatch>, bool)> =
+            candidates.iter().map(|e| e.judge(subject)).collect();
+        if judged.iter().any(|(m, verified)| m.is_empty() && *verified) {
+            return Verdict {
+                status: Status::Approved,
+                severity: Severity::Info,
+                reason: None,
+            };
+        }
+        if judged.iter().any(|(m, _)| m.is_empty()) {
+            return Verdict {
+                status: Status::Unverified,
+                severity: Severity::Low,
+                reason: Some("the owning process is not visible, so its name and executable cannot be checked".into()),
+            };
+        }
+        // Report against the entry that came closest.
+        let (mismatches, _) = judged
+            .iter()
+            .min_by_key(|(m, _)| m.len())
+            .expect("candidates is not empty");
+        let severity = if mismatches.iter().any(|m| m.field == "exe") {
+            // A listed port served by another binary is how a hijack looks.
+            Severity::Critical
+        } else if subject.scope == Scope::Loopback {
+            Severity::Medium
+        } else {
+            Severity::High
+        };
+        let reason = mismatches
+            .iter()
+            .map(Mismatch::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Verdict {
+            status: Status::Unapproved,
+            severity,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// `LINE:COLUMN: FIELD: problem` from a serde_json error.
+fn locate(err: &serde_json::Error, field: Option<String>) -> String {
+    let message = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    let message = message.strip_suffix(&suffix).unwrap_or(&message);
+    match field {
+        Some(field) => format!("{}:{}: {field}: {message}", err.line(), err.column()),
+        None => format!("{}:{}: {message}", err.line(), err.column()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mismatch {
+    field: &'static str,
+    found: String,
+    allowed: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is {} but the whitelist allows {}",
+            self.field, self.found, self.allowed
+        )
+    }
+}
+
+impl Entry {
+    fn covers(&self, proto: Proto, port: u16) -> bool {
+        let proto_ok = match self.proto {
+            ProtoRule::Any => true,
+            ProtoRule::Tcp => proto == Proto::Tcp,
+            ProtoRule::Udp => proto == Proto::Udp,
+        };
+        proto_ok && (self.port.first..=self.port.last).contains(&port)
+    }
+
+    /// The rules this socket breaks, and whether every rule could be checked.
+    fn judge(&self, s: &Subject<'_>) -> (Vec<Mismatch>, bool) {
+        let mut mismatches = Vec::new();
+        let mut verified = true;
+        let mut miss = |field, found: &str, allowed: &str| {
+            mismatches.push(Mismatch {
+                field,
+                found: found.to_string(),
+                allowed: allowed.to_string(),
+            })
+        };
+        if let Some(user) = &self.user {
+            if user != s.user {
+                miss("user", s.user, user);
+            }
+        }
+        if self.scope == ScopeRule::Loopback && s.scope != Scope::Loopback {
+            miss("scope", s.scope.as_str(), "loopback");
+        }
+        if let Some(want) = &self.process {
+            match s.process {
+                None => verified = false,
+                Some(name) => {
+                    let exe_base = s.exe.and_then(|exe| exe.rsplit('/').next());
+                    if name != want && exe_base != Some(want.as_str()) {
+                        miss("process", name, want);
+                    }
+                }
+            }
+        }
+        if let Some(want) = &self.exe {
+            match (s.process, s.exe) {
+                (None, _) => verified = false,
+                (Some(_), exe) if exe == Some(want.as_str()) => {}
+                (Some(_), exe) => miss("exe", exe.unwrap_or("unreadable"), want),
+            }
+        }
+        (mismatches, verified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject<'a>(
+        port: u16,
+        scope: Scope,
+        process: Option<&'a str>,
+        exe: Option<&'a str>,
+    ) -> Subject<'a> {
+        Subject {
+            proto: Proto::Tcp,
+            port,
+            scope,
+            user: "root",
+            process,
+            exe,
+        }
+    }
+
+    fn list() -> Whitelist {
+        Whitelist::parse(
+            r#"{"ports": [
+                {"port": 22, "process": "sshd", "exe": "/usr/sbin/sshd", "user": "root"},
+                {"port": "8000-8100", "user": "root", "scope": "loopback"},
+                {"port": 53, "proto": "any", "comment": "DNS"}
+            ]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn statuses_and_severities() {
+        let wl = list();
+        let v = |s: Subject<'_>| {
+            let v = wl.check(&s);
+            (v.status, v.severity)
+        };
+        let sshd = (Some("sshd"), Some("/usr/sbin/sshd"));
+        assert_eq!(
+            v(subject(22, Scope::Any, sshd.0, sshd.1)),
+            (Status::Approved, Severity::Info)
+        );
+        assert_eq!(
+            v(subject(22, Scope::Any, Some("sshd"), Some("/tmp/.x/sshd"))),
+            (Status::Unapproved, Severity::Critical)
+        );
+        assert_eq!(
+            v(subject(22, Scope::Any, Some("nc"), Some("/usr/bin/nc"))),
+            (Status::Unapproved, Severity::Critical)
+        );
+        assert_eq!(
+            v(subject(22, Scope::Any, None, None)),
+            (Status::Unverified, Severity::Low)
+        );
+        assert_eq!(
+            v(subject(8080, Scope::Loopback, None, None)),
+            (Status::Approved, Severity::Info)
+        );
+        assert_eq!(
+            v(subject(8080, Scope::Any, Some("py"), None)),
+            (Status::Unapproved, Severity::High)
+        );
+        assert_eq!(
+            v(subject(9999, Scope::Any, None, None)),
+            (Status::Unknown, Severity::High)
+        );
+        assert_eq!(
+            v(subject(9999, Scope::Loopback, None, None)),
+            (Status::Unknown, Severity::Low)
+        );
+        let udp53 = Subject {
+            proto: Proto::Udp,
+            ..subject(53, Scope::Any, None, None)
+        };
+        assert_eq!(wl.check(&udp53).status, Status::Approved);
+        let udp22 = Subject {
+            proto: Proto::Udp,
+            ..subject(22, Scope::Any, sshd.0, sshd.1)
+        };
+        assert_eq!(
+            wl.check(&udp22).status,
+            Status::Unknown,
+            "tcp is the default protocol"
+        );
+    }
+
+    #[test]
+    fn reasons_say_what_differs() {
+        let wl = list();
+        let mut s = subject(8080, Scope::Any, None, None);
+        s.user = "bob";
+        let reason = wl.check(&s).reason.unwrap();
+        assert_eq!(
+            reason,
+            "user is bob but the whitelist allows root; scope is any but the whitelist allows loopback"
+        );
+    }
+
+    #[test]
+    fn process_matches_comm_or_exe_basename() {
+        let wl = Whitelist::parse(r#"[{"port": 53, "process": "systemd-resolved"}]"#).unwrap();
+        // comm is cut to 15 bytes: "systemd-resolve".
+        let s = subject(
+            53,
+            Scope::Loopback,
+            Some("systemd-resolve"),
+            Some("/usr/lib/systemd/systemd-resolved"),
+        );
+        assert_eq!(wl.check(&s).status, Status::Approved);
+    }
+
+    #[test]
+    fn errors_name_line_column_and_field() {
+        let err = |text: &str| Whitelist::parse(text).unwrap_err();
+        let typo = err("{\"ports\": [\n  {\"port\": 22, \"proccess\": \"sshd\"}\n]}");
+        assert!(
+            typo.starts_with("2:")
+                && typo.contains("ports[0]")
+                && typo.contains("unknown field `proccess`"),
+            "{typo}"
+        );
+        let big = err("{\"ports\": [{\"port\": 22}, {\"port\": 70000}]}");
+        assert!(
+            big.starts_with("1:")
+                && big.contains("ports[1].port")
+                && big.contains("70000 is not a port"),
+            "{big}"
+        );
+        assert!(err(r#"[{"port": -1}]"#).contains("[0].port: -1 is not a port"));
+        assert!(err(r#"[{"port": "http"}]"#).contains("\"http\" is not a port"));
+        assert!(err(r#"[{"port": "9000-8000"}]"#).contains("ends before it starts"));
+        assert!(err(r#"[{"port": 0}]"#).contains("0 is not a port"));
+        assert!(
+            err(r#"[{"port": 22, "proto": "sctp"}]"#).contains("[0].proto: unknown variant `sctp`")
+        );
+        assert!(err(r#"[{"process": "sshd"}]"#).contains("missing field `port`"));
+        let broken = err("{\"ports\": [\n{\"port\": 22,,}]}");
+        assert!(broken.starts_with("2:"), "{broken}");
+        assert!(
+            err(r#"{"port": 22}"#).contains("unknown field `port`"),
+            "an entry is not a file"
+        );
+        assert!(err("[] []").contains("trailing characters"));
+    }
+}
