@@ -1,1 +1,135 @@
-//! placeholder
+//! secops-report: records from any secops tool in, a report out.
+//!
+//! Records are read with secops-common's reader (bad lines are named on
+//! stderr, skipped and counted), filtered, and then either streamed through
+//! secops-common's `Output` (jsonl, json, csv: memory stays flat however many
+//! records pass) or collected and laid out as a table or Markdown report
+//! with a summary on top. `--group-by` collects in every format, since a
+//! group is only complete once the input ends.
+
+mod cli;
+mod columns;
+mod destination;
+mod filter;
+mod group;
+mod report;
+mod summary;
+
+use secops_common::input::{ReadStats, read_records};
+use secops_common::{Error, Exit, Format, Output, OutputSpec, Record, Severity, info, warn};
+
+pub use crate::cli::Args;
+use crate::destination::Destination;
+pub use crate::filter::Filter;
+pub use crate::group::GroupBy;
+use crate::report::{Layout, Style};
+
+/// Runs a report as `args` ask, returning the exit status: 2 if any input
+/// line was rejected, else 1 if a reported record reaches `--fail-on`.
+pub fn run(args: &Args) -> Result<Exit, Error> {
+    let format = Format::resolve(
+        args.csv.then_some(Format::Csv).or(args.common.format),
+        args.common.output.as_deref(),
+    )?;
+    let (stats, reported) = match format {
+        Format::Table => write_report(args, Style::Text)?,
+        Format::Markdown => write_report(args, Style::Markdown)?,
+        Format::Jsonl | Format::Json | Format::Csv => write_records(args, format)?,
+    };
+    info!(
+        "{} records read, {} reported",
+        stats.records, reported.records
+    );
+    let findings = Exit::for_findings(reported.worst, args.common.fail_on);
+    Ok(stats.conclude().max(findings))
+}
+
+/// What was reported, for the exit status.
+struct Reported {
+    records: u64,
+    worst: Option<Severity>,
+}
+
+/// jsonl, json and csv: each kept record goes straight to `Output`, unless
+/// groups must be gathered first.
+fn write_records(args: &Args, format: Format) -> Result<(ReadStats, Reported), Error> {
+    if args.columns.is_some() {
+        return Err(Error::bad_input(
+            "--columns chooses table and Markdown columns; csv, json and jsonl carry every field",
+        ));
+    }
+    let mut out = Output::open(&OutputSpec {
+        format,
+        path: args.common.output.clone(),
+        csv_guard: !args.common.raw_csv,
+        table_columns: Vec::new(),
+    })?;
+    let stats = match args.group_by {
+        None => read_records(&args.files, |rec| {
+            if args.filter.matches(&rec) {
+                out.write(&rec)?;
+            }
+            Ok(())
+        })?,
+        Some(by) => {
+            let (kept, stats) = read_kept(args, |_| {})?;
+            for group in group::group(kept, by) {
+                for rec in &group.records {
+                    out.write(rec)?;
+                }
+            }
+            stats
+        }
+    };
+    let written = out.finish()?;
+    Ok((
+        stats,
+        Reported {
+            records: written.records,
+            worst: written.worst,
+        },
+    ))
+}
+
+/// table and Markdown: gather the kept records (only the fields shown),
+/// then lay out the whole report.
+fn write_report(args: &Args, style: Style) -> Result<(ReadStats, Reported), Error> {
+    let dest = Destination::open(args.common.output.as_deref())?;
+    let explicit = args.columns.as_deref();
+    let (kept, stats) = read_kept(args, |rec| columns::keep_only_shown(rec, explicit))?;
+    if let Some(explicit) = explicit
+        && !kept.is_empty()
+    {
+        for name in columns::missing(explicit, &kept) {
+            warn!("no reported record has a value for --columns field `{name}`");
+        }
+    }
+    let reported = Reported {
+        records: kept.len() as u64,
+        worst: kept.iter().map(|rec| rec.severity).max(),
+    };
+    let layout = Layout {
+        style,
+        columns: explicit,
+        group_by: args.group_by,
+    };
+    let filtered_out = stats.records - reported.records;
+    dest.deliver(|out| report::render(out, layout, kept, filtered_out))?;
+    Ok((stats, reported))
+}
+
+/// Reads every input, keeping the records the filters pass after `trim`.
+fn read_kept(
+    args: &Args,
+    mut trim: impl FnMut(&mut Record),
+) -> Result<(Vec<Record>, ReadStats), Error> {
+    let mut kept = Vec::new();
+    let stats = read_records(&args.files, |mut rec| {
+        if args.filter.matches(&rec) {
+            trim(&mut rec);
+            kept.push(rec);
+        }
+        Ok(())
+    })?;
+    Ok((kept, stats))
+}
