@@ -10,6 +10,7 @@ mod owners;
 mod process;
 mod records;
 mod scan;
+mod sock_diag;
 mod sockets;
 mod users;
 pub mod whitelist;
@@ -48,9 +49,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 );
             }
         }
-        for rec in monitor.pass(scan.ports) {
-            out.write(&rec)?;
-        }
+        monitor.pass(scan.ports, |rec| out.write(&rec))?;
         out.flush()
     })?;
     let written = out.finish()?;

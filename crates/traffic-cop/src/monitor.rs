@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use secops_common::Record;
 
-use crate::records::{base_kind, closed_record, describe, listing, port_record};
+use crate::records::{base_kind, closed_record, describe, port_record};
 use crate::scan::Port;
 use crate::sockets::Proto;
 
@@ -22,23 +22,31 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// The records this pass produces: everything the first time, changes
-    /// after that.
-    pub fn pass(&mut self, ports: Vec<Port>) -> Vec<Record> {
-        let records = match &self.previous {
-            None => listing(&ports),
-            Some(previous) => changes(previous, &ports),
-        };
+    /// Hands `emit` the records this pass produces: everything the first
+    /// time, changes after that. Records are made and handed over one at a
+    /// time, so a pass over thousands of sockets never holds them all.
+    pub fn pass<E>(
+        &mut self,
+        ports: Vec<Port>,
+        mut emit: impl FnMut(Record) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match &self.previous {
+            None => ports
+                .iter()
+                .try_for_each(|p| emit(port_record(p, base_kind(p), describe(p))))?,
+            Some(previous) => changes(previous, &ports).into_iter().try_for_each(emit)?,
+        }
         self.previous = Some(
             ports
                 .into_iter()
                 .map(|p| ((p.socket.proto, p.socket.local, p.socket.inode), p))
                 .collect(),
         );
-        records
+        Ok(())
     }
 }
 
+/// Changes are few, so they are collected.
 fn changes(previous: &HashMap<Key, Port>, current: &[Port]) -> Vec<Record> {
     let mut records = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(current.len());
@@ -103,7 +111,6 @@ mod tests {
             user: "root".into(),
             pids: vec![],
             owner: None,
-            fds: None,
             verdict: Verdict {
                 status,
                 severity,
@@ -113,18 +120,29 @@ mod tests {
         }
     }
 
+    fn pass(monitor: &mut Monitor, ports: Vec<Port>) -> Vec<Record> {
+        let mut records = Vec::new();
+        monitor
+            .pass(ports, |r| {
+                records.push(r);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        records
+    }
+
     #[test]
     fn first_pass_lists_then_only_changes() {
         let mut monitor = Monitor::default();
         let a = port(22, 1, Status::Approved, Severity::Info);
         let b = port(80, 2, Status::Unknown, Severity::High);
-        let first = monitor.pass(vec![a.clone(), b.clone()]);
+        let first = pass(&mut monitor, vec![a.clone(), b.clone()]);
         assert_eq!(
             first.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
             ["port", "port"]
         );
         assert!(
-            monitor.pass(vec![a.clone(), b.clone()]).is_empty(),
+            pass(&mut monitor, vec![a.clone(), b.clone()]).is_empty(),
             "no change, no records"
         );
 
@@ -135,7 +153,7 @@ mod tests {
             severity: Severity::Info,
             reason: None,
         };
-        let third = monitor.pass(vec![b2, c]);
+        let third = pass(&mut monitor, vec![b2, c]);
         let kinds: Vec<(&str, u64)> = third
             .iter()
             .map(|r| (r.kind.as_str(), r.fields["port"].as_u64().unwrap()))

@@ -4,23 +4,28 @@
 //! each process's `fd` directory is opened once and its links read relative
 //! to it (`readlinkat`, no path walk through /proc per descriptor), only
 //! inodes we were asked about are kept, and the processes are split across
-//! the cores.
+//! the cores. Holders' details are read by the thread that finds them.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, readlinkat};
 use nix::sys::stat::Mode;
 
+use crate::process::{ProcessInfo, read_process};
+
 /// The holders of the sockets asked about.
 #[derive(Debug, Default)]
 pub struct Owners {
     /// Socket inode to the pids holding it, lowest first.
     pub holders: HashMap<u64, Vec<u32>>,
-    /// Open descriptors of each holder pid.
-    pub fd_counts: HashMap<u32, u32>,
+    /// Every holder, read by the thread that found it while its /proc
+    /// entry was fresh in the kernel's caches.
+    pub processes: HashMap<u32, Arc<ProcessInfo>>,
     /// Processes whose descriptors we may not read (another user's, without
     /// root): their sockets show up without an owner.
     pub hidden: u32,
@@ -29,8 +34,9 @@ pub struct Owners {
 /// Processes per thread below which a second thread is not worth starting.
 const PER_THREAD: usize = 64;
 
-/// Finds the holders of `inodes` among all processes.
-pub fn find_owners(inodes: &HashSet<u64>) -> std::io::Result<Owners> {
+/// Finds the holders of `inodes` among all processes, with their details
+/// (and resource profiles if `profile`).
+pub fn find_owners(inodes: &HashSet<u64>, profile: bool) -> std::io::Result<Owners> {
     let pids: Vec<u32> = std::fs::read_dir("/proc")?
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
         .collect();
@@ -38,11 +44,13 @@ pub fn find_owners(inodes: &HashSet<u64>) -> std::io::Result<Owners> {
         .map_or(1, |n| n.get())
         .min(pids.len().div_ceil(PER_THREAD))
         .max(1);
-    let chunk = pids.len().div_ceil(threads).max(1);
+    // Threads take the next pid as they go: processes differ wildly in
+    // descriptor count, so fixed chunks leave one core idle.
+    let next = AtomicUsize::new(0);
+    let take = || pids.get(next.fetch_add(1, Ordering::Relaxed)).copied();
     let parts: Vec<Owners> = std::thread::scope(|scope| {
-        let workers: Vec<_> = pids
-            .chunks(chunk)
-            .map(|pids| scope.spawn(|| scan(pids, inodes)))
+        let workers: Vec<_> = (0..threads)
+            .map(|_| scope.spawn(|| scan(take, inodes, profile)))
             .collect();
         workers
             .into_iter()
@@ -54,21 +62,20 @@ pub fn find_owners(inodes: &HashSet<u64>) -> std::io::Result<Owners> {
         for (inode, pids) in part.holders {
             owners.holders.entry(inode).or_default().extend(pids);
         }
-        owners.fd_counts.extend(part.fd_counts);
+        owners.processes.extend(part.processes);
         owners.hidden += part.hidden;
     }
     for pids in owners.holders.values_mut() {
         pids.sort_unstable();
-        pids.dedup();
     }
     Ok(owners)
 }
 
-fn scan(pids: &[u32], inodes: &HashSet<u64>) -> Owners {
+fn scan(mut take: impl FnMut() -> Option<u32>, inodes: &HashSet<u64>, profile: bool) -> Owners {
     let mut owners = Owners::default();
     let mut fds = Vec::new();
     let mut path = String::new();
-    for &pid in pids {
+    while let Some(pid) = take() {
         path.clear();
         let _ = write!(path, "/proc/{pid}/fd");
         let mut dir = match Dir::open(
@@ -81,7 +88,7 @@ fn scan(pids: &[u32], inodes: &HashSet<u64>) -> Owners {
                 owners.hidden += 1;
                 continue;
             }
-            // Gone since we listed /proc, or a kernel thread: nothing held.
+            // Gone since we listed /proc: nothing held.
             Err(_) => continue,
         };
         fds.clear();
@@ -104,7 +111,9 @@ fn scan(pids: &[u32], inodes: &HashSet<u64>) -> Owners {
             }
         }
         if holds {
-            owners.fd_counts.insert(pid, fds.len() as u32);
+            if let Some(info) = read_process(pid, fds.len() as u32, profile) {
+                owners.processes.insert(pid, Arc::new(info));
+            }
         }
     }
     owners
@@ -139,10 +148,10 @@ mod tests {
             .into_iter()
             .find(|s| s.local == addr)
             .unwrap();
-        let owners = find_owners(&HashSet::from([socket.inode])).unwrap();
+        let owners = find_owners(&HashSet::from([socket.inode]), false).unwrap();
         let me = std::process::id();
         assert_eq!(owners.holders[&socket.inode], [me]);
-        assert!(owners.fd_counts[&me] >= 1);
+        assert!(owners.processes[&me].fds >= 1);
         assert_eq!(
             owners.holders.len(),
             1,

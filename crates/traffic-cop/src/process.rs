@@ -22,6 +22,8 @@ pub struct ProcessInfo {
     /// ` (deleted)` means the binary was replaced or removed after start.
     pub exe: Option<String>,
     pub cmdline: String,
+    /// Open file descriptors.
+    pub fds: u32,
     pub placement: Placement,
     pub profile: Option<Profile>,
 }
@@ -38,7 +40,7 @@ pub struct Profile {
 }
 
 /// Reads a process, or `None` if it exited meanwhile.
-pub fn read_process(pid: u32, profile: bool) -> Option<ProcessInfo> {
+pub fn read_process(pid: u32, fds: u32, profile: bool) -> Option<ProcessInfo> {
     let process = Process::new(pid as i32).ok()?;
     let stat = process.stat().ok()?;
     let exe = process.exe().ok().map(|p| p.to_string_lossy().into_owned());
@@ -81,6 +83,7 @@ pub fn read_process(pid: u32, profile: bool) -> Option<ProcessInfo> {
         name: stat.comm,
         exe,
         cmdline,
+        fds,
         placement,
         profile,
     })
@@ -101,7 +104,7 @@ mod tests {
 
     #[test]
     fn reads_this_process() {
-        let me = read_process(std::process::id(), true).unwrap();
+        let me = read_process(std::process::id(), 3, true).unwrap();
         let exe = std::env::current_exe().unwrap();
         assert_eq!(me.exe.as_deref(), exe.to_str());
         assert!(
@@ -130,6 +133,6 @@ mod tests {
 
     #[test]
     fn a_gone_process_reads_as_none() {
-        assert_eq!(read_process(u32::MAX / 2, false), None);
+        assert_eq!(read_process(u32::MAX / 2, 0, false), None);
     }
 }

@@ -73,7 +73,7 @@ pub fn port_record(port: &Port, kind: &str, message: String) -> Record {
     if let Some(profile) = owner.and_then(|o| o.profile.as_ref()) {
         rec.set("cpu_percent", profile.cpu_percent);
         rec.set("rss_bytes", profile.rss_bytes);
-        rec.set("fds", port.fds);
+        rec.set("fds", owner.map(|o| o.fds));
         rec.set("threads", profile.threads);
         rec.set("started", profile.started.as_str());
     }
@@ -120,14 +120,6 @@ pub fn describe(port: &Port) -> String {
         Status::Unchecked => String::new(),
     };
     format!("{} is {}{verdict}", endpoint(port), holder(port))
-}
-
-/// The records of a first pass: every socket.
-pub fn listing(ports: &[Port]) -> Vec<Record> {
-    ports
-        .iter()
-        .map(|p| port_record(p, base_kind(p), describe(p)))
-        .collect()
 }
 
 /// A closed socket is news, not a finding.

@@ -1,12 +1,13 @@
 //! One pass over the machine: sockets, their holders, and the verdict on
 //! each.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use secops_common::{Error, Severity};
 
 use crate::owners::find_owners;
-use crate::process::{ProcessInfo, read_process};
+use crate::process::ProcessInfo;
 use crate::sockets::{Socket, read_sockets};
 use crate::users::UserNames;
 use crate::whitelist::{Status, Subject, Verdict, Whitelist};
@@ -21,9 +22,7 @@ pub struct Port {
     pub pids: Vec<u32>,
     /// The lowest pid's process: usually the one that bound the socket, and
     /// the one checked against the whitelist.
-    pub owner: Option<ProcessInfo>,
-    /// Open descriptors of the owner, with `--profile`.
-    pub fds: Option<u32>,
+    pub owner: Option<Arc<ProcessInfo>>,
     pub verdict: Verdict,
     /// Why there is no owner, when there is none.
     pub note: Option<&'static str>,
@@ -68,6 +67,7 @@ impl Scanner {
     }
 
     pub fn scan(&mut self) -> Result<Scan, Error> {
+        let started = std::time::Instant::now();
         let sockets = read_sockets(self.options.all)?;
         // Inode 0 is a socket no longer attached to a file (TIME-WAIT): it
         // has no holder to find.
@@ -76,26 +76,18 @@ impl Scanner {
             .map(|s| s.inode)
             .filter(|&i| i != 0)
             .collect();
-        let owners = find_owners(&inodes)
+        let mut owners = find_owners(&inodes, self.options.profile)
             .map_err(|err| Error::failed(format!("cannot list /proc: {err}")))?;
-        let mut processes: HashMap<u32, Option<ProcessInfo>> = HashMap::new();
         let mut ports = Vec::with_capacity(sockets.len());
         for socket in sockets {
-            let pids = owners
-                .holders
-                .get(&socket.inode)
-                .cloned()
-                .unwrap_or_default();
-            let owner = pids.first().and_then(|&pid| {
-                processes
-                    .entry(pid)
-                    .or_insert_with(|| read_process(pid, self.options.profile))
-                    .clone()
-            });
-            let note = match (&owner, socket.inode) {
-                (Some(_), _) => None,
-                (None, _) if !self.root && owners.hidden > 0 => Some(NOT_VISIBLE),
-                (None, _) => Some(NO_HOLDER),
+            let pids = owners.holders.remove(&socket.inode).unwrap_or_default();
+            let owner = pids
+                .first()
+                .and_then(|pid| owners.processes.get(pid).cloned());
+            let note = match owner {
+                Some(_) => None,
+                None if !self.root && owners.hidden > 0 => Some(NOT_VISIBLE),
+                None => Some(NO_HOLDER),
             };
             let user = self.users.name(socket.uid).to_string();
             let verdict = match (&self.whitelist, socket.is_server()) {
@@ -113,20 +105,21 @@ impl Scanner {
                     reason: None,
                 },
             };
-            let fds = owner
-                .as_ref()
-                .filter(|_| self.options.profile)
-                .and_then(|o| owners.fd_counts.get(&o.pid).copied());
             ports.push(Port {
                 socket,
                 user,
                 pids,
                 owner,
-                fds,
                 verdict,
                 note,
             });
         }
+        secops_common::info!(
+            "{} sockets held by {} processes, scanned in {:.1?}",
+            ports.len(),
+            owners.processes.len(),
+            started.elapsed()
+        );
         Ok(Scan {
             ports,
             hidden_processes: owners.hidden,

@@ -1,12 +1,12 @@
-//! The kernel's socket tables (`/proc/net/{tcp,tcp6,udp,udp6}` of this
-//! network namespace, as `ss` sees them).
+//! The sockets of this network namespace, as `ss` sees them.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use procfs::net::{TcpState, UdpState};
 use secops_common::Error;
 use serde::Serialize;
+
+use crate::sock_diag::{self, IPPROTO_TCP, IPPROTO_UDP, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,37 +96,34 @@ impl Socket {
 /// Every TCP and UDP socket, IPv4 and IPv6; only servers unless `all`.
 /// Sorted by protocol, port, address, so output is stable between runs.
 pub fn read_sockets(all: bool) -> Result<Vec<Socket>, Error> {
-    let table_error = |table: &str, err: procfs::ProcError| {
-        Error::failed(format!("cannot read /proc/net/{table}: {err}"))
+    let failed = |proto: Proto, err: std::io::Error| {
+        Error::failed(format!(
+            "cannot read the kernel's {proto} socket table (netlink sock_diag): {err}"
+        ))
+    };
+    // UDP has no listening state: a bound, unconnected socket is CLOSE.
+    let (tcp_states, udp_states) = if all {
+        (u32::MAX, u32::MAX)
+    } else {
+        (1 << TCP_LISTEN, 1 << TCP_CLOSE)
     };
     let mut sockets = Vec::new();
-    for (table, entries) in [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())] {
-        for entry in entries.map_err(|err| table_error(table, err))? {
+    for (proto, protocol, states) in [
+        (Proto::Tcp, IPPROTO_TCP, tcp_states),
+        (Proto::Udp, IPPROTO_UDP, udp_states),
+    ] {
+        for found in sock_diag::dump(protocol, states).map_err(|err| failed(proto, err))? {
+            let state = state_name(proto, found.state);
+            let server = matches!(state, "listen" | "unconn");
             sockets.push(Socket {
-                proto: Proto::Tcp,
-                local: entry.local_address,
-                remote: (entry.state != TcpState::Listen).then_some(entry.remote_address),
-                state: tcp_state(&entry.state),
-                uid: entry.uid,
-                inode: entry.inode,
+                proto,
+                local: found.local,
+                remote: (!server).then_some(found.remote),
+                state,
+                uid: found.uid,
+                inode: found.inode,
             });
         }
-    }
-    for (table, entries) in [("udp", procfs::net::udp()), ("udp6", procfs::net::udp6())] {
-        for entry in entries.map_err(|err| table_error(table, err))? {
-            let connected = entry.state == UdpState::Established;
-            sockets.push(Socket {
-                proto: Proto::Udp,
-                local: entry.local_address,
-                remote: connected.then_some(entry.remote_address),
-                state: if connected { "estab" } else { "unconn" },
-                uid: entry.uid,
-                inode: entry.inode,
-            });
-        }
-    }
-    if !all {
-        sockets.retain(Socket::is_server);
     }
     sockets.sort_by(|a, b| {
         (a.proto, a.local.port(), a.local.ip(), a.inode).cmp(&(
@@ -140,20 +137,25 @@ pub fn read_sockets(all: bool) -> Result<Vec<Socket>, Error> {
 }
 
 /// State names as `ss` prints them, so the two read alike.
-fn tcp_state(state: &TcpState) -> &'static str {
-    match state {
-        TcpState::Established => "estab",
-        TcpState::SynSent => "syn-sent",
-        TcpState::SynRecv => "syn-recv",
-        TcpState::FinWait1 => "fin-wait-1",
-        TcpState::FinWait2 => "fin-wait-2",
-        TcpState::TimeWait => "time-wait",
-        TcpState::Close => "unconn",
-        TcpState::CloseWait => "close-wait",
-        TcpState::LastAck => "last-ack",
-        TcpState::Listen => "listen",
-        TcpState::Closing => "closing",
-        TcpState::NewSynRecv => "new-syn-recv",
+fn state_name(proto: Proto, state: u8) -> &'static str {
+    match (proto, state) {
+        (Proto::Udp, TCP_ESTABLISHED) => "estab",
+        (Proto::Udp, _) => "unconn",
+        (Proto::Tcp, state) => match state {
+            TCP_ESTABLISHED => "estab",
+            2 => "syn-sent",
+            3 => "syn-recv",
+            4 => "fin-wait-1",
+            5 => "fin-wait-2",
+            6 => "time-wait",
+            TCP_CLOSE => "unconn",
+            8 => "close-wait",
+            9 => "last-ack",
+            TCP_LISTEN => "listen",
+            11 => "closing",
+            12 => "new-syn-recv",
+            _ => "unknown",
+        },
     }
 }
 
