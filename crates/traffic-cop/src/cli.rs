@@ -10,7 +10,7 @@ Examples:
   traffic-cop                                      list listening ports (table on a terminal)
   traffic-cop --whitelist /etc/secops/ports.json --output report.json
   traffic-cop -w ports.json | secops-report --csv > ports.csv
-  traffic-cop -w ports.json --interval 5s | secops-notify --min-severity high
+  traffic-cop -w ports.json --interval 5s --format jsonl >> ports.jsonl   watch for changes
   traffic-cop --all --profile --format json
 
 Statuses: approved, unapproved (port listed, but another process, exe, user or

@@ -291,11 +291,8 @@ fn sigterm_ends_the_loop_with_a_complete_report() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let started = Instant::now();
     let status = child.wait().unwrap();
     assert!(
@@ -380,5 +377,17 @@ fn generates_a_man_page_and_completions() {
         String::from_utf8(bash.stdout)
             .unwrap()
             .contains("--whitelist")
+    );
+}
+
+#[test]
+fn the_shipped_example_whitelist_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/ports.json");
+    let out = run(traffic_cop().args(["--whitelist", example, "--format", "jsonl"]));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    assert!(
+        records(&out.stdout)
+            .iter()
+            .all(|r| r["status"] != "unchecked" || r["kind"] != "port")
     );
 }
