@@ -43,7 +43,9 @@ impl Record {
             kind: kind.to_string(),
             severity,
             message: message.into(),
-            fields: Map::new(),
+            // Most kinds carry a dozen or two fields: sizing the map once
+            // saves four rehashes per record on large scans.
+            fields: Map::with_capacity(24),
         }
     }
 
@@ -190,9 +192,23 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
-/// The current time as RFC 3339 UTC with whole seconds.
+/// The current time as RFC 3339 UTC with whole seconds. Formatted once per
+/// second per thread: a scan stamps thousands of records within one.
 pub fn now_rfc3339() -> String {
-    rfc3339(SystemTime::now())
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != secs {
+            *last = secs;
+            *text = rfc3339(now);
+        }
+        text.clone()
+    })
 }
 
 /// A time as RFC 3339 UTC with whole seconds, the form every `ts` takes.

@@ -36,7 +36,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         },
         whitelist,
     );
-    let mut monitor = Monitor::default();
+    let mut monitor = Monitor::new(args.repeat.interval.is_some());
     Repeat::new(&args.repeat)?.run(|pass| {
         let scan = scanner.scan()?;
         if pass == 0 {

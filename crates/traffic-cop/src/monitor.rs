@@ -16,12 +16,21 @@ use crate::sockets::Proto;
 type Key = (Proto, SocketAddr, u64);
 
 /// Remembers the previous pass.
-#[derive(Default)]
 pub struct Monitor {
     previous: Option<HashMap<Key, Port>>,
+    /// False for a single pass: indexing thousands of sockets that no later
+    /// pass will compare against is a fifth of a one-shot run.
+    remember: bool,
 }
 
 impl Monitor {
+    pub fn new(remember: bool) -> Monitor {
+        Monitor {
+            previous: None,
+            remember,
+        }
+    }
+
     /// Hands `emit` the records this pass produces: everything the first
     /// time, changes after that. Records are made and handed over one at a
     /// time, so a pass over thousands of sockets never holds them all.
@@ -35,6 +44,9 @@ impl Monitor {
                 .iter()
                 .try_for_each(|p| emit(port_record(p, base_kind(p), describe(p))))?,
             Some(previous) => changes(previous, &ports).into_iter().try_for_each(emit)?,
+        }
+        if !self.remember {
+            return Ok(());
         }
         self.previous = Some(
             ports
@@ -133,7 +145,7 @@ mod tests {
 
     #[test]
     fn first_pass_lists_then_only_changes() {
-        let mut monitor = Monitor::default();
+        let mut monitor = Monitor::new(true);
         let a = port(22, 1, Status::Approved, Severity::Info);
         let b = port(80, 2, Status::Unknown, Severity::High);
         let first = pass(&mut monitor, vec![a.clone(), b.clone()]);
