@@ -1,0 +1,168 @@
+//! The tools composed as an operator composes them, through real pipes:
+//! `traffic-cop --whitelist ports.json | secops-report --csv > ports.csv`.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// A workspace binary, built by `cargo test --workspace` beside this test.
+fn tool(name: &str) -> Command {
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path: PathBuf = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test does), which builds every tool",
+        path.display()
+    );
+    Command::new(path)
+}
+
+/// Runs `left | right` and returns right's stdout, and both exit codes.
+fn pipe(mut left: Command, mut right: Command) -> (Vec<u8>, Option<i32>, Option<i32>) {
+    let mut producer = left.stdout(Stdio::piped()).spawn().unwrap();
+    let consumer = right
+        .stdin(producer.stdout.take().unwrap())
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let left_code = producer.wait().unwrap().code();
+    assert!(
+        consumer.stderr.is_empty()
+            || !String::from_utf8_lossy(&consumer.stderr).contains("rejected"),
+        "secops-report rejected traffic-cop's records: {}",
+        String::from_utf8_lossy(&consumer.stderr)
+    );
+    (consumer.stdout, left_code, consumer.status.code())
+}
+
+/// CSV parsed by Python's csv module: an independent reader, as a
+/// spreadsheet would be.
+fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
+    let mut python = Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys; print(json.dumps(list(csv.reader(sys.stdin))))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed (apt-get install python3)");
+    python.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = python.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn whitelist(dir: &tempfile::TempDir, approved_port: u16) -> PathBuf {
+    let path = dir.path().join("ports.json");
+    std::fs::write(
+        &path,
+        format!(r#"{{"ports": [{{"port": {approved_port}, "scope": "loopback"}}]}}"#),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn traffic_cop_into_secops_report_csv() {
+    let approved = TcpListener::bind("127.0.0.1:0").unwrap();
+    let unknown = TcpListener::bind("0.0.0.0:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = whitelist(&dir, approved.local_addr().unwrap().port());
+
+    let mut cop = tool("traffic-cop");
+    cop.arg("--whitelist").arg(&list);
+    let mut report = tool("secops-report");
+    report.arg("--csv");
+    let (csv, cop_code, report_code) = pipe(cop, report);
+    assert_eq!(
+        cop_code,
+        Some(1),
+        "an unknown public listener is a high finding"
+    );
+    assert!(matches!(report_code, Some(0 | 1)));
+
+    let rows = parse_csv(&csv);
+    let header = &rows[0];
+    assert_eq!(
+        &header[..6],
+        ["ts", "host", "tool", "kind", "severity", "message"]
+    );
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name} column in {header:?}"))
+    };
+    let row_for = |port: u16| {
+        rows[1..]
+            .iter()
+            .find(|r| r[col("port")] == port.to_string() && r[col("proto")] == "tcp")
+            .unwrap_or_else(|| panic!("row for port {port}"))
+            .clone()
+    };
+    let me = std::process::id().to_string();
+    let a = row_for(approved.local_addr().unwrap().port());
+    assert_eq!(
+        (
+            a[col("status")].as_str(),
+            a[col("severity")].as_str(),
+            a[col("pid")].as_str()
+        ),
+        ("approved", "info", me.as_str())
+    );
+    let u = row_for(unknown.local_addr().unwrap().port());
+    assert_eq!(
+        (u[col("status")].as_str(), u[col("severity")].as_str()),
+        ("unknown", "high")
+    );
+    assert!(
+        rows.iter().all(|r| r.len() == header.len()),
+        "every row has every column"
+    );
+}
+
+#[test]
+fn secops_report_filters_what_traffic_cop_found() {
+    let approved = TcpListener::bind("127.0.0.1:0").unwrap();
+    let unknown = TcpListener::bind("0.0.0.0:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = whitelist(&dir, approved.local_addr().unwrap().port());
+
+    let mut cop = tool("traffic-cop");
+    cop.arg("-w").arg(&list);
+    let mut report = tool("secops-report");
+    report.args(["--min-severity", "high", "--format", "jsonl"]);
+    let (out, _, report_code) = pipe(cop, report);
+    assert_eq!(report_code, Some(1), "high findings passed the filter");
+    let records: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records
+            .iter()
+            .all(|r| r["severity"] == "high" || r["severity"] == "critical"),
+        "{records:#?}"
+    );
+    let port = unknown.local_addr().unwrap().port();
+    assert!(
+        records.iter().any(|r| r["port"] == port),
+        "the unknown listener is reported"
+    );
+    let approved_port = approved.local_addr().unwrap().port();
+    assert!(
+        records.iter().all(|r| r["port"] != approved_port),
+        "info records filtered out"
+    );
+}
