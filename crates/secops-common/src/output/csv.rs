@@ -29,6 +29,9 @@ pub(crate) struct CsvSpool {
     spool: Spool,
     row: Vec<u8>,
     neutralize: bool,
+    /// Column of each field of the record being pushed, and of the last one.
+    slots: Vec<usize>,
+    last_slots: Vec<usize>,
 }
 
 enum Spool {
@@ -52,20 +55,37 @@ impl CsvSpool {
             spool: Spool::Memory(Vec::new()),
             row: Vec::new(),
             neutralize,
+            slots: Vec::new(),
+            last_slots: Vec::new(),
         }
     }
 
     pub(crate) fn push(&mut self, rec: &Record) -> io::Result<()> {
-        for name in rec.fields.keys() {
-            if !self.index.contains_key(name) {
-                self.index.insert(name.clone(), self.columns.len());
-                self.columns.push(name.clone());
-                self.epochs.push((self.rows, self.columns.len()));
-            }
+        // Most inputs repeat one kind's fields in one order, so the previous
+        // record's column for each position is checked first, with one
+        // string comparison instead of hashing every name.
+        self.slots.clear();
+        for (pos, name) in rec.fields.keys().enumerate() {
+            let guess = self
+                .last_slots
+                .get(pos)
+                .copied()
+                .filter(|&c| self.columns[c] == *name);
+            let column = match guess.or_else(|| self.index.get(name).copied()) {
+                Some(column) => column,
+                None => {
+                    self.index.insert(name.clone(), self.columns.len());
+                    self.columns.push(name.clone());
+                    self.epochs.push((self.rows, self.columns.len()));
+                    self.columns.len() - 1
+                }
+            };
+            self.slots.push(column);
         }
+        std::mem::swap(&mut self.slots, &mut self.last_slots);
         let mut cells: Vec<Option<&Value>> = vec![None; self.columns.len() - COMMON_FIELDS.len()];
-        for (name, value) in &rec.fields {
-            cells[self.index[name] - COMMON_FIELDS.len()] = Some(value);
+        for (&column, value) in self.last_slots.iter().zip(rec.fields.values()) {
+            cells[column - COMMON_FIELDS.len()] = Some(value);
         }
         self.row.clear();
         let common = [
@@ -159,7 +179,9 @@ fn write_value_cell(out: &mut Vec<u8>, value: &Value, neutralize: bool) {
         Value::Null => {}
         Value::String(s) => write_text_cell(out, s, neutralize),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
         // Lists and objects keep their JSON form, so nothing is lost.
         other => write_text_cell(out, &other.to_string(), neutralize),
     }
@@ -170,7 +192,9 @@ fn write_value_cell(out: &mut Vec<u8>, value: &Value, neutralize: bool) {
 /// advice) gets a leading `'`: process names and log lines are attacker-chosen.
 fn write_text_cell(out: &mut Vec<u8>, text: &str, neutralize: bool) {
     let guard = neutralize && text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quote = text.contains([',', '"', '\n', '\r']);
+    let quote = text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
     if quote {
         out.push(b'"');
     }

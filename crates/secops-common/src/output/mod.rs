@@ -175,6 +175,19 @@ impl Output {
         result.map_err(|err| self.io_error(err))
     }
 
+    /// Writes free-form text (a report's summary, headings and its own
+    /// tables) after anything buffered, to the same destination and with
+    /// the same atomic-file and broken-pipe handling as records.
+    pub fn write_text(
+        &mut self,
+        render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        let result = self
+            .render_tables()
+            .and_then(|()| render(self.dest.writer()));
+        result.map_err(|err| self.io_error(err))
+    }
+
     /// Makes what was written so far visible: flushes stdout and renders a
     /// buffered table. Long-running modes call it after each pass, so a
     /// pipeline reader sees a pass as soon as it is complete.

@@ -158,8 +158,13 @@ fn clip(text: &str, max: usize) -> String {
     cut
 }
 
+/// Escapes what would break the table (`|`) or be rendered as markup by a
+/// ticket system (raw HTML): cell text is attacker-chosen.
 fn markdown_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('|', "\\|")
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -201,12 +206,12 @@ mod tests {
     #[test]
     fn markdown_escapes_pipes() {
         let mut table = Table::new(&["process", "port"]);
-        table.push(&rec(22.into(), "a|b"));
+        table.push(&rec(22.into(), "a|b<script>"));
         let mut out = Vec::new();
         table.render_markdown(&mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "| process | port |\n| --- | --- |\n| a\\|b | 22 |\n"
+            "| process | port |\n| --- | --- |\n| a\\|b&lt;script&gt; | 22 |\n"
         );
     }
 
