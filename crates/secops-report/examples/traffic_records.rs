@@ -1,5 +1,5 @@
 //! Writes N realistic traffic-cop records to stdout, for measuring
-//! secops-report on a known input (see BENCHMARKING.md):
+//! secops-report on a known input (the Performance section of docs/secops-report.md):
 //!
 //!     cargo run --release -p secops-report --example traffic_records -- 1000000 > 1m.jsonl
 //!
@@ -54,7 +54,7 @@ fn main() -> io::Result<()> {
             std::process::exit(2);
         }
     };
-    let mut rng = Lcg(0x5ec0_95);
+    let mut rng = Lcg(0x5ec0_5ec0);
     let mut out = BufWriter::new(io::stdout().lock());
     for n in 0..count {
         let host = HOSTS[rng.next(HOSTS.len())];
@@ -63,6 +63,11 @@ fn main() -> io::Result<()> {
         let pid = 300 + rng.next(60_000);
         let proto = if rng.next(5) == 0 { "udp" } else { "tcp" };
         let addr = ["0.0.0.0", "127.0.0.1", "::"][rng.next(3)];
+        let endpoint = if addr.contains(':') {
+            format!("[{addr}]:{port}")
+        } else {
+            format!("{addr}:{port}")
+        };
         let approved = rng.next(4) != 0;
         let (status, severity, verdict) = if approved {
             ("approved", "info", "is on the whitelist")
@@ -74,7 +79,7 @@ fn main() -> io::Result<()> {
         let second = n % 60;
         writeln!(
             out,
-            r#"{{"ts":"2026-11-21T19:02:{second:02}Z","host":"{host}","tool":"traffic-cop","kind":"port","severity":"{severity}","message":"{proto} {addr}:{port} is held by {process} (pid {pid}, user {user}) and {verdict}","status":"{status}","proto":"{proto}","addr":"{addr}","port":{port},"pid":{pid},"user":"{user}","process":"{process}","exe":"{exe}"}}"#
+            r#"{{"ts":"2026-11-21T19:02:{second:02}Z","host":"{host}","tool":"traffic-cop","kind":"port","severity":"{severity}","message":"{proto} {endpoint} is held by {process} (pid {pid}, user {user}) and {verdict}","status":"{status}","proto":"{proto}","addr":"{addr}","port":{port},"pid":{pid},"user":"{user}","process":"{process}","exe":"{exe}"}}"#
         )?;
     }
     out.flush()

@@ -10,6 +10,7 @@
 use secops_common::Record;
 use secops_common::output::DEFAULT_TABLE_COLUMNS;
 use secops_common::record::COMMON_FIELDS;
+use serde_json::Map;
 
 use crate::group::GroupBy;
 use crate::summary::Summary;
@@ -33,12 +34,17 @@ pub fn choose(
         .collect()
 }
 
-/// Drops the kind fields a table will not show, so a buffered report holds
-/// little more than its rows.
+/// Drops the kind fields a table will not show, and the map's spare room,
+/// so a buffered report holds little more than its rows.
 pub fn keep_only_shown(rec: &mut Record, explicit: Option<&[String]>) {
     match explicit {
-        Some(columns) => rec.fields.retain(|name, _| columns.contains(name)),
-        None => rec.fields.clear(),
+        Some(columns) => {
+            rec.fields = std::mem::take(&mut rec.fields)
+                .into_iter()
+                .filter(|(name, _)| columns.contains(name))
+                .collect();
+        }
+        None => rec.fields = Map::new(),
     }
 }
 

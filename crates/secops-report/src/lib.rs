@@ -9,7 +9,6 @@
 
 mod cli;
 mod columns;
-mod destination;
 mod filter;
 mod group;
 mod report;
@@ -19,7 +18,6 @@ use secops_common::input::{ReadStats, read_records};
 use secops_common::{Error, Exit, Format, Output, OutputSpec, Record, Severity, info, warn};
 
 pub use crate::cli::Args;
-use crate::destination::Destination;
 pub use crate::filter::Filter;
 pub use crate::group::GroupBy;
 use crate::report::{Layout, Style};
@@ -32,8 +30,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         args.common.output.as_deref(),
     )?;
     let (stats, reported) = match format {
-        Format::Table => write_report(args, Style::Text)?,
-        Format::Markdown => write_report(args, Style::Markdown)?,
+        Format::Table | Format::Markdown => write_report(args, format)?,
         Format::Jsonl | Format::Json | Format::Csv => write_records(args, format)?,
     };
     info!(
@@ -93,8 +90,17 @@ fn write_records(args: &Args, format: Format) -> Result<(ReadStats, Reported), E
 
 /// table and Markdown: gather the kept records (only the fields shown),
 /// then lay out the whole report.
-fn write_report(args: &Args, style: Style) -> Result<(ReadStats, Reported), Error> {
-    let dest = Destination::open(args.common.output.as_deref())?;
+fn write_report(args: &Args, format: Format) -> Result<(ReadStats, Reported), Error> {
+    let style = match format {
+        Format::Markdown => Style::Markdown,
+        _ => Style::Text,
+    };
+    let mut out = Output::open(&OutputSpec {
+        format,
+        path: args.common.output.clone(),
+        csv_guard: !args.common.raw_csv,
+        table_columns: Vec::new(),
+    })?;
     let explicit = args.columns.as_deref();
     let (kept, stats) = read_kept(args, |rec| columns::keep_only_shown(rec, explicit))?;
     if let Some(explicit) = explicit
@@ -114,7 +120,8 @@ fn write_report(args: &Args, style: Style) -> Result<(ReadStats, Reported), Erro
         group_by: args.group_by,
     };
     let filtered_out = stats.records - reported.records;
-    dest.deliver(|out| report::render(out, layout, kept, filtered_out))?;
+    out.write_text(|w| report::render(w, layout, kept, filtered_out))?;
+    out.finish()?;
     Ok((stats, reported))
 }
 

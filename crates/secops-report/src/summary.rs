@@ -56,7 +56,7 @@ impl Summary {
             .iter()
             .map(|(tool, &count)| (tool.as_str(), count))
             .collect();
-        tools.sort_by(|a, b| b.1.cmp(&a.1));
+        tools.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
         tools
     }
 
