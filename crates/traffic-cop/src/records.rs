@@ -96,7 +96,7 @@ pub fn holder(port: &Port) -> String {
             "held by {} (pid {}, user {})",
             owner.name, owner.pid, port.user
         ),
-        None => format!("owned by user {}, with no visible process", port.user),
+        None => format!("owned by user {} (no visible process)", port.user),
     }
 }
 
