@@ -1,7 +1,7 @@
 //! What every secops tool shares, and nothing only one of them needs: the
 //! record format, severities, output writers, the record reader, the common
 //! command-line flags, exit statuses, atomic files, the `--interval` loop and
-//! the state-directory rules. See `DESIGN.md` for the contract.
+//! the state-directory rules and Prometheus textfile output.
 
 pub mod atomic;
 pub mod cli;
@@ -9,6 +9,7 @@ pub mod diag;
 pub mod exit;
 pub mod input;
 pub mod output;
+pub mod prom;
 pub mod record;
 pub mod repeat;
 pub mod severity;
