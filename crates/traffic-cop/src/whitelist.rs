@@ -14,6 +14,7 @@
 use std::fmt;
 use std::path::Path;
 
+use secops_common::config::{self, Syntax};
 use secops_common::{Error, Severity};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -192,17 +193,11 @@ impl Whitelist {
 
     /// Parses whitelist text; errors read `LINE:COLUMN: FIELD: problem`.
     pub fn parse(text: &str) -> Result<Whitelist, String> {
-        let mut json = serde_json::Deserializer::from_str(text);
-        let parsed = if text.trim_start().starts_with('[') {
-            serde_path_to_error::deserialize::<_, Vec<Entry>>(&mut json)
+        let entries = if text.trim_start().starts_with('[') {
+            config::parse::<Vec<Entry>>(text, Syntax::Json)?
         } else {
-            serde_path_to_error::deserialize::<_, WhitelistFile>(&mut json).map(|file| file.ports)
+            config::parse::<WhitelistFile>(text, Syntax::Json)?.ports
         };
-        let entries = parsed.map_err(|err| {
-            let field = err.path().to_string();
-            locate(err.inner(), (field != ".").then_some(field))
-        })?;
-        json.end().map_err(|err| locate(&err, None))?;
         Ok(Whitelist { entries })
     }
 
@@ -264,17 +259,6 @@ impl Whitelist {
             severity,
             reason: Some(reason),
         }
-    }
-}
-
-/// `LINE:COLUMN: FIELD: problem` from a serde_json error.
-fn locate(err: &serde_json::Error, field: Option<String>) -> String {
-    let message = err.to_string();
-    let suffix = format!(" at line {} column {}", err.line(), err.column());
-    let message = message.strip_suffix(&suffix).unwrap_or(&message);
-    match field {
-        Some(field) => format!("{}:{}: {field}: {message}", err.line(), err.column()),
-        None => format!("{}:{}: {message}", err.line(), err.column()),
     }
 }
 
