@@ -57,12 +57,19 @@ impl CommonArgs {
     /// Where and how records go; `table_columns` are the fields a table
     /// shows for this tool.
     pub fn output_spec(&self, table_columns: &[&str]) -> Result<OutputSpec, Error> {
-        Ok(OutputSpec {
-            format: Format::resolve(self.format, self.output.as_deref())?,
+        let format = Format::resolve(self.format, self.output.as_deref())?;
+        Ok(self.output_spec_as(format, table_columns))
+    }
+
+    /// The same, in a format the tool has already settled (secops-report's
+    /// `--csv` shorthand).
+    pub fn output_spec_as(&self, format: Format, table_columns: &[&str]) -> OutputSpec {
+        OutputSpec {
+            format,
             path: self.output.clone(),
             csv_guard: !self.raw_csv,
             table_columns: table_columns.iter().map(|c| c.to_string()).collect(),
-        })
+        }
     }
 }
 

@@ -15,7 +15,7 @@ mod report;
 mod summary;
 
 use secops_common::input::{ReadStats, read_records};
-use secops_common::{Error, Exit, Format, Output, OutputSpec, Record, Severity, info, warn};
+use secops_common::{Error, Exit, Format, Output, Record, Severity, info, warn};
 
 pub use crate::cli::Args;
 pub use crate::filter::Filter;
@@ -55,12 +55,7 @@ fn write_records(args: &Args, format: Format) -> Result<(ReadStats, Reported), E
             "--columns chooses table and Markdown columns; csv, json and jsonl carry every field",
         ));
     }
-    let mut out = Output::open(&OutputSpec {
-        format,
-        path: args.common.output.clone(),
-        csv_guard: !args.common.raw_csv,
-        table_columns: Vec::new(),
-    })?;
+    let mut out = Output::open(&args.common.output_spec_as(format, &[]))?;
     let stats = match args.group_by {
         None => read_records(&args.files, |rec| {
             if args.filter.matches(&rec) {
@@ -95,12 +90,7 @@ fn write_report(args: &Args, format: Format) -> Result<(ReadStats, Reported), Er
         Format::Markdown => Style::Markdown,
         _ => Style::Text,
     };
-    let mut out = Output::open(&OutputSpec {
-        format,
-        path: args.common.output.clone(),
-        csv_guard: !args.common.raw_csv,
-        table_columns: Vec::new(),
-    })?;
+    let mut out = Output::open(&args.common.output_spec_as(format, &[]))?;
     let explicit = args.columns.as_deref();
     let (kept, stats) = read_kept(args, |rec| columns::keep_only_shown(rec, explicit))?;
     if let Some(explicit) = explicit
