@@ -1,6 +1,8 @@
 //! Turning scanned ports into records: the fields of `docs/records.md` and
 //! one sentence an operator can act on.
 
+use std::fmt;
+
 use secops_common::{Record, Severity};
 
 use crate::scan::Port;
@@ -81,45 +83,56 @@ pub fn port_record(port: &Port, kind: &str, message: String) -> Record {
 }
 
 /// `tcp 0.0.0.0:8080`, or `tcp 10.0.0.5:43210 -> 192.0.2.1:443 (estab)`.
-pub fn endpoint(port: &Port) -> String {
-    let s = &port.socket;
-    match s.remote {
-        Some(remote) => format!("{} {} -> {} ({})", s.proto, s.local, remote, s.state),
-        None => format!("{} {}", s.proto, s.local),
+/// The sentence parts are `Display` wrappers, so a message is formatted
+/// into one string: a scan writes thousands of them.
+struct Endpoint<'a>(&'a Port);
+
+impl fmt::Display for Endpoint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.0.socket;
+        match s.remote {
+            Some(remote) => write!(f, "{} {} -> {} ({})", s.proto, s.local, remote, s.state),
+            None => write!(f, "{} {}", s.proto, s.local),
+        }
     }
 }
 
 /// `held by python3 (pid 1234, user devops)`.
-pub fn holder(port: &Port) -> String {
-    match &port.owner {
-        Some(owner) => format!(
-            "held by {} (pid {}, user {})",
-            owner.name, owner.pid, port.user
-        ),
-        None => format!("owned by user {} (no visible process)", port.user),
+struct Holder<'a>(&'a Port);
+
+impl fmt::Display for Holder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let port = self.0;
+        match &port.owner {
+            Some(owner) => write!(
+                f,
+                "held by {} (pid {}, user {})",
+                owner.name, owner.pid, port.user
+            ),
+            None => write!(f, "owned by user {} (no visible process)", port.user),
+        }
     }
 }
 
 /// The sentence of a `port` or `connection` record.
 pub fn describe(port: &Port) -> String {
-    let verdict = match port.verdict.status {
-        Status::Approved => " and is on the whitelist".to_string(),
-        Status::Unknown => " and is not on the whitelist".to_string(),
-        Status::Unverified => {
-            " and its port is on the whitelist, but its process could not be checked".to_string()
-        }
-        Status::Unapproved => {
-            format!(
-                " but is not approved: {}",
-                port.verdict
-                    .reason
-                    .as_deref()
-                    .unwrap_or("it differs from the whitelist")
-            )
-        }
-        Status::Unchecked => String::new(),
+    let (verdict, reason) = match port.verdict.status {
+        Status::Approved => (" and is on the whitelist", ""),
+        Status::Unknown => (" and is not on the whitelist", ""),
+        Status::Unverified => (
+            " and its port is on the whitelist, but its process could not be checked",
+            "",
+        ),
+        Status::Unapproved => (
+            " but is not approved: ",
+            port.verdict
+                .reason
+                .as_deref()
+                .unwrap_or("it differs from the whitelist"),
+        ),
+        Status::Unchecked => ("", ""),
     };
-    format!("{} is {}{verdict}", endpoint(port), holder(port))
+    format!("{} is {}{verdict}{reason}", Endpoint(port), Holder(port))
 }
 
 /// A closed socket is news, not a finding.
@@ -127,7 +140,7 @@ pub fn closed_record(port: &Port) -> Record {
     let mut rec = port_record(
         port,
         &format!("{}.closed", base_kind(port)),
-        format!("{} closed (it was {})", endpoint(port), holder(port)),
+        format!("{} closed (it was {})", Endpoint(port), Holder(port)),
     );
     rec.severity = Severity::Info;
     rec
