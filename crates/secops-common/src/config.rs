@@ -75,7 +75,15 @@ pub fn parse<T: DeserializeOwned>(text: &str, syntax: Syntax) -> Result<T, Strin
                     Some(at) => message[..at].to_string(),
                     None => message,
                 };
-                place(line, column, &err.path().to_string(), &message)
+                // serde_yaml_ng puts its own path first ("mounts./var: "); ours is printed instead.
+                let message = match message.split_once(": ") {
+                    Some((path, rest)) if !path.contains(' ') => rest.to_string(),
+                    _ => message,
+                };
+                match inner.location() {
+                    Some(_) => place(line, column, &err.path().to_string(), &message),
+                    None => format!("{}: {message}", err.path()),
+                }
             })
         }
     }
