@@ -1,0 +1,212 @@
+//! What one pass does: check the selected filesystems, judge them against
+//! their levels, and tell every audience: records, the drop-in log, the
+//! Prometheus file and the alert memory.
+
+use std::path::PathBuf;
+
+use secops_common::{Error, Output, Record, Severity};
+
+use crate::alert_log::{self, AlertLine, DEFAULT_LOG};
+use crate::alerting::{Memory, Observation};
+use crate::check::{self, Assessment, Selection};
+use crate::cli::Args;
+use crate::config::Config;
+use crate::limits::{Limits, Measure};
+use crate::metrics::Metrics;
+use crate::mounts::Filter;
+use crate::pattern::Pattern;
+use crate::records;
+use crate::usage::Prober;
+
+/// Everything the command line and the config file decided, resolved once.
+#[derive(Debug)]
+pub struct Plan {
+    selection: Selection,
+    limits: Limits,
+    inodes: bool,
+    /// The drop-in log, if lines are to be written.
+    log: Option<PathBuf>,
+    /// Whether log lines name their mount: only when more than one mount
+    /// is checked, so the single-mount line stays the script's.
+    name_mounts: bool,
+    prom_file: Option<PathBuf>,
+    node_metrics: bool,
+}
+
+impl Plan {
+    pub fn new(args: &Args, config: Option<&Config>) -> Result<Plan, Error> {
+        let selection = if !args.mounts.is_empty() {
+            Selection::Paths(args.mounts.clone())
+        } else if args.all || config.is_some_and(|c| c.all) {
+            let from_file = config.cloned().unwrap_or_default();
+            Selection::All(Filter {
+                exclude_types: args
+                    .exclude_types
+                    .iter()
+                    .chain(&from_file.exclude_types)
+                    .cloned()
+                    .collect(),
+                exclude_mounts: args
+                    .exclude_mounts
+                    .iter()
+                    .chain(&from_file.exclude_mounts)
+                    .map(|p| Pattern::new(p))
+                    .collect(),
+                local_only: args.local,
+            })
+        } else {
+            let listed: Vec<PathBuf> = config
+                .map(|c| c.listed_mounts().map(PathBuf::from).collect())
+                .unwrap_or_default();
+            Selection::Paths(if listed.is_empty() {
+                vec![PathBuf::from("/")]
+            } else {
+                listed
+            })
+        };
+        if !matches!(selection, Selection::All(_))
+            && (!args.exclude_types.is_empty() || !args.exclude_mounts.is_empty() || args.local)
+        {
+            secops_common::warn!(
+                "--exclude-type, --exclude-mount and --local only apply with --all"
+            );
+        }
+        let log = if args.no_log {
+            None
+        } else if let Some(log) = &args.log {
+            Some(log.clone())
+        } else if args.wants_records() {
+            None
+        } else {
+            Some(PathBuf::from(DEFAULT_LOG))
+        };
+        let name_mounts = match &selection {
+            Selection::All(_) => true,
+            Selection::Paths(paths) => paths.len() > 1,
+        };
+        Ok(Plan {
+            selection,
+            limits: Limits::new(args.warn, args.crit, config)?,
+            inodes: args.inodes || config.is_some_and(|c| c.inodes),
+            log,
+            name_mounts,
+            prom_file: args.prom_file.clone(),
+            node_metrics: !args.no_node_metrics,
+        })
+    }
+
+    /// Runs one pass. Returns whether anything failed (a mount that could
+    /// not be checked, the log or metrics that could not be written): the
+    /// run then exits 3, after every other mount was still checked.
+    pub fn pass(
+        &self,
+        prober: &mut Prober,
+        memory: &mut Memory,
+        sink: &mut Sink,
+    ) -> Result<bool, Error> {
+        let survey = check::check(&self.selection, prober)?;
+        let now = secops_common::record::now_rfc3339();
+        let mut failed = false;
+        let mut lines = Vec::new();
+        let mut metrics = Metrics::new(self.node_metrics);
+        for checked in &survey.checked {
+            let usage = match &checked.usage {
+                Ok(usage) => usage,
+                Err(err) => {
+                    let rec = records::error_record(checked, err);
+                    secops_common::diag::error(format_args!("{}", rec.message));
+                    sink.emit(rec)?;
+                    metrics.failed(checked);
+                    failed = true;
+                    continue;
+                }
+            };
+            let mountpoint = checked.mountpoint();
+            let assessment = Assessment::of(usage, mountpoint, &self.limits, self.inodes);
+            sink.emit(records::usage_record(checked, usage, &assessment))?;
+            for (measure, levels, level) in assessment.measures() {
+                match memory.observe(mountpoint, measure, level, &now) {
+                    Observation::Quiet => {}
+                    Observation::Alerting { since } => {
+                        sink.emit(records::alert_record(
+                            checked, usage, measure, levels, level, &since,
+                        ))?;
+                        lines.push(AlertLine {
+                            percent: match measure {
+                                Measure::Space => usage.percent,
+                                Measure::Inodes => usage.inodes_percent,
+                            }
+                            .unwrap_or(100),
+                            measure,
+                            mount: self.name_mounts.then(|| mountpoint.to_path_buf()),
+                        });
+                    }
+                    Observation::Recovered(was) => {
+                        sink.emit(records::recovered_record(
+                            checked, usage, measure, levels, &was,
+                        ))?;
+                    }
+                }
+            }
+            metrics.mount(checked, usage, &assessment);
+        }
+        if matches!(self.selection, Selection::All(_)) {
+            for was in memory.forget_unmounted(&survey.mounted) {
+                sink.emit(records::unmounted_record(&was))?;
+            }
+        }
+        if let Some(log) = &self.log {
+            if let Err(err) = alert_log::append(log, &lines, &alert_log::date_now()) {
+                secops_common::diag::error(format_args!("{err}"));
+                failed = true;
+            }
+        }
+        if let Some(path) = &self.prom_file {
+            if let Err(err) = metrics.write(path) {
+                secops_common::diag::error(format_args!("{err}"));
+                failed = true;
+            }
+        }
+        if let Err(err) = memory.save() {
+            secops_common::warn!("{err}; recoveries may go unreported");
+        }
+        sink.flush()?;
+        Ok(failed)
+    }
+}
+
+/// Where records go: the output the operator asked for, or nowhere in
+/// drop-in mode. Either way the worst severity is kept for the exit status.
+pub struct Sink {
+    out: Option<Output>,
+    worst: Option<Severity>,
+}
+
+impl Sink {
+    pub fn new(out: Option<Output>) -> Sink {
+        Sink { out, worst: None }
+    }
+
+    fn emit(&mut self, rec: Record) -> Result<(), Error> {
+        self.worst = self.worst.max(Some(rec.severity));
+        match &mut self.out {
+            Some(out) => out.write(&rec),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        match &mut self.out {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits the output; returns the worst severity seen.
+    pub fn finish(self) -> Result<Option<Severity>, Error> {
+        if let Some(out) = self.out {
+            out.finish()?;
+        }
+        Ok(self.worst)
+    }
+}
