@@ -53,6 +53,19 @@ impl AtomicFile {
         &self.target
     }
 
+    /// Renames into place without syncing to disk: still atomic for
+    /// readers, for files rewritten every few seconds (metrics) where a
+    /// power cut costs one interval and an fsync per rewrite costs half the
+    /// writer's CPU.
+    pub fn commit_unsynced(self) -> io::Result<()> {
+        let temp = self
+            .temp
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        temp.persist(&self.target).map_err(|err| err.error)?;
+        Ok(())
+    }
+
     /// Flushes, syncs and renames into place, then syncs the directory so
     /// the rename itself survives a power cut.
     pub fn commit(self) -> io::Result<()> {

@@ -5,10 +5,10 @@
 //! judge; each tool that writes metrics tests its output with it.
 
 use std::fmt::Write as _;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::Path;
 
-use crate::atomic::write_atomic;
+use crate::atomic::AtomicFile;
 
 /// The metric types a textfile needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,10 +93,13 @@ impl Exposition {
         text
     }
 
-    /// Replaces `path` with the rendered metrics, atomically. The file is
+    /// Replaces `path` with the rendered metrics, atomically (renamed into
+    /// place, not synced: see [`AtomicFile::commit_unsynced`]). The file is
     /// world-readable (0644) as node_exporter usually runs as its own user.
     pub fn write(&self, path: &Path) -> io::Result<()> {
-        write_atomic(path, self.render().as_bytes(), 0o644)
+        let mut file = AtomicFile::create(path, 0o644)?;
+        file.write_all(self.render().as_bytes())?;
+        file.commit_unsynced()
     }
 }
 

@@ -1,7 +1,13 @@
 //! `--interval` loops that end cleanly: SIGINT or SIGTERM stops the loop
 //! after the current pass is written and flushed; a second signal ends the
 //! process at once, for an operator who really means it.
+//!
+//! Between passes the loop sleeps in one blocking read on a socket pair the
+//! signal handler writes to (the self-pipe trick), so an idle monitor wakes
+//! only when a pass is due or a signal arrives, never to poll a flag.
 
+use std::io::{ErrorKind, Read};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -11,9 +17,6 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use crate::cli::RepeatArgs;
 use crate::exit::Error;
 
-/// Longest sleep between checks of the stop flag.
-const TICK: Duration = Duration::from_millis(50);
-
 /// A schedule of passes: one without `--interval`, else every interval
 /// (measured from the start, so slow passes do not make the loop drift)
 /// until `--count` passes or a signal.
@@ -21,26 +24,35 @@ pub struct Repeat {
     interval: Option<Duration>,
     count: Option<u64>,
     stop: Arc<AtomicBool>,
+    /// Readable once a signal arrived; `None` for a single pass.
+    wake: Option<UnixStream>,
 }
 
 impl Repeat {
     pub fn new(args: &RepeatArgs) -> Result<Repeat, Error> {
         let stop = Arc::new(AtomicBool::new(false));
+        let mut wake = None;
         if args.interval.is_some() {
+            let failed = |err: std::io::Error| {
+                Error::failed(format!("cannot install signal handlers: {err}"))
+            };
+            let (reader, writer) = UnixStream::pair().map_err(failed)?;
             for signal in [SIGINT, SIGTERM] {
                 // Order matters: the shutdown hook sees the flag as it was
                 // before this signal, so only a second signal exits.
                 signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
                     .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-                    .map_err(|err| {
-                        Error::failed(format!("cannot install signal handlers: {err}"))
-                    })?;
+                    .and_then(|_| writer.try_clone())
+                    .and_then(|writer| signal_hook::low_level::pipe::register(signal, writer))
+                    .map_err(failed)?;
             }
+            wake = Some(reader);
         }
         Ok(Repeat {
             interval: args.interval,
             count: args.count,
             stop,
+            wake,
         })
     }
 
@@ -58,14 +70,39 @@ impl Repeat {
                 return Ok(());
             }
             let next = start + interval.saturating_mul(n.min(u32::MAX as u64) as u32);
-            while let Some(left) = next.checked_duration_since(Instant::now()) {
-                if self.stop.load(Ordering::Relaxed) || left.is_zero() {
-                    break;
-                }
-                std::thread::sleep(left.min(TICK));
-            }
-            if self.stop.load(Ordering::Relaxed) {
+            if self.sleep_until(next) {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Sleeps until `deadline`; true if a signal asked the loop to stop.
+    fn sleep_until(&self, deadline: Instant) -> bool {
+        let Some(mut wake) = self.wake.as_ref() else {
+            return false;
+        };
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if wake.set_read_timeout(Some(left)).is_err() {
+                // Cannot block with a deadline: fall back to a plain sleep.
+                std::thread::sleep(left);
+                continue;
+            }
+            match wake.read(&mut [0u8; 16]) {
+                // A signal's byte: the flag is set, checked above.
+                Ok(n) if n > 0 => {}
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                _ => std::thread::sleep(left),
             }
         }
     }

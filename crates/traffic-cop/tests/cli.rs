@@ -285,8 +285,9 @@ fn interval_mode_reports_opened_and_closed_ports() {
 fn sigterm_ends_the_loop_with_a_complete_report() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("live.json");
+    // An hour between passes: only a wait that the signal interrupts ends in time.
     let mut child = traffic_cop()
-        .args(["--interval", "100ms", "-o"])
+        .args(["--interval", "1h", "-o"])
         .arg(&report)
         .spawn()
         .unwrap();
