@@ -1,0 +1,86 @@
+//! Running the real binary as an operator would, and reading what the
+//! kernel itself says to compare with.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn healthmon() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_healthmon"))
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("healthmon runs")
+}
+
+pub fn records(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8(stdout.to_vec())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
+        .collect()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
+    records.iter().filter(|r| r["kind"] == kind).collect()
+}
+
+/// One field of /proc/meminfo, in bytes.
+pub fn meminfo(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/meminfo"));
+    line.trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+/// The three load averages of /proc/loadavg.
+pub fn loadavg() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap();
+    let mut f = text.split_whitespace().map(|x| x.parse::<f64>().unwrap());
+    [f.next().unwrap(), f.next().unwrap(), f.next().unwrap()]
+}
+
+/// The `cpuN` lines of /proc/stat.
+pub fn cpu_lines() -> usize {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count()
+}
+
+/// True when `value` lies between two readings taken before and after it,
+/// widened by `slack`.
+pub fn between(value: f64, a: f64, b: f64, slack: f64) -> bool {
+    value >= a.min(b) - slack && value <= a.max(b) + slack
+}
+
+/// The path of `promtool`, failing with how to install it.
+pub fn promtool() -> String {
+    let found = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("promtool"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_default();
+    found
+        .unwrap_or_else(|| {
+            panic!("promtool is not installed: apt-get install prometheus (it checks the --prom-file output)")
+        })
+        .to_string_lossy()
+        .into_owned()
+}
