@@ -107,8 +107,8 @@ fn df_number(cell: &str) -> Value {
     }
 }
 
-/// Ours must equal df's, or (for a filesystem being written while the test
-/// runs, such as the build's own) lie between two df readings around it.
+/// Ours must equal df's, or (for a percentage that moved while the test
+/// ran) lie between two df readings around it.
 fn assert_between(mount: &str, field: &str, ours: &Value, before: &Value, after: &Value) {
     if before == after {
         assert_eq!(ours, before, "{mount} {field}");
@@ -120,6 +120,45 @@ fn assert_between(mount: &str, field: &str, ours: &Value, before: &Value, after:
         lo.min(hi) <= ours && ours <= lo.max(hi),
         "{mount} {field}: {ours} not between df's {lo} and {hi}"
     );
+}
+
+/// Asserts that disk-alert's `fields` equal df's `columns` on every mount,
+/// exactly. A filesystem being written meanwhile (the build's own `/`, on
+/// a machine that is compiling) is compared in a round where df read the
+/// same figures just before and just after disk-alert: up to 20 rounds, so
+/// each mount is judged at a moment it held still. Returns the last
+/// records.
+fn assert_equal_to_df(
+    ns: &Namespace,
+    df_args: &[&str],
+    ours_args: &[&str],
+    fields: [&str; 4],
+) -> BTreeMap<String, Value> {
+    let mut unsettled: Option<Vec<String>> = None;
+    for _ in 0..20 {
+        let before = df_rows(ns, df_args, 4);
+        let ours = by_mount(&all_records(ns, ours_args));
+        let after: BTreeMap<String, Vec<String>> = df_rows(ns, df_args, 4).into_iter().collect();
+        assert_eq!(ours.len(), before.len());
+        let mut still_moving = Vec::new();
+        for (mount, cols) in &before {
+            if unsettled.as_ref().is_some_and(|m| !m.contains(mount)) {
+                continue;
+            }
+            if after[mount] != *cols {
+                still_moving.push(mount.clone());
+                continue;
+            }
+            for (i, field) in fields.into_iter().enumerate() {
+                assert_eq!(ours[mount][field], df_number(&cols[i]), "{mount} {field}");
+            }
+        }
+        if still_moving.is_empty() {
+            return ours;
+        }
+        unsettled = Some(still_moving);
+    }
+    panic!("these filesystems never held still between two df readings: {unsettled:?}");
 }
 
 #[test]
@@ -157,26 +196,12 @@ fn all_lists_the_filesystems_df_lists_in_its_order() {
 #[test]
 fn space_figures_equal_df_on_every_mount() {
     let (ns, _) = varied_mounts();
-    let args = ["-B1", "--output=size,used,avail,pcent,target"];
-    let before = df_rows(&ns, &args, 4);
-    let ours = by_mount(&all_records(&ns, &[]));
-    let after: BTreeMap<String, Vec<String>> = df_rows(&ns, &args, 4).into_iter().collect();
-    assert_eq!(ours.len(), before.len());
-    for (mount, cols) in &before {
-        let rec = &ours[mount];
-        for (i, field) in ["size_bytes", "used_bytes", "avail_bytes", "percent"]
-            .into_iter()
-            .enumerate()
-        {
-            assert_between(
-                mount,
-                field,
-                &rec[field],
-                &df_number(&cols[i]),
-                &df_number(&after[mount][i]),
-            );
-        }
-    }
+    let ours = assert_equal_to_df(
+        &ns,
+        &["-B1", "--output=size,used,avail,pcent,target"],
+        &[],
+        ["size_bytes", "used_bytes", "avail_bytes", "percent"],
+    );
     let d = ns.dir().display().to_string();
     let percent = |name: &str| ours[&format!("{d}/{name}")]["percent"].clone();
     assert_eq!(percent("a"), 37);
@@ -189,31 +214,17 @@ fn space_figures_equal_df_on_every_mount() {
 fn inode_figures_equal_df_i_on_every_mount() {
     let (ns, _) = varied_mounts();
     // (df -i with --output is refused: the columns say it.)
-    let args = ["--output=itotal,iused,iavail,ipcent,target"];
-    let before = df_rows(&ns, &args, 4);
-    let ours = by_mount(&all_records(&ns, &["--inodes"]));
-    let after: BTreeMap<String, Vec<String>> = df_rows(&ns, &args, 4).into_iter().collect();
-    assert_eq!(ours.len(), before.len());
-    for (mount, cols) in &before {
-        let rec = &ours[mount];
-        for (i, field) in [
+    assert_equal_to_df(
+        &ns,
+        &["--output=itotal,iused,iavail,ipcent,target"],
+        &["--inodes"],
+        [
             "inodes_total",
             "inodes_used",
             "inodes_free",
             "inodes_percent",
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            assert_between(
-                mount,
-                field,
-                &rec[field],
-                &df_number(&cols[i]),
-                &df_number(&after[mount][i]),
-            );
-        }
-    }
+        ],
+    );
 }
 
 #[test]
