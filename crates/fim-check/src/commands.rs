@@ -1,0 +1,202 @@
+//! The subcommands: where the baseline and key live, and init, verify,
+//! update and show on top of scan, diff and baseline.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use secops_common::{Error, Exit, Output};
+
+use crate::baseline::{self, Baseline, Header};
+use crate::cli::{Args, CheckArgs, Command, InitArgs};
+use crate::diff::{aide_bits, compare};
+use crate::key::Key;
+use crate::policy::{Policy, Scope};
+use crate::records::{TABLE_COLUMNS, entry_record, event_record, header_record, problem_record};
+use crate::scan::{ProblemKind, Scan, ScanOptions, scan};
+
+pub fn dispatch(args: &Args, aide: &mut u8) -> Result<Exit, Error> {
+    let store = Store::locate(args)?;
+    match &args.command {
+        Command::Init(init_args) => init(args, init_args, &store),
+        Command::Verify(check) => verify(args, check, &store, aide, false),
+        Command::Update(check) => verify(args, check, &store, aide, true),
+        Command::Show => show(args, &store),
+    }
+}
+
+/// Where the baseline and its key are: the flags, else the state directory
+/// (only created and checked when one of them lives there).
+struct Store {
+    baseline: PathBuf,
+    key: PathBuf,
+}
+
+impl Store {
+    fn locate(args: &Args) -> Result<Store, Error> {
+        if let (Some(baseline), Some(key)) = (&args.baseline, &args.key) {
+            return Ok(Store {
+                baseline: baseline.clone(),
+                key: key.clone(),
+            });
+        }
+        let dir = secops_common::state::state_dir(args.state_dir.as_deref())?;
+        Ok(Store {
+            baseline: args
+                .baseline
+                .clone()
+                .unwrap_or_else(|| dir.join("fim.baseline")),
+            key: args.key.clone().unwrap_or_else(|| dir.join("fim.key")),
+        })
+    }
+
+    fn load(&self) -> Result<Baseline, Error> {
+        let key = Key::load(&self.key)?;
+        let base = baseline::read(&self.baseline, &key)?;
+        if base.header.host != secops_common::record::hostname() {
+            secops_common::warn!(
+                "the baseline {} was made on host {}",
+                self.baseline.display(),
+                base.header.host
+            );
+        }
+        Ok(base)
+    }
+
+    fn save(&self, key: &Key, header: Header, scan: &Scan) -> Result<(), Error> {
+        let header = Header {
+            entries: scan.entries.len() as u64,
+            created: secops_common::record::now_rfc3339(),
+            host: secops_common::record::hostname().to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ..header
+        };
+        baseline::write(&self.baseline, key, &header, &scan.entries)?;
+        secops_common::info!(
+            "wrote {} entries to {}",
+            header.entries,
+            self.baseline.display()
+        );
+        Ok(())
+    }
+}
+
+fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
+    let (mut policy, source) = match &init.policy {
+        Some(path) => (Policy::load(path)?, path.display().to_string()),
+        None => (Policy::for_paths(&init.paths)?, "command line".to_string()),
+    };
+    if init.cross_filesystems {
+        policy.one_file_system = false;
+    }
+    if !init.force && store.baseline.exists() {
+        return Err(Error::bad_input(format!(
+            "a baseline already exists at {}; use update to accept changes, or init --force to start over",
+            store.baseline.display()
+        )));
+    }
+    let key = Key::load_or_create(&store.key)?;
+    let scope = Scope::new(policy)?;
+    let started = Instant::now();
+    let found = scan(&ScanOptions {
+        scope: &scope,
+        trusted: None,
+    });
+    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    write_problems(&mut out, &found)?;
+    let header = Header {
+        created: String::new(),
+        host: String::new(),
+        policy_source: source,
+        policy: scope.policy.clone(),
+        entries: 0,
+        version: String::new(),
+    };
+    store.save(&key, header, &found)?;
+    secops_common::info!(
+        "recorded {} entries in {:.2?}",
+        found.entries.len(),
+        started.elapsed()
+    );
+    let written = out.finish()?;
+    Ok(conclude(&found, written.worst, args))
+}
+
+fn verify(
+    args: &Args,
+    check: &CheckArgs,
+    store: &Store,
+    aide: &mut u8,
+    accept: bool,
+) -> Result<Exit, Error> {
+    let base = store.load()?;
+    let scope = Scope::new(base.header.policy.clone())?;
+    let started = Instant::now();
+    let found = scan(&ScanOptions {
+        scope: &scope,
+        trusted: check.trust_metadata.then_some(base.entries.as_slice()),
+    });
+    let events = compare(&scope, &base.entries, &found);
+    *aide = aide_bits(&events);
+    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    for event in &events {
+        out.write(&event_record(event))?;
+    }
+    write_problems(&mut out, &found)?;
+    secops_common::info!(
+        "checked {} entries in {:.2?}: {} differences, {} problems",
+        found.entries.len(),
+        started.elapsed(),
+        events.len(),
+        found.problems.len()
+    );
+    if accept {
+        let key = Key::load(&store.key)?;
+        store.save(&key, base.header.clone(), &found)?;
+        if found
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::UnreadableDir)
+        {
+            secops_common::warn!(
+                "directories that could not be listed are in the new baseline without their contents"
+            );
+        }
+    }
+    let written = out.finish()?;
+    if accept {
+        // The differences were accepted: only a failure to read is left.
+        return Ok(conclude(&found, None, args));
+    }
+    Ok(conclude(&found, written.worst, args))
+}
+
+fn show(args: &Args, store: &Store) -> Result<Exit, Error> {
+    let base = store.load()?;
+    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    out.write(&header_record(&base.header, &store.baseline))?;
+    for entry in &base.entries {
+        out.write(&entry_record(entry))?;
+    }
+    out.finish()?;
+    Ok(Exit::Clean)
+}
+
+fn write_problems(out: &mut Output, found: &Scan) -> Result<(), Error> {
+    found
+        .problems
+        .iter()
+        .try_for_each(|p| out.write(&problem_record(p)))
+}
+
+/// 3 when something could not be read, else by what was written.
+fn conclude(found: &Scan, worst: Option<secops_common::Severity>, args: &Args) -> Exit {
+    let failed = found
+        .problems
+        .iter()
+        .any(|p| p.kind != ProblemKind::ChangedDuringScan);
+    if failed {
+        Exit::Failed
+    } else {
+        Exit::for_findings(worst, args.common.fail_on)
+    }
+}

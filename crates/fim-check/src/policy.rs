@@ -1,0 +1,275 @@
+//! What to watch: paths, recursion, exclusions and per-path attribute sets
+//! and severities. Loaded from YAML or JSON with unknown keys refused, or
+//! made from `fim-check init PATH...`; embedded in the baseline so verify
+//! checks exactly what init recorded.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use globset::{GlobSet, GlobSetBuilder};
+use secops_common::{Error, Severity};
+use serde::{Deserialize, Serialize};
+
+use crate::attrs::AttrSet;
+
+/// A policy file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Globs excluded everywhere: with a `/` they match the whole path,
+    /// without one the file name (`*.swp`).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Stay on the filesystem of each watched path (bind mounts, /proc
+    /// under / and network mounts are not crossed).
+    #[serde(default = "yes")]
+    pub one_file_system: bool,
+    pub paths: Vec<Rule>,
+}
+
+/// One watched path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub path: PathBuf,
+    /// Descend into subdirectories; `false` watches the path and, for a
+    /// directory, its direct entries only.
+    #[serde(default = "yes")]
+    pub recursive: bool,
+    #[serde(default)]
+    pub attributes: AttrSet,
+    /// Severity of added, removed and changed records under this path.
+    #[serde(default = "high")]
+    pub severity: Severity,
+    /// Globs excluded under this path only.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn high() -> Severity {
+    Severity::High
+}
+
+impl Policy {
+    /// Loads and checks a policy file.
+    pub fn load(path: &Path) -> Result<Policy, Error> {
+        let policy: Policy = secops_common::config::load(path)?;
+        policy
+            .check()
+            .map_err(|err| Error::bad_input(format!("{}: {err}", path.display())))?;
+        Ok(policy)
+    }
+
+    /// The policy of `fim-check init PATH...`: each path, recursive, `full`.
+    pub fn for_paths(paths: &[PathBuf]) -> Result<Policy, Error> {
+        let rules = paths
+            .iter()
+            .map(|p| {
+                let path = std::path::absolute(p).map_err(|err| {
+                    Error::bad_input(format!("cannot resolve {}: {err}", p.display()))
+                })?;
+                Ok(Rule {
+                    path,
+                    recursive: true,
+                    attributes: AttrSet::full(),
+                    severity: Severity::High,
+                    exclude: Vec::new(),
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        let policy = Policy {
+            exclude: Vec::new(),
+            one_file_system: true,
+            paths: rules,
+        };
+        policy.check().map_err(Error::bad_input)?;
+        Ok(policy)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.paths.is_empty() {
+            return Err("paths: the policy watches nothing".into());
+        }
+        for (i, rule) in self.paths.iter().enumerate() {
+            if !rule.path.is_absolute() {
+                return Err(format!(
+                    "paths[{i}].path: {} is not absolute",
+                    rule.path.display()
+                ));
+            }
+            Matcher::build(&rule.exclude).map_err(|err| format!("paths[{i}].exclude: {err}"))?;
+        }
+        Matcher::build(&self.exclude).map_err(|err| format!("exclude: {err}"))?;
+        Ok(())
+    }
+}
+
+/// Exclusion globs split by what they match: the whole path or the name.
+#[derive(Debug, Clone)]
+struct Matcher {
+    whole: GlobSet,
+    name: GlobSet,
+}
+
+impl Matcher {
+    fn build(globs: &[String]) -> Result<Matcher, String> {
+        let mut whole = GlobSetBuilder::new();
+        let mut name = GlobSetBuilder::new();
+        for text in globs {
+            let glob = globset::GlobBuilder::new(text)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|err| format!("bad glob {text:?}: {err}"))?;
+            if text.contains('/') {
+                whole.add(glob);
+            } else {
+                name.add(glob);
+            }
+        }
+        let done = |b: GlobSetBuilder| b.build().map_err(|err| err.to_string());
+        Ok(Matcher {
+            whole: done(whole)?,
+            name: done(name)?,
+        })
+    }
+
+    fn excludes(&self, path: &Path) -> bool {
+        self.whole.is_match(path)
+            || path
+                .file_name()
+                .is_some_and(|name| self.name.is_match(Path::new(name)))
+    }
+}
+
+/// A checked policy ready for lookups during a walk.
+pub struct Scope {
+    pub policy: Policy,
+    global: Matcher,
+    rules: Vec<(Rule, Matcher)>,
+}
+
+impl Scope {
+    pub fn new(policy: Policy) -> Result<Scope, Error> {
+        policy.check().map_err(Error::bad_input)?;
+        let global = Matcher::build(&policy.exclude).map_err(Error::bad_input)?;
+        let rules = policy
+            .paths
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.clone(),
+                    Matcher::build(&r.exclude).map_err(Error::bad_input)?,
+                ))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Scope {
+            policy,
+            global,
+            rules,
+        })
+    }
+
+    /// The paths a walk starts from: rule paths not already inside another
+    /// recursive rule's tree.
+    pub fn roots(&self) -> Vec<&Path> {
+        let mut roots: Vec<&Path> = Vec::new();
+        for (rule, _) in &self.rules {
+            let covered = self.rules.iter().any(|(other, _)| {
+                other.recursive && other.path != rule.path && rule.path.starts_with(&other.path)
+            });
+            if !covered && !roots.contains(&rule.path.as_path()) {
+                roots.push(&rule.path);
+            }
+        }
+        roots
+    }
+
+    /// The rule governing `path` (the deepest rule containing it), or
+    /// `None` when the path is excluded or lies beyond a non-recursive rule.
+    pub fn rule_for(&self, path: &[u8]) -> Option<&Rule> {
+        let path = Path::new(OsStr::from_bytes(path));
+        let (rule, matcher) = self
+            .rules
+            .iter()
+            .filter(|(r, _)| path.starts_with(&r.path))
+            .max_by_key(|(r, _)| r.path.as_os_str().len())?;
+        if !rule.recursive {
+            let depth = path.components().count() - rule.path.components().count();
+            if depth > 1 {
+                return None;
+            }
+        }
+        if self.global.excludes(path) || matcher.excludes(path) {
+            return None;
+        }
+        Some(rule)
+    }
+
+    /// Whether the walk should list the entries of directory `path`.
+    pub fn descends(&self, path: &[u8]) -> bool {
+        self.rule_for(path)
+            .is_some_and(|rule| rule.recursive || rule.path.as_os_str().as_bytes() == path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secops_common::config::{Syntax, parse};
+
+    fn scope(yaml: &str) -> Scope {
+        Scope::new(parse(yaml, Syntax::Yaml).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_deepest_rule_wins_and_excludes_apply() {
+        let s = scope(
+            "exclude: ['*.swp']\npaths:\n  - path: /etc\n    exclude: [/etc/mtab]\n  - path: /etc/ssh\n    attributes: perms\n    severity: critical\n",
+        );
+        assert_eq!(s.roots(), [Path::new("/etc")]);
+        assert_eq!(s.rule_for(b"/etc/passwd").unwrap().severity, Severity::High);
+        let ssh = s.rule_for(b"/etc/ssh/sshd_config").unwrap();
+        assert_eq!(
+            (ssh.severity, ssh.attributes),
+            (Severity::Critical, AttrSet::perms())
+        );
+        assert!(s.rule_for(b"/etc/mtab").is_none());
+        assert!(s.rule_for(b"/etc/a/.x.swp").is_none());
+        assert!(s.rule_for(b"/etcetera").is_none());
+    }
+
+    #[test]
+    fn non_recursive_rules_stop_at_direct_entries() {
+        let s = scope("paths:\n  - path: /root\n    recursive: false\n");
+        assert!(s.rule_for(b"/root/.bashrc").is_some());
+        assert!(s.rule_for(b"/root/.ssh/id_ed25519").is_none());
+        assert!(s.descends(b"/root") && !s.descends(b"/root/.ssh"));
+    }
+
+    #[test]
+    fn typos_and_relative_paths_are_refused() {
+        let err = parse::<Policy>(
+            "paths:\n  - path: /etc\n    recursve: false\n",
+            Syntax::Yaml,
+        )
+        .unwrap_err();
+        assert!(err.contains("recursve"), "{err}");
+        let err = parse::<Policy>(
+            "paths:\n  - path: /etc\n    attributes: perm\n",
+            Syntax::Yaml,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("paths[0].attributes: unknown attribute \"perm\""),
+            "{err}"
+        );
+        let policy: Policy = parse("paths:\n  - path: etc\n", Syntax::Yaml).unwrap();
+        assert!(policy.check().unwrap_err().contains("not absolute"));
+    }
+}

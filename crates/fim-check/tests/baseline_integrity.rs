@@ -1,0 +1,92 @@
+//! A baseline that was edited, truncated or sealed with another key is
+//! refused with exit 2, never read as "no changes"; keys others can read
+//! are refused as ssh refuses them.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use support::{Sandbox, run, stderr};
+
+#[test]
+fn tampered_truncated_or_rekeyed_baselines_exit_2() {
+    let sb = Sandbox::new();
+    fs::write(sb.path("f"), "x").unwrap();
+    sb.init();
+    let base = sb.state().join("fim.baseline");
+    assert_eq!(
+        fs::metadata(&base).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::metadata(sb.state().join("fim.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let good = fs::read(&base).unwrap();
+    let mut edited = good.clone();
+    let at = edited.len() - 40;
+    edited[at] ^= 0x40;
+    for (what, bytes) in [
+        ("edited", edited),
+        ("truncated", good[..good.len() - 7].to_vec()),
+        ("empty", Vec::new()),
+    ] {
+        fs::write(&base, &bytes).unwrap();
+        let out = run(&mut sb.cmd("verify"));
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert!(
+            out.stdout.is_empty(),
+            "{what}: no records from a refused baseline"
+        );
+        assert!(
+            stderr(&out).contains("refusing"),
+            "{what}: {}",
+            stderr(&out)
+        );
+        let out = run(sb.cmd("verify").arg("--aide-exit-codes"));
+        assert_eq!(
+            out.status.code(),
+            Some(17),
+            "{what}: never an AIDE change bit"
+        );
+    }
+    fs::write(&base, &good).unwrap();
+    fs::write(sb.state().join("fim.key"), [9u8; 32]).unwrap();
+    let out = run(&mut sb.cmd("verify"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("HMAC"), "{}", stderr(&out));
+
+    fs::set_permissions(
+        sb.state().join("fim.key"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = run(&mut sb.cmd("verify"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+}
+
+#[test]
+fn init_refuses_to_overwrite_and_baseline_can_live_elsewhere() {
+    let sb = Sandbox::new();
+    fs::write(sb.path("f"), "x").unwrap();
+    sb.init();
+    let out = run(sb.cmd("init").arg(sb.tree()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("update"), "{}", stderr(&out));
+    let elsewhere = sb.dir.path().join("media.baseline");
+    let out = run(sb
+        .cmd("init")
+        .arg(sb.tree())
+        .arg("--baseline")
+        .arg(&elsewhere));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    fs::write(sb.path("f"), "y").unwrap();
+    let out = run(sb.cmd("verify").arg("--baseline").arg(&elsewhere));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}

@@ -1,0 +1,155 @@
+//! Every way a tree can be tampered with is detected, with the attribute
+//! that changed named.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use support::{Sandbox, changed_attrs, record_for, sh};
+
+#[test]
+fn each_mutation_is_detected_with_its_attribute() {
+    let sb = Sandbox::new();
+    for name in [
+        "same-size",
+        "mode",
+        "owner",
+        "old-name",
+        "linked",
+        "xattr",
+        "acl",
+        "truncated",
+        "becomes-dir",
+    ] {
+        fs::write(sb.path(name), format!("content of {name}\n")).unwrap();
+    }
+    std::os::unix::fs::symlink("mode", sb.path("link")).unwrap();
+    sb.init();
+    let (code, records) = sb.verify();
+    assert_eq!(
+        (code, records.len()),
+        (Some(0), 0),
+        "fresh baseline: {records:#?}"
+    );
+
+    // Same size, mtime put back with touch -d: only the hash can tell.
+    let same = sb.path("same-size");
+    let meta = fs::metadata(&same).unwrap();
+    fs::write(&same, "CONTENT of same-size\n").unwrap();
+    sh(&format!(
+        "touch -d @{}.{:09} '{}'",
+        meta.mtime(),
+        meta.mtime_nsec(),
+        same.display()
+    ));
+    fs::set_permissions(sb.path("mode"), fs::Permissions::from_mode(0o4755)).unwrap();
+    nix::unistd::chown(
+        &sb.path("owner"),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        None,
+    )
+    .unwrap();
+    fs::rename(sb.path("old-name"), sb.path("new-name")).unwrap();
+    fs::hard_link(sb.path("linked"), sb.path("second-link")).unwrap();
+    fs::remove_file(sb.path("link")).unwrap();
+    std::os::unix::fs::symlink("owner", sb.path("link")).unwrap();
+    xattr::set(sb.path("xattr"), "user.note", b"planted").unwrap();
+    xattr::set(sb.path("acl"), "system.posix_acl_access", &access_acl()).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(sb.path("truncated"))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    fs::remove_file(sb.path("becomes-dir")).unwrap();
+    fs::create_dir(sb.path("becomes-dir")).unwrap();
+
+    let (code, records) = sb.verify();
+    assert_eq!(code, Some(1), "{records:#?}");
+    let attrs = |name: &str| changed_attrs(&records, &sb.path(name));
+    let same_size = attrs("same-size");
+    assert!(same_size.contains(&"sha256".into()), "{same_size:?}");
+    assert!(!same_size.contains(&"mtime".into()) && !same_size.contains(&"size".into()));
+    assert!(attrs("mode").contains(&"mode".into()));
+    assert!(attrs("owner").contains(&"uid".into()));
+    record_for(&records, "fim.removed", &sb.path("old-name"));
+    record_for(&records, "fim.added", &sb.path("new-name"));
+    assert!(attrs("linked").contains(&"nlink".into()));
+    record_for(&records, "fim.added", &sb.path("second-link"));
+    assert!(attrs("link").contains(&"target".into()));
+    assert_eq!(
+        record_for(&records, "fim.changed", &sb.path("link"))["new_target"],
+        "owner"
+    );
+    assert!(attrs("xattr").contains(&"xattrs".into()));
+    assert_eq!(
+        record_for(&records, "fim.changed", &sb.path("xattr"))["new_xattrs"][0],
+        "user.note=planted"
+    );
+    assert!(attrs("acl").contains(&"acl".into()));
+    let acl = &record_for(&records, "fim.changed", &sb.path("acl"))["new_acl"][0];
+    assert!(acl.as_str().unwrap().contains("user:4242:r--"), "{acl}");
+    let truncated = attrs("truncated");
+    assert!(truncated.contains(&"size".into()) && truncated.contains(&"sha256".into()));
+    assert!(attrs("becomes-dir").contains(&"type".into()));
+
+    // --aide-exit-codes: added, removed and changed all present.
+    let out = support::run(sb.cmd("check").arg("--aide-exit-codes"));
+    assert_eq!(out.status.code(), Some(7), "{}", support::stderr(&out));
+
+    // update accepts it all; the next verify is clean.
+    let out = support::run(&mut sb.cmd("update"));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    let (code, records) = sb.verify();
+    assert_eq!((code, records.len()), (Some(0), 0), "{records:#?}");
+}
+
+/// An access ACL granting uid 4242 read, in the kernel's xattr layout.
+fn access_acl() -> Vec<u8> {
+    let mut raw = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (1u16, 6u16, u32::MAX),
+        (2, 4, 4242),
+        (4, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 4, u32::MAX),
+    ] {
+        raw.extend(tag.to_le_bytes());
+        raw.extend(perm.to_le_bytes());
+        raw.extend(id.to_le_bytes());
+    }
+    raw
+}
+
+#[test]
+fn log_files_may_grow_but_not_shrink() {
+    let sb = Sandbox::new();
+    fs::write(sb.path("app.log"), "line 1\nline 2\n").unwrap();
+    let policy = sb.dir.path().join("fim.yaml");
+    fs::write(
+        &policy,
+        format!(
+            "paths:\n  - path: {}\n    attributes: log\n    severity: medium\n",
+            sb.tree().display()
+        ),
+    )
+    .unwrap();
+    let out = support::run(sb.cmd("init").arg("--policy").arg(&policy));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    fs::write(sb.path("app.log"), "line 1\nline 2\nline 3\n").unwrap();
+    let (code, records) = sb.verify();
+    assert_eq!(
+        (code, records.len()),
+        (Some(0), 0),
+        "growth is fine: {records:#?}"
+    );
+    fs::write(sb.path("app.log"), "x\n").unwrap();
+    let (code, records) = sb.verify();
+    assert_eq!(code, Some(0), "medium is below --fail-on high");
+    let rec = record_for(&records, "fim.changed", &sb.path("app.log"));
+    assert_eq!(
+        (rec["severity"].as_str(), rec["attributes"][0].as_str()),
+        (Some("medium"), Some("size"))
+    );
+}

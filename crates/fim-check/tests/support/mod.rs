@@ -1,0 +1,97 @@
+//! Running the real binary on temporary trees, as an operator would.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn fim_check() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fim-check"))
+}
+
+/// A tree to watch and a private state directory beside it.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tree")).unwrap();
+        Sandbox { dir }
+    }
+
+    pub fn tree(&self) -> PathBuf {
+        self.dir.path().join("tree")
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tree().join(name)
+    }
+
+    /// fim-check with this sandbox's state directory and JSON Lines out.
+    pub fn cmd(&self, sub: &str) -> Command {
+        let mut cmd = fim_check();
+        cmd.arg(sub)
+            .arg("--state-dir")
+            .arg(self.state())
+            .args(["--format", "jsonl"]);
+        cmd
+    }
+
+    pub fn init(&self) {
+        let out = run(self.cmd("init").arg(self.tree()));
+        assert_eq!(out.status.code(), Some(0), "init: {}", stderr(&out));
+    }
+
+    pub fn verify(&self) -> (Option<i32>, Vec<Value>) {
+        let out = run(&mut self.cmd("verify"));
+        (out.status.code(), records(&out.stdout))
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("fim-check runs")
+}
+
+pub fn records(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8(stdout.to_vec())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
+        .collect()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The record of `kind` about `path`, failing with all records if missing.
+pub fn record_for<'r>(records: &'r [Value], kind: &str, path: &Path) -> &'r Value {
+    let want = path.to_str().unwrap();
+    records
+        .iter()
+        .find(|r| r["kind"] == kind && r["path"] == want)
+        .unwrap_or_else(|| panic!("no {kind} for {want} in {records:#?}"))
+}
+
+/// The `attributes` of the `fim.changed` record about `path`.
+pub fn changed_attrs(records: &[Value], path: &Path) -> Vec<String> {
+    record_for(records, "fim.changed", path)["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn sh(script: &str) {
+    let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", stderr(&out));
+}
