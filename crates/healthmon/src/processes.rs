@@ -33,6 +33,7 @@ use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{Uid, User};
 use secops_common::Error;
+use secops_common::text::clip;
 
 /// Command lines are for reading; a few hundred bytes say which service it is.
 const MAX_CMDLINE: usize = 512;
@@ -387,14 +388,7 @@ impl ProcessScanner {
             return None;
         }
         let mut cmdline: String = String::from_utf8_lossy(raw).replace('\0', " ");
-        if cmdline.len() > MAX_CMDLINE {
-            let mut cut = MAX_CMDLINE;
-            while !cmdline.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            cmdline.truncate(cut);
-            cmdline.push('…');
-        }
+        clip(&mut cmdline, MAX_CMDLINE);
         Some(cmdline)
     }
 

@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use secops_common::record::rfc3339;
+use secops_common::text::human_bytes;
 use secops_common::{Record, Severity};
 use serde_json::Value;
 
@@ -36,7 +37,7 @@ pub fn sample_record(sample: &Sample, alerts: usize) -> Record {
     message.push_str(&format!(
         ", memory {:.1}% of {}, swap {}, load {:.2} {:.2} {:.2}",
         mem.percent(),
-        bytes(mem.total),
+        human_bytes(mem.total),
         match mem.swap_percent() {
             Some(p) => format!("{p:.1}%"),
             None => "none".to_string(),
@@ -113,9 +114,9 @@ pub fn disk_record(disk: &DiskUsage, at: SystemTime) -> Record {
                 "{mount} ({}) is {} used: {} of {}, {} available",
                 disk.mount.device,
                 u.percent.map_or("-".to_string(), |p| format!("{p}%")),
-                bytes(u.used_bytes),
-                bytes(u.size_bytes),
-                bytes(u.avail_bytes)
+                human_bytes(u.used_bytes),
+                human_bytes(u.size_bytes),
+                human_bytes(u.avail_bytes)
             ),
         ),
         Err(err) => (
@@ -156,7 +157,7 @@ pub fn process_record(
         by.as_str(),
         process_name(&p.name, p.pid, p.user.as_deref()),
         cpu.map_or("unknown".to_string(), |c| format!("{c:.1}%")),
-        bytes(p.rss_bytes),
+        human_bytes(p.rss_bytes),
     );
     record("health.process", Severity::Info, at, message)
         .with("by", by.as_str())
@@ -310,22 +311,6 @@ fn duration_text(secs: u64) -> String {
     }
 }
 
-/// `512 B`, `1.5 KiB`, `23.6 GiB`, as `free -h` writes sizes.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,9 +403,6 @@ mod tests {
 
     #[test]
     fn sizes_read_like_free_h() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(25_325_000_000), "23.6 GiB");
         assert_eq!(duration_text(3725), "1h 2m");
     }
 }

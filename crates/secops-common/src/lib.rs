@@ -15,6 +15,7 @@ pub mod record;
 pub mod repeat;
 pub mod severity;
 pub mod state;
+pub mod text;
 
 pub use exit::{Error, Exit, Result};
 pub use output::{Format, Output, OutputSpec};

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use procfs::process::Process;
 use secops_common::record::rfc3339;
+use secops_common::text::clip;
 
 use crate::cgroup::{self, Placement};
 
@@ -48,14 +49,7 @@ pub fn read_process(pid: u32, fds: u32, profile: bool) -> Option<ProcessInfo> {
         .cmdline()
         .map(|args| args.join(" "))
         .unwrap_or_default();
-    if cmdline.len() > MAX_CMDLINE {
-        let mut cut = MAX_CMDLINE;
-        while !cmdline.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        cmdline.truncate(cut);
-        cmdline.push('…');
-    }
+    clip(&mut cmdline, MAX_CMDLINE);
     let placement = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .map(|text| cgroup::placement(&text))
         .unwrap_or_default();
