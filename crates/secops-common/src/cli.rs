@@ -14,20 +14,34 @@ use crate::exit::{Error, Exit};
 use crate::output::{Format, OutputSpec};
 use crate::severity::Severity;
 
-/// Flags every tool takes.
+/// Flags every tool takes. Global, so tools with subcommands accept them
+/// before or after the subcommand (`backup-rotate list --format table`).
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Output format [default: from the --output extension, else table on a
     /// terminal and jsonl in a pipe]
-    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Output")]
+    #[arg(
+        global = true,
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        help_heading = "Output"
+    )]
     pub format: Option<Format>,
 
     /// Write to FILE instead of stdout; it appears whole or not at all
-    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    #[arg(
+        global = true,
+        short,
+        long,
+        value_name = "FILE",
+        help_heading = "Output"
+    )]
     pub output: Option<PathBuf>,
 
     /// Exit 1 when a record at or above SEVERITY is written
     #[arg(
+        global = true,
         long,
         value_name = "SEVERITY",
         default_value = "high",
@@ -37,19 +51,31 @@ pub struct CommonArgs {
 
     /// Write CSV cells verbatim instead of neutralising spreadsheet formulas
     /// (cells starting with = + - @)
-    #[arg(long, help_heading = "Output")]
+    #[arg(global = true, long, help_heading = "Output")]
     pub raw_csv: bool,
 
     /// Print only errors on stderr
-    #[arg(short, long, conflicts_with = "verbose", help_heading = "Diagnostics")]
+    #[arg(
+        global = true,
+        short,
+        long,
+        conflicts_with = "verbose",
+        help_heading = "Diagnostics"
+    )]
     pub quiet: bool,
 
     /// Say more on stderr (repeat for more)
-    #[arg(short, long, action = ArgAction::Count, help_heading = "Diagnostics")]
+    #[arg(global = true, short, long, action = ArgAction::Count, help_heading = "Diagnostics")]
     pub verbose: u8,
 
     /// Print a man page or shell completion script and exit
-    #[arg(long, value_enum, value_name = "WHAT", help_heading = "Diagnostics")]
+    #[arg(
+        global = true,
+        long,
+        value_enum,
+        value_name = "WHAT",
+        help_heading = "Diagnostics"
+    )]
     pub generate: Option<Generate>,
 }
 
