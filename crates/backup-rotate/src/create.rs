@@ -1,0 +1,314 @@
+//! Making one backup so that a good-looking file is always a good backup.
+//!
+//! The order is what makes it safe:
+//! 1. the archive is written to a hidden temporary file in the destination
+//!    (`.NAME-...tar.gz.XXXXXX.tmp`), hashed as it is written;
+//! 2. it is fsynced, then read back from disk: the file's SHA-256 must
+//!    equal what was written, and the entries decoded from it must digest
+//!    to what was read from the sources;
+//! 3. the manifest is written (temp file, fsync) and linked into place
+//!    without replacing anything;
+//! 4. only then the archive is linked to its final name, and the directory
+//!    fsynced.
+//!
+//! A kill or crash at any point leaves at most a hidden temp file and
+//! perhaps a manifest without its archive; never an archive without a
+//! manifest, and never a change to an existing backup (names are taken
+//! with link(2), which fails rather than replaces).
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use jiff::Timestamp;
+use secops_common::Error;
+use tempfile::NamedTempFile;
+
+use crate::archive::{Problem, TarWriter, WalkOptions};
+use crate::cli::CreateArgs;
+use crate::digest::HashingWriter;
+use crate::manifest::{FORMAT, Manifest};
+use crate::naming::{ArchiveName, check_name};
+use crate::readback::read_back;
+use crate::records::TOOL;
+
+/// A finished, verified backup.
+pub struct Created {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub problems: Vec<Problem>,
+}
+
+/// Why a backup was not made: bad arguments (exit 2) or a failed run.
+pub enum CreateError {
+    Usage(Error),
+    Failed(String),
+}
+
+impl From<Error> for CreateError {
+    fn from(err: Error) -> CreateError {
+        CreateError::Usage(err)
+    }
+}
+
+/// Everything checked before any file is touched.
+struct Plan {
+    name: String,
+    sources: Vec<PathBuf>,
+    level: u32,
+    threads: u32,
+    walk: WalkOptions,
+}
+
+pub fn create(args: &CreateArgs) -> Result<Created, CreateError> {
+    let plan = plan(args)?;
+    let started = Instant::now();
+    let created_at = Timestamp::now();
+    let (temp, written, problems, counts) = write_archive(args, &plan).map_err(|err| {
+        CreateError::Failed(format!(
+            "cannot write the archive in {}: {err}",
+            args.dest.display()
+        ))
+    })?;
+    let (archive_bytes, archive_sha256, tar_bytes, digest) = written;
+    let back = read_back(temp.path())
+        .map_err(|err| CreateError::Failed(format!("the archive does not read back: {err}")))?;
+    if back.archive_sha256 != archive_sha256 || back.archive_bytes != archive_bytes {
+        return Err(CreateError::Failed(format!(
+            "the archive on disk differs from what was written ({} bytes, SHA-256 {} read back; {} bytes, {} written)",
+            back.archive_bytes, back.archive_sha256, archive_bytes, archive_sha256
+        )));
+    }
+    if back.entries != digest.count || back.entries_sha256 != digest.hex() {
+        return Err(CreateError::Failed(format!(
+            "the archive's entries differ from what was read ({} entries read back, {} written)",
+            back.entries, digest.count
+        )));
+    }
+    let unreadable = problems
+        .iter()
+        .filter(|p| matches!(p, Problem::Unreadable { .. }))
+        .count() as u64;
+    let mut manifest = Manifest {
+        format: FORMAT,
+        tool: TOOL.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        name: plan.name.clone(),
+        archive: String::new(),
+        created: Timestamp::from_second(created_at.as_second())
+            .unwrap_or(created_at)
+            .to_string(),
+        host: secops_common::record::hostname().to_string(),
+        compression: args.compression,
+        level: plan.level,
+        sources: plan
+            .sources
+            .iter()
+            .map(|s| s.display().to_string())
+            .collect(),
+        excludes: args.excludes.clone(),
+        one_file_system: args.one_file_system,
+        entries: digest.count,
+        files: counts.files,
+        dirs: counts.dirs,
+        symlinks: counts.symlinks,
+        hardlinks: counts.hardlinks,
+        bytes: counts.bytes,
+        tar_bytes,
+        archive_bytes,
+        archive_sha256,
+        entries_sha256: digest.hex(),
+        unreadable,
+        changed: problems.len() as u64 - unreadable,
+        duration_ms: 0,
+    };
+    let path = commit(&args.dest, temp, &mut manifest, created_at, started, args)
+        .map_err(|err| CreateError::Failed(format!("cannot put the archive in place: {err}")))?;
+    Ok(Created {
+        path,
+        manifest,
+        problems,
+    })
+}
+
+fn plan(args: &CreateArgs) -> Result<Plan, Error> {
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => default_name(&args.sources[0])?,
+    };
+    check_name(&name).map_err(Error::bad_input)?;
+    let level = args
+        .compression
+        .level(args.level)
+        .map_err(Error::bad_input)?;
+    let meta = fs::metadata(&args.dest)
+        .map_err(|err| Error::bad_input(format!("destination {}: {err}", args.dest.display())))?;
+    if !meta.is_dir() {
+        return Err(Error::bad_input(format!(
+            "destination {} is not a directory",
+            args.dest.display()
+        )));
+    }
+    let sources = args
+        .sources
+        .iter()
+        .map(|source| absolute(source))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut excludes = GlobSetBuilder::new();
+    for pattern in &args.excludes {
+        let glob = Glob::new(pattern)
+            .map_err(|err| Error::bad_input(format!("--exclude {pattern:?}: {err}")))?;
+        excludes.add(glob);
+    }
+    let excludes: GlobSet = excludes
+        .build()
+        .map_err(|err| Error::bad_input(format!("--exclude: {err}")))?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    Ok(Plan {
+        name,
+        sources,
+        level,
+        threads,
+        walk: WalkOptions {
+            excludes,
+            one_file_system: args.one_file_system,
+            skip_dir: Some((meta.dev(), meta.ino())),
+        },
+    })
+}
+
+/// The source as an absolute path, resolving its parent but not the source
+/// itself: a source that is a symlink is stored as that symlink.
+fn absolute(source: &Path) -> Result<PathBuf, Error> {
+    let missing = |err: io::Error| Error::bad_input(format!("source {}: {err}", source.display()));
+    fs::symlink_metadata(source).map_err(missing)?;
+    let absolute = std::path::absolute(source).map_err(missing)?;
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => Ok(fs::canonicalize(parent).map_err(missing)?.join(name)),
+        _ => fs::canonicalize(&absolute).map_err(missing),
+    }
+}
+
+fn default_name(source: &Path) -> Result<String, Error> {
+    absolute(source)?
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::bad_input(format!(
+                "cannot name a backup of {} after it: pass --name",
+                source.display()
+            ))
+        })
+}
+
+type Written = (u64, String, u64, crate::digest::EntryDigest);
+
+/// Writes and fsyncs the archive into a temporary file.
+fn write_archive(
+    args: &CreateArgs,
+    plan: &Plan,
+) -> io::Result<(NamedTempFile, Written, Vec<Problem>, crate::archive::Counts)> {
+    let prefix = format!(".{}-", plan.name);
+    let temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(&args.dest)?;
+    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.reopen()?));
+    let compressor = args.compression.writer(sink, plan.level, plan.threads)?;
+    let walk = WalkOptions {
+        excludes: plan.walk.excludes.clone(),
+        ..plan.walk
+    };
+    let mut tar = TarWriter::new(TarCounter::new(compressor), walk);
+    for source in &plan.sources {
+        secops_common::info!("reading {}", source.display());
+        tar.add_source(source)?;
+    }
+    let digest = tar.digest.clone();
+    let counts = tar.counts;
+    let problems = std::mem::take(&mut tar.problems);
+    let counter = tar.finish()?;
+    let tar_bytes = counter.bytes;
+    let sink = counter.inner.finish()?;
+    let (buffered, sha) = sink.into_parts();
+    let bytes = {
+        let file = buffered
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        file.metadata()?.len()
+    };
+    Ok((temp, (bytes, sha, tar_bytes, digest), problems, counts))
+}
+
+/// Counts the uncompressed tar bytes, for the ratio.
+struct TarCounter<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W> TarCounter<W> {
+    fn new(inner: W) -> TarCounter<W> {
+        TarCounter { inner, bytes: 0 }
+    }
+}
+
+impl<W: Write> Write for TarCounter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Steps 3 and 4 of the module comment: manifest, then archive, each under
+/// a name link(2) takes only if it is free.
+fn commit(
+    dest: &Path,
+    temp: NamedTempFile,
+    manifest: &mut Manifest,
+    created_at: Timestamp,
+    started: Instant,
+    args: &CreateArgs,
+) -> io::Result<PathBuf> {
+    loop {
+        let name = ArchiveName::first_free(dest, &manifest.name, created_at, args.compression)
+            .ok_or_else(|| io::Error::other("100 backups of this name in one second"))?;
+        manifest.archive = name.file_name();
+        manifest.duration_ms = started.elapsed().as_millis() as u64;
+        let manifest_path = dest.join(name.manifest_name());
+        let archive_path = dest.join(name.file_name());
+        let mut staged = tempfile::Builder::new()
+            .prefix(&format!(".{}", name.manifest_name()))
+            .suffix(".tmp")
+            .tempfile_in(dest)?;
+        staged.write_all(manifest.to_json().as_bytes())?;
+        staged.as_file().sync_all()?;
+        match fs::hard_link(staged.path(), &manifest_path) {
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+            other => other?,
+        }
+        if let Err(err) = fs::hard_link(temp.path(), &archive_path) {
+            // Our manifest must not outlive the archive it describes.
+            fs::remove_file(&manifest_path)?;
+            if err.kind() == io::ErrorKind::AlreadyExists {
+                continue;
+            }
+            return Err(err);
+        }
+        drop(staged);
+        drop(temp);
+        File::open(dest)?.sync_all()?;
+        return Ok(archive_path);
+    }
+}

@@ -1,0 +1,179 @@
+//! backup-rotate: timestamped tar backups that stock `tar xzf` restores,
+//! compressed on every core, verified before they get their final name,
+//! and rotated with restic's retention rules.
+//!
+//! Records: `backup.created`, `backup.verified`, `backup.failed`,
+//! `backup.kept`, `backup.pruned`, `backup.archive` (list),
+//! `backup.unreadable`, `backup.changed`, `backup.restored`.
+
+mod archive;
+pub mod cli;
+pub mod compress;
+mod create;
+mod digest;
+mod inventory;
+mod manifest;
+pub mod naming;
+mod prune;
+mod readback;
+mod records;
+mod restore;
+pub mod retention;
+mod verify;
+
+use std::path::PathBuf;
+
+use secops_common::{Error, Exit, Output, Record, Severity};
+
+use crate::archive::Problem;
+pub use crate::cli::Args;
+use crate::cli::{Command, CreateArgs, ListArgs, PruneArgs, RestoreArgs, VerifyArgs};
+use crate::create::CreateError;
+use crate::records::TABLE_COLUMNS;
+pub use crate::records::TOOL;
+use crate::retention::Policy;
+
+/// Runs backup-rotate as the command line asks.
+pub fn run(args: &Args) -> Result<Exit, Error> {
+    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    let failed = match &args.command {
+        Command::Create(create) => run_create(create, &mut out)?,
+        Command::Prune(prune) => run_prune(prune, &mut out)?,
+        Command::List(list) => run_list(list, &mut out)?,
+        Command::Verify(verify) => run_verify(verify, &mut out)?,
+        Command::Restore(restore) => run_restore(restore, &mut out)?,
+    };
+    let written = out.finish()?;
+    Ok(if failed {
+        Exit::Failed
+    } else {
+        Exit::for_findings(written.worst, args.common.fail_on)
+    })
+}
+
+/// Returns whether the run failed (exit 3).
+fn run_create(args: &CreateArgs, out: &mut Output) -> Result<bool, Error> {
+    let policy = Policy::from_args(&args.policy);
+    if args.prune && policy.is_empty() {
+        return Err(Error::bad_input(
+            "--prune needs a policy: --keep-last, --keep-daily, ..., --keep-within or --max-age",
+        ));
+    }
+    let created = match create::create(args) {
+        Ok(created) => created,
+        Err(CreateError::Usage(err)) => return Err(err),
+        Err(CreateError::Failed(error)) => {
+            secops_common::diag::error(format_args!("{error}"));
+            out.write(&records::failed("create", None, &error))?;
+            if args.prune {
+                secops_common::warn!("not pruning: the new backup failed");
+            }
+            return Ok(true);
+        }
+    };
+    secops_common::info!("wrote {}", created.path.display());
+    for problem in &created.problems {
+        out.write(&match problem {
+            Problem::Unreadable { path, error } => records::unreadable(path, error),
+            Problem::Changed { path, what } => records::changed(path, what),
+        })?;
+    }
+    out.write(&records::created(&args.dest, &created.manifest))?;
+    let incomplete = created.manifest.unreadable > 0;
+    let mut failed = incomplete;
+    if args.prune {
+        if incomplete {
+            secops_common::warn!(
+                "not pruning: {} paths could not be read, so older backups may hold data the new one lacks",
+                created.manifest.unreadable
+            );
+        } else {
+            failed |= prune::prune(
+                &args.dest,
+                &created.manifest.name,
+                &policy,
+                args.policy.dry_run,
+                |rec| out.write(&rec),
+            )?;
+        }
+    }
+    Ok(failed)
+}
+
+fn run_prune(args: &PruneArgs, out: &mut Output) -> Result<bool, Error> {
+    naming::check_name(&args.name).map_err(Error::bad_input)?;
+    prune::prune(
+        &args.dest,
+        &args.name,
+        &Policy::from_args(&args.policy),
+        args.policy.dry_run,
+        |rec| out.write(&rec),
+    )
+}
+
+fn run_list(args: &ListArgs, out: &mut Output) -> Result<bool, Error> {
+    for backup in inventory::scan(&args.dest, args.name.as_deref())? {
+        out.write(&records::listed(
+            &backup.path,
+            &backup.created(),
+            backup.archive_bytes,
+            backup.manifest.as_ref().filter(|_| backup.verified()),
+        ))?;
+    }
+    Ok(false)
+}
+
+fn run_verify(args: &VerifyArgs, out: &mut Output) -> Result<bool, Error> {
+    let archives: Vec<PathBuf> = match &args.dest {
+        Some(dest) => inventory::scan(dest, args.name.as_deref())?
+            .into_iter()
+            .map(|b| b.path)
+            .chain(args.archives.iter().cloned())
+            .collect(),
+        None => args.archives.clone(),
+    };
+    for archive in &archives {
+        secops_common::info!("verifying {}", archive.display());
+        let rec = match verify::verify(archive) {
+            Ok((manifest, took)) => records::verified(archive, &manifest, took),
+            Err(error) => records::failed("verify", Some(archive), &error),
+        };
+        out.write(&rec)?;
+    }
+    // A bad archive is a finding (high), not a failure of the run.
+    Ok(false)
+}
+
+fn run_restore(args: &RestoreArgs, out: &mut Output) -> Result<bool, Error> {
+    match restore::restore(&args.archive, &args.to, !args.no_manifest) {
+        Ok(restored) => {
+            out.write(
+                &Record::new(
+                    TOOL,
+                    "backup.restored",
+                    Severity::Info,
+                    format!(
+                        "restored {} entries of {} into {}{}",
+                        restored.entries,
+                        args.archive.display(),
+                        args.to.display(),
+                        if restored.verified {
+                            ", checked against its manifest first"
+                        } else {
+                            " (no manifest to check it against)"
+                        }
+                    ),
+                )
+                .with("archive", args.archive.display().to_string())
+                .with("to", args.to.display().to_string())
+                .with("entries", restored.entries)
+                .with("verified", restored.verified),
+            )?;
+            Ok(false)
+        }
+        Err(error) => {
+            out.write(&records::failed("restore", Some(&args.archive), &error))?;
+            Ok(true)
+        }
+    }
+}

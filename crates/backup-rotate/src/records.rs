@@ -1,0 +1,216 @@
+//! The records backup-rotate writes (see docs/backup-rotate.md): one
+//! sentence an operator can act on, then the figures.
+
+use std::path::Path;
+use std::time::Duration;
+
+use secops_common::{Record, Severity};
+
+use crate::manifest::Manifest;
+
+pub const TOOL: &str = "backup-rotate";
+
+/// The fields a table shows.
+pub const TABLE_COLUMNS: [&str; 8] = [
+    "severity",
+    "kind",
+    "archive",
+    "created",
+    "archive_bytes",
+    "ratio",
+    "reasons",
+    "message",
+];
+
+/// `backup.created`: a new archive that was read back and verified.
+pub fn created(dir: &Path, m: &Manifest) -> Record {
+    let mut rec = Record::new(
+        TOOL,
+        "backup.created",
+        if m.unreadable > 0 {
+            Severity::Medium
+        } else {
+            Severity::Info
+        },
+        format!(
+            "backed up {} files ({}) to {} ({}, {:.2}x) in {:.1}s and verified it{}",
+            m.files,
+            size(m.bytes),
+            m.archive,
+            size(m.archive_bytes),
+            ratio(m),
+            m.duration_ms as f64 / 1000.0,
+            match m.unreadable {
+                0 => String::new(),
+                n => format!("; {n} unreadable paths are missing from it"),
+            }
+        ),
+    );
+    manifest_fields(&mut rec, dir, m);
+    rec
+}
+
+/// `backup.verified`: an archive matched its manifest.
+pub fn verified(path: &Path, m: &Manifest, took: Duration) -> Record {
+    let mut rec = Record::new(
+        TOOL,
+        "backup.verified",
+        Severity::Info,
+        format!(
+            "{} matches its manifest ({} entries, SHA-256 {})",
+            path.display(),
+            m.entries,
+            &m.archive_sha256[..12]
+        ),
+    );
+    manifest_fields(&mut rec, path.parent().unwrap_or(Path::new(".")), m);
+    rec.set("duration_ms", took.as_millis() as u64);
+    rec
+}
+
+/// `backup.failed`: a backup that was not made, or an archive that does not
+/// verify or restore. High: the operator may have no good copy.
+pub fn failed(stage: &str, archive: Option<&Path>, error: &str) -> Record {
+    let what = match archive {
+        Some(path) => format!("{stage} of {} failed: {error}", path.display()),
+        None => format!("{stage} failed: {error}"),
+    };
+    Record::new(TOOL, "backup.failed", Severity::High, what)
+        .with("stage", stage)
+        .with("archive", archive.map(|p| p.display().to_string()))
+        .with("error", error)
+}
+
+/// `backup.unreadable`: a path left out of (or incomplete in) the backup.
+pub fn unreadable(path: &Path, error: &str) -> Record {
+    Record::new(
+        TOOL,
+        "backup.unreadable",
+        Severity::Medium,
+        format!("{} was not backed up: {error}", path.display()),
+    )
+    .with("path", path.display().to_string())
+    .with("error", error)
+}
+
+/// `backup.changed`: a file that changed while it was read.
+pub fn changed(path: &Path, what: &str) -> Record {
+    Record::new(
+        TOOL,
+        "backup.changed",
+        Severity::Low,
+        format!("{}: {what}", path.display()),
+    )
+    .with("path", path.display().to_string())
+    .with("change", what)
+}
+
+/// `backup.kept` / `backup.pruned`: one per backup that prune considered.
+pub fn retention(
+    path: &Path,
+    created: &str,
+    archive_bytes: u64,
+    reasons: &[String],
+    dry_run: bool,
+) -> Record {
+    let name = path.display();
+    let (kind, message) = if reasons.is_empty() {
+        let verb = if dry_run { "would remove" } else { "removed" };
+        (
+            "backup.pruned",
+            format!("{verb} {name}: no retention rule keeps it"),
+        )
+    } else {
+        (
+            "backup.kept",
+            format!("kept {name}: {}", reasons.join(", ")),
+        )
+    };
+    Record::new(TOOL, kind, Severity::Info, message)
+        .with("archive", name.to_string())
+        .with("created", created)
+        .with("archive_bytes", archive_bytes)
+        .with("reasons", reasons.to_vec())
+        .with("dry_run", dry_run)
+}
+
+/// `backup.archive`: one line of `list`.
+pub fn listed(path: &Path, created: &str, archive_bytes: u64, m: Option<&Manifest>) -> Record {
+    let message = match m {
+        Some(m) => format!(
+            "{}: {} files, {} in {}",
+            path.display(),
+            m.files,
+            size(m.bytes),
+            size(archive_bytes)
+        ),
+        None => format!("{}: no manifest, not a finished backup", path.display()),
+    };
+    let mut rec = Record::new(
+        TOOL,
+        "backup.archive",
+        if m.is_some() {
+            Severity::Info
+        } else {
+            Severity::Medium
+        },
+        message,
+    )
+    .with("archive", path.display().to_string())
+    .with("created", created)
+    .with("archive_bytes", archive_bytes)
+    .with("manifest", m.is_some());
+    if let Some(m) = m {
+        rec.set("files", m.files);
+        rec.set("bytes", m.bytes);
+        rec.set("ratio", round2(ratio(m)));
+        rec.set("archive_sha256", m.archive_sha256.as_str());
+    }
+    rec
+}
+
+fn manifest_fields(rec: &mut Record, dir: &Path, m: &Manifest) {
+    rec.set("archive", dir.join(&m.archive).display().to_string());
+    rec.set("name", m.name.as_str());
+    rec.set("created", m.created.as_str());
+    rec.set("sources", m.sources.clone());
+    rec.set("compression", m.compression.as_str());
+    rec.set("level", m.level);
+    rec.set("entries", m.entries);
+    rec.set("files", m.files);
+    rec.set("dirs", m.dirs);
+    rec.set("symlinks", m.symlinks);
+    rec.set("hardlinks", m.hardlinks);
+    rec.set("bytes", m.bytes);
+    rec.set("tar_bytes", m.tar_bytes);
+    rec.set("archive_bytes", m.archive_bytes);
+    rec.set("ratio", round2(ratio(m)));
+    rec.set("archive_sha256", m.archive_sha256.as_str());
+    rec.set("unreadable", m.unreadable);
+    rec.set("changed", m.changed);
+    rec.set("duration_ms", m.duration_ms);
+}
+
+/// Compression ratio as zstd and pigz print it: uncompressed / compressed.
+pub fn ratio(m: &Manifest) -> f64 {
+    m.tar_bytes as f64 / m.archive_bytes.max(1) as f64
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,189 @@
+//! `prune` follows the policy and never breaks its safety rules.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+use support::*;
+
+/// One real backup, copied to the given timestamps (newest last), with
+/// manifests naming each copy.
+fn history(dest: &Path, stamps: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("db");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("dump.sql"), "insert 1;\n").unwrap();
+    let out = run(&[
+        "create",
+        "-s",
+        src.to_str().unwrap(),
+        "-d",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let archive = only_archive(dir.path(), "db");
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(format!("{}.manifest.json", archive.display())).unwrap())
+            .unwrap();
+    for stamp in stamps {
+        let name = format!("db-{stamp}.tar.gz");
+        fs::copy(&archive, dest.join(&name)).unwrap();
+        let mut m = manifest.clone();
+        m["archive"] = Value::from(name.clone());
+        fs::write(
+            dest.join(format!("{name}.manifest.json")),
+            serde_json::to_vec(&m).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+const STAMPS: [&str; 5] = [
+    "20261118T020000Z",
+    "20261119T020000Z",
+    "20261120T020000Z",
+    "20261121T020000Z",
+    "20261121T140000Z",
+];
+
+fn prune(dest: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["prune", "-d", dest.to_str().unwrap(), "-n", "db"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn dry_run_shows_the_plan_with_reasons_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path(), &STAMPS);
+    let before = names(dir.path());
+    let out = prune(dir.path(), &["--keep-daily", "2", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(dir.path()), before);
+    let recs = records(&out);
+    let kept = of_kind(&recs, "backup.kept");
+    let pruned = of_kind(&recs, "backup.pruned");
+    assert_eq!((kept.len(), pruned.len()), (2, 3), "{recs:#?}");
+    assert!(
+        kept[0]["archive"]
+            .as_str()
+            .unwrap()
+            .ends_with("20261121T140000Z.tar.gz")
+    );
+    let reasons = kept[0]["reasons"].as_array().unwrap();
+    assert!(reasons.contains(&Value::from("daily 2026-11-21")));
+    assert!(reasons.contains(&Value::from("newest verified backup")));
+    assert_eq!(kept[1]["reasons"], serde_json::json!(["daily 2026-11-20"]));
+    assert!(pruned.iter().all(|r| r["dry_run"] == true));
+    assert!(
+        pruned[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("would remove")
+    );
+}
+
+#[test]
+fn prune_deletes_what_no_rule_keeps_with_its_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path(), &STAMPS);
+    let out = prune(dir.path(), &["--keep-last", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        names(dir.path()),
+        [
+            "db-20261121T020000Z.tar.gz",
+            "db-20261121T020000Z.tar.gz.manifest.json",
+            "db-20261121T140000Z.tar.gz",
+            "db-20261121T140000Z.tar.gz.manifest.json",
+        ]
+    );
+    assert_eq!(of_kind(&records(&out), "backup.pruned").len(), 3);
+}
+
+#[test]
+fn the_newest_verified_backup_survives_any_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path(), &STAMPS[..3]);
+    // A newer archive without a manifest: keep-last 1 keeps it, and the
+    // newest one that verified is kept too.
+    fs::write(dir.path().join("db-20261122T000000Z.tar.gz"), "unfinished").unwrap();
+    let out = prune(dir.path(), &["--keep-last", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let left = archives(dir.path(), "db");
+    assert_eq!(
+        left,
+        ["db-20261120T020000Z.tar.gz", "db-20261122T000000Z.tar.gz"]
+    );
+    // --max-age 1s: every backup is older, but the newest verified stays.
+    fs::remove_file(dir.path().join("db-20261122T000000Z.tar.gz")).unwrap();
+    let out = prune(dir.path(), &["--max-age", "1s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(archives(dir.path(), "db"), ["db-20261120T020000Z.tar.gz"]);
+}
+
+#[test]
+fn files_not_named_like_our_archives_are_never_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path(), &STAMPS);
+    let foreign = [
+        "db-old.tar.gz",
+        "db-20201121T020000Z.tgz",
+        "dbx-20201121T020000Z.tar.gz",
+        "other-20201121T020000Z.tar.gz",
+        "db-20201121T020000.tar.gz",
+        "notes.txt",
+    ];
+    for name in foreign {
+        fs::write(dir.path().join(name), "not ours").unwrap();
+    }
+    let out = prune(dir.path(), &["--keep-last", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in foreign {
+        assert!(dir.path().join(name).exists(), "{name} was deleted");
+    }
+    for stamp in STAMPS {
+        let ours = dir.path().join(format!("db-{stamp}.tar.gz"));
+        assert_eq!(ours.exists(), stamp == STAMPS[4], "{}", ours.display());
+    }
+}
+
+#[test]
+fn an_empty_policy_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path(), &STAMPS);
+    let before = names(dir.path());
+    let out = prune(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("empty policy"), "{}", stderr(&out));
+    assert_eq!(names(dir.path()), before);
+}
+
+#[test]
+fn create_prune_in_one_line_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path(), &STAMPS);
+    let src = dir.path().join("srcdir");
+    fs::create_dir_all(&src).unwrap();
+    let out = run(&[
+        "create",
+        "-s",
+        src.to_str().unwrap(),
+        "-d",
+        dir.path().to_str().unwrap(),
+        "-n",
+        "db",
+        "--prune",
+        "--keep-last",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(of_kind(&recs, "backup.created").len(), 1);
+    assert_eq!(of_kind(&recs, "backup.pruned").len(), 4);
+    let out = run(&["list", "-d", dir.path().to_str().unwrap(), "-n", "db"]);
+    let listed = of_kind(&records(&out), "backup.archive").len();
+    assert_eq!(listed, 2);
+}

@@ -1,0 +1,217 @@
+//! A crash, a kill or an unreadable source never leaves a file that looks
+//! like a good backup, and never touches existing backups.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn big_tree(root: &Path, files: usize, size: usize) {
+    fs::create_dir_all(root).unwrap();
+    let mut x = 0x2545f4914f6cdd1du64;
+    for f in 0..files {
+        let data: Vec<u8> = (0..size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        fs::write(root.join(format!("blob{f:03}")), data).unwrap();
+    }
+}
+
+#[test]
+fn kill_9_mid_create_leaves_no_backup_lookalike_and_old_backups_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let dest = dir.path().join("dest");
+    fs::create_dir_all(&dest).unwrap();
+    big_tree(&src, 1, 1000);
+    let first = run(&[
+        "create",
+        "-s",
+        src.to_str().unwrap(),
+        "-d",
+        dest.to_str().unwrap(),
+        "-n",
+        "k",
+    ]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let before: Vec<(String, Vec<u8>)> = names(&dest)
+        .into_iter()
+        .map(|n| (n.clone(), fs::read(dest.join(&n)).unwrap()))
+        .collect();
+    big_tree(&src, 48, 1 << 20);
+
+    let mut child = Command::new(BIN)
+        .args([
+            "create",
+            "-s",
+            src.to_str().unwrap(),
+            "-d",
+            dest.to_str().unwrap(),
+            "-n",
+            "k",
+        ])
+        .args(["--level", "9", "--threads", "1"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary archive has data in it, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let writing = fs::read_dir(&dest).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().ends_with(".tmp") && e.metadata().unwrap().len() > 0
+        });
+        if writing {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never saw the temporary archive");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "create finished before the kill: make the tree bigger"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    for name in archives(&dest, "k") {
+        assert!(
+            dest.join(format!("{name}.manifest.json")).is_file(),
+            "{name} has no manifest after kill -9: {:?}",
+            names(&dest)
+        );
+    }
+    for (name, bytes) in &before {
+        assert_eq!(&fs::read(dest.join(name)).unwrap(), bytes, "{name} changed");
+    }
+    assert_eq!(archives(&dest, "k").len(), 1);
+    // What is left over is hidden and says it is temporary.
+    for name in names(&dest) {
+        assert!(
+            before.iter().any(|(b, _)| *b == name)
+                || (name.starts_with('.') && name.ends_with(".tmp")),
+            "{name}"
+        );
+    }
+    // The survivor still verifies.
+    let out = run(&["verify", "-d", dest.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Runs the binary as `nobody` when we are root, because root reads
+/// mode-000 files anyway.
+fn run_unprivileged(args: &[&str]) -> std::process::Output {
+    if nix::unistd::geteuid().is_root() {
+        require("setpriv", "util-linux");
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+                "--format",
+                "jsonl",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    } else {
+        run(args)
+    }
+}
+
+#[test]
+fn unreadable_files_are_reported_exit_3_the_rest_is_backed_up_and_nothing_is_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let src = dir.path().join("src");
+    let dest = dir.path().join("dest");
+    fs::create_dir_all(src.join("locked")).unwrap();
+    fs::create_dir_all(&dest).unwrap();
+    fs::write(src.join("ok.txt"), "fine\n").unwrap();
+    fs::write(src.join("secret"), "no\n").unwrap();
+    fs::write(src.join("locked/inner"), "no\n").unwrap();
+    if nix::unistd::geteuid().is_root() {
+        for p in [&src, &dest, &src.join("ok.txt")] {
+            std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    fs::set_permissions(src.join("secret"), fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(src.join("locked"), fs::Permissions::from_mode(0o700)).unwrap();
+    // An older backup that --prune must not delete.
+    let old = dest.join("src-20200101T000000Z.tar.gz");
+    fs::write(&old, "old").unwrap();
+
+    let out = run_unprivileged(&[
+        "create",
+        "-s",
+        src.to_str().unwrap(),
+        "-d",
+        dest.to_str().unwrap(),
+        "--prune",
+        "--keep-last",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let recs = records(&out);
+    let unreadable: Vec<String> = of_kind(&recs, "backup.unreadable")
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        unreadable.iter().any(|p| p.ends_with("/secret")),
+        "{recs:#?}"
+    );
+    assert!(
+        unreadable.iter().any(|p| p.ends_with("/locked")),
+        "{recs:#?}"
+    );
+    assert_eq!(of_kind(&recs, "backup.created")[0]["unreadable"], 2);
+    assert!(of_kind(&recs, "backup.pruned").is_empty());
+    assert!(old.exists(), "pruned although the backup was incomplete");
+    assert!(stderr(&out).contains("not pruning"));
+    let archive = archives(&dest, "src")
+        .into_iter()
+        .find(|n| !n.starts_with("src-2020"))
+        .unwrap();
+    let restored = dir.path().join("r");
+    tar_extract(&dest.join(archive), &restored, &["-z"]);
+    let inside = restored.join(src.strip_prefix("/").unwrap());
+    assert_eq!(fs::read_to_string(inside.join("ok.txt")).unwrap(), "fine\n");
+    assert!(!inside.join("secret").exists());
+}
+
+#[test]
+fn a_failed_create_prunes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("dest");
+    fs::create_dir_all(&dest).unwrap();
+    let old = dest.join("gone-20200101T000000Z.tar.gz");
+    fs::write(&old, "old").unwrap();
+    let missing = dir.path().join("gone");
+    let out = run(&[
+        "create",
+        "-s",
+        missing.to_str().unwrap(),
+        "-d",
+        dest.to_str().unwrap(),
+        "-n",
+        "gone",
+        "--prune",
+        "--keep-last",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(old.exists());
+    assert_eq!(names(&dest), ["gone-20200101T000000Z.tar.gz"]);
+}

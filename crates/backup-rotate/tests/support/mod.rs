@@ -1,0 +1,264 @@
+//! Running the real binary as an operator would, and comparing what stock
+//! GNU tar extracts with the tree that was backed up.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_backup-rotate");
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--format", "jsonl"])
+        .args(args)
+        .output()
+        .expect("run backup-rotate")
+}
+
+pub fn records(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
+        .collect()
+}
+
+pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
+    records.iter().filter(|r| r["kind"] == kind).collect()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn require(program: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false);
+    assert!(found, "{program} is missing: apt-get install {package}");
+}
+
+/// File names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The archives of NAME in `dir` (visible names only).
+pub fn archives(dir: &Path, name: &str) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{name}-")) && !n.ends_with(".json"))
+        .collect()
+}
+
+fn set_mtime(path: &Path, secs: i64) {
+    let time = nix::sys::time::TimeSpec::new(secs, 0);
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &time,
+        &time,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+}
+
+/// A tree with everything tar must get right: modes, owners, mtimes,
+/// symlinks (relative, absolute, dangling, long target), hard links, empty
+/// directories, a FIFO, a name that is not UTF-8 and paths over 100 bytes.
+pub fn rich_tree(root: &Path) {
+    let root_user = nix::unistd::geteuid().is_root();
+    fs::create_dir_all(root.join("etc/conf.d")).unwrap();
+    fs::create_dir_all(root.join("empty/deeper")).unwrap();
+    fs::write(root.join("etc/app.conf"), "listen 8080\n".repeat(500)).unwrap();
+    fs::write(root.join("etc/conf.d/secret"), b"\x00\x01binary\xff").unwrap();
+    fs::write(root.join("etc/empty-file"), b"").unwrap();
+    fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    set_mode(&root.join("run.sh"), 0o4755);
+    set_mode(&root.join("etc/conf.d/secret"), 0o600);
+    set_mode(&root.join("etc/conf.d"), 0o750);
+    set_mode(&root.join("empty/deeper"), 0o1777);
+    let mut big = Vec::with_capacity(3 << 20);
+    let mut x = 88172645463325252u64;
+    for i in 0..(3 << 20) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.push(if i % 3 == 0 {
+            b'a' + (i % 26) as u8
+        } else {
+            x as u8
+        });
+    }
+    fs::write(root.join("big.bin"), &big).unwrap();
+    fs::hard_link(root.join("big.bin"), root.join("etc/big-link.bin")).unwrap();
+    symlink("app.conf", root.join("etc/rel-link")).unwrap();
+    symlink("/etc/hostname", root.join("abs-link")).unwrap();
+    symlink("../nowhere/at/all", root.join("etc/dangling")).unwrap();
+    let long_dir = root.join("l".repeat(60)).join("m".repeat(60));
+    fs::create_dir_all(&long_dir).unwrap();
+    fs::write(long_dir.join("n".repeat(90)), "deep\n").unwrap();
+    symlink(
+        format!("{}/{}", "t".repeat(80), "u".repeat(80)),
+        root.join("long-target"),
+    )
+    .unwrap();
+    let odd = PathBuf::from(std::ffi::OsStr::from_bytes(b"caf\xe9-latin1.txt"));
+    fs::write(root.join(odd), "not utf-8 name\n").unwrap();
+    nix::unistd::mkfifo(
+        &root.join("pipe"),
+        nix::sys::stat::Mode::from_bits(0o640).unwrap(),
+    )
+    .unwrap();
+    if root_user {
+        let chown = |p: &str, u: u32, g: u32| {
+            std::os::unix::fs::lchown(root.join(p), Some(u), Some(g)).unwrap()
+        };
+        chown("etc/conf.d/secret", 1234, 5678);
+        chown("etc/conf.d", 1234, 0);
+        chown("etc/rel-link", 4321, 4321);
+    }
+    let mut paths = Vec::new();
+    all_paths(root, &mut paths);
+    // Children first, so setting a file's mtime does not move its
+    // directory's afterwards.
+    for (i, path) in paths.iter().rev().enumerate() {
+        set_mtime(path, 1_600_000_000 + i as i64 * 3601);
+    }
+}
+
+fn all_paths(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        out.push(path.clone());
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            all_paths(&path, out);
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// What a restore must reproduce for one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub kind: &'static str,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: Option<i64>,
+    pub content: Option<Vec<u8>>,
+    pub link: Option<Vec<u8>>,
+    /// Index of the first path sharing this inode, for hard links.
+    pub inode_group: Option<String>,
+}
+
+/// Every path below `root` (relative, as bytes-lossy strings) and its node.
+pub fn walk(root: &Path) -> BTreeMap<String, Node> {
+    let mut out = BTreeMap::new();
+    let mut inodes: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    walk_into(root, root, &mut out, &mut inodes);
+    out
+}
+
+fn walk_into(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, Node>,
+    inodes: &mut BTreeMap<(u64, u64), String>,
+) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .as_os_str()
+            .as_bytes()
+            .escape_ascii()
+            .to_string();
+        let ft = meta.file_type();
+        let kind = if ft.is_dir() {
+            "dir"
+        } else if ft.is_symlink() {
+            "symlink"
+        } else if ft.is_file() {
+            "file"
+        } else {
+            "other"
+        };
+        let inode_group = (ft.is_file() && meta.nlink() > 1).then(|| {
+            inodes
+                .entry((meta.dev(), meta.ino()))
+                .or_insert_with(|| rel.clone())
+                .clone()
+        });
+        out.insert(
+            rel,
+            Node {
+                kind,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+                mtime: Some(meta.mtime()),
+                content: ft.is_file().then(|| fs::read(&path).unwrap()),
+                link: ft.is_symlink().then(|| {
+                    fs::read_link(&path)
+                        .unwrap()
+                        .as_os_str()
+                        .as_bytes()
+                        .to_vec()
+                }),
+                inode_group,
+            },
+        );
+        if ft.is_dir() {
+            walk_into(root, &path, out, inodes);
+        }
+    }
+}
+
+/// Extracts with stock GNU tar, as root would on another machine.
+pub fn tar_extract(archive: &Path, into: &Path, filter: &[&str]) {
+    require("tar", "tar");
+    fs::create_dir_all(into).unwrap();
+    let out = Command::new("tar")
+        .args(filter)
+        .args(["--same-owner", "-xpf"])
+        .arg(archive)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tar -x failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The only archive of NAME in `dest`.
+pub fn only_archive(dest: &Path, name: &str) -> PathBuf {
+    let found = archives(dest, name);
+    assert_eq!(found.len(), 1, "one archive in {:?}", names(dest));
+    dest.join(&found[0])
+}
