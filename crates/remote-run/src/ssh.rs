@@ -1,0 +1,245 @@
+//! One host's run: the system `ssh` as a child process.
+//!
+//! Why a subprocess rather than the `openssh` crate: that crate drives this
+//! same `/usr/bin/ssh` binary, but pulls in tokio and an async runtime for
+//! what is here one child per host and two reader threads; the user's ssh
+//! config, agent, jump hosts and known_hosts work identically either way.
+//!
+//! Safety defaults: `BatchMode=yes` (never hang on a prompt), strict host
+//! key checking unless `--accept-new-hostkeys`, no tty (`-T`), and the
+//! destination after `--` so a host name cannot become an ssh option.
+
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::capture::Bounded;
+use crate::classify::{Status, classify};
+use crate::inventory::Server;
+use crate::passthrough::{self, Stdout};
+
+/// How every host is reached and run.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    pub ssh_config: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub timeout: Option<Duration>,
+    pub accept_new_hostkeys: bool,
+    pub max_output: usize,
+}
+
+/// What one host did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: Status,
+    pub exit_code: Option<i32>,
+    pub stdout: Stdout,
+    pub stderr: Bounded,
+    pub duration: Duration,
+}
+
+/// Grace given after `--timeout` for the remote `timeout` to kill the
+/// command and ssh to report it, before the local ssh is killed too.
+const KILL_GRACE: Duration = Duration::from_secs(3);
+/// `timeout`'s exit status when it had to stop the command.
+const TIMEOUT_EXIT: i32 = 124;
+
+/// The full ssh argument list for one host (without the program name).
+pub fn arguments(server: &Server, opts: &SshOptions, remote_command: &str) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    if let Some(config) = &opts.ssh_config {
+        args.extend(["-F".into(), config.display().to_string()]);
+    }
+    let strict = if opts.accept_new_hostkeys {
+        "accept-new"
+    } else {
+        "yes"
+    };
+    for option in [
+        "BatchMode=yes".to_string(),
+        format!("StrictHostKeyChecking={strict}"),
+        format!("ConnectTimeout={}", opts.connect_timeout.as_secs().max(1)),
+        // A host that dies mid-command is noticed in 10 s, not at TCP's
+        // keepalive hours later. (ConnectTimeout covers connect and banner.)
+        "ServerAliveInterval=5".to_string(),
+        "ServerAliveCountMax=2".to_string(),
+    ] {
+        args.extend(["-o".into(), option]);
+    }
+    args.push("-T".into());
+    if let Some(port) = server.port {
+        args.extend(["-p".into(), port.to_string()]);
+    }
+    if let Some(user) = &server.user {
+        args.extend(["-l".into(), user.clone()]);
+    }
+    if let Some(identity) = &server.identity_file {
+        args.extend(["-i".into(), identity.display().to_string()]);
+        args.extend(["-o".into(), "IdentitiesOnly=yes".into()]);
+    }
+    if let Some(jump) = &server.jump {
+        args.extend(["-J".into(), jump.clone()]);
+    }
+    args.push("--".into());
+    args.push(
+        server
+            .address
+            .clone()
+            .unwrap_or_else(|| server.name.clone()),
+    );
+    args.push(remote_command.to_string());
+    args
+}
+
+/// The command as the remote shell runs it: under coreutils `timeout` when
+/// `--timeout` is set, because killing the local ssh leaves a command
+/// without a tty running on the host; `-k` follows up with SIGKILL.
+pub fn remote_command(command_line: &str, timeout: Option<Duration>) -> String {
+    match timeout {
+        Some(t) => format!(
+            "timeout -k 2 {}s {command_line}",
+            t.as_millis().div_ceil(1000).max(1)
+        ),
+        None => command_line.to_string(),
+    }
+}
+
+/// Runs the command on one host and waits for it, within the timeouts.
+pub fn run(server: &Server, opts: &SshOptions, remote_command: &str) -> Outcome {
+    let started = Instant::now();
+    let spawned = Command::new("ssh")
+        .args(arguments(server, opts, remote_command))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) => {
+            let mut stderr = Bounded::new(opts.max_output);
+            stderr.push(format!("cannot run ssh: {err}").as_bytes());
+            return Outcome {
+                status: Status::Unreachable,
+                exit_code: None,
+                stdout: Stdout {
+                    records: Vec::new(),
+                    other: Bounded::new(opts.max_output),
+                },
+                stderr,
+                duration: started.elapsed(),
+            };
+        }
+    };
+    let (host, max) = (server.name.clone(), opts.max_output);
+    let out_pipe = child.stdout.take().expect("stdout is piped");
+    let err_pipe = child.stderr.take().expect("stderr is piped");
+    let stdout = thread::spawn(move || passthrough::split(BufReader::new(out_pipe), &host, max));
+    let stderr = thread::spawn(move || read_bounded(err_pipe, max));
+    let deadline = opts
+        .connect_timeout
+        .checked_add(opts.timeout.unwrap_or(Duration::MAX))
+        .map(|d| d + KILL_GRACE);
+    let (exit_code, killed) = wait(&mut child, deadline, started);
+    let stdout = stdout.join().expect("the stdout reader does not panic");
+    let stderr = stderr.join().expect("the stderr reader does not panic");
+    let duration = started.elapsed();
+    let timed_out = killed
+        || (exit_code == Some(TIMEOUT_EXIT) || exit_code == Some(128 + 9))
+            && opts.timeout.is_some_and(|t| duration >= t);
+    Outcome {
+        status: classify(exit_code, stderr.bytes(), timed_out),
+        exit_code,
+        stdout,
+        stderr,
+        duration,
+    }
+}
+
+/// Waits for ssh, killing it at `deadline`; returns its exit code and
+/// whether it had to be killed.
+fn wait(child: &mut Child, deadline: Option<Duration>, started: Instant) -> (Option<i32>, bool) {
+    let Some(deadline) = deadline else {
+        let status = child.wait().ok();
+        return (status.and_then(|s| s.code()), false);
+    };
+    // Polling keeps this to one thread per host; 10 ms is far below any
+    // timeout an operator gives.
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return (status.code(), false),
+            Ok(None) if started.elapsed() < deadline => thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return (None, true);
+            }
+        }
+    }
+}
+
+fn read_bounded(mut pipe: impl Read, max: usize) -> Bounded {
+    let mut kept = Bounded::new(max);
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = pipe.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        kept.push(&buf[..n]);
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> SshOptions {
+        SshOptions {
+            ssh_config: Some("cfg".into()),
+            connect_timeout: Duration::from_secs(5),
+            timeout: None,
+            accept_new_hostkeys: false,
+            max_output: 10,
+        }
+    }
+
+    #[test]
+    fn the_destination_follows_a_double_dash_and_options_come_first() {
+        let server = Server {
+            name: "web01".into(),
+            address: Some("10.0.0.1".into()),
+            port: std::num::NonZeroU16::new(2222),
+            user: Some("ops".into()),
+            identity_file: Some("/k".into()),
+            jump: Some("bastion".into()),
+            groups: Vec::new(),
+        };
+        let args = arguments(&server, &opts(), "uptime");
+        let tail = &args[args.len() - 3..];
+        assert_eq!(tail, ["--", "10.0.0.1", "uptime"]);
+        let joined = args.join(" ");
+        for expected in [
+            "-F cfg",
+            "BatchMode=yes",
+            "StrictHostKeyChecking=yes",
+            "ConnectTimeout=5",
+            "-p 2222",
+            "-l ops",
+            "-i /k",
+            "-J bastion",
+        ] {
+            assert!(joined.contains(expected), "{expected} in {joined}");
+        }
+    }
+
+    #[test]
+    fn a_timeout_wraps_the_remote_command() {
+        assert_eq!(remote_command("sleep 9", None), "sleep 9");
+        assert_eq!(
+            remote_command("sleep 9", Some(Duration::from_millis(1500))),
+            "timeout -k 2 2s sleep 9"
+        );
+    }
+}
