@@ -1,0 +1,99 @@
+//! Scan results as records: `vuln.port` for each open port, `vuln.finding`
+//! for each rule match or script result, with the fields of
+//! docs/records.md and one sentence an operator can act on.
+
+use secops_common::{Record, Severity};
+use serde_json::Value;
+
+use crate::rules::Finding;
+use crate::scan::{Engine, Port};
+
+pub const TOOL: &str = "vulnscan";
+
+/// The fields a table shows.
+pub const TABLE_COLUMNS: [&str; 9] = [
+    "severity", "kind", "addr", "port", "service", "product", "version", "id", "message",
+];
+
+/// `tcp 127.0.0.1:22`, the way every message names a port.
+pub fn endpoint(addr: &str, proto: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("{proto} [{addr}]:{port}")
+    } else {
+        format!("{proto} {addr}:{port}")
+    }
+}
+
+/// `ssh (OpenSSH 9.2p1)`, or `unknown service`.
+pub fn service_text(service: Option<&str>, product: Option<&str>, version: Option<&str>) -> String {
+    let detail = [product, version]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match (service, detail.is_empty()) {
+        (Some(s), true) => s.to_string(),
+        (Some(s), false) => format!("{s} ({detail})"),
+        (None, false) => detail,
+        (None, true) => "unknown service".to_string(),
+    }
+}
+
+/// The `vuln.port` record of one open port.
+pub fn port_record(addr: &str, port: &Port, engine: Engine) -> Record {
+    let message = format!(
+        "{} is open: {}",
+        endpoint(addr, &port.proto, port.port),
+        service_text(
+            port.service.as_deref(),
+            port.product.as_deref(),
+            port.version.as_deref()
+        )
+    );
+    Record::new(TOOL, "vuln.port", Severity::Info, message)
+        .with("addr", addr)
+        .with("proto", port.proto.as_str())
+        .with("port", port.port)
+        .with("state", port.state.as_str())
+        .with("service", port.service.clone())
+        .with("product", port.product.clone())
+        .with("version", port.version.clone())
+        .with("cpe", port.cpe.clone())
+        .with("banner", port.banner.clone())
+        .with("engine", engine.as_str())
+}
+
+/// The `vuln.finding` record of a judgement; `port` is `None` for host
+/// scripts.
+pub fn finding_record(
+    addr: &str,
+    port: Option<&Port>,
+    finding: &Finding,
+    engine: Engine,
+) -> Record {
+    let place = match port {
+        Some(p) => endpoint(addr, &p.proto, p.port),
+        None => addr.to_string(),
+    };
+    let message = if finding.remediation.is_empty() {
+        format!("{} on {place}", finding.title)
+    } else {
+        format!("{} on {place}: {}", finding.title, finding.remediation)
+    };
+    Record::new(TOOL, "vuln.finding", finding.severity, message)
+        .with("addr", addr)
+        .with("proto", port.map(|p| p.proto.clone()))
+        .with("port", port.map(|p| p.port))
+        .with("id", finding.id.as_str())
+        .with("title", finding.title.as_str())
+        .with("cves", finding.cves.clone())
+        .with("evidence", finding.evidence.as_str())
+        .with("source", finding.source)
+        .with(
+            "remediation",
+            Some(finding.remediation)
+                .filter(|r| !r.is_empty())
+                .map(Value::from),
+        )
+        .with("engine", engine.as_str())
+}

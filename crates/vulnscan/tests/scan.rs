@@ -1,0 +1,227 @@
+//! vulnscan run as an operator runs it, against real listeners on
+//! 127.0.0.1 and the real nmap.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use support::*;
+
+#[test]
+fn the_builtin_scanner_finds_exactly_the_listeners_and_agrees_with_nmap() {
+    let nmap = nmap();
+    let mut block = PortBlock::take(40);
+    let listening = block.keep(&[0, 7, 23, 39]);
+
+    let out = run(vulnscan().args([
+        "--engine",
+        "builtin",
+        "--no-state",
+        "--ports",
+        &block.range(),
+        "127.0.0.1",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(open_ports(&recs), listening);
+    assert!(
+        recs.iter()
+            .all(|r| r["engine"] == "builtin" && r["addr"] == "127.0.0.1")
+    );
+
+    let xml = Command::new(nmap)
+        .args(["-sT", "-n", "-oX", "-", "-p", &block.range(), "127.0.0.1"])
+        .output()
+        .expect("nmap runs");
+    let run = vulnscan::nmap_xml::parse(&String::from_utf8_lossy(&xml.stdout));
+    assert!(run.complete, "{}", String::from_utf8_lossy(&xml.stderr));
+    let nmap_open: BTreeSet<u16> = run.hosts[0].ports.iter().map(|p| p.port).collect();
+    assert_eq!(nmap_open, listening, "nmap -sT sees the same open ports");
+}
+
+#[test]
+fn nmap_results_become_port_and_finding_records_with_severities() {
+    nmap();
+    let mut block = PortBlock::take(1);
+    let port = block.first;
+    serve_http(block.listeners.remove(0).1);
+
+    let out = run(vulnscan().args([
+        "--engine",
+        "nmap",
+        "--no-state",
+        "--ports",
+        &port.to_string(),
+        "127.0.0.1",
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "medium is below --fail-on high: {}",
+        stderr(&out)
+    );
+    let recs = records(&out);
+    assert_eq!(open_ports(&recs), BTreeSet::from([port]));
+    let port_rec = recs.iter().find(|r| r["kind"] == "vuln.port").unwrap();
+    assert_eq!(port_rec["service"], "http", "{port_rec}");
+    assert_eq!(port_rec["engine"], "nmap");
+    let trace = recs
+        .iter()
+        .find(|r| r["kind"] == "vuln.finding" && r["id"] == "http-methods")
+        .unwrap_or_else(|| panic!("no http-methods finding in {recs:#?}"));
+    assert_eq!(trace["severity"], "medium", "{trace}");
+    assert!(
+        trace["message"].as_str().unwrap().contains("TRACE"),
+        "{trace}"
+    );
+    assert_eq!(trace["port"], port);
+
+    let strict = run(vulnscan().args([
+        "--engine",
+        "nmap",
+        "--no-state",
+        "--no-scripts",
+        "--fail-on",
+        "info",
+        "--ports",
+        &port.to_string(),
+        "127.0.0.1",
+    ]));
+    assert_eq!(
+        strict.status.code(),
+        Some(1),
+        "an open port is info: {}",
+        stderr(&strict)
+    );
+}
+
+#[test]
+fn a_killed_nmap_still_yields_the_hosts_it_finished() {
+    let nmap = nmap();
+    let mut block = PortBlock::take(2);
+    let listening = block.keep(&[1]);
+    let xml = Command::new(nmap)
+        .args([
+            "-sT",
+            "-n",
+            "-Pn",
+            "-oX",
+            "-",
+            "-p",
+            &block.range(),
+            "127.0.0.1",
+            "127.0.0.2",
+        ])
+        .output()
+        .expect("nmap runs");
+    let xml = String::from_utf8(xml.stdout).unwrap();
+    assert_eq!(vulnscan::nmap_xml::parse(&xml).hosts.len(), 2, "{xml}");
+
+    // Cut the document inside the second host, as a kill would.
+    let second = xml.match_indices("<host ").nth(1).expect("two hosts").0;
+    let cut = vulnscan::nmap_xml::parse(&xml[..second + 40]);
+    assert!(!cut.complete);
+    assert_eq!(cut.hosts.len(), 1);
+    assert_eq!(cut.hosts[0].addr, "127.0.0.1");
+    let ports: BTreeSet<u16> = cut.hosts[0].ports.iter().map(|p| p.port).collect();
+    assert_eq!(ports, listening);
+}
+
+#[test]
+fn targets_that_are_not_addresses_or_names_are_refused() {
+    for bad in [";rm -rf /", "127.0.0.1;id", "$(reboot)"] {
+        let out = run(vulnscan().args(["--no-state", bad]));
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("invalid target"), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+    let out = run(vulnscan().args(["--no-state", "--", "-iL"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let mixed = run(vulnscan().args(["--no-state", "--engine", "nmap", "::1", "127.0.0.1"]));
+    assert_eq!(mixed.status.code(), Some(2), "{}", stderr(&mixed));
+    assert!(stderr(&mixed).contains("separate"), "{}", stderr(&mixed));
+}
+
+#[test]
+fn without_nmap_it_says_how_to_install_it_and_falls_back_or_fails() {
+    let mut block = PortBlock::take(3);
+    let listening = block.keep(&[1]);
+    let empty = tempfile::tempdir().unwrap();
+    let no_nmap = |extra: &[&str]| {
+        let mut cmd = vulnscan();
+        cmd.env("PATH", empty.path())
+            .args(["--no-state", "--ports", &block.range()])
+            .args(extra)
+            .arg("127.0.0.1");
+        run(&mut cmd)
+    };
+
+    let required = no_nmap(&["--require-nmap"]);
+    assert_eq!(required.status.code(), Some(3));
+    assert!(
+        stderr(&required).contains("apt-get install nmap"),
+        "{}",
+        stderr(&required)
+    );
+
+    let fallback = no_nmap(&[]);
+    assert_eq!(fallback.status.code(), Some(0), "{}", stderr(&fallback));
+    assert!(stderr(&fallback).contains("apt-get install nmap"));
+    let recs = records(&fallback);
+    assert_eq!(open_ports(&recs), listening);
+    assert!(recs.iter().all(|r| r["engine"] == "builtin"));
+}
+
+#[test]
+fn the_next_scan_reports_opened_and_closed_ports() {
+    let state = tempfile::tempdir().unwrap();
+    let mut block = PortBlock::take(4);
+    let range = block.range();
+    let scan = || {
+        let out = run(vulnscan()
+            .args([
+                "--engine",
+                "builtin",
+                "--no-banners",
+                "--ports",
+                &range,
+                "127.0.0.1",
+            ])
+            .arg("--state-dir")
+            .arg(state.path()));
+        assert!(out.status.success(), "{}", stderr(&out));
+        records(&out)
+    };
+    let (a, b) = (block.first, block.first + 2);
+
+    block.keep(&[0, 1]);
+    let first = scan();
+    assert!(
+        first.iter().all(|r| r["kind"] == "vuln.port"),
+        "no baseline, no changes: {first:#?}"
+    );
+
+    let mut listeners = std::mem::take(&mut block.listeners);
+    listeners.retain(|(port, _)| *port != a);
+    let _opened = std::net::TcpListener::bind(("127.0.0.1", b)).unwrap();
+    let second = scan();
+    let changes: Vec<(String, u64)> = second
+        .iter()
+        .filter(|r| r["kind"] != "vuln.port")
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().to_string(),
+                r["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("vuln.port_opened".to_string(), u64::from(b)),
+            ("vuln.port_closed".to_string(), u64::from(a))
+        ]
+    );
+    drop(listeners);
+}

@@ -1,0 +1,135 @@
+//! Running the real binary and the real nmap against listeners this test
+//! starts on 127.0.0.1, and reading the records.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::thread;
+
+use serde_json::Value;
+
+pub fn vulnscan() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vulnscan"))
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("vulnscan runs")
+}
+
+pub fn records(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
+        .collect()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The real nmap; a test that needs it fails, never skips, without it.
+pub fn nmap() -> PathBuf {
+    which_nmap().expect("nmap is not installed: apt-get install nmap")
+}
+
+fn which_nmap() -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| PathBuf::from(dir).join("nmap"))
+        .find(|p| p.is_file())
+}
+
+/// The ports of `vuln.port` records.
+pub fn open_ports(records: &[Value]) -> BTreeSet<u16> {
+    records
+        .iter()
+        .filter(|r| r["kind"] == "vuln.port")
+        .map(|r| r["port"].as_u64().unwrap() as u16)
+        .collect()
+}
+
+/// A block of consecutive loopback ports that were all free when taken,
+/// held by listeners; tests keep some and drop the rest to make closed
+/// ports nothing else listens on. Below the ephemeral range, so no scan
+/// connect can accidentally land on itself.
+pub struct PortBlock {
+    pub first: u16,
+    pub size: u16,
+    pub listeners: Vec<(u16, TcpListener)>,
+}
+
+static NEXT_BLOCK: AtomicU16 = AtomicU16::new(0);
+
+impl PortBlock {
+    pub fn take(size: u16) -> PortBlock {
+        let base = 20_000 + (std::process::id() % 100) as u16 * 100;
+        for _ in 0..200 {
+            let first = base + NEXT_BLOCK.fetch_add(size, Ordering::Relaxed) % 2_000;
+            let listeners: Vec<(u16, TcpListener)> = (first..first + size)
+                .filter_map(|port| {
+                    TcpListener::bind(("127.0.0.1", port))
+                        .ok()
+                        .map(|l| (port, l))
+                })
+                .collect();
+            if listeners.len() == usize::from(size) {
+                return PortBlock {
+                    first,
+                    size,
+                    listeners,
+                };
+            }
+        }
+        panic!("no free block of {size} loopback ports between 20000 and 32000");
+    }
+
+    pub fn last(&self) -> u16 {
+        self.first + self.size - 1
+    }
+
+    pub fn range(&self) -> String {
+        format!("{}-{}", self.first, self.last())
+    }
+
+    /// Keeps listening only on `keep` (offsets into the block).
+    pub fn keep(&mut self, keep: &[u16]) -> BTreeSet<u16> {
+        let first = self.first;
+        self.listeners
+            .retain(|(port, _)| keep.contains(&(port - first)));
+        self.listeners.iter().map(|(port, _)| *port).collect()
+    }
+}
+
+/// Serves every connection on `listener` as a web server that allows
+/// TRACE would. It answers HTTP requests only (garbage gets a 400) and
+/// names itself Apache, because nmap's version detection calls a server
+/// that says 200 to every probe "unknown".
+pub fn serve_http(listener: TcpListener) {
+    const OK: &str = "HTTP/1.1 200 OK\r\nServer: Apache/2.4.57 (Debian)\r\nAllow: GET, HEAD, OPTIONS, TRACE\r\nContent-Type: text/html\r\nContent-Length: 27\r\nConnection: close\r\n\r\n<title>secops test</title>\n";
+    const BAD: &str = "HTTP/1.1 400 Bad Request\r\nServer: Apache/2.4.57 (Debian)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let line = request.lines().next().unwrap_or("");
+                let http = ["GET ", "HEAD ", "OPTIONS "]
+                    .iter()
+                    .any(|m| line.starts_with(m))
+                    && line.contains(" HTTP/1.");
+                let _ = conn.write_all(if http { OK } else { BAD }.as_bytes());
+            });
+        }
+    });
+}
