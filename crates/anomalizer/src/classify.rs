@@ -1,0 +1,254 @@
+//! The token classifier that masks variables before template mining.
+//!
+//! One pass over each token's bytes decides whether it is a variable
+//! (number, hex, IPv4/IPv6 with optional port, UUID, path, URL, e-mail
+//! address, duration). A chain of regexes would test every pattern against
+//! every token; here the common case, a plain word, is settled by looking at
+//! each byte once. Tokens that are not variables as a whole but carry digit
+//! runs between punctuation (`blk_-1608`, `attempt_01_m_000`) have just those
+//! runs masked, so the word part still tells templates apart.
+
+use std::borrow::Cow;
+
+/// What a masked variable reads as in a template.
+pub const WILDCARD: &str = "<*>";
+
+/// The token as it goes into the miner: `<*>` for a whole variable, the
+/// token with digit runs masked when only parts vary, else the token itself.
+pub fn mask(token: &str) -> Cow<'_, str> {
+    let core = token.trim_matches(|c: char| EDGE_PUNCTUATION.contains(&c));
+    if core.is_empty()
+        || !core
+            .bytes()
+            .any(|b| b.is_ascii_digit() || b == b'/' || b == b'@')
+    {
+        return Cow::Borrowed(token);
+    }
+    if is_variable(core) {
+        return Cow::Borrowed(WILDCARD);
+    }
+    if let Some((key, value)) = core.split_once('=')
+        && is_variable(value.trim_matches(|c: char| EDGE_PUNCTUATION.contains(&c)))
+    {
+        return Cow::Owned(format!("{key}={WILDCARD}"));
+    }
+    mask_digit_runs(token)
+}
+
+/// Characters that wrap a value without being part of it: `(1234)`, `'x',`.
+const EDGE_PUNCTUATION: [char; 14] = [
+    '(', ')', '[', ']', '{', '}', '<', '>', ',', ';', '\'', '"', '.', ':',
+];
+
+/// Whether a whole token (its wrapping punctuation stripped) is a value.
+pub fn is_variable(core: &str) -> bool {
+    is_number(core)
+        || is_hex(core)
+        || is_ipv4(core)
+        || is_ipv6(core)
+        || is_uuid(core)
+        || is_url(core)
+        || is_path(core)
+        || is_email(core)
+        || is_duration(core)
+}
+
+fn is_number(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut digits = 0;
+    let mut dots = 0;
+    for b in s.bytes() {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => dots += 1,
+            _ => return false,
+        }
+    }
+    digits > 0 && dots <= 1
+}
+
+/// `0x1f`, or a bare run of hex digits long enough to be an id rather than
+/// a word (`deadbeef` is, `cafe` and `add` are not).
+fn is_hex(s: &str) -> bool {
+    if let Some(rest) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    s.len() >= 8
+        && s.bytes().all(|b| b.is_ascii_hexdigit())
+        && s.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// `10.0.0.1`, optionally with `:port` or `/prefix`.
+fn is_ipv4(s: &str) -> bool {
+    let addr = s
+        .rsplit_once([':', '/'])
+        .filter(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(s, |(addr, _)| addr);
+    let mut parts = 0;
+    for part in addr.split('.') {
+        parts += 1;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+/// `fe80::1`, `2001:db8:0:0:0:0:0:1`, `::ffff:10.0.0.1`: at least two
+/// colons and only hex digits, colons and dots, with a digit somewhere so
+/// that `a:b:c` words stay words.
+fn is_ipv6(s: &str) -> bool {
+    s.bytes().filter(|&b| b == b':').count() >= 2
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        && s.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_url(s: &str) -> bool {
+    s.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) && !rest.is_empty()
+    })
+}
+
+/// An absolute path with at least two components (`/var/log/x`), or a
+/// relative one with a directory (`./a/b`); a lone `/` or `/bin` word in
+/// prose is not masked.
+fn is_path(s: &str) -> bool {
+    let rest = s
+        .strip_prefix('/')
+        .or_else(|| s.strip_prefix("./"))
+        .or_else(|| s.strip_prefix("~/"));
+    rest.is_some_and(|rest| rest.contains('/') && !rest.starts_with('/'))
+}
+
+fn is_email(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(user, domain)| {
+        !user.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    })
+}
+
+/// `250ms`, `1.5s`, `3m`, `2h`, `10sec`, `1h30m`.
+fn is_duration(s: &str) -> bool {
+    let mut rest = s;
+    let mut pieces = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return false;
+        }
+        let after = &rest[digits..];
+        let unit = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        if !matches!(
+            &after[..unit],
+            "ns" | "us" | "µs" | "ms" | "s" | "sec" | "secs" | "m" | "min" | "mins" | "h" | "d"
+        ) {
+            return false;
+        }
+        pieces += 1;
+        rest = &after[unit..];
+    }
+    pieces > 0
+}
+
+/// Masks each run of digits (with any hex letters glued to it) that sits
+/// between punctuation: `blk_-1608999687919862906` becomes `blk_-<*>`.
+fn mask_digit_runs(token: &str) -> Cow<'_, str> {
+    let mut out = String::with_capacity(token.len());
+    let mut changed = false;
+    for segment in token.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
+        let (word, sep) = match segment.char_indices().last() {
+            Some((i, c)) if !c.is_ascii_alphanumeric() => segment.split_at(i),
+            _ => (segment, ""),
+        };
+        if !word.is_empty()
+            && word.bytes().any(|b| b.is_ascii_digit())
+            && (word.bytes().all(|b| b.is_ascii_digit()) || is_hex(word))
+        {
+            out.push_str(WILDCARD);
+            changed = true;
+        } else {
+            out.push_str(word);
+        }
+        out.push_str(sep);
+    }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_values_become_wildcards() {
+        for value in [
+            "1234",
+            "-42",
+            "3.14",
+            "0x7f3a",
+            "deadbeef01",
+            "10.251.73.220:50010",
+            "192.168.0.1,",
+            "fe80::1ff:fe23:4567:890a",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "https://example.com/a?b=1",
+            "/var/log/app.log",
+            "root@example.com",
+            "250ms",
+            "1h30m",
+            "(1234)",
+        ] {
+            assert_eq!(mask(value), WILDCARD, "{value}");
+        }
+    }
+
+    #[test]
+    fn words_stay_words() {
+        for word in [
+            "Failed",
+            "password",
+            "user_xyz",
+            "NameSystem.addStoredBlock:",
+            "a:b:c",
+            "cafe",
+            "/",
+            "ms",
+            "block",
+        ] {
+            assert_eq!(mask(word), word, "{word}");
+        }
+    }
+
+    #[test]
+    fn digit_runs_inside_words_are_masked() {
+        assert_eq!(mask("blk_-1608999687919862906"), "blk_-<*>");
+        assert_eq!(
+            mask("attempt_200811092030_0001_m_000"),
+            "attempt_<*>_<*>_m_<*>"
+        );
+        assert_eq!(mask("size=67108864"), "size=<*>");
+        assert_eq!(mask("rhost=10.0.0.1"), "rhost=<*>");
+    }
+}

@@ -1,0 +1,152 @@
+//! anomalizer's command line.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use secops_common::cli::CommonArgs;
+
+use crate::drain::DrainConfig;
+
+const EXAMPLES: &str = "\
+Examples:
+  anomalizer --log-dir /var/log/app --threshold 0.01
+  anomalizer --log /var/log/auth.log --log-format '<Month> <Date> <Time> <Host> <Component>: <Content>'
+  journalctl -o cat | anomalizer --format jsonl | secops-notify --min-severity medium
+  anomalizer --log-dir /var/log --glob '*.log*' --format jsonl | secops-report --format table
+  anomalizer parse HDFS_2k.log --log-format '<Date> <Time> <Pid> <Level> <Component>: <Content>' --format csv
+  anomalizer learn --log-dir /var/log/app --model app-model.json      a known-good week
+  anomalizer --log /var/log/app/app.log --model app-model.json        new templates since then
+  anomalizer eval --data ../shared/data
+
+Rotated sets (app.log.2.gz, app.log.1, app.log) are read oldest first; gzip
+is recognised by content. Exit status: 0 nothing at or above --fail-on, 1
+something was, 2 bad usage or input, 3 a file could not be read.";
+
+/// Find unusual patterns in logs, even when nothing says ERROR: mines line
+/// templates (Drain-style parse tree, hand-written variable masking) and
+/// reports rare templates and parameter values that dominate their template.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "anomalizer", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Report templates whose share of all lines is below this
+    #[arg(long, value_name = "SHARE", default_value_t = 0.01, value_parser = parse_share)]
+    pub threshold: f64,
+
+    /// Also report templates this model (from `anomalizer learn`) lacks
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Write one row per input line: source, line number, template id and
+    /// template text (memory grows with the number of lines)
+    Parse {
+        /// Log files ("-" for stdin)
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Save the templates of a known-good period as a model for --model
+    Learn {
+        #[command(flatten)]
+        input: InputArgs,
+
+        /// Where to write the model (JSON)
+        #[arg(long, value_name = "FILE")]
+        model: PathBuf,
+    },
+    /// Score grouping accuracy on the Loghub-2k samples and detection on
+    /// the labelled BGL lines and HDFS block sessions
+    Eval {
+        /// The shared data directory (holds loghub/ and hdfs_anomaly/)
+        #[arg(long, value_name = "DIR", default_value = "../shared/data")]
+        data: PathBuf,
+
+        /// Rare-template share used for the detection scores
+        #[arg(long, value_name = "SHARE", default_value_t = 0.01, value_parser = parse_share)]
+        threshold: f64,
+
+        #[command(flatten)]
+        mining: MiningArgs,
+    },
+}
+
+/// Where the logs are and how their lines look.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct InputArgs {
+    /// A log file, plain or gzip ("-" for stdin); repeatable
+    #[arg(long = "log", value_name = "FILE", help_heading = "Input")]
+    pub logs: Vec<PathBuf>,
+
+    /// A directory to read recursively; repeatable
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
+    pub log_dir: Vec<PathBuf>,
+
+    /// Only files whose name matches this glob in --log-dir (e.g. '*.log*')
+    #[arg(long, value_name = "GLOB", help_heading = "Input")]
+    pub glob: Option<String>,
+
+    /// Header layout in Loghub's <Field> syntax; <Content> is the message
+    /// (default: the whole line is the message)
+    #[arg(long, value_name = "FORMAT", help_heading = "Input")]
+    pub log_format: Option<String>,
+
+    #[command(flatten)]
+    pub mining: MiningArgs,
+}
+
+/// The template miner's knobs; the defaults are what the evaluation used.
+#[derive(Debug, Clone, Copy, ClapArgs)]
+pub struct MiningArgs {
+    /// Share of a template's tokens a line must match to join it
+    #[arg(long, value_name = "SHARE", default_value_t = DrainConfig::default().similarity,
+          value_parser = parse_share, help_heading = "Mining")]
+    pub similarity: f64,
+
+    /// Parse-tree depth (prefix tokens used for routing + 2)
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(3..=16), help_heading = "Mining")]
+    pub depth: u16,
+}
+
+impl MiningArgs {
+    pub fn config(&self) -> DrainConfig {
+        DrainConfig {
+            depth: usize::from(self.depth),
+            similarity: self.similarity,
+            ..DrainConfig::default()
+        }
+    }
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a share between 0 and 1 (e.g. 0.01)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,195 @@
+//! Template mining with a fixed-depth parse tree, after Drain (He et al.,
+//! ICWS 2017).
+//!
+//! A line's masked tokens walk the tree by token count, then by their first
+//! `depth - 2` tokens; the leaf holds a few candidate templates and the most
+//! similar one above the threshold absorbs the line (positions that differ
+//! become `<*>`), otherwise the line starts a new template. The tree bounds
+//! the search to a handful of templates per line, and memory grows with the
+//! number of templates, never with the number of lines.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::classify::WILDCARD;
+
+/// Tree shape and matching threshold. One configuration for every log: a
+/// user has no ground truth to tune it with.
+#[derive(Debug, Clone, Copy)]
+pub struct DrainConfig {
+    /// Tree depth as Drain counts it: root, length layer, then `depth - 2`
+    /// token layers.
+    pub depth: usize,
+    /// Share of a template's constant tokens a line must match to join it.
+    pub similarity: f64,
+    /// Children per tree node before new tokens share the `<*>` branch.
+    pub max_children: usize,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        DrainConfig {
+            depth: 4,
+            similarity: 0.65,
+            max_children: 100,
+        }
+    }
+}
+
+/// A mined template: its tokens (`<*>` where lines differ) and line count.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub tokens: Vec<String>,
+    pub count: u64,
+}
+
+impl Template {
+    /// The template as one line, tokens joined by single spaces.
+    pub fn text(&self) -> String {
+        self.tokens.join(" ")
+    }
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    children: HashMap<String, Node>,
+    templates: Vec<usize>,
+}
+
+/// The parse tree and the templates it has mined so far.
+#[derive(Debug)]
+pub struct Drain {
+    config: DrainConfig,
+    by_length: HashMap<usize, Node>,
+    templates: Vec<Template>,
+}
+
+impl Drain {
+    pub fn new(config: DrainConfig) -> Drain {
+        Drain {
+            config,
+            by_length: HashMap::new(),
+            templates: Vec::new(),
+        }
+    }
+
+    pub fn templates(&self) -> &[Template] {
+        &self.templates
+    }
+
+    /// Files one line's masked tokens under a template and returns its id
+    /// (an index into [`Drain::templates`], stable for the miner's life).
+    pub fn add(&mut self, tokens: &[Cow<'_, str>]) -> usize {
+        let config = self.config;
+        let mut node = self.by_length.entry(tokens.len()).or_default();
+        for token in tokens.iter().take(config.depth.saturating_sub(2)) {
+            // Tokens with digits are likely values: routing them by text
+            // would split one template across many branches.
+            let key = if token.bytes().any(|b| b.is_ascii_digit()) || token.contains(WILDCARD) {
+                WILDCARD
+            } else if node.children.contains_key(token.as_ref())
+                || node.children.len() + 1 < config.max_children
+            {
+                token.as_ref()
+            } else {
+                WILDCARD
+            };
+            // Look up before inserting: `entry` would allocate the key on
+            // every line, not just on new branches.
+            if !node.children.contains_key(key) {
+                node.children.insert(key.to_string(), Node::default());
+            }
+            node = node.children.get_mut(key).expect("inserted above");
+        }
+        match best_match(&self.templates, &node.templates, tokens, config.similarity) {
+            Some(id) => {
+                let template = &mut self.templates[id];
+                for (have, token) in template.tokens.iter_mut().zip(tokens) {
+                    if have != token && have != WILDCARD {
+                        *have = WILDCARD.to_string();
+                    }
+                }
+                template.count += 1;
+                id
+            }
+            None => {
+                let id = self.templates.len();
+                self.templates.push(Template {
+                    tokens: tokens.iter().map(|t| t.to_string()).collect(),
+                    count: 1,
+                });
+                node.templates.push(id);
+                id
+            }
+        }
+    }
+}
+
+/// The candidate most similar to `tokens`, if similar enough; ties go to
+/// the template with more wildcards, as in Drain, since it is the more
+/// general one.
+fn best_match(
+    templates: &[Template],
+    candidates: &[usize],
+    tokens: &[Cow<'_, str>],
+    threshold: f64,
+) -> Option<usize> {
+    let mut best: Option<(f64, usize, usize)> = None;
+    for &id in candidates {
+        let template = &templates[id];
+        let mut same = 0;
+        let mut wildcards = 0;
+        for (have, token) in template.tokens.iter().zip(tokens) {
+            // A position the classifier masked on both sides counts as
+            // matching (as Drain3's `<NUM>` matches `<NUM>`); a wildcard the
+            // miner made by merging does not.
+            if have == token {
+                same += 1;
+            }
+            if have == WILDCARD {
+                wildcards += 1;
+            }
+        }
+        let similarity = same as f64 / tokens.len().max(1) as f64;
+        if best.is_none_or(|(s, w, _)| similarity > s || (similarity == s && wildcards > w)) {
+            best = Some((similarity, wildcards, id));
+        }
+    }
+    best.filter(|&(s, _, _)| s >= threshold)
+        .map(|(_, _, id)| id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::mask;
+
+    fn add(drain: &mut Drain, line: &str) -> usize {
+        let tokens: Vec<_> = line.split_whitespace().map(mask).collect();
+        drain.add(&tokens)
+    }
+
+    #[test]
+    fn lines_that_differ_in_values_share_a_template() {
+        let mut drain = Drain::new(DrainConfig::default());
+        let a = add(
+            &mut drain,
+            "Failed password for alice from 10.0.0.1 port 22",
+        );
+        let b = add(
+            &mut drain,
+            "Failed password for bob from 10.0.0.2 port 2222",
+        );
+        let c = add(
+            &mut drain,
+            "Accepted publickey for alice from 10.0.0.1 port 22",
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            drain.templates()[a].text(),
+            "Failed password for <*> from <*> port <*>"
+        );
+        assert_eq!(drain.templates()[a].count, 2);
+    }
+}

@@ -1,0 +1,281 @@
+//! Finding log files and reading their lines: plain or gzip, rotated sets
+//! oldest first, stdin, and every kind of bad input counted, never fatal.
+//!
+//! Lines are streamed through a fixed buffer: a 10 MB line costs at most
+//! [`MAX_LINE`] bytes of memory, the rest of it is skipped and counted.
+
+use std::cmp::Reverse;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use globset::{Glob, GlobMatcher};
+use secops_common::Error;
+
+/// Longest line kept; templates come from the first this many bytes.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Where lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "-".to_string(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// What was read, and what was wrong with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub files: u64,
+    pub lines: u64,
+    pub bytes: u64,
+    /// Lines not valid UTF-8 (mined after lossy conversion).
+    pub non_utf8: u64,
+    /// Lines longer than [`MAX_LINE`] (mined from their start).
+    pub huge: u64,
+    /// Lines that look like binary data (NUL or mostly control bytes),
+    /// skipped.
+    pub binary: u64,
+    pub blank: u64,
+    pub empty_files: u64,
+    pub unreadable: u64,
+}
+
+/// The files to read: `--log` files as given, then each `--log-dir`
+/// walked recursively (names matching `glob`, if any), rotated sets in time
+/// order: `app.log.2.gz`, `app.log.1`, `app.log`.
+pub fn sources(
+    logs: &[PathBuf],
+    dirs: &[PathBuf],
+    glob: Option<&str>,
+) -> Result<Vec<Source>, Error> {
+    let matcher = glob
+        .map(|g| {
+            Glob::new(g)
+                .map(|g| g.compile_matcher())
+                .map_err(|err| Error::bad_input(format!("--glob {g:?}: {err}")))
+        })
+        .transpose()?;
+    let mut out: Vec<Source> = logs
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Source::Stdin
+            } else {
+                Source::File(p.clone())
+            }
+        })
+        .collect();
+    for dir in dirs {
+        let mut found = Vec::new();
+        walk(dir, matcher.as_ref(), &mut found)
+            .map_err(|err| Error::failed(format!("cannot read {}: {err}", dir.display())))?;
+        found.sort_by_cached_key(|p| rotation_key(p));
+        out.extend(found.into_iter().map(Source::File));
+    }
+    if logs.is_empty() && dirs.is_empty() {
+        out.push(Source::Stdin);
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, glob: Option<&GlobMatcher>, found: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if let Err(err) = walk(&path, glob, found) {
+                secops_common::warn!("skipping {}: {err}", path.display());
+            }
+        } else if kind.is_file() && glob.is_none_or(|g| g.is_match(entry.file_name())) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Sorts a rotated set together and oldest first: the directory and base
+/// name (`app.log`), then the rotation number, highest (oldest) first.
+fn rotation_key(path: &Path) -> (PathBuf, String, Reverse<u32>) {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let (base, n) = match name.rsplit_once('.') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (base.to_string(), n.parse().unwrap_or(u32::MAX))
+        }
+        _ => (name.to_string(), 0),
+    };
+    (
+        path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        base,
+        Reverse(n),
+    )
+}
+
+/// Calls `line(number, text)` for each line of `source` (1-based numbers,
+/// CR/LF stripped, invalid UTF-8 replaced); binary and blank lines are
+/// counted and skipped. An unreadable file is warned about and counted.
+pub fn read(source: &Source, stats: &mut IngestStats, mut line: impl FnMut(u64, &str)) {
+    let reader: io::Result<Box<dyn BufRead>> = match source {
+        Source::Stdin => Ok(Box::new(io::stdin().lock())),
+        Source::File(path) => open(path),
+    };
+    let result = reader.and_then(|mut reader| {
+        stats.files += 1;
+        let mut buf = Vec::with_capacity(4096);
+        let mut number = 0;
+        loop {
+            let (read, truncated) = next_line(&mut reader, &mut buf)?;
+            if read == 0 {
+                break;
+            }
+            number += 1;
+            stats.lines += 1;
+            stats.bytes += read;
+            stats.huge += u64::from(truncated);
+            while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                buf.pop();
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                stats.blank += 1;
+            } else if looks_binary(&buf) {
+                stats.binary += 1;
+            } else {
+                match std::str::from_utf8(&buf) {
+                    Ok(text) => line(number, text),
+                    Err(_) => {
+                        stats.non_utf8 += 1;
+                        line(number, &String::from_utf8_lossy(&buf));
+                    }
+                }
+            }
+        }
+        if number == 0 {
+            stats.empty_files += 1;
+        }
+        Ok(())
+    });
+    if let Err(err) = result {
+        stats.unreadable += 1;
+        secops_common::warn!("cannot read {}: {err}", source.name());
+    }
+}
+
+/// A file, decompressed when it starts with the gzip magic (whatever its
+/// name says).
+fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    if reader.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(reader),
+        )))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+/// Reads one line into `buf` keeping at most [`MAX_LINE`] bytes; returns
+/// the bytes consumed and whether the line was cut.
+fn next_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<(u64, bool)> {
+    buf.clear();
+    let mut consumed = 0u64;
+    let mut truncated = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if chunk.is_empty() {
+            return Ok((consumed, truncated));
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(buf.len());
+        if take > room {
+            truncated = true;
+        }
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume(take);
+        consumed += take as u64;
+        if done {
+            return Ok((consumed, truncated));
+        }
+    }
+}
+
+/// NUL bytes, or more than a tenth control characters other than tab.
+fn looks_binary(line: &[u8]) -> bool {
+    let control = line
+        .iter()
+        .filter(|&&b| b < 0x20 && b != b'\t' || b == 0x7f)
+        .count();
+    line.contains(&0) || control * 10 > line.len()
+}
+
+/// Reads everything from a reader into lines; for tests of the line rules.
+#[cfg(test)]
+fn lines_of(data: impl io::Read) -> (Vec<String>, IngestStats) {
+    let mut reader = BufReader::new(data);
+    let mut stats = IngestStats::default();
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    while let Ok((n, cut)) = next_line(&mut reader, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        stats.huge += u64::from(cut);
+        out.push(String::from_utf8_lossy(&buf).trim_end().to_string());
+    }
+    (out, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_logs_come_oldest_first() {
+        let mut paths: Vec<PathBuf> = ["d/app.log", "d/app.log.1", "d/app.log.2.gz", "d/b.log"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        paths.sort_by_cached_key(|p| rotation_key(p));
+        let names: Vec<_> = paths.iter().map(|p| p.to_string_lossy()).collect();
+        assert_eq!(
+            names,
+            ["d/app.log.2.gz", "d/app.log.1", "d/app.log", "d/b.log"]
+        );
+    }
+
+    #[test]
+    fn huge_lines_are_cut_not_buffered() {
+        let mut data = vec![b'x'; 3 * MAX_LINE];
+        data.extend_from_slice(b"\nnext\r\n");
+        let (lines, stats) = lines_of(&data[..]);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), MAX_LINE);
+        assert_eq!(lines[1], "next");
+        assert_eq!(stats.huge, 1);
+    }
+
+    #[test]
+    fn binary_is_recognised() {
+        assert!(looks_binary(b"\x00\x01ELF"));
+        assert!(looks_binary(b"\x01\x02\x03\x04abc"));
+        assert!(!looks_binary(b"plain\ttext"));
+    }
+}

@@ -1,0 +1,315 @@
+//! The three modes as the binary runs them: detect (default), `parse` and
+//! `eval`, each mining input and writing records through secops-common.
+
+use std::path::{Path, PathBuf};
+
+use secops_common::cli::CommonArgs;
+use secops_common::{Error, Exit, Format, Output, Record, Severity};
+
+use crate::TOOL;
+use crate::cli::InputArgs;
+use crate::detect::{Detector, Origin};
+use crate::drain::DrainConfig;
+use crate::eval;
+use crate::header::LogFormat;
+use crate::ingest::{self, IngestStats, Source};
+use crate::mine::LineMiner;
+use crate::model::Model;
+use crate::timestamp;
+
+const ANOMALY_COLUMNS: [&str; 5] = ["severity", "detector", "count", "score", "message"];
+const PARSE_COLUMNS: [&str; 4] = ["source", "line", "template_id", "template"];
+const EVAL_COLUMNS: [&str; 8] = [
+    "dataset",
+    "lines",
+    "templates",
+    "truth_templates",
+    "ga",
+    "f1",
+    "ga_no_format",
+    "message",
+];
+
+/// Everything read and mined from the input.
+struct Mined {
+    sources: Vec<String>,
+    miner: LineMiner,
+    stats: IngestStats,
+}
+
+/// Reads every source through one miner, calling `seen` per mined line.
+fn mine_input(
+    input: &InputArgs,
+    extra: &[PathBuf],
+    mut seen: impl FnMut(&LineMiner, usize, &[&str], Origin, &str),
+) -> Result<Mined, Error> {
+    let mut logs = extra.to_vec();
+    logs.extend(input.logs.iter().cloned());
+    let sources = ingest::sources(&logs, &input.log_dir, input.glob.as_deref())?;
+    let format = input
+        .log_format
+        .as_deref()
+        .map(LogFormat::parse)
+        .transpose()?;
+    let mut miner = LineMiner::new(format, input.mining.config());
+    let mut stats = IngestStats::default();
+    let now = timestamp::now();
+    for (index, source) in sources.iter().enumerate() {
+        secops_common::info!("reading {}", source.name());
+        // A line without a time of its own (a stack trace's second line)
+        // happened at the last time its file showed.
+        let mut last_time = None;
+        ingest::read(source, &mut stats, |line, text| {
+            last_time = timestamp::leading(text, now).or(last_time);
+            let mut tokens = Vec::new();
+            let id = miner.mine(text, &mut tokens);
+            let at = Origin {
+                source: index,
+                line,
+                time: last_time,
+            };
+            seen(&miner, id, &tokens, at, text);
+        });
+    }
+    report_bad_input(&stats, miner.unmatched);
+    Ok(Mined {
+        sources: sources.iter().map(Source::name).collect(),
+        miner,
+        stats,
+    })
+}
+
+fn report_bad_input(stats: &IngestStats, unmatched: u64) {
+    for (count, what) in [
+        (
+            stats.non_utf8,
+            "lines were not valid UTF-8 (mined after replacing the bad bytes)",
+        ),
+        (
+            stats.huge,
+            "lines were longer than 64 KiB (mined from their start)",
+        ),
+        (stats.binary, "lines looked like binary data (skipped)"),
+        (stats.empty_files, "files were empty"),
+        (unmatched, "lines did not match --log-format (mined whole)"),
+    ] {
+        if count > 0 {
+            secops_common::warn!("{count} {what}");
+        }
+    }
+}
+
+/// Status 3 when some input could not be read, else by severity found.
+fn conclude(stats: &IngestStats, worst: Option<Severity>, fail_on: Severity) -> Exit {
+    if stats.unreadable > 0 {
+        Exit::Failed
+    } else {
+        Exit::for_findings(worst, fail_on)
+    }
+}
+
+/// Default mode: mine, then report anomalies and a summary.
+pub fn detect(
+    input: &InputArgs,
+    threshold: f64,
+    model: Option<&Path>,
+    common: &CommonArgs,
+) -> Result<Exit, Error> {
+    let spec = common.output_spec(&ANOMALY_COLUMNS)?;
+    let model = model.map(Model::load).transpose()?;
+    let mut detector = Detector::default();
+    let mined = mine_input(input, &[], |miner, id, tokens, at, line| {
+        detector.observe(id, &miner.templates()[id], tokens, at, line);
+    })?;
+    let templates = mined.miner.templates();
+    let mut findings = detector.findings(templates, &mined.sources, threshold);
+    if let Some(model) = &model {
+        findings.extend(detector.new_templates(templates, &mined.sources, |t| model.knows(t)));
+    }
+    let summary = summary(&mined, &findings);
+    let worst = findings.iter().map(|r| r.severity).max();
+    let mut out = Output::open(&spec)?;
+    if spec.format == Format::Table {
+        // The operator's view keeps the original tool's one-line style.
+        out.write_text(|w| {
+            for rec in &findings {
+                writeln!(w, "[ANOMALY] {}", rec.message)?;
+            }
+            writeln!(w, "{}", summary.message)
+        })?;
+    } else {
+        for rec in &findings {
+            out.write(rec)?;
+        }
+        out.write(&summary)?;
+    }
+    out.finish()?;
+    Ok(conclude(&mined.stats, worst, common.fail_on))
+}
+
+fn summary(mined: &Mined, findings: &[Record]) -> Record {
+    let templates = mined.miner.templates();
+    let stats = &mined.stats;
+    let count = |detector: &str| {
+        findings
+            .iter()
+            .filter(|r| r.fields.get("detector").and_then(|d| d.as_str()) == Some(detector))
+            .count()
+    };
+    let mut top: Vec<_> = templates.iter().collect();
+    top.sort_by_key(|t| std::cmp::Reverse(t.count));
+    let top: Vec<String> = top
+        .iter()
+        .take(10)
+        .map(|t| format!("{} {}", t.count, t.text()))
+        .collect();
+    let (rare, tokens, new, bursts) = (
+        count("rare_template"),
+        count("token_frequency"),
+        count("new_template"),
+        count("burst"),
+    );
+    Record::new(
+        TOOL,
+        "log.summary",
+        Severity::Info,
+        format!(
+            "{} lines from {} files: {} templates, {rare} rare, {tokens} dominating values, {bursts} bursts, {new} new",
+            stats.lines,
+            stats.files,
+            templates.len()
+        ),
+    )
+    .with("files", stats.files)
+    .with("lines", stats.lines)
+    .with("bytes", stats.bytes)
+    .with("templates", templates.len())
+    .with("rare_templates", rare)
+    .with("token_anomalies", tokens)
+    .with("new_templates", new)
+    .with("bursts", bursts)
+    .with("non_utf8_lines", stats.non_utf8)
+    .with("huge_lines", stats.huge)
+    .with("binary_lines", stats.binary)
+    .with("blank_lines", stats.blank)
+    .with("empty_files", stats.empty_files)
+    .with("unreadable_files", stats.unreadable)
+    .with("unmatched_lines", mined.miner.unmatched)
+    .with("top_templates", top)
+}
+
+/// `learn`: mine a known-good period and save its templates.
+pub fn learn(input: &InputArgs, model: &Path) -> Result<Exit, Error> {
+    let mined = mine_input(input, &[], |_, _, _, _, _| {})?;
+    Model::learn(mined.miner.templates()).save(model)?;
+    secops_common::info!(
+        "{} templates from {} lines saved to {}",
+        mined.miner.templates().len(),
+        mined.stats.lines,
+        model.display()
+    );
+    Ok(conclude(&mined.stats, None, Severity::Critical))
+}
+
+/// `parse`: one record per line with its final template.
+pub fn parse(files: &[PathBuf], input: &InputArgs, common: &CommonArgs) -> Result<Exit, Error> {
+    let spec = common.output_spec(&PARSE_COLUMNS)?;
+    let mut rows = Vec::new();
+    let mined = mine_input(input, files, |_, id, _, at, _| rows.push((at, id)))?;
+    let templates = mined.miner.templates();
+    let mut out = Output::open(&spec)?;
+    for (at, id) in rows {
+        out.write(
+            &Record::new(
+                TOOL,
+                "log.parsed",
+                Severity::Info,
+                format!("line {} is template {id}", at.line),
+            )
+            .with("source", mined.sources[at.source].clone())
+            .with("line", at.line)
+            .with("template_id", id)
+            .with("template", templates[id].text()),
+        )?;
+    }
+    out.finish()?;
+    Ok(conclude(&mined.stats, None, common.fail_on))
+}
+
+/// `eval`: the accuracy table and detection scores on the shared data.
+pub fn eval(
+    data: &Path,
+    threshold: f64,
+    config: DrainConfig,
+    common: &CommonArgs,
+) -> Result<Exit, Error> {
+    let spec = common.output_spec(&EVAL_COLUMNS)?;
+    let mut out = Output::open(&spec)?;
+    let mut sum = (0.0, 0.0);
+    let formats = eval::loghub_formats(data)?;
+    for (dataset, format) in &formats {
+        let s = eval::loghub_dataset(data, dataset, format, config)?;
+        sum = (sum.0 + s.ga, sum.1 + s.ga_no_format);
+        out.write(
+            &Record::new(
+                TOOL,
+                "log.eval",
+                Severity::Info,
+                format!(
+                    "{dataset}: grouping accuracy {:.3} ({:.3} without a format)",
+                    s.ga, s.ga_no_format
+                ),
+            )
+            .with("dataset", s.dataset)
+            .with("lines", s.lines)
+            .with("templates", s.templates)
+            .with("truth_templates", s.truth_templates)
+            .with("ga", round(s.ga))
+            .with("f1", round(s.f1))
+            .with("ga_no_format", round(s.ga_no_format)),
+        )?;
+    }
+    let n = formats.len().max(1) as f64;
+    out.write(
+        &Record::new(
+            TOOL,
+            "log.eval",
+            Severity::Info,
+            format!(
+                "mean grouping accuracy {:.3} ({:.3} without formats)",
+                sum.0 / n,
+                sum.1 / n
+            ),
+        )
+        .with("dataset", "mean")
+        .with("ga", round(sum.0 / n))
+        .with("ga_no_format", round(sum.1 / n)),
+    )?;
+    for (name, d) in [
+        ("BGL lines", eval::bgl_lines(data, threshold, config)?),
+        ("HDFS blocks", eval::hdfs_sessions(data, threshold)?),
+    ] {
+        out.write(
+            &Record::new(
+                TOOL,
+                "log.eval",
+                Severity::Info,
+                format!(
+                    "{name} in rare templates (share < {threshold}): precision {:.3}, recall {:.3} ({} of {} normal flagged)",
+                    d.precision, d.recall, d.negatives_flagged, d.negatives
+                ),
+            )
+            .with("dataset", name)
+            .with("precision", round(d.precision))
+            .with("recall", round(d.recall))
+            .with("flagged", d.flagged)
+            .with("positives", d.positives),
+        )?;
+    }
+    out.finish()?;
+    Ok(Exit::Clean)
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}

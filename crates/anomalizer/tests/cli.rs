@@ -1,0 +1,295 @@
+//! anomalizer run as an operator runs it, on small fixtures of its own.
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+use support::{anomalizer, data_dir, loghub_format, records, run, stderr};
+
+fn write_gz(path: &Path, text: &str) {
+    let mut gz = GzEncoder::new(fs::File::create(path).unwrap(), Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap();
+}
+
+/// 200 sshd-style failures: one user hammered 87 times, others once or twice.
+fn auth_log() -> String {
+    let mut log = String::new();
+    for i in 0..113 {
+        log += &format!(
+            "Failed password for user{} from 10.0.{}.{} port {}\n",
+            i % 60,
+            i % 7,
+            i,
+            40000 + i
+        );
+    }
+    for i in 0..87 {
+        log += &format!(
+            "Failed password for user_xyz from 10.9.9.{} port {}\n",
+            i,
+            50000 + i
+        );
+    }
+    for i in 0..300 {
+        log += &format!(
+            "Accepted publickey for deploy from 10.1.1.{} port {}\n",
+            i % 200,
+            30000 + i
+        );
+    }
+    log += "kernel: Out of memory: Killed process 4242 (java)\n";
+    log
+}
+
+#[test]
+fn the_seed_example_reports_the_dominating_user_and_the_rare_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("auth.log"), auth_log()).unwrap();
+    let out = run(anomalizer().arg("--log-dir").arg(dir.path()).args([
+        "--threshold",
+        "0.01",
+        "--format",
+        "table",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("[ANOMALY] Unusual token frequency: user_xyz repeated 87x in \"Failed password for <*> from <*> port <*>\""),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "[ANOMALY] Rare template: \"kernel: Out of memory: Killed process <*> (java)\" seen 1x"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn jsonl_records_carry_the_kind_fields_and_a_summary() {
+    let out = run(anomalizer()
+        .args(["--format", "jsonl"])
+        .arg("--log")
+        .arg("-")
+        .stdin_bytes(auth_log()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let rare: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["detector"] == "rare_template")
+        .collect();
+    assert_eq!(rare.len(), 1, "{recs:#?}");
+    assert_eq!(rare[0]["kind"], "log.anomaly");
+    assert_eq!(rare[0]["count"], 1);
+    assert_eq!(rare[0]["first_seen"], "-:501");
+    let score = rare[0]["score"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&score));
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["kind"], "log.summary");
+    assert_eq!(summary["lines"], 501);
+    assert_eq!(summary["templates"], 3);
+}
+
+trait StdinBytes {
+    fn stdin_bytes(&mut self, data: impl Into<Vec<u8>>) -> &mut Self;
+}
+
+impl StdinBytes for std::process::Command {
+    /// Feeds `data` on stdin through a file, so no writer thread is needed.
+    fn stdin_bytes(&mut self, data: impl Into<Vec<u8>>) -> &mut Self {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data.into()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        self.stdin(file)
+    }
+}
+
+#[test]
+fn rotated_and_compressed_logs_are_read_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    write_gz(&dir.path().join("app.log.2.gz"), "oldest line 1\n");
+    fs::write(dir.path().join("app.log.1"), "middle line 2\n").unwrap();
+    fs::write(dir.path().join("app.log"), "newest line 3\n").unwrap();
+    fs::write(dir.path().join("notes.txt"), "not a log\n").unwrap();
+    let out = run(anomalizer()
+        .arg("parse")
+        .args(["--log-dir"])
+        .arg(dir.path())
+        .args(["--glob", "app.log*", "--format", "jsonl"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let sources: Vec<&str> = recs
+        .iter()
+        .map(|r| r["source"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(sources, ["app.log.2.gz", "app.log.1", "app.log"]);
+}
+
+#[test]
+fn bad_input_is_counted_and_reported_never_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("empty.log"), "").unwrap();
+    let mut mixed = b"ok line 1\n".to_vec();
+    mixed.extend_from_slice(b"caf\xe9 latin-1 line 2\n");
+    mixed.extend_from_slice(b"\x00\x01\x02\x7fELF\x03\x04\n");
+    mixed.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
+    mixed.extend_from_slice(b"\nok line 3\r\n");
+    fs::write(dir.path().join("mixed.log"), mixed).unwrap();
+    let out = run(anomalizer()
+        .arg("--log-dir")
+        .arg(dir.path())
+        .args(["--format", "jsonl"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = records(&out.stdout).pop().unwrap();
+    assert_eq!(summary["kind"], "log.summary");
+    assert_eq!(summary["files"], 2);
+    assert_eq!(summary["empty_files"], 1);
+    assert_eq!(summary["non_utf8_lines"], 1);
+    assert_eq!(summary["binary_lines"], 1);
+    assert_eq!(summary["huge_lines"], 1);
+    assert_eq!(summary["lines"], 5);
+    let err = stderr(&out);
+    assert!(err.contains("1 lines were not valid UTF-8"), "{err}");
+    assert!(err.contains("1 files were empty"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_a_run_failure_with_results_still_written() {
+    let out = run(anomalizer().args(["--log", "/nonexistent/app.log", "--format", "jsonl"]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/nonexistent/app.log"));
+    assert_eq!(records(&out.stdout).pop().unwrap()["unreadable_files"], 1);
+}
+
+#[test]
+fn a_bad_log_format_is_a_usage_error() {
+    let out = run(anomalizer()
+        .args(["--log-format", "<Date> <Time>"])
+        .stdin_bytes("x\n"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("<Content>"), "{}", stderr(&out));
+}
+
+#[test]
+fn crlf_loghub_files_parse_the_same_as_lf() {
+    let log = data_dir().join("loghub/HDFS/HDFS_2k.log");
+    let crlf = fs::read(&log).unwrap();
+    assert!(
+        crlf.windows(2).any(|w| w == b"\r\n"),
+        "the Loghub file has CRLF endings"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let lf_path = dir.path().join("lf.log");
+    fs::write(
+        &lf_path,
+        String::from_utf8(crlf).unwrap().replace("\r\n", "\n"),
+    )
+    .unwrap();
+    let format = loghub_format("HDFS");
+    let parse = |path: &Path| {
+        let out = run(anomalizer().arg("parse").arg(path).args([
+            "--log-format",
+            &format,
+            "--format",
+            "jsonl",
+        ]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        records(&out.stdout)
+            .into_iter()
+            .map(|r| (r["line"].clone(), r["template"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (parse(&log), parse(&lf_path));
+    assert_eq!(a.len(), 2000);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn templates_unseen_while_learning_are_reported_as_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    let today = dir.path().join("today.log");
+    let model = dir.path().join("model.json");
+    fs::write(&good, auth_log()).unwrap();
+    fs::write(
+        &today,
+        auth_log() + "sudo: deploy : command not allowed ; COMMAND=/bin/sh\n",
+    )
+    .unwrap();
+    let out = run(anomalizer()
+        .arg("learn")
+        .arg("--log")
+        .arg(&good)
+        .arg("--model")
+        .arg(&model));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: Value = serde_json::from_slice(&fs::read(&model).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["templates"].as_array().unwrap().len(), 3);
+
+    let out = run(anomalizer()
+        .arg("--log")
+        .arg(&today)
+        .arg("--model")
+        .arg(&model)
+        .args(["--format", "jsonl"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let new: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["detector"] == "new_template")
+        .collect();
+    assert_eq!(new.len(), 1, "{recs:#?}");
+    assert_eq!(
+        new[0]["template"],
+        "sudo: deploy : command not allowed ; COMMAND=<*>"
+    );
+    assert_eq!(new[0]["first_seen"], format!("{}:502", today.display()));
+
+    fs::write(&model, r#"{"version":1,"templates":[],"extra":true}"#).unwrap();
+    let out = run(anomalizer()
+        .arg("--log")
+        .arg(&today)
+        .arg("--model")
+        .arg(&model));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a model with unknown keys is refused"
+    );
+    assert!(stderr(&out).contains("extra"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_storm_of_one_template_is_a_burst_with_its_time() {
+    let mut log = String::new();
+    for minute in 0..60 {
+        log += &format!("2026-11-21T10:{minute:02}:00Z heartbeat ok seq={minute}\n");
+        if minute % 10 == 0 {
+            log += &format!(
+                "2026-11-21T10:{minute:02}:30Z Failed password for user{minute} from 10.0.0.{minute}\n"
+            );
+        }
+    }
+    for second in 0..40 {
+        log += &format!(
+            "2026-11-21T11:00:{second:02}Z Failed password for user{second} from 10.0.1.{second}\n"
+        );
+    }
+    let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let bursts: Vec<&Value> = recs.iter().filter(|r| r["detector"] == "burst").collect();
+    assert_eq!(bursts.len(), 1, "{recs:#?}");
+    assert_eq!(bursts[0]["template"], "Failed password for <*> from <*>");
+    assert_eq!(bursts[0]["count"], 40);
+    assert_eq!(bursts[0]["window_start"], "2026-11-21T11:00:00Z");
+    assert_eq!(bursts[0]["first_time"], "2026-11-21T10:00:30Z");
+    assert_eq!(bursts[0]["last_time"], "2026-11-21T11:00:39Z");
+}

@@ -1,0 +1,50 @@
+//! Running the real binary as an operator would, and finding the shared
+//! labelled data.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn anomalizer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_anomalizer"))
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("anomalizer runs")
+}
+
+pub fn records(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8(stdout.to_vec())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
+        .collect()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The shared labelled logs (never copied into the repository).
+pub fn data_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    assert!(
+        dir.join("loghub/formats.tsv").is_file(),
+        "the labelled Loghub data is missing: expected {} (see the data README; it sits beside the repository as ../shared/data)",
+        dir.display()
+    );
+    dir
+}
+
+/// The `--log-format` of a Loghub dataset, from `loghub/formats.tsv`.
+pub fn loghub_format(dataset: &str) -> String {
+    anomalizer::eval::loghub_formats(&data_dir())
+        .expect("formats.tsv reads")
+        .into_iter()
+        .find(|(d, _)| d == dataset)
+        .unwrap_or_else(|| panic!("{dataset} is not in formats.tsv"))
+        .1
+}
