@@ -18,27 +18,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[allow(unused_imports)] // each test file uses its own subset
+pub use secops_testkit::{of_kind, records, stderr};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_disk-alert");
-
-pub fn records(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Records of one kind.
-pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
-    records.iter().filter(|r| r["kind"] == kind).collect()
 }
 
 /// The one record of `kind` for `mount`, failing with all records if missing.

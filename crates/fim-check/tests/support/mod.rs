@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[allow(unused_imports)] // each test file uses its own subset
+pub use secops_testkit::{records, stderr};
+
 pub fn fim_check() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fim-check"))
 }
@@ -58,18 +61,6 @@ impl Sandbox {
 
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("fim-check runs")
-}
-
-pub fn records(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The record of `kind` about `path`, failing with all records if missing.

@@ -5,7 +5,8 @@
 
 use std::process::{Command, Output};
 
-use serde_json::Value;
+#[allow(unused_imports)] // each test file uses its own subset
+pub use secops_testkit::{of_kind, records, stderr};
 
 pub fn healthmon() -> Command {
     Command::new(env!("CARGO_BIN_EXE_healthmon"))
@@ -13,22 +14,6 @@ pub fn healthmon() -> Command {
 
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("healthmon runs")
-}
-
-pub fn records(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
-    records.iter().filter(|r| r["kind"] == kind).collect()
 }
 
 /// One field of /proc/meminfo, in bytes.

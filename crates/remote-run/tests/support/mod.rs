@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+#[allow(unused_imports)] // each test file uses its own subset
+pub use secops_testkit::{records, stderr};
+
 const INSTALL: &str = "apt-get install openssh-server openssh-client";
 
 pub fn remote_run() -> Command {
@@ -22,18 +25,6 @@ pub fn remote_run() -> Command {
 
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("remote-run runs")
-}
-
-pub fn records(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The `remote.result` records by host.

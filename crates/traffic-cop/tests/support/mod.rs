@@ -7,24 +7,15 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[allow(unused_imports)] // each test file uses its own subset
+pub use secops_testkit::{records, stderr};
+
 pub fn traffic_cop() -> Command {
     Command::new(env!("CARGO_BIN_EXE_traffic-cop"))
 }
 
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("traffic-cop runs")
-}
-
-pub fn records(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The record for one local port, failing with the output when missing.
