@@ -6,25 +6,8 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use secops_pipeline_tests::tool;
 use serde_json::Value;
-
-/// A workspace binary, built by `cargo test --workspace` beside this test.
-fn tool(name: &str) -> Command {
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path: PathBuf = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (scripts/test does), which builds every tool",
-        path.display()
-    );
-    Command::new(path)
-}
 
 /// Runs `left | right` and returns right's stdout, and both exit codes.
 fn pipe(mut left: Command, mut right: Command) -> (Vec<u8>, Option<i32>, Option<i32>) {

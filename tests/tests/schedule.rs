@@ -1,0 +1,569 @@
+//! The scheduling files in cron/ are code too: every crontab line and unit
+//! must parse, name programs that exist, and pass flags the tools accept;
+//! every log they append to must be rotated; the Prometheus rules must pass
+//! promtool's check and their own unit tests.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use secops_pipeline_tests::{bin_dir, repo, tool};
+
+/// The workspace's tools: a command naming one of these is run with
+/// `--help` appended, which makes clap check every flag and value before it.
+const TOOLS: &[&str] = &[
+    "anomalizer",
+    "backup-rotate",
+    "disk-alert",
+    "fim-check",
+    "healthmon",
+    "remote-run",
+    "secops-notify",
+    "secops-report",
+    "traffic-cop",
+    "vulnscan",
+];
+
+/// The tools that watch something and so need a systemd unit to schedule
+/// them (secops-report and secops-notify run inside their pipelines).
+const SCHEDULED: &[&str] = &[
+    "anomalizer",
+    "backup-rotate",
+    "disk-alert",
+    "fim-check",
+    "healthmon",
+    "traffic-cop",
+    "vulnscan",
+];
+
+/// A shell command line taken apart: its simple commands (words, with
+/// quotes removed and redirections dropped) and the files it appends to.
+#[derive(Debug, Default)]
+struct Script {
+    commands: Vec<Vec<String>>,
+    appends: Vec<String>,
+}
+
+/// Splits a POSIX shell command line the way sh would for the constructs
+/// these files use: quotes, backslashes, pipes and lists, redirections.
+fn parse_shell(line: &str) -> Script {
+    let mut p = ShellParser::default();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                p.in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    p.word.push(q);
+                }
+            }
+            '"' => {
+                p.in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' if matches!(chars.peek(), Some('"' | '\\' | '$' | '`')) => {
+                            p.word.push(chars.next().unwrap());
+                        }
+                        _ => p.word.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                p.in_word = true;
+                p.word.extend(chars.next());
+            }
+            '>' | '<' => {
+                // `2>>file`: the digits before the operator name a descriptor.
+                if p.in_word && p.word.chars().all(|d| d.is_ascii_digit()) {
+                    p.word.clear();
+                    p.in_word = false;
+                }
+                p.end_word();
+                let append = c == '>' && chars.next_if_eq(&'>').is_some();
+                if chars.next_if_eq(&'&').is_some() {
+                    // `2>&1`: a descriptor, not a file.
+                    chars.next();
+                    continue;
+                }
+                p.redirect = Some(append);
+            }
+            '|' | ';' | '&' => {
+                p.end_word();
+                chars.next_if(|n| matches!(n, '|' | '&'));
+                p.end_command();
+            }
+            c if c.is_whitespace() => p.end_word(),
+            c => {
+                p.in_word = true;
+                p.word.push(c);
+            }
+        }
+    }
+    p.end_word();
+    p.end_command();
+    let mut script = p.script;
+    let tee_files: Vec<String> = script
+        .commands
+        .iter()
+        .filter(|words| words[0] == "tee")
+        .flat_map(|words| words[1..].iter().filter(|w| !w.starts_with('-')).cloned())
+        .collect();
+    script.appends.extend(tee_files);
+    script
+}
+
+#[derive(Default)]
+struct ShellParser {
+    script: Script,
+    words: Vec<String>,
+    word: String,
+    in_word: bool,
+    /// Some(true) while the next word is the target of `>>`, Some(false) of `>` or `<`.
+    redirect: Option<bool>,
+}
+
+impl ShellParser {
+    fn end_word(&mut self) {
+        if !self.in_word {
+            return;
+        }
+        let word = std::mem::take(&mut self.word);
+        match self.redirect.take() {
+            Some(true) => self.script.appends.push(word),
+            Some(false) => {}
+            None => self.words.push(word),
+        }
+        self.in_word = false;
+    }
+
+    fn end_command(&mut self) {
+        // `exec prog` runs prog in the shell's place: the command is prog.
+        if self.words.first().is_some_and(|w| w == "exec") {
+            self.words.remove(0);
+        }
+        if !self.words.is_empty() {
+            self.script.commands.push(std::mem::take(&mut self.words));
+        }
+    }
+}
+
+/// Checks one command line from `origin`: each program exists, and each of
+/// our tools accepts the flags given (clap parses every one of them before
+/// it acts on a trailing `--help`, so a typo or a bad value fails).
+fn check_script(origin: &str, script: &Script) {
+    assert!(!script.commands.is_empty(), "{origin}: no command");
+    for words in &script.commands {
+        let program = Path::new(&words[0]);
+        let name = program.file_name().unwrap().to_str().unwrap();
+        if TOOLS.contains(&name) {
+            // Before any `--`: what follows is remote-run's remote command.
+            let split = words.iter().position(|w| w == "--").unwrap_or(words.len());
+            let out = tool(name)
+                .args(&words[1..split])
+                .arg("--help")
+                .args(&words[split..])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{origin}: `{}` is refused by {name}:\n{}",
+                words.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if split < words.len() && name == "remote-run" {
+                // The remote command is one of ours too: check it the same way.
+                let remote = words[split + 1..].join(" ");
+                check_script(&format!("{origin} (remote)"), &parse_shell(&remote));
+            }
+        } else if program.is_absolute() {
+            assert!(
+                program.exists(),
+                "{origin}: {} does not exist",
+                program.display()
+            );
+        } else {
+            assert!(
+                which::which(name).is_ok(),
+                "{origin}: `{name}` is not on PATH (install it, or fix the line)"
+            );
+        }
+    }
+}
+
+fn cron_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo("cron"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn with_extension(ext: &str) -> Vec<PathBuf> {
+    cron_files()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect()
+}
+
+/// Checks a crontab schedule field against its range, as cron(8) reads it.
+fn check_field(origin: &str, field: &str, lo: u32, hi: u32, names: &[&str]) {
+    let number = |s: &str| -> u32 {
+        if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
+            return lo + i as u32;
+        }
+        let n: u32 = s
+            .parse()
+            .unwrap_or_else(|_| panic!("{origin}: `{s}` in `{field}` is not a number"));
+        assert!(
+            (lo..=hi).contains(&n),
+            "{origin}: {n} is outside {lo}-{hi} in `{field}`"
+        );
+        n
+    };
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (item, None),
+        };
+        if let Some(step) = step {
+            let step: u32 = step.parse().unwrap_or(0);
+            assert!(step >= 1, "{origin}: bad step in `{field}`");
+        }
+        if range == "*" {
+            continue;
+        }
+        match range.split_once('-') {
+            Some((a, b)) => assert!(number(a) <= number(b), "{origin}: empty range `{range}`"),
+            None => {
+                number(range);
+            }
+        }
+    }
+}
+
+/// The job lines of a crontab in /etc/cron.d form (schedule, user,
+/// command), commented-out alternatives (`#*/10 * ...`) included: an
+/// operator uncomments them, so they must work too.
+fn cron_jobs(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut jobs = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let origin = format!("{name}:{}", i + 1);
+        let line = match raw.strip_prefix('#') {
+            Some(rest)
+                if rest.starts_with(|c: char| c == '*' || c == '@' || c.is_ascii_digit()) =>
+            {
+                rest
+            }
+            _ => raw,
+        };
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((var, _)) = line.split_once('=')
+            && !var.contains(char::is_whitespace)
+        {
+            continue; // SHELL=/bin/sh, PATH=...
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (schedule_len, rest) = if fields[0].starts_with('@') {
+            let known = [
+                "@reboot",
+                "@yearly",
+                "@annually",
+                "@monthly",
+                "@weekly",
+                "@daily",
+                "@hourly",
+            ];
+            assert!(
+                known.contains(&fields[0]),
+                "{origin}: unknown `{}`",
+                fields[0]
+            );
+            (1, &fields[1..])
+        } else {
+            const MONTHS: &[&str] = &[
+                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+            ];
+            const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+            assert!(
+                fields.len() > 6,
+                "{origin}: want 5 time fields, a user and a command"
+            );
+            check_field(&origin, fields[0], 0, 59, &[]);
+            check_field(&origin, fields[1], 0, 23, &[]);
+            check_field(&origin, fields[2], 1, 31, &[]);
+            check_field(&origin, fields[3], 1, 12, MONTHS);
+            check_field(&origin, fields[4], 0, 7, DAYS);
+            (5, &fields[5..])
+        };
+        let user = rest[0];
+        assert!(
+            nix_user_exists(user) || user == "secops",
+            "{origin}: user `{user}` does not exist"
+        );
+        // The command is the rest of the line, spacing and quotes intact.
+        let mut command = line;
+        for _ in 0..=schedule_len {
+            command = command
+                .trim_start()
+                .split_once(char::is_whitespace)
+                .unwrap()
+                .1;
+        }
+        let command = command.trim();
+        // cron turns an unescaped % into a newline: date +%F would break.
+        assert!(
+            !command.replace("\\%", "").contains('%'),
+            "{origin}: unescaped % in a crontab command (cron makes it a newline)"
+        );
+        jobs.push((origin, command.to_string()));
+    }
+    jobs
+}
+
+fn nix_user_exists(user: &str) -> bool {
+    Command::new("id")
+        .arg(user)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn crontab_lines_parse_and_name_real_programs_and_flags() {
+    let crontabs = with_extension("cron");
+    assert!(crontabs.iter().any(|p| p.ends_with("secops.cron")));
+    let mut scheduled = BTreeSet::new();
+    for path in &crontabs {
+        let jobs = cron_jobs(path);
+        assert!(!jobs.is_empty(), "{} has no jobs", path.display());
+        for (origin, command) in jobs {
+            let script = parse_shell(&command);
+            check_script(&origin, &script);
+            for words in &script.commands {
+                scheduled.insert(words[0].clone());
+            }
+        }
+    }
+    // secops.cron schedules every monitor and sends what they find on.
+    for tool in SCHEDULED.iter().chain(&["secops-notify"]) {
+        assert!(scheduled.contains(*tool), "no crontab line runs {tool}");
+    }
+}
+
+/// The ExecStart/ExecStartPre commands of a unit, `/bin/sh -c '...'`
+/// unwrapped into the script it runs.
+fn exec_lines(unit: &Path) -> Vec<(String, Script)> {
+    let text = std::fs::read_to_string(unit).unwrap();
+    let name = unit.file_name().unwrap().to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some(value) = line
+            .strip_prefix("ExecStart=")
+            .or_else(|| line.strip_prefix("ExecStartPre="))
+        else {
+            continue;
+        };
+        let origin = format!("{name}:{}", i + 1);
+        let outer = parse_shell(value.trim_start_matches(['-', '@', '+', '!']));
+        let words = &outer.commands[0];
+        let script = if words[0].ends_with("/sh") && words.get(1).is_some_and(|w| w == "-c") {
+            parse_shell(&words[2])
+        } else {
+            outer
+        };
+        found.push((origin, script));
+    }
+    found
+}
+
+#[test]
+fn systemd_units_verify_and_run_real_flags() {
+    let units: Vec<PathBuf> = cron_files()
+        .into_iter()
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "service" || e == "timer")
+        })
+        .collect();
+    // systemd-analyze checks that ExecStart's program is executable: point
+    // /usr/local/bin at the binaries this test run built.
+    let dir = tempfile::tempdir().unwrap();
+    let bins = format!("{}/", bin_dir().display());
+    for unit in &units {
+        let text = std::fs::read_to_string(unit).unwrap();
+        std::fs::write(
+            dir.path().join(unit.file_name().unwrap()),
+            text.replace("/usr/local/bin/", &bins),
+        )
+        .unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(
+            units
+                .iter()
+                .map(|u| dir.path().join(u.file_name().unwrap())),
+        )
+        .output()
+        .expect("systemd-analyze must be installed (apt-get install systemd)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
+
+    let mut scheduled = BTreeSet::new();
+    for service in units.iter().filter(|u| u.extension().unwrap() == "service") {
+        let text = std::fs::read_to_string(service).unwrap();
+        let name = service.file_name().unwrap().to_string_lossy();
+        assert!(
+            text.contains("\nNoNewPrivileges=yes"),
+            "{name}: every unit runs with NoNewPrivileges=yes"
+        );
+        for (origin, script) in exec_lines(service) {
+            check_script(&origin, &script);
+            for words in &script.commands {
+                let program = Path::new(&words[0]).file_name().unwrap().to_string_lossy();
+                scheduled.insert(program.into_owned());
+            }
+        }
+    }
+    for tool in SCHEDULED {
+        assert!(scheduled.contains(*tool), "no systemd unit runs {tool}");
+    }
+    // Each timer starts a service that exists.
+    for timer in units.iter().filter(|u| u.extension().unwrap() == "timer") {
+        let service = timer.with_extension("service");
+        assert!(
+            service.exists(),
+            "{} has no {}",
+            timer.display(),
+            service.display()
+        );
+    }
+}
+
+#[test]
+fn every_log_a_schedule_appends_to_is_rotated() {
+    let mut logs = BTreeSet::new();
+    for path in with_extension("cron") {
+        for (_, command) in cron_jobs(&path) {
+            logs.extend(parse_shell(&command).appends);
+        }
+    }
+    for unit in with_extension("service") {
+        for (_, script) in exec_lines(&unit) {
+            logs.extend(script.appends);
+        }
+    }
+    assert!(logs.len() >= 5, "expected the tools' logs, found {logs:?}");
+
+    let mut globs = globset::GlobSetBuilder::new();
+    let state = tempfile::tempdir().unwrap();
+    for snippet in with_extension("logrotate") {
+        let text = std::fs::read_to_string(&snippet).unwrap();
+        // The file patterns are the words before each `{`.
+        for header in text.lines().filter(|l| l.trim_end().ends_with('{')) {
+            for pattern in header.trim_end_matches('{').split_whitespace() {
+                globs.add(globset::Glob::new(pattern).unwrap());
+            }
+        }
+        // logrotate's own parser, in debug mode (reads, rotates nothing).
+        let out = Command::new("logrotate")
+            .arg("-d")
+            .arg("-s")
+            .arg(state.path().join("status"))
+            .arg(&snippet)
+            .output()
+            .expect("logrotate must be installed (apt-get install logrotate)");
+        assert!(
+            out.status.success(),
+            "logrotate -d {}: {}",
+            snippet.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let globs = globs.build().unwrap();
+    for log in &logs {
+        assert!(
+            log.starts_with("/var/log/"),
+            "{log}: logs belong under /var/log"
+        );
+        assert!(
+            globs.is_match(log),
+            "{log} is written but no cron/*.logrotate rotates it"
+        );
+    }
+}
+
+#[test]
+fn prometheus_alert_rules_check_and_pass_their_unit_tests() {
+    let rules = repo("cron/secops-alerts.rules.yml");
+    for args in [vec!["check", "rules"], vec!["test", "rules"]] {
+        let file = if args[0] == "check" {
+            rules.clone()
+        } else {
+            repo("cron/secops-alerts.test.yml")
+        };
+        let out = Command::new("promtool")
+            .args(&args)
+            .arg(&file)
+            .output()
+            .expect("promtool must be installed (apt-get install prometheus)");
+        assert!(
+            out.status.success(),
+            "promtool {} {}: {}{}",
+            args.join(" "),
+            file.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The rules speak of the metrics the tools really write.
+    let text = std::fs::read_to_string(&rules).unwrap();
+    for metric in [
+        "disk_alert_level",
+        "disk_alert_check_failed",
+        "healthmon_alert_level",
+    ] {
+        assert!(text.contains(metric), "no rule on {metric}");
+        let source = if metric.starts_with("disk") {
+            "crates/disk-alert/src/metrics.rs"
+        } else {
+            "crates/healthmon/src/metrics.rs"
+        };
+        let code = std::fs::read_to_string(repo(source)).unwrap();
+        assert!(
+            code.contains(&format!("\"{metric}\"")),
+            "{source} no longer writes {metric}"
+        );
+    }
+}
+
+#[test]
+fn shell_parser_understands_the_constructs_used() {
+    let s = parse_shell(
+        r#"a --x '*.cache' "b c" 2>>/var/log/e.log | tee -a /var/log/t.jsonl | n >>/var/log/n.jsonl 2>&1"#,
+    );
+    assert_eq!(
+        s.commands,
+        vec![
+            vec!["a", "--x", "*.cache", "b c"],
+            vec!["tee", "-a", "/var/log/t.jsonl"],
+            vec!["n"],
+        ]
+    );
+    assert_eq!(
+        s.appends,
+        vec!["/var/log/e.log", "/var/log/n.jsonl", "/var/log/t.jsonl"]
+    );
+}
