@@ -82,8 +82,14 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// Where and how records go; `table_columns` are the fields a table
     /// shows for this tool.
+    /// HTML is a report over many records, so only secops-report makes it.
     pub fn output_spec(&self, table_columns: &[&str]) -> Result<OutputSpec, Error> {
         let format = Format::resolve(self.format, self.output.as_deref())?;
+        if format == Format::Html {
+            return Err(Error::bad_input(
+                "HTML is made by secops-report: pipe the records into `secops-report -o report.html`",
+            ));
+        }
         Ok(self.output_spec_as(format, table_columns))
     }
 
@@ -181,6 +187,26 @@ fn generate(mut cmd: clap::Command, what: Generate) -> Result<Exit, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Tool {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn only_secops_report_makes_html() {
+        use clap::Parser;
+        for args in [&["t", "--format", "html"][..], &["t", "-o", "r.html"]] {
+            let err = Tool::parse_from(args).common.output_spec(&[]).unwrap_err();
+            assert_eq!(err.exit, Exit::BadInput);
+            assert!(err.message.contains("secops-report"), "{err}");
+        }
+        let csv = Tool::parse_from(["t", "-o", "r.csv"])
+            .common
+            .output_spec(&[]);
+        assert_eq!(csv.unwrap().format, Format::Csv);
+    }
 
     #[test]
     fn durations_read_like_an_operator_writes_them() {

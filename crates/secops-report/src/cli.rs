@@ -28,6 +28,9 @@ Examples:
   # Mix files and stdin; write atomically, format from the extension
   fim-check verify | secops-report -o reports/today.csv ports.jsonl -
 
+  # One self-contained HTML page with charts, to open anywhere or mail
+  secops-report -o report.html ports.jsonl health.jsonl anomalies.jsonl
+
 Filters of different flags must all match; repeated (or comma-separated)
 values of one flag are alternatives. --kind port also matches port.opened.
 
@@ -36,8 +39,8 @@ Exit status: 0 nothing reported at or above --fail-on (default high);
 2 bad usage, or some input lines were not records (the rest are reported);
 3 the report could not be written.";
 
-/// Turn records from any secops tool into a table, CSV, JSON, JSON Lines or
-/// Markdown report.
+/// Turn records from any secops tool into a table, CSV, JSON, JSON Lines,
+/// Markdown or HTML report.
 #[derive(Debug, Parser)]
 #[command(name = "secops-report", version, after_help = AFTER_HELP)]
 pub struct Args {

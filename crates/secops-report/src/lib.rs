@@ -4,13 +4,15 @@
 //! stderr, skipped and counted), filtered, and then either streamed through
 //! secops-common's `Output` (jsonl, json, csv: memory stays flat however many
 //! records pass) or collected and laid out as a table or Markdown report
-//! with a summary on top. `--group-by` collects in every format, since a
-//! group is only complete once the input ends.
+//! with a summary on top, or as one self-contained HTML page (`html`).
+//! `--group-by` collects in every format, since a group is only complete
+//! once the input ends.
 
 mod cli;
 mod columns;
 mod filter;
 mod group;
+mod html;
 mod report;
 mod summary;
 
@@ -32,6 +34,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     let (stats, reported) = match format {
         Format::Table | Format::Markdown => write_report(args, format)?,
         Format::Jsonl | Format::Json | Format::Csv => write_records(args, format)?,
+        Format::Html => write_html(args)?,
     };
     info!(
         "{} records read, {} reported",
@@ -112,6 +115,35 @@ fn write_report(args: &Args, format: Format) -> Result<(ReadStats, Reported), Er
     let filtered_out = stats.records - reported.records;
     out.write_text(|w| report::render(w, layout, kept, filtered_out))?;
     out.finish()?;
+    Ok((stats, reported))
+}
+
+/// HTML: count and chart every kept record and keep the rows the page
+/// shows (see `html::collect` for what is buffered), then lay out the page.
+fn write_html(args: &Args) -> Result<(ReadStats, Reported), Error> {
+    if args.columns.is_some() || args.group_by.is_some() {
+        return Err(Error::bad_input(
+            "--columns and --group-by lay out tables and Markdown; an HTML report has one table per tool and kind, with every field",
+        ));
+    }
+    let mut out = Output::open(&args.common.output_spec_as(Format::Html, &[]))?;
+    let mut page = html::Page::default();
+    let mut worst = None;
+    let stats = read_records(&args.files, |rec| {
+        if args.filter.matches(&rec) {
+            worst = worst.max(Some(rec.severity));
+            page.add(rec);
+        } else {
+            page.filtered_out += 1;
+        }
+        Ok(())
+    })?;
+    out.write_text(|w| html::render(w, &page))?;
+    out.finish()?;
+    let reported = Reported {
+        records: page.summary.records(),
+        worst,
+    };
     Ok((stats, reported))
 }
 

@@ -20,19 +20,34 @@ impl Summary {
     pub fn of<'a>(records: impl IntoIterator<Item = &'a Record>) -> Summary {
         let mut summary = Summary::default();
         for rec in records {
-            summary.records += 1;
-            summary.by_severity[rec.severity as usize] += 1;
-            match summary.by_tool.get_mut(&rec.tool) {
-                Some(count) => *count += 1,
-                None => {
-                    summary.by_tool.insert(rec.tool.clone(), 1);
-                }
-            }
-            if !summary.hosts.contains(&rec.host) {
-                summary.hosts.insert(rec.host.clone());
-            }
+            summary.add(rec);
         }
         summary
+    }
+
+    /// Counts one more record, for reports that count as records stream by.
+    pub fn add(&mut self, rec: &Record) {
+        self.records += 1;
+        self.by_severity[rec.severity as usize] += 1;
+        match self.by_tool.get_mut(&rec.tool) {
+            Some(count) => *count += 1,
+            None => {
+                self.by_tool.insert(rec.tool.clone(), 1);
+            }
+        }
+        if !self.hosts.contains(&rec.host) {
+            self.hosts.insert(rec.host.clone());
+        }
+    }
+
+    /// How many records of each severity, absent ones included, worst first.
+    pub fn every_severity(&self) -> impl Iterator<Item = (Severity, u64)> {
+        Severity::ALL.into_iter().zip(self.by_severity).rev()
+    }
+
+    /// The hosts, in name order.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.hosts.iter().map(String::as_str)
     }
 
     pub fn records(&self) -> u64 {
@@ -41,10 +56,7 @@ impl Summary {
 
     /// The severities present with their counts, worst first.
     pub fn severities(&self) -> Vec<(Severity, u64)> {
-        Severity::ALL
-            .into_iter()
-            .zip(self.by_severity)
-            .rev()
+        self.every_severity()
             .filter(|&(_, count)| count > 0)
             .collect()
     }

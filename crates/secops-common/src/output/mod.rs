@@ -33,6 +33,8 @@ pub enum Format {
     Csv,
     /// A Markdown table, for tickets and wikis.
     Markdown,
+    /// A self-contained HTML page (secops-report only).
+    Html,
 }
 
 impl Format {
@@ -46,6 +48,7 @@ impl Format {
             "csv" => Format::Csv,
             "md" | "markdown" => Format::Markdown,
             "txt" => Format::Table,
+            "html" | "htm" => Format::Html,
             _ => return None,
         })
     }
@@ -100,10 +103,15 @@ impl Destination {
 
 enum Encoder {
     Jsonl,
-    Json { records: u64 },
+    Json {
+        records: u64,
+    },
     Csv(csv::CsvSpool),
     Table(Table),
     Markdown(Table),
+    /// A page the tool lays out whole through [`Output::write_text`]
+    /// (secops-report's HTML); records written to it are only counted.
+    Page,
 }
 
 /// Totals of what was written, for the exit status.
@@ -138,6 +146,7 @@ impl Output {
             Format::Csv => Encoder::Csv(csv::CsvSpool::new(spec.csv_guard)),
             Format::Table => Encoder::Table(Table::new(&spec.table_columns)),
             Format::Markdown => Encoder::Markdown(Table::new(&spec.table_columns)),
+            Format::Html => Encoder::Page,
         };
         Ok(Output {
             dest,
@@ -171,6 +180,7 @@ impl Output {
                 table.push(rec);
                 Ok(())
             }
+            Encoder::Page => Ok(()),
         };
         result.map_err(|err| self.io_error(err))
     }
@@ -342,6 +352,7 @@ mod tests {
         assert_eq!(resolve(None, "ports.CSV"), Ok(Format::Csv));
         assert_eq!(resolve(None, "x.ndjson"), Ok(Format::Jsonl));
         assert_eq!(resolve(Some(Format::Csv), "x.json"), Ok(Format::Csv));
+        assert_eq!(resolve(None, "report.html"), Ok(Format::Html));
         let err = resolve(None, "report.out").unwrap_err();
         assert!(
             err.message.contains("report.out") && err.message.contains("--format"),

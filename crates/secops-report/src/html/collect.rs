@@ -1,0 +1,363 @@
+//! What an HTML report gathers as records stream by: the counts for the
+//! header, the time span, the tables (one per tool and kind, at most
+//! [`MAX_ROWS`] rows each) and the points its charts draw.
+//!
+//! The page is a summary, laid out once the input ends, so it buffers; but
+//! only what it shows: rows beyond the cap are counted, not kept, and a
+//! chart keeps two numbers per point. Memory is therefore bounded by the
+//! number of tools, kinds and chart points, not by the input.
+
+use std::collections::HashMap;
+use std::time::UNIX_EPOCH;
+
+use secops_common::Record;
+use serde_json::Value;
+
+use crate::summary::Summary;
+
+/// Rows kept per table. A browser slows down well before a million rows,
+/// and a reader wanting every row asks for CSV; the counts and charts still
+/// cover every record.
+pub const MAX_ROWS: usize = 5000;
+
+/// Burst windows kept per template for the timeline.
+const MAX_BURSTS: usize = 50;
+
+/// Everything the page shows, gathered record by record.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub summary: Summary,
+    /// Records read but left out by the filters.
+    pub filtered_out: u64,
+    pub first: Option<Moment>,
+    pub last: Option<Moment>,
+    /// One per tool, in the order first seen.
+    pub tools: Vec<ToolSection>,
+    /// healthmon's busy CPU percent per host.
+    pub cpu: Series,
+    /// healthmon's used memory percent per host.
+    pub memory: Series,
+    /// healthmon's disk use percent per host and mount.
+    pub disk: Series,
+    /// anomalizer's templates, from first to last line seen, in the
+    /// order first reported.
+    pub templates: Vec<TemplateSpan>,
+    template_index: HashMap<String, usize>,
+}
+
+/// A record time: seconds since the epoch for placing it, the text for
+/// showing it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moment {
+    pub secs: f64,
+    pub text: String,
+}
+
+#[derive(Debug)]
+pub struct ToolSection {
+    pub tool: String,
+    /// One per kind, in the order first seen.
+    pub kinds: Vec<KindTable>,
+}
+
+#[derive(Debug)]
+pub struct KindTable {
+    pub kind: String,
+    /// Every kind field of the kept rows, in the order first seen.
+    pub fields: Vec<String>,
+    pub rows: Vec<Record>,
+    /// Records of this kind, kept or not.
+    pub total: u64,
+}
+
+/// Named lines of (time, value) points.
+#[derive(Debug, Default)]
+pub struct Series {
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug)]
+pub struct Line {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One anomalizer template: when its lines began and ended, and its bursts.
+#[derive(Debug)]
+pub struct TemplateSpan {
+    pub host: String,
+    /// The log it came from, when a finding names it: logs of different
+    /// times get a time axis each.
+    pub source: Option<String>,
+    pub template: String,
+    pub first: f64,
+    pub last: f64,
+    /// Lines of the template, where a finding says.
+    pub lines: Option<u64>,
+    /// Start of each burst window.
+    pub bursts: Vec<f64>,
+    pub detectors: Vec<String>,
+}
+
+impl Page {
+    /// Takes one reported record.
+    pub fn add(&mut self, rec: Record) {
+        self.summary.add(&rec);
+        if let Some(secs) = epoch_secs(&rec.ts) {
+            let moment = || Moment {
+                secs,
+                text: rec.ts.clone(),
+            };
+            if self.first.as_ref().is_none_or(|m| secs < m.secs) {
+                self.first = Some(moment());
+            }
+            if self.last.as_ref().is_none_or(|m| secs > m.secs) {
+                self.last = Some(moment());
+            }
+        }
+        self.chart(&rec);
+        self.table(rec);
+    }
+
+    fn chart(&mut self, rec: &Record) {
+        let number = |name: &str| rec.fields.get(name).and_then(Value::as_f64);
+        match (rec.tool.as_str(), rec.kind.as_str()) {
+            ("healthmon", "health.sample") => {
+                let Some(at) = epoch_secs(&rec.ts) else {
+                    return;
+                };
+                if let Some(cpu) = number("cpu_percent") {
+                    self.cpu.push(&rec.host, at, cpu);
+                }
+                if let Some(memory) = number("mem_percent") {
+                    self.memory.push(&rec.host, at, memory);
+                }
+            }
+            ("healthmon", "health.disk") => {
+                let (Some(at), Some(percent)) = (epoch_secs(&rec.ts), number("percent")) else {
+                    return;
+                };
+                let mount = rec
+                    .fields
+                    .get("mount")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                self.disk
+                    .push(&format!("{} {mount}", rec.host), at, percent);
+            }
+            ("anomalizer", "log.anomaly") => self.template(rec),
+            _ => {}
+        }
+    }
+
+    fn template(&mut self, rec: &Record) {
+        let text = |name: &str| rec.fields.get(name).and_then(Value::as_str);
+        let (Some(template), Some(first), Some(last)) = (
+            text("template"),
+            text("first_time").and_then(epoch_secs),
+            text("last_time").and_then(epoch_secs),
+        ) else {
+            return;
+        };
+        let detector = text("detector").unwrap_or("?");
+        let count = |name: &str| rec.fields.get(name).and_then(Value::as_u64);
+        let lines = match detector {
+            "rare_template" | "new_template" => count("count"),
+            "token_frequency" => count("template_count"),
+            _ => None,
+        };
+        let key = format!("{}\0{template}", rec.host);
+        let index = match self.template_index.get(&key) {
+            Some(&index) => index,
+            None => {
+                self.templates.push(TemplateSpan {
+                    host: rec.host.clone(),
+                    source: None,
+                    template: template.to_string(),
+                    first,
+                    last,
+                    lines: None,
+                    bursts: Vec::new(),
+                    detectors: Vec::new(),
+                });
+                self.template_index.insert(key, self.templates.len() - 1);
+                self.templates.len() - 1
+            }
+        };
+        let span = &mut self.templates[index];
+        if span.source.is_none() {
+            // `source`, else the file of `first_seen` (`file:line`, and a
+            // file name may hold colons itself).
+            span.source = text("source")
+                .or_else(|| text("first_seen").and_then(|seen| Some(seen.rsplit_once(':')?.0)))
+                .map(str::to_string);
+        }
+        span.first = span.first.min(first);
+        span.last = span.last.max(last);
+        span.lines = span.lines.max(lines);
+        if detector == "burst"
+            && span.bursts.len() < MAX_BURSTS
+            && let Some(start) = text("window_start").and_then(epoch_secs)
+        {
+            span.bursts.push(start);
+        }
+        if !span.detectors.iter().any(|d| d == detector) {
+            span.detectors.push(detector.to_string());
+        }
+    }
+
+    fn table(&mut self, rec: Record) {
+        let section = match self.tools.iter().position(|s| s.tool == rec.tool) {
+            Some(index) => &mut self.tools[index],
+            None => {
+                self.tools.push(ToolSection {
+                    tool: rec.tool.clone(),
+                    kinds: Vec::new(),
+                });
+                self.tools.last_mut().expect("just pushed")
+            }
+        };
+        let table = match section.kinds.iter().position(|t| t.kind == rec.kind) {
+            Some(index) => &mut section.kinds[index],
+            None => {
+                section.kinds.push(KindTable {
+                    kind: rec.kind.clone(),
+                    fields: Vec::new(),
+                    rows: Vec::new(),
+                    total: 0,
+                });
+                section.kinds.last_mut().expect("just pushed")
+            }
+        };
+        table.total += 1;
+        if table.rows.len() < MAX_ROWS {
+            for name in rec.fields.keys() {
+                if !table.fields.contains(name) {
+                    table.fields.push(name.clone());
+                }
+            }
+            table.rows.push(rec);
+        }
+    }
+}
+
+impl Series {
+    fn push(&mut self, name: &str, at: f64, value: f64) {
+        let line = match self.lines.iter().position(|l| l.name == name) {
+            Some(index) => &mut self.lines[index],
+            None => {
+                self.lines.push(Line {
+                    name: name.to_string(),
+                    points: Vec::new(),
+                });
+                self.lines.last_mut().expect("just pushed")
+            }
+        };
+        line.points.push((at, value));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 time; `None` for anything else,
+/// which then simply is not placed on a time axis.
+fn epoch_secs(ts: &str) -> Option<f64> {
+    let time = humantime::parse_rfc3339_weak(ts).ok()?;
+    Some(match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use secops_common::Severity;
+
+    use super::*;
+
+    fn rec(tool: &str, kind: &str, ts: &str) -> Record {
+        let mut rec = Record::new(tool, kind, Severity::Info, "m");
+        rec.ts = ts.to_string();
+        rec.host = "web1".to_string();
+        rec
+    }
+
+    #[test]
+    fn tables_split_by_tool_and_kind_and_stop_keeping_rows_at_the_cap() {
+        let mut page = Page::default();
+        for i in 0..MAX_ROWS + 3 {
+            page.add(rec("t", "a", "2026-11-21T19:02:00Z").with("n", i));
+        }
+        page.add(
+            rec("t", "b", "2026-11-21T19:01:00Z")
+                .with("x", 1)
+                .with("y", 2),
+        );
+        page.add(rec("u", "a", "2026-11-21T19:03:00Z"));
+        let t = &page.tools[0];
+        assert_eq!((t.tool.as_str(), t.kinds.len()), ("t", 2));
+        assert_eq!(
+            (t.kinds[0].rows.len(), t.kinds[0].total),
+            (MAX_ROWS, MAX_ROWS as u64 + 3)
+        );
+        assert_eq!(t.kinds[1].fields, ["x", "y"]);
+        assert_eq!(page.tools[1].tool, "u");
+        assert_eq!(page.summary.records(), MAX_ROWS as u64 + 5);
+        assert_eq!(page.first.unwrap().text, "2026-11-21T19:01:00Z");
+        assert_eq!(page.last.unwrap().text, "2026-11-21T19:03:00Z");
+    }
+
+    #[test]
+    fn healthmon_and_anomalizer_records_become_chart_points() {
+        let mut page = Page::default();
+        page.add(
+            rec("healthmon", "health.sample", "2026-11-21T19:02:00Z")
+                .with("cpu_percent", 12.5)
+                .with("mem_percent", 40),
+        );
+        page.add(
+            rec("healthmon", "health.sample", "2026-11-21T19:02:10Z")
+                .with("cpu_percent", Value::Null)
+                .with("mem_percent", 41),
+        );
+        page.add(
+            rec("healthmon", "health.disk", "2026-11-21T19:02:10Z")
+                .with("mount", "/var")
+                .with("percent", 81),
+        );
+        let anomaly = |detector: &str| {
+            let mut rec =
+                rec("anomalizer", "log.anomaly", "2026-11-21T19:05:00Z").with("detector", detector);
+            if detector != "burst" {
+                rec.set("first_seen", "/var/log/a:b.log:12");
+            }
+            rec.with("template", "Failed password for <*>")
+                .with("count", 11)
+                .with("template_count", 200)
+                .with("window_start", "2026-11-21T18:10:00Z")
+                .with("first_time", "2026-11-21T18:00:00Z")
+                .with("last_time", "2026-11-21T18:30:00Z")
+        };
+        page.add(anomaly("burst"));
+        page.add(anomaly("token_frequency"));
+        page.add(
+            rec("anomalizer", "log.anomaly", "2026-11-21T19:05:00Z")
+                .with("template", "no times")
+                .with("first_time", Value::Null),
+        );
+
+        let at = epoch_secs("2026-11-21T19:02:00Z").unwrap();
+        assert_eq!(page.cpu.lines[0].points, [(at, 12.5)]);
+        assert_eq!(page.memory.lines[0].points.len(), 2);
+        assert_eq!(page.disk.lines[0].name, "web1 /var");
+        assert_eq!(page.templates.len(), 1);
+        let span = &page.templates[0];
+        assert_eq!(span.lines, Some(200));
+        assert_eq!(span.source.as_deref(), Some("/var/log/a:b.log"));
+        assert_eq!(span.bursts, [epoch_secs("2026-11-21T18:10:00Z").unwrap()]);
+        assert_eq!(span.detectors, ["burst", "token_frequency"]);
+        assert_eq!(span.last - span.first, 1800.0);
+    }
+}
