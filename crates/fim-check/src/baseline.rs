@@ -1,19 +1,25 @@
-//! The baseline file: a JSON header (policy, host, time) and length-prefixed
-//! binary entries, sealed with an HMAC-SHA256 of everything before it.
+//! The baseline file: length-prefixed binary entries and a JSON header
+//! (policy, host, time, count), sealed with an HMAC-SHA256 of everything
+//! before it.
 //!
 //! ```text
-//! "FIMCHK\0\x01"  header_len:u32  header:JSON  entry*  hmac:[u8; 32]
+//! "FIMCHK\0\x02"  entry*  header:JSON  header_len:u32  hmac:[u8; 32]
 //! entry = path_len:u32 path kind:u8 flags:u8 mode:u32 uid:u32 gid:u32
 //!         size:u64 mtime:i64,u32 ctime:i64,u32 inode:u64 nlink:u64
 //!         [target_len:u32 target] [sha256:32] xattr_count:u16
 //!         (name_len:u16 name value_len:u32 value)*
 //! ```
-//! Little-endian throughout. The HMAC is checked before a byte is parsed,
-//! so a truncated or edited baseline is refused whole, never half-read into
-//! a report of "no changes". Loading is one read and a linear decode.
+//! Little-endian throughout. Entries are written as the walk completes them,
+//! so init holds none in memory; the header, which counts them, comes last,
+//! and the reader sorts them by path. The HMAC is checked before a byte is
+//! parsed, so a truncated or edited baseline is refused whole, never
+//! half-read into a report of "no changes". Loading is one read, a linear
+//! decode and a sort.
 
+use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
 use secops_common::Error;
@@ -25,7 +31,7 @@ use crate::entry::{Entry, Kind, Stamp};
 use crate::key::Key;
 use crate::policy::Policy;
 
-const MAGIC: &[u8; 8] = b"FIMCHK\0\x01";
+const MAGIC: &[u8; 8] = b"FIMCHK\0\x02";
 const MAC_LEN: usize = 32;
 const HAS_TARGET: u8 = 1;
 const HAS_SHA256: u8 = 2;
@@ -53,41 +59,83 @@ pub struct Baseline {
     pub entries: Vec<Entry>,
 }
 
-/// Writes the baseline atomically, mode 0600.
-pub fn write(path: &Path, key: &Key, header: &Header, entries: &[Entry]) -> Result<(), Error> {
-    let fail =
-        |err: std::io::Error| Error::failed(format!("cannot write {}: {err}", path.display()));
-    let file = AtomicFile::create(path, 0o600).map_err(fail)?;
-    let mut out = Sealed {
-        inner: file,
-        mac: HmacSha256::new_from_slice(&key.bytes).expect("HMAC takes any key length"),
-    };
-    let head = serde_json::to_vec(header).expect("a header always serializes");
-    let mut buf = Vec::with_capacity(1 << 16);
-    buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&(head.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&head);
-    for entry in entries {
-        encode(entry, &mut buf);
-        if buf.len() > 1 << 16 {
-            out.write_all(&buf).map_err(fail)?;
-            buf.clear();
-        }
-    }
-    out.write_all(&buf).map_err(fail)?;
-    let Sealed { mut inner, mac } = out;
-    inner
-        .write_all(&mac.finalize().into_bytes())
-        .map_err(fail)?;
-    inner.commit().map_err(fail)?;
-    // AtomicFile keeps an existing file's mode; a baseline is always 0600.
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(fail)
+/// A baseline being written, atomically and mode 0600: entries as they
+/// come, then the header.
+pub struct Writer {
+    out: Sealed,
+    buf: Vec<u8>,
+    entries: u64,
+    /// The first write error, reported by `finish` (a scan's sink cannot
+    /// fail).
+    error: Option<std::io::Error>,
+    path: PathBuf,
 }
 
-/// Reads and authenticates a baseline.
+impl Writer {
+    pub fn create(path: &Path, key: &Key) -> Result<Writer, Error> {
+        let file = AtomicFile::create(path, 0o600)
+            .map_err(|err| Error::failed(format!("cannot write {}: {err}", path.display())))?;
+        let mut buf = Vec::with_capacity(1 << 17);
+        buf.extend_from_slice(MAGIC);
+        Ok(Writer {
+            out: Sealed {
+                inner: file,
+                mac: HmacSha256::new_from_slice(&key.bytes).expect("HMAC takes any key length"),
+            },
+            buf,
+            entries: 0,
+            error: None,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn push(&mut self, entry: &Entry) {
+        encode(entry, &mut self.buf);
+        self.entries += 1;
+        if self.buf.len() > 1 << 16 {
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        if self.error.is_none() {
+            self.error = self.out.write_all(&self.buf).err();
+        }
+        self.buf.clear();
+    }
+
+    /// Writes `header` (its `entries` set to the count written) and the
+    /// HMAC, and renames the file into place.
+    pub fn finish(mut self, header: &mut Header) -> Result<(), Error> {
+        header.entries = self.entries;
+        let head = serde_json::to_vec(header).expect("a header always serializes");
+        self.buf.extend_from_slice(&head);
+        self.buf
+            .extend_from_slice(&(head.len() as u32).to_le_bytes());
+        self.drain();
+        let path = self.path;
+        let fail =
+            |err: std::io::Error| Error::failed(format!("cannot write {}: {err}", path.display()));
+        if let Some(err) = self.error {
+            return Err(fail(err));
+        }
+        let Sealed { mut inner, mac } = self.out;
+        inner
+            .write_all(&mac.finalize().into_bytes())
+            .map_err(fail)?;
+        inner.commit().map_err(fail)?;
+        // AtomicFile keeps an existing file's mode; a baseline is always 0600.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(fail)
+    }
+}
+
+/// Reads and authenticates a baseline. The file is read twice through one
+/// descriptor, never held whole: once for the HMAC, which must pass before
+/// a byte is parsed, then to decode, with the HMAC computed again and
+/// compared at the end, so a file written in between is refused too.
 pub fn read(path: &Path, key: &Key) -> Result<Baseline, Error> {
-    let data = std::fs::read(path).map_err(|err| {
+    let cannot = |err: std::io::Error| {
         if err.kind() == std::io::ErrorKind::NotFound {
             Error::bad_input(format!(
                 "no baseline at {}: run fim-check init first",
@@ -96,40 +144,84 @@ pub fn read(path: &Path, key: &Key) -> Result<Baseline, Error> {
         } else {
             Error::failed(format!("cannot read baseline {}: {err}", path.display()))
         }
-    })?;
+    };
     let refuse = |why: &str| {
         Error::bad_input(format!(
             "baseline {} {why}; refusing to compare against it",
             path.display()
         ))
     };
-    if data.len() < MAGIC.len() + 4 + MAC_LEN || !data.starts_with(MAGIC) {
-        return Err(refuse(if data.starts_with(&MAGIC[..data.len().min(6)]) {
-            "is truncated"
-        } else {
-            "is not a fim-check baseline (or is of another format version)"
-        }));
+    let file = File::open(path).map_err(cannot)?;
+    let len = file.metadata().map_err(cannot)?.len();
+    let mut magic = [0u8; MAGIC.len()];
+    let got = read_up_to(&file, 0, &mut magic).map_err(cannot)?;
+    let short = len < (MAGIC.len() + 4 + MAC_LEN) as u64;
+    if short && MAGIC.starts_with(&magic[..got]) {
+        return Err(refuse("is truncated"));
     }
-    let (body, tag) = data.split_at(data.len() - MAC_LEN);
-    let mut mac = HmacSha256::new_from_slice(&key.bytes).expect("HMAC takes any key length");
-    mac.update(body);
-    if mac.verify_slice(tag).is_err() {
+    if magic[..7] == MAGIC[..7] && magic != *MAGIC {
+        return Err(refuse(&format!(
+            "is of format version {}, where this fim-check reads version {} (make it again with init --force)",
+            magic[7], MAGIC[7]
+        )));
+    }
+    if short || magic != *MAGIC {
+        return Err(refuse("is not a fim-check baseline"));
+    }
+    let body_len = len - MAC_LEN as u64;
+    let mut tag = [0u8; MAC_LEN];
+    file.read_exact_at(&mut tag, body_len).map_err(cannot)?;
+    let mut check = Source::new(&file, key, body_len);
+    while check.refill(1 << 20).map_err(cannot)? {
+        check.pos = check.end;
+    }
+    if check.mac.verify_slice(&tag).is_err() {
         return Err(refuse(&format!(
             "fails its HMAC check with key {}: it was modified, truncated or sealed with another key",
             key.path.display()
         )));
     }
-    decode(&body[MAGIC.len()..]).map_err(|why| refuse(&why))
+    let base = decode(Source::new(&file, key, body_len), &tag).map_err(|why| refuse(&why))?;
+    Ok(base)
 }
 
-fn decode(body: &[u8]) -> Result<Baseline, String> {
-    let mut cur = Cursor { buf: body, pos: 0 };
-    let head_len = cur.u32()? as usize;
-    let header: Header = serde_json::from_slice(cur.take(head_len)?)
+/// Reads at `offset` until `buf` is full or the file ends.
+fn read_up_to(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(got)
+}
+
+fn decode(mut src: Source<'_>, tag: &[u8]) -> Result<Baseline, String> {
+    let mut head_len = [0u8; 4];
+    src.file
+        .read_exact_at(&mut head_len, src.len - 4)
+        .map_err(|err| format!("cannot be read ({err})"))?;
+    let head_len = u64::from(u32::from_le_bytes(head_len));
+    let entries_end = (src.len - 4)
+        .checked_sub(head_len)
+        .filter(|end| *end >= MAGIC.len() as u64)
+        .ok_or("has a header longer than itself")?;
+    src.take(MAGIC.len())?;
+    let mut entries = Vec::new();
+    while src.offset() < entries_end {
+        entries.push(decode_entry(&mut src)?);
+    }
+    if src.offset() != entries_end {
+        return Err("has an entry running into its header".into());
+    }
+    let header: Header = serde_json::from_slice(src.take(head_len as usize)?)
         .map_err(|err| format!("has an unreadable header ({err})"))?;
-    let mut entries = Vec::with_capacity(header.entries.min(1 << 24) as usize);
-    while cur.pos < body.len() {
-        entries.push(decode_entry(&mut cur)?);
+    src.take(4)?;
+    if src.offset() != src.len || src.mac.verify_slice(tag).is_err() {
+        return Err("changed while it was being read".into());
     }
     if entries.len() as u64 != header.entries {
         return Err(format!(
@@ -138,6 +230,9 @@ fn decode(body: &[u8]) -> Result<Baseline, String> {
             header.entries
         ));
     }
+    // Written in walk order; nested watched paths may meet twice.
+    entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    entries.dedup_by(|a, b| a.path == b.path);
     Ok(Baseline { header, entries })
 }
 
@@ -174,7 +269,7 @@ fn encode(e: &Entry, buf: &mut Vec<u8>) {
     }
 }
 
-fn decode_entry(cur: &mut Cursor<'_>) -> Result<Entry, String> {
+fn decode_entry(cur: &mut Source<'_>) -> Result<Entry, String> {
     let len = cur.u32()? as usize;
     let path = cur.take(len)?.to_vec();
     let kind = Kind::from_u8(cur.u8()?).ok_or("has an entry of unknown type")?;
@@ -220,17 +315,72 @@ fn decode_entry(cur: &mut Cursor<'_>) -> Result<Entry, String> {
     })
 }
 
-struct Cursor<'a> {
-    buf: &'a [u8],
+/// The baseline's body read in chunks through positional reads, every byte
+/// fed to the HMAC as it is read; `take` hands out what it decodes.
+struct Source<'f> {
+    file: &'f File,
+    mac: HmacSha256,
+    /// Bytes of the body (all but the HMAC).
+    len: u64,
+    /// File offset of `buf[0]`.
+    base: u64,
+    buf: Vec<u8>,
     pos: usize,
+    end: usize,
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|end| *end <= self.buf.len());
-        let end = end.ok_or("is truncated inside an entry")?;
-        let bytes = &self.buf[self.pos..end];
-        self.pos = end;
+impl<'f> Source<'f> {
+    fn new(file: &'f File, key: &Key, len: u64) -> Source<'f> {
+        Source {
+            file,
+            mac: HmacSha256::new_from_slice(&key.bytes).expect("HMAC takes any key length"),
+            len,
+            base: 0,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Makes at least `want` more bytes available unless the body ends;
+    /// false when nothing is left to read.
+    fn refill(&mut self, want: usize) -> std::io::Result<bool> {
+        let read_to = self.base + self.end as u64;
+        if read_to >= self.len {
+            return Ok(false);
+        }
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.base += self.pos as u64;
+        self.end -= self.pos;
+        self.pos = 0;
+        let size = want.max(1 << 20);
+        if self.buf.len() < size {
+            self.buf.resize(size, 0);
+        }
+        let room = (self.buf.len() - self.end).min((self.len - read_to) as usize);
+        let got = read_up_to(self.file, read_to, &mut self.buf[self.end..self.end + room])?;
+        if got == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.mac.update(&self.buf[self.end..self.end + got]);
+        self.end += got;
+        Ok(true)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        while self.end - self.pos < n {
+            match self.refill(n) {
+                Ok(true) => {}
+                Ok(false) => return Err("is truncated inside an entry".into()),
+                Err(err) => return Err(format!("cannot be read ({err})")),
+            }
+        }
+        let bytes = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
         Ok(bytes)
     }
 
@@ -311,18 +461,23 @@ mod tests {
         };
         let policy = Policy::for_paths(&["/etc".into()]).unwrap();
         let entries = vec![entry(b"/a"), entry(b"/b\n\xfe")];
-        let header = Header {
+        let mut header = Header {
             created: "2026-01-01T00:00:00Z".into(),
             host: "h".into(),
             policy_source: "command line".into(),
             policy,
-            entries: 2,
+            entries: 0,
             version: "0".into(),
         };
         let path = dir.path().join("base");
-        write(&path, &key, &header, &entries).unwrap();
+        let mut writer = Writer::create(&path, &key).unwrap();
+        for entry in entries.iter().rev() {
+            writer.push(entry);
+        }
+        writer.finish(&mut header).unwrap();
         let back = read(&path, &key).unwrap();
-        assert_eq!(back.entries, entries);
+        assert_eq!(back.entries, entries, "read back sorted");
+        assert_eq!(back.header.entries, 2);
         assert_eq!(back.header.policy.paths[0].attributes, AttrSet::full());
 
         let good = std::fs::read(&path).unwrap();
@@ -335,6 +490,11 @@ mod tests {
                 "cut at {cut}: {err}"
             );
         }
+        let mut old_version = good.clone();
+        old_version[7] = 1;
+        std::fs::write(&path, &old_version).unwrap();
+        let err = read(&path, &key).unwrap_err();
+        assert!(err.message.contains("format version 1"), "{err}");
         let mut flipped = good.clone();
         flipped[good.len() / 2] ^= 1;
         std::fs::write(&path, &flipped).unwrap();

@@ -15,6 +15,8 @@ Examples:
                                                  mtime and ctime are unchanged
   fim-check update                               accept the current state (after a verify)
   fim-check show --format table                  list the baseline
+  fim-check watch                                verify, then report changes as they
+                                                 happen until SIGINT/SIGTERM
   fim-check verify | secops-notify --min-severity high
 
 The baseline lives in the state directory (fim.baseline), sealed with an
@@ -60,6 +62,22 @@ pub enum Command {
     Update(CheckArgs),
     /// List the baseline's header and entries
     Show,
+    /// Report changes as they happen (inotify), until SIGINT or SIGTERM
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct WatchArgs {
+    /// In the first check, reuse the baseline hash of files whose inode,
+    /// size, mtime and ctime are unchanged
+    #[arg(long)]
+    pub trust_metadata: bool,
+
+    /// Check changed paths once the tree has been quiet this long (a burst
+    /// of writes is one check, and one record per file)
+    #[arg(long, value_name = "DURATION", default_value = "500ms",
+          value_parser = secops_common::cli::parse_duration)]
+    pub settle: std::time::Duration,
 }
 
 #[derive(Debug, Clone, ClapArgs)]

@@ -4,14 +4,18 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use secops_common::{Error, Exit, Output};
+use secops_common::{Error, Exit, Output, Record};
 
 use crate::baseline::{self, Baseline, Header};
-use crate::cli::{Args, CheckArgs, Command, InitArgs};
-use crate::diff::{aide_bits, compare};
+use crate::cli::{Args, CheckArgs, Command, InitArgs, WatchArgs};
+use crate::diff::{Unchanged, aide_bits, compare};
+use crate::entry::Entry;
 use crate::key::Key;
 use crate::policy::{Policy, Scope};
-use crate::records::{TABLE_COLUMNS, entry_record, event_record, header_record, problem_record};
+use crate::records::{
+    Counts, ERROR_SEVERITY, TABLE_COLUMNS, entry_record, event_record, header_record,
+    problem_record,
+};
 use crate::scan::{ProblemKind, Scan, ScanOptions, scan};
 
 pub fn dispatch(args: &Args, aide: &mut u8) -> Result<Exit, Error> {
@@ -21,6 +25,7 @@ pub fn dispatch(args: &Args, aide: &mut u8) -> Result<Exit, Error> {
         Command::Verify(check) => verify(args, check, &store, aide, false),
         Command::Update(check) => verify(args, check, &store, aide, true),
         Command::Show => show(args, &store),
+        Command::Watch(opts) => watch(args, opts, &store),
     }
 }
 
@@ -62,21 +67,31 @@ impl Store {
         Ok(base)
     }
 
-    fn save(&self, key: &Key, header: Header, scan: &Scan) -> Result<(), Error> {
-        let header = Header {
-            entries: scan.entries.len() as u64,
+    fn writer(&self, key: &Key) -> Result<baseline::Writer, Error> {
+        baseline::Writer::create(&self.baseline, key)
+    }
+
+    /// Seals a written baseline and returns its `fim.baseline` record.
+    fn seal(
+        &self,
+        writer: baseline::Writer,
+        header: Header,
+        counts: &Counts,
+        scan: &Scan,
+    ) -> Result<Record, Error> {
+        let mut header = Header {
             created: secops_common::record::now_rfc3339(),
             host: secops_common::record::hostname().to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             ..header
         };
-        baseline::write(&self.baseline, key, &header, &scan.entries)?;
+        writer.finish(&mut header)?;
         secops_common::info!(
             "wrote {} entries to {}",
             header.entries,
             self.baseline.display()
         );
-        Ok(())
+        Ok(header_record(&header, &self.baseline, counts).with("errors", scan.problems.len()))
     }
 }
 
@@ -97,9 +112,16 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
     let key = Key::load_or_create(&store.key)?;
     let scope = Scope::new(policy)?;
     let started = Instant::now();
-    let found = scan(&ScanOptions {
-        scope: &scope,
-        trusted: None,
+    let mut writer = store.writer(&key)?;
+    let mut counts = Counts::default();
+    let mut sink = |entry: &Entry, _clean: bool| {
+        writer.push(entry);
+        counts.add(entry);
+        false
+    };
+    let found = scan(ScanOptions {
+        sink: Some(&mut sink),
+        ..ScanOptions::of(&scope)
     });
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
     write_problems(&mut out, &found)?;
@@ -111,14 +133,12 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
         entries: 0,
         version: String::new(),
     };
-    store.save(&key, header, &found)?;
-    secops_common::info!(
-        "recorded {} entries in {:.2?}",
-        found.entries.len(),
-        started.elapsed()
-    );
-    let written = out.finish()?;
-    Ok(conclude(&found, written.worst, args))
+    out.write(&store.seal(writer, header, &counts, &found)?)?;
+    secops_common::info!("recorded the tree in {:.2?}", started.elapsed());
+    out.finish()?;
+    // The summary is information; only problems weigh on the status.
+    let worst = (!found.problems.is_empty()).then_some(ERROR_SEVERITY);
+    Ok(conclude(&found, worst, args))
 }
 
 fn verify(
@@ -131,11 +151,26 @@ fn verify(
     let base = store.load()?;
     let scope = Scope::new(base.header.policy.clone())?;
     let started = Instant::now();
-    let found = scan(&ScanOptions {
-        scope: &scope,
+    // update writes the new baseline as the scan goes.
+    let mut writer = match accept {
+        true => Some(store.writer(&Key::load(&store.key)?)?),
+        false => None,
+    };
+    let mut counts = Counts::default();
+    let mut unchanged = Unchanged::new(&scope, &base.entries);
+    let mut sink = |entry: &Entry, clean: bool| {
+        if let Some(writer) = writer.as_mut() {
+            writer.push(entry);
+            counts.add(entry);
+        }
+        unchanged.keep(entry, clean)
+    };
+    let found = scan(ScanOptions {
         trusted: check.trust_metadata.then_some(base.entries.as_slice()),
+        sink: Some(&mut sink),
+        ..ScanOptions::of(&scope)
     });
-    let events = compare(&scope, &base.entries, &found);
+    let events = compare(&scope, unchanged.rest(), &found);
     *aide = aide_bits(&events);
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
     for event in &events {
@@ -144,14 +179,13 @@ fn verify(
     write_problems(&mut out, &found)?;
     secops_common::info!(
         "checked {} entries in {:.2?}: {} differences, {} problems",
-        found.entries.len(),
+        found.entries.len() + unchanged.dropped(),
         started.elapsed(),
         events.len(),
         found.problems.len()
     );
-    if accept {
-        let key = Key::load(&store.key)?;
-        store.save(&key, base.header.clone(), &found)?;
+    if let Some(writer) = writer {
+        out.write(&store.seal(writer, base.header.clone(), &counts, &found)?)?;
         if found
             .problems
             .iter()
@@ -173,12 +207,37 @@ fn verify(
 fn show(args: &Args, store: &Store) -> Result<Exit, Error> {
     let base = store.load()?;
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    out.write(&header_record(&base.header, &store.baseline))?;
+    out.write(&header_record(
+        &base.header,
+        &store.baseline,
+        &Counts::of(&base.entries),
+    ))?;
     for entry in &base.entries {
         out.write(&entry_record(entry))?;
     }
     out.finish()?;
     Ok(Exit::Clean)
+}
+
+fn watch(args: &Args, opts: &WatchArgs, store: &Store) -> Result<Exit, Error> {
+    let base = store.load()?;
+    let scope = Scope::new(base.header.policy.clone())?;
+    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    let watched = crate::watch::watch(
+        &scope,
+        &base.entries,
+        &crate::watch::WatchOptions {
+            trust_metadata: opts.trust_metadata,
+            settle: opts.settle,
+        },
+        &mut out,
+    )?;
+    let written = out.finish()?;
+    Ok(if watched.failed {
+        Exit::Failed
+    } else {
+        Exit::for_findings(written.worst, args.common.fail_on)
+    })
 }
 
 fn write_problems(out: &mut Output, found: &Scan) -> Result<(), Error> {

@@ -1,6 +1,8 @@
 //! Comparing a scan with the baseline: a merge of two path-sorted lists,
 //! each path judged by the rule the policy gives it.
 
+use std::cmp::Ordering;
+
 use crate::attrs::{Attr, AttrSet};
 use crate::entry::Entry;
 use crate::policy::{Rule, Scope};
@@ -18,6 +20,16 @@ pub enum Event<'a> {
     },
 }
 
+impl Event<'_> {
+    /// The path the difference is about.
+    pub fn path(&self) -> &[u8] {
+        match self {
+            Event::Added(entry, _) | Event::Removed(entry, _) => &entry.path,
+            Event::Changed { new, .. } => &new.path,
+        }
+    }
+}
+
 /// AIDE's exit bits: 1 added, 2 removed, 4 changed.
 pub fn aide_bits(events: &[Event<'_>]) -> u8 {
     events.iter().fold(0, |bits, e| {
@@ -29,44 +41,46 @@ pub fn aide_bits(events: &[Event<'_>]) -> u8 {
     })
 }
 
-/// The differences, in path order. Paths the scan could not read are not
-/// reported as removed (their `fim.error` says why), and a file whose
-/// content could not be hashed is not reported as a content change.
-pub fn compare<'a>(scope: &'a Scope, old: &'a [Entry], scan: &'a Scan) -> Vec<Event<'a>> {
-    let new = &scan.entries;
+/// The differences, in path order, between `old` (baseline entries sorted
+/// by path: all of them for verify, the part a rescan covers for watch)
+/// and the scan. Paths the scan could not read are not reported as
+/// removed (their `fim.error` says why), and a file whose content could
+/// not be hashed is not reported as a content change.
+pub fn compare<'a>(
+    scope: &'a Scope,
+    old: impl IntoIterator<Item = &'a Entry>,
+    scan: &'a Scan,
+) -> Vec<Event<'a>> {
+    let mut old = old.into_iter().peekable();
+    let mut new = scan.entries.iter().peekable();
     let mut events = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < new.len() {
-        let order = match (old.get(i), new.get(j)) {
+    loop {
+        let order = match (old.peek(), new.peek()) {
             (Some(o), Some(n)) => o.path.cmp(&n.path),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            _ => std::cmp::Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => return events,
         };
         match order {
-            std::cmp::Ordering::Less => {
-                let o = &old[i];
+            Ordering::Less => {
+                let o = old.next().expect("peeked");
                 if let Some(rule) = scope.rule_for(&o.path) {
                     if !unknown(&scan.problems, &o.path) {
                         events.push(Event::Removed(o, rule));
                     }
                 }
-                i += 1;
             }
-            std::cmp::Ordering::Greater => {
-                let n = &new[j];
+            Ordering::Greater => {
+                let n = new.next().expect("peeked");
                 if let Some(rule) = scope.rule_for(&n.path) {
                     events.push(Event::Added(n, rule));
                 }
-                j += 1;
             }
-            std::cmp::Ordering::Equal => {
-                let (o, n) = (&old[i], &new[j]);
+            Ordering::Equal => {
+                let (o, n) = (old.next().expect("peeked"), new.next().expect("peeked"));
                 if let Some(rule) = scope.rule_for(&n.path) {
-                    let mut set = rule.attributes;
-                    if problem_at(&scan.problems, &n.path).is_some() {
-                        set = without_content(set);
-                    }
-                    let attrs = n.changes(o, set);
+                    let content_known = problem_at(&scan.problems, &n.path).is_none();
+                    let attrs = changes(rule, o, n, content_known);
                     if !attrs.is_empty() {
                         events.push(Event::Changed {
                             old: o,
@@ -76,12 +90,72 @@ pub fn compare<'a>(scope: &'a Scope, old: &'a [Entry], scan: &'a Scan) -> Vec<Ev
                         });
                     }
                 }
-                i += 1;
-                j += 1;
             }
         }
     }
-    events
+}
+
+/// Drops scanned entries that are what the baseline has as soon as they
+/// are complete, so a scan holds only the differences (a million unchanged
+/// files cost a bit each, not an entry each). Compare then sees neither
+/// side of a dropped path, which it would have said nothing about.
+pub struct Unchanged<'b> {
+    scope: &'b Scope,
+    baseline: &'b [Entry],
+    seen: Vec<bool>,
+}
+
+impl<'b> Unchanged<'b> {
+    pub fn new(scope: &'b Scope, baseline: &'b [Entry]) -> Unchanged<'b> {
+        Unchanged {
+            scope,
+            baseline,
+            seen: vec![false; baseline.len()],
+        }
+    }
+
+    /// Whether the scan keeps `new` (recorded without a problem when
+    /// `clean`): false when it is the same as in the baseline under its
+    /// rule.
+    pub fn keep(&mut self, new: &Entry, clean: bool) -> bool {
+        let at = self
+            .baseline
+            .binary_search_by(|e| e.path.as_slice().cmp(&new.path));
+        let (Ok(i), true) = (at, clean) else {
+            return true;
+        };
+        let same = self
+            .scope
+            .rule_for(&new.path)
+            .is_some_and(|rule| changes(rule, &self.baseline[i], new, true).is_empty());
+        self.seen[i] |= same;
+        !same
+    }
+
+    /// How many entries were dropped.
+    pub fn dropped(&self) -> usize {
+        self.seen.iter().filter(|s| **s).count()
+    }
+
+    /// The baseline entries whose path was not dropped: what compare must
+    /// see.
+    pub fn rest(&self) -> impl Iterator<Item = &'b Entry> + '_ {
+        self.baseline
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, seen)| !**seen)
+            .map(|(entry, _)| entry)
+    }
+}
+
+/// The attributes of the rule that differ; content ones only when the
+/// content could be read.
+fn changes(rule: &Rule, old: &Entry, new: &Entry, content_known: bool) -> Vec<Attr> {
+    let set = match content_known {
+        true => rule.attributes,
+        false => without_content(rule.attributes),
+    };
+    new.changes(old, set)
 }
 
 fn without_content(set: AttrSet) -> AttrSet {

@@ -1,8 +1,8 @@
 //! fim-check: file integrity monitoring. `init` records hashes and
 //! metadata of the watched trees in an HMAC-sealed baseline, `verify`
 //! compares the live trees with it (`fim.added`, `fim.removed`,
-//! `fim.changed`, `fim.error`), `update` accepts what changed and `show`
-//! lists the baseline.
+//! `fim.changed`, `fim.error`), `update` accepts what changed, `show`
+//! lists the baseline and `watch` reports changes as they happen.
 
 mod acl;
 pub mod attrs;
@@ -18,6 +18,7 @@ pub mod policy;
 mod progress;
 mod records;
 mod scan;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -190,6 +190,11 @@ impl Scope {
         roots
     }
 
+    /// The walk root `path` lies in (or is).
+    pub fn root_of(&self, path: &Path) -> Option<&Path> {
+        self.roots().into_iter().find(|root| path.starts_with(root))
+    }
+
     /// The rule governing `path` (the deepest rule containing it), or
     /// `None` when the path is excluded or lies beyond a non-recursive rule.
     pub fn rule_for(&self, path: &[u8]) -> Option<&Rule> {

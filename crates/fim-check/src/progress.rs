@@ -7,8 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress(Option<ProgressBar>);
 
 impl Progress {
-    pub fn new() -> Progress {
-        if !secops_common::diag::progress_enabled() {
+    /// A bar when `wanted` and the terminal allows it.
+    pub fn new(wanted: bool) -> Progress {
+        if !wanted || !secops_common::diag::progress_enabled() {
             return Progress(None);
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::attrs::Attr;
 use crate::baseline::Header;
 use crate::diff::Event;
-use crate::entry::Entry;
+use crate::entry::{Entry, Kind};
 use crate::names::{base64, shown, text_of};
 use crate::scan::{Problem, ProblemKind};
 
@@ -17,7 +17,7 @@ pub const TOOL: &str = "fim-check";
 pub const TABLE_COLUMNS: [&str; 5] = ["severity", "kind", "path", "attributes", "message"];
 
 /// Severity of `fim.error`: the file is unchecked, not known to be bad.
-const ERROR_SEVERITY: Severity = Severity::Medium;
+pub const ERROR_SEVERITY: Severity = Severity::Medium;
 
 /// A record about `path`: `path` as text and, when the name is not UTF-8,
 /// `path_b64` with its exact bytes.
@@ -123,14 +123,45 @@ pub fn problem_record(problem: &Problem) -> Record {
         .with("error", problem.error.as_str())
 }
 
-/// `fim.baseline`: what `show` says about the baseline itself.
-pub fn header_record(header: &Header, file: &std::path::Path) -> Record {
+/// What a baseline holds, for its summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub files: u64,
+    pub dirs: u64,
+    /// Bytes in regular files.
+    pub bytes: u64,
+}
+
+impl Counts {
+    pub fn of(entries: &[Entry]) -> Counts {
+        let mut counts = Counts::default();
+        entries.iter().for_each(|e| counts.add(e));
+        counts
+    }
+
+    pub fn add(&mut self, entry: &Entry) {
+        match entry.kind {
+            Kind::File => {
+                self.files += 1;
+                self.bytes += entry.size;
+            }
+            Kind::Dir => self.dirs += 1,
+            _ => {}
+        }
+    }
+}
+
+/// `fim.baseline`: what a baseline holds, written by `show` before its
+/// entries and by `init` and `update` once they wrote it (with `errors`,
+/// the paths that could not be recorded), so a cron log shows the run.
+pub fn header_record(header: &Header, file: &std::path::Path, counts: &Counts) -> Record {
+    let Counts { files, dirs, bytes } = *counts;
     Record::new(
         TOOL,
         "fim.baseline",
         Severity::Info,
         format!(
-            "baseline {} of {} entries made on {} at {} from {}",
+            "baseline {} of {} entries ({files} files, {dirs} directories, {bytes} bytes) made on {} at {} from {}",
             file.display(),
             header.entries,
             header.host,
@@ -143,6 +174,9 @@ pub fn header_record(header: &Header, file: &std::path::Path) -> Record {
     .with("baseline_host", header.host.as_str())
     .with("policy_source", header.policy_source.as_str())
     .with("entries", header.entries)
+    .with("files", files)
+    .with("dirs", dirs)
+    .with("bytes", bytes)
     .with(
         "paths",
         Value::Array(

@@ -90,3 +90,37 @@ fn init_refuses_to_overwrite_and_baseline_can_live_elsewhere() {
     let out = run(sb.cmd("verify").arg("--baseline").arg(&elsewhere));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+#[test]
+fn init_and_update_say_what_they_recorded() {
+    let sb = Sandbox::new();
+    fs::create_dir(sb.path("d")).unwrap();
+    fs::write(sb.path("d/f"), "12345").unwrap();
+    fs::write(sb.path("g"), "abc").unwrap();
+    std::os::unix::fs::symlink("g", sb.path("link")).unwrap();
+    let out = run(sb.cmd("init").arg(sb.tree()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = support::records(&out.stdout);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    let summary = &recs[0];
+    assert_eq!(summary["kind"], "fim.baseline");
+    assert_eq!(summary["severity"], "info");
+    let base = sb.state().join("fim.baseline");
+    assert_eq!(summary["baseline"], base.to_str().unwrap());
+    // The tree, d, d/f, g and the link.
+    assert_eq!(summary["entries"], 5);
+    assert_eq!(summary["files"], 2);
+    assert_eq!(summary["dirs"], 2);
+    assert_eq!(summary["bytes"], 8);
+    assert_eq!(summary["errors"], 0);
+
+    fs::remove_file(sb.path("g")).unwrap();
+    let out = run(&mut sb.cmd("update"));
+    let recs = support::records(&out.stdout);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["kind"], "fim.baseline", "{recs:#?}");
+    assert_eq!(
+        (summary["entries"].clone(), summary["bytes"].clone()),
+        (4.into(), 5.into())
+    );
+}

@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{Sandbox, changed_attrs, record_for, records, run, stderr};
@@ -109,7 +110,7 @@ fn odd_names_and_deep_trees_round_trip_one_record_per_line() {
 /// mkdir below PATH_MAX by working from the parent.
 fn create_relative(path: &std::path::Path) {
     let parent = path.parent().unwrap();
-    let status = std::process::Command::new("mkdir")
+    let status = Command::new("mkdir")
         .arg(path.file_name().unwrap())
         .current_dir(short_cwd(parent))
         .status()
@@ -210,5 +211,73 @@ fn a_file_written_during_the_scan_gets_no_torn_hash() {
     assert!(
         !changed.contains(&"sha256".into()),
         "a torn hash was compared: {changed:?}"
+    );
+}
+
+/// `init` inside a private mount namespace (`unshare --mount`) with a tmpfs
+/// mounted in the tree; the `fim.entry` records of `show` come back.
+fn entries_with_tmpfs_inside(sb: &Sandbox, extra: &[&str]) -> Vec<serde_json::Value> {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test mounts a tmpfs in a private mount namespace: run it as root (scripts/test does)"
+    );
+    let script = "mount -t tmpfs fim-check-test \"$1/mnt\" && echo in > \"$1/mnt/inside\" && shift && \"$@\"";
+    let mut init = sb.cmd("init");
+    init.arg(sb.tree()).args(extra);
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(sb.tree())
+        .arg(init.get_program())
+        .args(init.get_args())
+        .output()
+        .expect("unshare runs: apt-get install util-linux");
+    assert_eq!(out.status.code(), Some(0), "init: {}", stderr(&out));
+    let out = run(&mut sb.cmd("show"));
+    records(&out.stdout)
+        .into_iter()
+        .filter(|r| r["kind"] == "fim.entry")
+        .collect()
+}
+
+#[test]
+fn other_filesystems_are_not_crossed_unless_asked() {
+    let sb = Sandbox::new();
+    fs::create_dir(sb.path("mnt")).unwrap();
+    fs::write(sb.path("mnt/beneath"), "hidden by the mount").unwrap();
+    fs::write(sb.path("plain"), "x").unwrap();
+    let paths = |entries: &[serde_json::Value]| -> Vec<String> {
+        entries
+            .iter()
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let tree = sb.tree().display().to_string();
+    let default = paths(&entries_with_tmpfs_inside(&sb, &[]));
+    // The mount point is recorded (as the directory it is), nothing on
+    // the tmpfs is; the file it hides is not visible either.
+    assert_eq!(
+        default,
+        [tree.clone(), format!("{tree}/mnt"), format!("{tree}/plain")]
+    );
+    let crossed = paths(&entries_with_tmpfs_inside(
+        &sb,
+        &["--force", "--cross-filesystems"],
+    ));
+    assert_eq!(
+        crossed,
+        [
+            tree.clone(),
+            format!("{tree}/mnt"),
+            format!("{tree}/mnt/inside"),
+            format!("{tree}/plain")
+        ]
     );
 }
