@@ -13,6 +13,8 @@ Examples:
   vulnscan --top-ports 100 10.0.0.0/28 | secops-report --format table
   vulnscan --targets-file hosts.txt --fail-on medium | secops-notify --min-severity medium
   vulnscan --baseline last.jsonl 192.0.2.10         what changed since last.jsonl
+  vulnscan --servers servers.json --group web --top-ports 100
+  vulnscan --from-xml scan.xml --rules my-rules.yaml judge an nmap run done by hand
 
 Scan only hosts you are authorised to scan. Exit status: 0 nothing at or
 above --fail-on, 1 something was, 2 bad target or usage, 3 the scan failed
@@ -32,6 +34,25 @@ pub struct Args {
     /// Read more targets from FILE, one per line (# starts a comment)
     #[arg(long, value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
+
+    /// Scan the servers of a remote-run inventory (servers.json, or an
+    /// Ansible INI or YAML inventory): each one's address, else its name
+    #[arg(long, value_name = "FILE")]
+    pub servers: Option<PathBuf>,
+
+    /// Only the servers of GROUP in --servers
+    #[arg(long, value_name = "GROUP", requires = "servers")]
+    pub group: Option<String>,
+
+    /// Judge an nmap XML report (nmap -oX FILE) instead of scanning; - reads
+    /// stdin
+    #[arg(long, value_name = "FILE", help_heading = "Judging", conflicts_with_all = ["targets", "targets_file", "servers", "engine", "require_nmap", "ports", "top_ports", "syn", "no_scripts", "version_intensity"])]
+    pub from_xml: Option<PathBuf>,
+
+    /// Judge with the rules in FILE (YAML) instead of the built-in ones
+    /// (config/vuln-rules.yaml as shipped)
+    #[arg(long, value_name = "FILE", help_heading = "Judging")]
+    pub rules: Option<PathBuf>,
 
     /// Which scanner to use; auto is nmap when installed, else builtin
     #[arg(long, value_enum, default_value = "auto", help_heading = "Scanning")]
@@ -58,6 +79,12 @@ pub struct Args {
     /// SYN scan (-sS, needs root; falls back to -sT without it) (nmap only)
     #[arg(long, help_heading = "Scanning")]
     pub syn: bool,
+
+    /// How hard -sV tries to name a service, 0-9 (nmap only) [default:
+    /// nmap's 7]. 0 sends only the probes meant for the port: a silent
+    /// listener or tarpit then costs seconds instead of minutes
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=9), help_heading = "Scanning")]
+    pub version_intensity: Option<u8>,
 
     /// Skip NSE scripts: ports and versions only (nmap only)
     #[arg(long, help_heading = "Scanning")]

@@ -6,6 +6,7 @@
 mod builtin;
 pub mod cli;
 mod history;
+mod matchers;
 mod nmap;
 pub mod nmap_xml;
 mod ports;
@@ -14,7 +15,9 @@ mod rules;
 mod scan;
 mod target;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use remote_run::inventory::{Inventory, Selection, select};
 
 use secops_common::{Error, Exit, Output, Record, info, warn};
 
@@ -24,11 +27,62 @@ use crate::history::Snapshot;
 use crate::ports::PortList;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
+use crate::rules::RuleSet;
 use crate::scan::{Engine, Host};
 use crate::target::Target;
 
 /// Runs vulnscan as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
+    let rules = match &args.rules {
+        Some(path) => RuleSet::load(path)?,
+        None => RuleSet::builtin()?,
+    };
+    let scanned = match &args.from_xml {
+        Some(path) => from_xml(path)?,
+        None => scan_targets(args)?,
+    };
+
+    let mut records: Vec<Record> = Vec::new();
+    for host in &scanned.hosts {
+        host_records(host, scanned.engine, &rules, &mut records);
+    }
+    let changes = changes(
+        args,
+        scanned.selection.as_deref(),
+        &records,
+        scanned.complete,
+    )?;
+
+    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    for rec in records.iter().chain(&changes) {
+        out.write(rec)?;
+    }
+    let written = out.finish()?;
+    if !scanned.complete {
+        return Err(Error::failed(match &args.from_xml {
+            Some(path) => format!(
+                "{} ends before </nmaprun> (nmap was interrupted?); the records written cover only the hosts it completed",
+                path.display()
+            ),
+            None => "nmap did not finish; the records written cover only the hosts it completed"
+                .to_string(),
+        }));
+    }
+    Ok(Exit::for_findings(written.worst, args.common.fail_on))
+}
+
+/// What was scanned, by whichever means.
+struct Scanned {
+    hosts: Vec<Host>,
+    complete: bool,
+    engine: Engine,
+    /// What the state file of this scan is keyed by; `None` when the scan
+    /// is not vulnscan's own (`--from-xml`), so it is not kept.
+    selection: Option<String>,
+}
+
+/// Scans the targets of the command line with nmap or the built-in scanner.
+fn scan_targets(args: &Args) -> Result<Scanned, Error> {
     let targets = targets(args)?;
     let ports = args.ports.as_deref().map(PortList::parse).transpose()?;
     let engine = engine(args)?;
@@ -39,6 +93,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 top_ports: args.top_ports,
                 syn: args.syn,
                 scripts: !args.no_scripts,
+                version_intensity: args.version_intensity,
                 max_rate: args.max_rate,
                 timeout: args.timeout,
             };
@@ -52,11 +107,6 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     } else {
         Engine::Builtin
     };
-
-    let mut records: Vec<Record> = Vec::new();
-    for host in &hosts {
-        host_records(host, kind, &mut records);
-    }
     let selection = format!(
         "{} {} ports={}",
         kind.as_str(),
@@ -71,23 +121,44 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             (None, None) => "default".to_string(),
         }
     );
-    let changes = changes(args, &selection, &records, complete)?;
-
-    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    for rec in records.iter().chain(&changes) {
-        out.write(rec)?;
-    }
-    let written = out.finish()?;
-    if !complete {
-        return Err(Error::failed(
-            "nmap did not finish; the records written cover only the hosts it completed",
-        ));
-    }
-    Ok(Exit::for_findings(written.worst, args.common.fail_on))
+    Ok(Scanned {
+        hosts,
+        complete,
+        engine: kind,
+        selection: Some(selection),
+    })
 }
 
-/// The command-line targets and those of `--targets-file`, checked, with
-/// 127.0.0.1 when none are given.
+/// Reads an nmap XML report someone already made (`-` is stdin).
+fn from_xml(path: &Path) -> Result<Scanned, Error> {
+    let xml = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
+    if !xml.contains("<nmaprun") {
+        return Err(Error::bad_input(format!(
+            "{} is not nmap XML output (no <nmaprun> element); make it with nmap -oX FILE",
+            path.display()
+        )));
+    }
+    let run = nmap_xml::parse(&xml);
+    info!(
+        "{}: {} hosts with open ports or results",
+        path.display(),
+        run.hosts.len()
+    );
+    Ok(Scanned {
+        hosts: run.hosts,
+        complete: run.complete,
+        engine: Engine::Nmap,
+        selection: None,
+    })
+}
+
+/// The command-line targets and those of `--targets-file` and `--servers`,
+/// checked and without repeats, with 127.0.0.1 when none are given.
 fn targets(args: &Args) -> Result<Vec<Target>, Error> {
     let mut texts: Vec<String> = args.targets.clone();
     if let Some(path) = &args.targets_file {
@@ -103,9 +174,14 @@ fn targets(args: &Args) -> Result<Vec<Target>, Error> {
             }
         }
     }
+    if let Some(path) = &args.servers {
+        texts.extend(server_targets(path, args.group.as_deref())?);
+    }
     if texts.is_empty() {
         texts.push("127.0.0.1".to_string());
     }
+    let mut seen = std::collections::HashSet::new();
+    texts.retain(|t| seen.insert(t.clone()));
     let targets = texts
         .iter()
         .map(|t| Target::parse(t))
@@ -118,6 +194,26 @@ fn targets(args: &Args) -> Result<Vec<Target>, Error> {
         )));
     }
     Ok(targets)
+}
+
+/// The addresses of a remote-run inventory (its own parser, so vulnscan
+/// reads every format remote-run does), each server's `address` or, as ssh
+/// would, its name.
+fn server_targets(path: &Path, group: Option<&str>) -> Result<Vec<String>, Error> {
+    let inventory = Inventory::load(path)?;
+    let selection = Selection {
+        group,
+        ..Selection::default()
+    };
+    let mut texts = Vec::new();
+    for server in select(Some(&inventory), &selection)? {
+        let text = server.address.as_deref().unwrap_or(&server.name);
+        Target::parse(text).map_err(|err| {
+            Error::bad_input(format!("{}: server {}: {err}", path.display(), server.name))
+        })?;
+        texts.push(text.to_string());
+    }
+    Ok(texts)
 }
 
 /// nmap's path, or `None` for the built-in scanner.
@@ -149,6 +245,7 @@ fn builtin_scan(
     let nmap_only = [
         ("--top-ports", args.top_ports.is_some()),
         ("--syn", args.syn),
+        ("--version-intensity", args.version_intensity.is_some()),
         ("--max-rate", args.max_rate.is_some()),
     ];
     if let Some((flag, _)) = nmap_only.iter().find(|(_, given)| *given) {
@@ -180,10 +277,10 @@ fn builtin_scan(
 }
 
 /// A host's `vuln.port` and `vuln.finding` records.
-fn host_records(host: &Host, engine: Engine, out: &mut Vec<Record>) {
+fn host_records(host: &Host, engine: Engine, rules: &RuleSet, out: &mut Vec<Record>) {
     for port in &host.ports {
         out.push(records::port_record(&host.addr, port, engine));
-        for finding in rules::judge(&host.addr, port) {
+        for finding in rules.judge_port(&host.addr, port) {
             out.push(records::finding_record(
                 &host.addr,
                 Some(port),
@@ -193,7 +290,7 @@ fn host_records(host: &Host, engine: Engine, out: &mut Vec<Record>) {
         }
     }
     for script in &host.scripts {
-        let finding = rules::judge_script(script);
+        let finding = rules.judge_script(&host.addr, None, script);
         out.push(records::finding_record(&host.addr, None, &finding, engine));
     }
 }
@@ -203,7 +300,7 @@ fn host_records(host: &Host, engine: Engine, out: &mut Vec<Record>) {
 /// state: its missing hosts would read as closed ports.
 fn changes(
     args: &Args,
-    selection: &str,
+    selection: Option<&str>,
     records: &[Record],
     complete: bool,
 ) -> Result<Vec<Record>, Error> {
@@ -212,11 +309,12 @@ fn changes(
         return Ok(Vec::new());
     }
     let now = Snapshot::of(records);
-    let state = if args.no_state {
-        None
-    } else {
-        let dir = secops_common::state::state_dir(args.state_dir.as_deref())?;
-        Some(history::state_file(&dir, selection))
+    let state = match selection {
+        Some(selection) if !args.no_state => {
+            let dir = secops_common::state::state_dir(args.state_dir.as_deref())?;
+            Some(history::state_file(&dir, selection))
+        }
+        _ => None,
     };
     let before = match (&args.baseline, &state) {
         (Some(path), _) => Some(Snapshot::load(path)?),

@@ -33,6 +33,8 @@ pub struct NmapOptions {
     /// `-sS` (needs root) instead of `-sT`.
     pub syn: bool,
     pub scripts: bool,
+    /// `--version-intensity`; nmap's own default when `None`.
+    pub version_intensity: Option<u8>,
     pub max_rate: Option<u32>,
     pub timeout: Duration,
 }
@@ -53,6 +55,9 @@ pub fn arguments(opts: &NmapOptions, syn: bool, targets: &[Target]) -> Vec<Strin
     }
     if let Some(top) = opts.top_ports {
         args.extend(["--top-ports".to_string(), top.to_string()]);
+    }
+    if let Some(intensity) = opts.version_intensity {
+        args.extend(["--version-intensity".to_string(), intensity.to_string()]);
     }
     if opts.scripts {
         args.extend(["--script".to_string(), DEFAULT_SCRIPTS.to_string()]);
@@ -189,6 +194,7 @@ mod tests {
             top_ports: None,
             syn: false,
             scripts: true,
+            version_intensity: None,
             max_rate: Some(100),
             timeout: Duration::from_secs(1),
         }

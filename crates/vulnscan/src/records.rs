@@ -85,13 +85,14 @@ pub fn finding_record(
         .with("proto", port.map(|p| p.proto.clone()))
         .with("port", port.map(|p| p.port))
         .with("id", finding.id.as_str())
+        .with("rule", finding.rule.clone())
         .with("title", finding.title.as_str())
         .with("cves", finding.cves.clone())
         .with("evidence", finding.evidence.as_str())
         .with("source", finding.source)
         .with(
             "remediation",
-            Some(finding.remediation)
+            Some(finding.remediation.as_str())
                 .filter(|r| !r.is_empty())
                 .map(Value::from),
         )

@@ -1,195 +1,327 @@
 //! The judging rules: what about a port or a script result deserves a
-//! severity, and the one-line remediation that goes with it. Kept as data
-//! so docs/vulnscan.md can list them one for one.
+//! severity, and the one-line remediation that goes with it. They are data,
+//! read from a YAML rules file (`--rules FILE`); the built-in set is
+//! config/vuln-rules.yaml compiled in, so the shipped file and the defaults
+//! can never drift apart, and an operator starts from a copy of it.
 
 use std::net::IpAddr;
+use std::path::Path;
 
-use secops_common::Severity;
+use serde::Deserialize;
+
 use secops_common::record::now_rfc3339;
+use secops_common::{Error, Severity};
 
+use crate::matchers::{Pattern, PortMatch, TextMatch, VersionMatch};
+use crate::records::service_text;
 use crate::scan::{Port, Script};
 
-/// One judgement about a port.
+/// config/vuln-rules.yaml, the rules used without `--rules`.
+const BUILTIN_RULES: &str = include_str!("../../../config/vuln-rules.yaml");
+
+/// One judgement about a port or a script result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// Rule or script id, e.g. `cleartext-admin` or `ssl-cert`.
+    /// The rule id for a port rule (`cleartext-admin`), the NSE script id
+    /// for a script result (`ssl-cert`).
     pub id: String,
+    /// The rule that judged it; `None` for a script result no rule matched.
+    pub rule: Option<String>,
     pub title: String,
     pub severity: Severity,
     pub cves: Vec<String>,
     pub evidence: String,
-    pub remediation: &'static str,
+    pub remediation: String,
     /// `rule` (from the port's service) or `script` (from an NSE result).
     pub source: &'static str,
 }
 
-/// Services that carry logins in clear text.
-const CLEARTEXT_ADMIN: [&str; 6] = ["telnet", "ftp", "exec", "login", "shell", "vnc"];
-
-/// Data stores that must not be reachable from other hosts.
-const DATA_STORES: [&str; 7] = [
-    "redis",
-    "mongodb",
-    "elasticsearch",
-    "memcached",
-    "postgresql",
-    "mysql",
-    "ms-sql-s",
-];
-
-/// Releases known to ship a backdoor: (product, version prefix, CVE).
-const BACKDOORED: [(&str, &str, &str); 2] = [
-    ("vsftpd", "2.3.4", "CVE-2011-2523"),
-    ("UnrealIRCd", "3.2.8.1", "CVE-2010-2075"),
-];
-
-/// Key exchanges, host keys, ciphers and MACs of SSH that are broken or
-/// deprecated (RFC 9142, RFC 8758).
-const WEAK_SSH_ALGORITHMS: [&str; 9] = [
-    "diffie-hellman-group1-sha1",
-    "diffie-hellman-group-exchange-sha1",
-    "ssh-dss",
-    "arcfour",
-    "3des-cbc",
-    "blowfish-cbc",
-    "aes128-cbc",
-    "hmac-md5",
-    "hmac-sha1-96",
-];
-
-/// Everything the rules say about one open port on `addr`.
-pub fn judge(addr: &str, port: &Port) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let service = port.service.as_deref().unwrap_or("");
-    let product = port.product.as_deref().unwrap_or("");
-    if CLEARTEXT_ADMIN.contains(&service) {
-        findings.push(rule(
-            "cleartext-admin",
-            format!("{service} sends logins in clear text"),
-            Severity::High,
-            service.to_string(),
-            "disable it and use SSH (or VNC over an SSH tunnel)",
-        ));
-    }
-    let loopback = addr.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    let store =
-        DATA_STORES.contains(&service) || product.to_ascii_lowercase().contains("elasticsearch");
-    if store && !loopback {
-        findings.push(rule(
-            "datastore-exposed",
-            format!(
-                "{} is reachable beyond loopback",
-                if service.is_empty() { product } else { service }
-            ),
-            Severity::Critical,
-            format!("{service} {product}").trim().to_string(),
-            "bind it to 127.0.0.1 or a private interface and firewall the port",
-        ));
-    }
-    let version = port.version.as_deref().unwrap_or("");
-    if let Some((_, _, cve)) = BACKDOORED
-        .iter()
-        .find(|(p, v, _)| product.eq_ignore_ascii_case(p) && version.starts_with(v))
-    {
-        let mut finding = rule(
-            "backdoored-release",
-            format!("{product} {version} is a release known to be backdoored"),
-            Severity::Critical,
-            format!("{product} {version}"),
-            "replace it with a current release from the distribution",
-        );
-        finding.cves.push(cve.to_string());
-        findings.push(finding);
-    }
-    findings.extend(port.scripts.iter().map(judge_script));
-    findings
+/// A loaded rules file, in file order.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
 }
 
-fn rule(
-    id: &str,
-    title: String,
+/// The file: a list of rules, so new keys can be added beside it later.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    rules: Vec<Rule>,
+}
+
+/// One rule: when every condition of `when` holds, a finding with this
+/// severity, title and remediation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rule {
+    id: String,
     severity: Severity,
-    evidence: String,
-    remediation: &'static str,
-) -> Finding {
-    Finding {
-        id: id.to_string(),
-        title,
-        severity,
-        cves: Vec::new(),
-        evidence,
-        remediation,
-        source: "rule",
+    /// May name `{service}`, `{product}`, `{version}`, `{proto}`, `{port}`,
+    /// `{script}`, `{match}` and `{vulnerability}`.
+    title: String,
+    #[serde(default)]
+    remediation: String,
+    #[serde(default)]
+    cves: Vec<String>,
+    #[serde(default)]
+    when: Conditions,
+}
+
+/// The conditions of a rule; all that are given must hold. A rule with
+/// `script`, `output` or `check` judges script results, any other judges
+/// open ports.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Conditions {
+    port: Option<PortMatch>,
+    service: Option<TextMatch>,
+    product: Option<TextMatch>,
+    version: Option<VersionMatch>,
+    exposure: Option<Exposure>,
+    script: Option<TextMatch>,
+    output: Option<Pattern>,
+    check: Option<Check>,
+}
+
+/// Where the scanned address is, for rules about what others can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Exposure {
+    Loopback,
+    BeyondLoopback,
+}
+
+/// What a pattern cannot say about script output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Check {
+    /// ssl-cert's `Not valid after:` is in the past.
+    CertificateExpired,
+    /// ssl-cert's `Subject:` equals its `Issuer:`.
+    CertificateSelfSigned,
+}
+
+/// What a rule is matched against: the address, the port (none for a host
+/// script) and the script result (none for a port rule).
+struct Subject<'a> {
+    addr: &'a str,
+    port: Option<&'a Port>,
+    script: Option<&'a Script>,
+}
+
+impl RuleSet {
+    /// The built-in rules (config/vuln-rules.yaml as shipped).
+    pub fn builtin() -> Result<RuleSet, Error> {
+        Self::parse(BUILTIN_RULES).map_err(|err| {
+            Error::failed(format!(
+                "the built-in rules (config/vuln-rules.yaml) are broken: {err}"
+            ))
+        })
+    }
+
+    /// A rules file; YAML, or JSON when its name does not end in .yaml/.yml.
+    /// Errors name the file, line, column and field, and exit 2.
+    pub fn load(path: &Path) -> Result<RuleSet, Error> {
+        let file: RulesFile = secops_common::config::load(path)?;
+        Ok(RuleSet { rules: file.rules })
+    }
+
+    fn parse(text: &str) -> Result<RuleSet, String> {
+        let file: RulesFile =
+            secops_common::config::parse(text, secops_common::config::Syntax::Yaml)?;
+        Ok(RuleSet { rules: file.rules })
+    }
+
+    /// The findings of the port rules on an open port of `addr` (the first
+    /// rule of each id that matches), then one per script result on it.
+    pub fn judge_port(&self, addr: &str, port: &Port) -> Vec<Finding> {
+        let subject = Subject {
+            addr,
+            port: Some(port),
+            script: None,
+        };
+        let mut findings: Vec<Finding> = Vec::new();
+        for rule in self.rules.iter().filter(|r| !r.when.is_script_rule()) {
+            if findings.iter().any(|f| f.id == rule.id) {
+                continue;
+            }
+            if let Some(found) = rule.when.test(&subject) {
+                findings.push(rule.finding(&subject, found, port_evidence(port), "rule"));
+            }
+        }
+        findings.extend(
+            port.scripts
+                .iter()
+                .map(|script| self.judge_script(addr, Some(port), script)),
+        );
+        findings
+    }
+
+    /// A script result as a finding: judged by the first script rule that
+    /// matches, else reported at `info`.
+    pub fn judge_script(&self, addr: &str, port: Option<&Port>, script: &Script) -> Finding {
+        let subject = Subject {
+            addr,
+            port,
+            script: Some(script),
+        };
+        let evidence = script.output.trim().to_string();
+        let mut finding = self
+            .rules
+            .iter()
+            .filter(|r| r.when.is_script_rule())
+            .find_map(|rule| {
+                let found = rule.when.test(&subject)?;
+                Some(rule.finding(&subject, found, evidence.clone(), "script"))
+            })
+            .unwrap_or_else(|| Finding {
+                id: String::new(),
+                rule: None,
+                title: format!("{} result", script.id),
+                severity: Severity::Info,
+                cves: Vec::new(),
+                evidence,
+                remediation: String::new(),
+                source: "script",
+            });
+        finding.id.clone_from(&script.id);
+        for cve in cves(&script.output) {
+            if !finding.cves.contains(&cve) {
+                finding.cves.push(cve);
+            }
+        }
+        finding
     }
 }
 
-/// A script result as a finding: `info` unless a rule recognises trouble.
-pub fn judge_script(script: &Script) -> Finding {
-    let out = script.output.as_str();
-    let (severity, title, remediation): (Severity, String, &'static str) = match script.id.as_str()
-    {
-        _ if out.contains("LIKELY VULNERABLE") || out.contains("State: VULNERABLE") => (
-            Severity::High,
-            format!(
-                "{} ({})",
-                vulnerability_name(out).unwrap_or("a vulnerability"),
-                if out.contains("LIKELY VULNERABLE") {
-                    "likely vulnerable"
-                } else {
-                    "vulnerable"
-                }
-            ),
-            "apply the vendor fix named in the evidence",
-        ),
-        "ftp-anon" if out.contains("Anonymous FTP login allowed") => (
-            Severity::High,
-            "anonymous FTP login is allowed".to_string(),
-            "set anonymous_enable=NO (vsftpd) or remove the anonymous section",
-        ),
-        "http-methods" if out.contains("TRACE") && out.contains("risky") => (
-            Severity::Medium,
-            "HTTP TRACE is enabled".to_string(),
-            "disable TRACE (TraceEnable off in Apache; nginx never allows it)",
-        ),
-        "ssh-auth-methods" if out.lines().any(|l| l.trim() == "password") => (
-            Severity::Medium,
-            "SSH accepts password authentication".to_string(),
-            "set PasswordAuthentication no in sshd_config and use keys",
-        ),
-        "ssh2-enum-algos" if weak_ssh(out).is_some() => (
-            Severity::Medium,
-            format!(
-                "SSH offers the weak algorithm {}",
-                weak_ssh(out).unwrap_or_default()
-            ),
-            "remove it from KexAlgorithms, Ciphers, MACs or HostKeyAlgorithms in sshd_config",
-        ),
-        "ssl-enum-ciphers" if tls_grade(out).is_some_and(|g| g > 'B') => (
-            Severity::Medium,
-            format!("TLS grade {} is below B", tls_grade(out).unwrap_or('?')),
-            "allow only TLS 1.2+ with AEAD ciphers (Mozilla intermediate profile)",
-        ),
-        "ssl-cert" if cert_expired(out) => (
-            Severity::High,
-            "the TLS certificate has expired".to_string(),
-            "renew the certificate",
-        ),
-        "ssl-cert" if cert_self_signed(out) => (
-            Severity::Medium,
-            "the TLS certificate is self-signed".to_string(),
-            "use a certificate from a CA clients trust (ACME, internal CA)",
-        ),
-        id => (Severity::Info, format!("{id} result"), ""),
-    };
-    Finding {
-        id: script.id.clone(),
-        title,
-        severity,
-        cves: cves(out),
-        evidence: out.trim().to_string(),
-        remediation,
-        source: "script",
+impl Rule {
+    fn finding(
+        &self,
+        subject: &Subject,
+        found: Option<&str>,
+        evidence: String,
+        source: &'static str,
+    ) -> Finding {
+        Finding {
+            id: self.id.clone(),
+            rule: Some(self.id.clone()),
+            title: fill(&self.title, subject, found),
+            severity: self.severity,
+            cves: self.cves.clone(),
+            evidence,
+            remediation: self.remediation.clone(),
+            source,
+        }
     }
+}
+
+impl Conditions {
+    fn is_script_rule(&self) -> bool {
+        self.script.is_some() || self.output.is_some() || self.check.is_some()
+    }
+
+    /// `None` when a condition fails, else `Some` of what `output`
+    /// matched (its first group), for the title's `{match}`.
+    fn test<'s>(&self, subject: &Subject<'s>) -> Option<Option<&'s str>> {
+        let port = subject.port;
+        if let Some(ports) = &self.port
+            && !port.is_some_and(|p| ports.matches(p.port))
+        {
+            return None;
+        }
+        let fields = [
+            (&self.service, port.and_then(|p| p.service.as_deref())),
+            (&self.product, port.and_then(|p| p.product.as_deref())),
+        ];
+        if fields
+            .iter()
+            .any(|(cond, value)| cond.as_ref().is_some_and(|c| !c.matches(*value)))
+        {
+            return None;
+        }
+        if let Some(version) = &self.version
+            && !version.matches(port.and_then(|p| p.version.as_deref()))
+        {
+            return None;
+        }
+        if let Some(exposure) = self.exposure {
+            let loopback = subject
+                .addr
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+            if loopback != (exposure == Exposure::Loopback) {
+                return None;
+            }
+        }
+        let script = subject.script;
+        if let Some(ids) = &self.script
+            && !ids.matches(script.map(|s| s.id.as_str()))
+        {
+            return None;
+        }
+        if let Some(check) = self.check {
+            let output = script.map_or("", |s| s.output.as_str());
+            let holds = match check {
+                Check::CertificateExpired => cert_expired(output),
+                Check::CertificateSelfSigned => cert_self_signed(output),
+            };
+            if !holds {
+                return None;
+            }
+        }
+        match &self.output {
+            Some(pattern) => pattern.find(&script?.output).map(Some),
+            None => Some(None),
+        }
+    }
+}
+
+/// What a port rule saw: `ftp (vsftpd 2.3.4)`.
+fn port_evidence(port: &Port) -> String {
+    service_text(
+        port.service.as_deref(),
+        port.product.as_deref(),
+        port.version.as_deref(),
+    )
+}
+
+/// A rule's title with its placeholders filled in.
+fn fill(template: &str, subject: &Subject, found: Option<&str>) -> String {
+    if !template.contains('{') {
+        return template.to_string();
+    }
+    let port = subject.port;
+    let text = |value: Option<&str>| value.unwrap_or("").to_string();
+    let output = subject.script.map_or("", |s| s.output.as_str());
+    let values = [
+        (
+            "{service}",
+            port.and_then(|p| p.service.clone().or_else(|| p.product.clone()))
+                .unwrap_or_else(|| "unknown service".to_string()),
+        ),
+        ("{product}", text(port.and_then(|p| p.product.as_deref()))),
+        ("{version}", text(port.and_then(|p| p.version.as_deref()))),
+        ("{proto}", text(port.map(|p| p.proto.as_str()))),
+        (
+            "{port}",
+            port.map(|p| p.port.to_string()).unwrap_or_default(),
+        ),
+        ("{script}", text(subject.script.map(|s| s.id.as_str()))),
+        ("{match}", text(found.map(str::trim))),
+        (
+            "{vulnerability}",
+            vulnerability_name(output)
+                .unwrap_or("a vulnerability")
+                .to_string(),
+        ),
+    ];
+    let mut title = template.to_string();
+    for (name, value) in values {
+        if title.contains(name) {
+            title = title.replace(name, &value);
+        }
+    }
+    title.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The vuln library's report starts `VULNERABLE:` then the name.
@@ -197,19 +329,6 @@ fn vulnerability_name(text: &str) -> Option<&str> {
     text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.ends_with("VULNERABLE:"))
-}
-
-fn weak_ssh(out: &str) -> Option<&'static str> {
-    WEAK_SSH_ALGORITHMS
-        .into_iter()
-        .find(|algo| out.lines().any(|l| l.trim() == *algo))
-}
-
-/// ssl-enum-ciphers' `least strength: C`.
-fn tls_grade(out: &str) -> Option<char> {
-    out.lines()
-        .find_map(|l| l.trim().strip_prefix("least strength:"))
-        .and_then(|g| g.trim().chars().next())
 }
 
 /// ssl-cert's `Not valid after:  2026-01-01T00:00:00`, compared as text:
@@ -257,6 +376,10 @@ fn cves(out: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn rules() -> RuleSet {
+        RuleSet::builtin().unwrap()
+    }
+
     fn port(service: &str) -> Port {
         Port {
             proto: "tcp".into(),
@@ -267,58 +390,79 @@ mod tests {
         }
     }
 
-    fn script(id: &str, output: &str) -> Script {
-        Script {
+    fn script(id: &str, output: &str) -> Finding {
+        let script = Script {
             id: id.into(),
             output: output.into(),
-        }
+        };
+        rules().judge_script("127.0.0.1", None, &script)
     }
 
     #[test]
     fn cleartext_protocols_are_high_and_data_stores_critical_off_loopback() {
+        let rules = rules();
         assert_eq!(
-            judge("127.0.0.1", &port("telnet"))[0].severity,
+            rules.judge_port("127.0.0.1", &port("telnet"))[0].severity,
             Severity::High
         );
-        assert!(judge("127.0.0.1", &port("redis")).is_empty());
-        assert_eq!(
-            judge("10.0.0.5", &port("redis"))[0].severity,
-            Severity::Critical
-        );
-        assert!(judge("10.0.0.5", &port("http")).is_empty());
+        assert!(rules.judge_port("127.0.0.1", &port("redis")).is_empty());
+        let exposed = rules.judge_port("10.0.0.5", &port("redis"));
+        assert_eq!(exposed[0].severity, Severity::Critical);
+        assert_eq!(exposed[0].title, "redis is reachable beyond loopback");
+        assert!(rules.judge_port("10.0.0.5", &port("http")).is_empty());
+        let mut elastic = port("http");
+        elastic.product = Some("Elasticsearch REST API".into());
+        let found = rules.judge_port("10.0.0.5", &elastic);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].id, "datastore-exposed");
     }
 
     #[test]
     fn script_results_get_their_severity_and_cves() {
-        let vuln = judge_script(&script(
+        let vuln = script(
             "ssl-heartbleed",
             "\n  VULNERABLE:\n  The Heartbleed Bug\n    State: VULNERABLE\n    IDs:  CVE:CVE-2014-0160\n    https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2014-0160\n",
-        ));
+        );
         assert_eq!(vuln.severity, Severity::High);
         assert_eq!(vuln.title, "The Heartbleed Bug (vulnerable)");
         assert_eq!(vuln.cves, ["CVE-2014-0160"]);
+        assert_eq!(vuln.id, "ssl-heartbleed");
+        assert_eq!(vuln.rule.as_deref(), Some("nse-vulnerable"));
         let auth = script(
             "ssh-auth-methods",
             "\n  Supported authentication methods: \n    publickey\n    password",
         );
-        assert_eq!(judge_script(&auth).severity, Severity::Medium);
+        assert_eq!(auth.severity, Severity::Medium);
         let grade = script("ssl-enum-ciphers", "\n  TLSv1.0: \n  least strength: C");
-        assert_eq!(judge_script(&grade).severity, Severity::Medium);
+        assert_eq!(
+            (grade.severity, grade.title.as_str()),
+            (Severity::Medium, "TLS grade C is below B")
+        );
         let good = script("ssl-enum-ciphers", "\n  least strength: A");
-        assert_eq!(judge_script(&good).severity, Severity::Info);
+        assert_eq!((good.severity, good.rule), (Severity::Info, None));
+        let weak = script(
+            "ssh2-enum-algos",
+            "  kex_algorithms: (2)\n      curve25519-sha256\n      diffie-hellman-group1-sha1\n",
+        );
+        assert_eq!(
+            weak.title,
+            "SSH offers the weak algorithm diffie-hellman-group1-sha1"
+        );
         let expired = script(
             "ssl-cert",
             "Subject: commonName=a\nIssuer: commonName=b\nNot valid after:  2001-01-01T00:00:00",
         );
-        assert_eq!(judge_script(&expired).severity, Severity::High);
+        assert_eq!(expired.severity, Severity::High);
         let own = script(
             "ssl-cert",
             "Subject: commonName=a\nIssuer: commonName=a\nNot valid after:  2999-01-01T00:00:00",
         );
-        assert_eq!(
-            judge_script(&own).title,
-            "the TLS certificate is self-signed"
+        assert_eq!(own.title, "the TLS certificate is self-signed");
+        let trusted = script(
+            "ssl-cert",
+            "Subject: commonName=a\nIssuer: commonName=CA\nNot valid after:  2999-01-01T00:00:00",
         );
+        assert_eq!(trusted.severity, Severity::Info);
     }
 
     #[test]
@@ -326,7 +470,7 @@ mod tests {
         let mut p = port("ftp");
         p.product = Some("vsftpd".into());
         p.version = Some("2.3.4".into());
-        let findings = judge("127.0.0.1", &p);
+        let findings = rules().judge_port("127.0.0.1", &p);
         let backdoor = findings
             .iter()
             .find(|f| f.id == "backdoored-release")
@@ -335,5 +479,64 @@ mod tests {
             (backdoor.severity, backdoor.cves.as_slice()),
             (Severity::Critical, &["CVE-2011-2523".to_string()][..])
         );
+        p.version = Some("3.0.3".into());
+        let findings = rules().judge_port("127.0.0.1", &p);
+        assert!(findings.iter().all(|f| f.id != "backdoored-release"));
+    }
+
+    #[test]
+    fn a_custom_rule_set_judges_by_port_version_and_exposure() {
+        let rules = RuleSet::parse(
+            "rules:\n\
+             - id: old-openssh\n  severity: high\n  title: '{product} {version} on {port} is old'\n  \
+               remediation: upgrade\n  when: {port: '22,2222', product: OpenSSH, version: '< 8.0'}\n\
+             - id: local-only\n  severity: low\n  title: loopback\n  when: {exposure: loopback}\n",
+        )
+        .unwrap();
+        let mut ssh = port("ssh");
+        ssh.port = 2222;
+        ssh.product = Some("OpenSSH".into());
+        ssh.version = Some("7.4p1 Debian 10".into());
+        let found = rules.judge_port("10.0.0.1", &ssh);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].title, "OpenSSH 7.4p1 Debian 10 on 2222 is old");
+        assert_eq!(found[0].remediation, "upgrade");
+        assert_eq!(rules.judge_port("127.0.0.1", &ssh).len(), 2);
+        ssh.version = Some("9.2p1".into());
+        assert!(rules.judge_port("10.0.0.1", &ssh).is_empty());
+    }
+
+    #[test]
+    fn every_built_in_rule_is_documented() {
+        let docs = include_str!("../../../docs/vulnscan.md");
+        for rule in &rules().rules {
+            let id = format!("`{}`", rule.id);
+            assert!(docs.contains(&id), "docs/vulnscan.md does not list {id}");
+        }
+    }
+
+    #[test]
+    fn bad_rules_name_the_line_and_field() {
+        let err = RuleSet::parse(
+            "rules:\n  - id: x\n    severity: high\n    title: t\n    when:\n      servce: ssh\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("6:") && err.contains("servce"), "{err}");
+        let err = RuleSet::parse(
+            "rules:\n  - id: x\n    severity: high\n    title: t\n    when:\n      output: '(unclosed'\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("6:") && err.contains("rules[0].when.output"),
+            "{err}"
+        );
+        let err =
+            RuleSet::parse("rules:\n  - id: x\n    severity: severe\n    title: t\n").unwrap_err();
+        assert!(err.starts_with("3:") && err.contains("severity"), "{err}");
+        let err = RuleSet::parse(
+            "rules:\n  - id: x\n    severity: low\n    title: t\n    when: {version: '<'}\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("rules[0].when.version"), "{err}");
     }
 }

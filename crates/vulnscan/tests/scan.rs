@@ -14,16 +14,7 @@ fn the_builtin_scanner_finds_exactly_the_listeners_and_agrees_with_nmap() {
     let mut block = PortBlock::take(40);
     let listening = block.keep(&[0, 7, 23, 39]);
 
-    let out = run(vulnscan().args([
-        "--engine",
-        "builtin",
-        "--no-state",
-        "--ports",
-        &block.range(),
-        "127.0.0.1",
-    ]));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
+    let recs = scan_loopback("builtin", &block.range(), &[]);
     assert_eq!(open_ports(&recs), listening);
     assert!(
         recs.iter()

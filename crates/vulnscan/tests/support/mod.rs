@@ -3,6 +3,11 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod services;
+
+#[allow(unused_imports)] // each test file uses its own subset
+pub use secops_testkit::{of_kind, stderr};
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -21,16 +26,20 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("vulnscan runs")
 }
 
-pub fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
+/// `vulnscan --engine ENGINE --no-state --ports PORTS EXTRA... 127.0.0.1`,
+/// expected to exit 0; its records.
+pub fn scan_loopback(engine: &str, ports: &str, extra: &[&str]) -> Vec<Value> {
+    let out = run(vulnscan()
+        .args(["--engine", engine, "--no-state", "--ports", ports])
+        .args(extra)
+        .arg("127.0.0.1"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    records(&out)
 }
 
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// The records a run wrote.
+pub fn records(out: &Output) -> Vec<Value> {
+    secops_testkit::records(&out.stdout)
 }
 
 /// The real nmap; a test that needs it fails, never skips, without it.
