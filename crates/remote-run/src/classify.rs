@@ -17,6 +17,9 @@ pub enum Status {
     HostkeyMismatch,
     /// The host is not in known_hosts and strict checking is on.
     HostkeyUnknown,
+    /// SIGINT or SIGTERM stopped remote-run before the host finished (or
+    /// started).
+    Interrupted,
 }
 
 impl Status {
@@ -29,6 +32,7 @@ impl Status {
             Status::AuthFailed => "auth_failed",
             Status::HostkeyMismatch => "hostkey_mismatch",
             Status::HostkeyUnknown => "hostkey_unknown",
+            Status::Interrupted => "interrupted",
         }
     }
 

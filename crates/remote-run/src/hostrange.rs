@@ -1,6 +1,7 @@
-//! clush-style host patterns: `web[01-20]`, `db[1,3,5-7]`, `a,b`.
-//! Zero padding follows the lower bound, as clush and pdsh do, so
-//! `h[01-10]` gives `h01` … `h10`.
+//! Host patterns: clush-style `web[01-20]`, `db[1,3,5-7]`, `a,b`, and the
+//! Ansible inventory forms `web[01:20]`, `web[01:20:2]` (a stride) and
+//! `db-[a:f]`. Zero padding follows the lower bound, as clush, pdsh and
+//! Ansible do, so `h[01-10]` gives `h01` … `h10`.
 
 /// Expands a comma-separated list of patterns, in order, without duplicates.
 pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
@@ -69,8 +70,24 @@ fn expand_one(pattern: &str) -> Result<Vec<String>, String> {
 }
 
 fn range_values(item: &str, pattern: &str) -> Result<Vec<String>, String> {
-    let bad = || format!("bad range {item:?} in {pattern:?} (write [01-20] or [1,3,5-7])");
-    let (low, high) = item.split_once('-').unwrap_or((item, item));
+    let bad = || {
+        format!("bad range {item:?} in {pattern:?} (write [01-20], [1,3,5-7], [01:20:2] or [a:f])")
+    };
+    let mut bounds = item.splitn(3, [':', '-']);
+    let low = bounds.next().unwrap_or_default();
+    let high = bounds.next().unwrap_or(low);
+    let step = match bounds.next() {
+        Some(step) if item.contains(':') => step.parse::<usize>().ok().filter(|s| *s > 0),
+        Some(_) => None,
+        None => Some(1),
+    }
+    .ok_or_else(bad)?;
+    if let (Some(from), Some(to)) = (single_letter(low), single_letter(high)) {
+        if to < from {
+            return Err(bad());
+        }
+        return Ok((from..=to).step_by(step).map(String::from).collect());
+    }
     if low.is_empty() || !low.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -80,7 +97,17 @@ fn range_values(item: &str, pattern: &str) -> Result<Vec<String>, String> {
         return Err(bad());
     }
     let width = low.len();
-    Ok((from..=to).map(|n| format!("{n:0width$}")).collect())
+    Ok((from..=to)
+        .step_by(step)
+        .map(|n| format!("{n:0width$}"))
+        .collect())
+}
+
+/// `a`…`z` or `A`…`Z`, for Ansible's alphabetic ranges.
+fn single_letter(text: &str) -> Option<char> {
+    let mut chars = text.chars();
+    let c = chars.next()?;
+    (chars.next().is_none() && c.is_ascii_alphabetic()).then_some(c)
 }
 
 #[cfg(test)]
@@ -106,8 +133,18 @@ mod tests {
     }
 
     #[test]
+    fn ansible_ranges_strides_and_letters() {
+        assert_eq!(expand("web[01:03]").unwrap(), ["web01", "web02", "web03"]);
+        assert_eq!(expand("h[1:7:3]").unwrap(), ["h1", "h4", "h7"]);
+        assert_eq!(expand("db-[a:c]").unwrap(), ["db-a", "db-b", "db-c"]);
+    }
+
+    #[test]
     fn malformed_patterns_are_refused() {
-        for bad in ["h[1-", "h]1", "h[3-1]", "h[a-b]", "h[[1]]", "", "h[-2]"] {
+        for bad in [
+            "h[1-", "h]1", "h[3-1]", "h[ab-c]", "h[[1]]", "", "h[-2]", "h[1:5:0]", "h[1-5-2]",
+            "h[c:a]",
+        ] {
             assert!(expand(bad).is_err(), "{bad}");
         }
     }

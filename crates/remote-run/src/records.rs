@@ -1,12 +1,14 @@
-//! The `remote.result` record: one per host, written as soon as it ends.
+//! The records remote-run writes of its own: `remote.result` per host and
+//! command, `remote.push` and `remote.fetch` per host and file, and
+//! `remote.master` for `close`.
 
 use secops_common::{Record, Severity};
 
+use crate::capture::Bounded;
 use crate::classify::Status;
 use crate::ssh::Outcome;
 
 pub const TOOL: &str = "remote-run";
-pub const KIND: &str = "remote.result";
 
 /// What a table shows: the outcome at a glance; stdout is in jsonl/json.
 pub const TABLE_COLUMNS: [&str; 5] = ["severity", "status", "exit_code", "duration_ms", "message"];
@@ -16,46 +18,127 @@ pub const TABLE_COLUMNS: [&str; 5] = ["severity", "status", "exit_code", "durati
 fn severity(status: Status) -> Severity {
     match status {
         Status::Ok => Severity::Info,
-        Status::Failed => Severity::Medium,
+        // The operator stopped it: worth a look, not an alert.
+        Status::Failed | Status::Interrupted => Severity::Medium,
         _ => Severity::High,
     }
 }
 
-pub fn result(host: &str, command: &str, outcome: &Outcome) -> Record {
-    let status = outcome.status;
-    let what = match (status, outcome.exit_code) {
-        (Status::Ok, _) => "succeeded".to_string(),
-        (Status::Failed, Some(code)) => format!("failed with exit code {code}"),
-        (Status::Timeout, _) => "was killed by --timeout".to_string(),
-        (Status::Unreachable, _) => "did not run: the host is unreachable".to_string(),
-        (Status::AuthFailed, _) => "did not run: ssh authentication failed".to_string(),
-        (Status::HostkeyMismatch, _) => {
-            "did not run: the host key does not match known_hosts".to_string()
-        }
-        (Status::HostkeyUnknown, _) => {
-            "did not run: the host key is not in known_hosts".to_string()
-        }
-        (Status::Failed, None) => "failed".to_string(),
-    };
-    let mut rec = Record::new(
-        TOOL,
-        KIND,
-        severity(status),
-        format!(
-            "{command:?} on {host} {what} ({:.1} s)",
-            outcome.duration.as_secs_f64()
-        ),
-    );
+/// Why a host did not get as far as running anything, in words.
+fn not_run(status: Status) -> Option<&'static str> {
+    Some(match status {
+        Status::Timeout => "was killed by --timeout",
+        Status::Unreachable => "did not run: the host is unreachable",
+        Status::AuthFailed => "did not run: ssh authentication failed",
+        Status::HostkeyMismatch => "did not run: the host key does not match known_hosts",
+        Status::HostkeyUnknown => "did not run: the host key is not in known_hosts",
+        Status::Interrupted => "was stopped: remote-run was interrupted",
+        Status::Ok | Status::Failed => return None,
+    })
+}
+
+/// A record with the fields every per-host outcome shares.
+fn outcome_record<T>(kind: &str, host: &str, message: String, outcome: &Outcome<T>) -> Record {
+    let mut rec = Record::new(TOOL, kind, severity(outcome.status), message);
     rec.host = host.to_string();
-    rec.with("status", status.as_str())
-        .with("command", command)
+    rec.with("status", outcome.status.as_str())
         .with("exit_code", outcome.exit_code)
         .with("duration_ms", outcome.duration.as_millis() as u64)
-        .with("records", outcome.stdout.records.len() as u64)
-        .with("stdout", outcome.stdout.other.text())
-        .with("stdout_bytes", outcome.stdout.other.total())
-        .with("stdout_truncated", outcome.stdout.other.truncated())
         .with("stderr", outcome.stderr.text())
         .with("stderr_bytes", outcome.stderr.total())
         .with("stderr_truncated", outcome.stderr.truncated())
+}
+
+pub fn result(host: &str, command: &str, outcome: &Outcome) -> Record {
+    let what = match (outcome.status, outcome.exit_code) {
+        (Status::Ok, _) => "succeeded".to_string(),
+        (Status::Failed, Some(code)) => format!("failed with exit code {code}"),
+        (Status::Failed, None) => "failed".to_string(),
+        (status, _) => not_run(status).unwrap_or_default().to_string(),
+    };
+    let message = format!(
+        "{command:?} on {host} {what} ({:.1} s)",
+        outcome.duration.as_secs_f64()
+    );
+    let empty = Bounded::new(0);
+    let (records, other) = outcome
+        .stdout
+        .as_ref()
+        .map_or((0, &empty), |s| (s.records.len(), &s.other));
+    outcome_record("remote.result", host, message, outcome)
+        .with("command", command)
+        .with("records", records as u64)
+        .with("stdout", other.text())
+        .with("stdout_bytes", other.total())
+        .with("stdout_truncated", other.truncated())
+}
+
+/// A file copied (or not) to or from one host.
+pub struct Copied<'a> {
+    pub local: &'a str,
+    pub remote: &'a str,
+    /// Bytes and SHA-256 of the file; `None` when nothing arrived whole.
+    pub file: Option<(u64, String)>,
+    pub mode: Option<u32>,
+    /// A local failure (writing the fetched file) the outcome does not show.
+    pub error: Option<String>,
+}
+
+/// `remote.push` or `remote.fetch`.
+pub fn copied<T>(kind: &str, host: &str, copied: &Copied, outcome: &Outcome<T>) -> Record {
+    let (verb, from, to) = match kind {
+        "remote.push" => (
+            "push",
+            copied.local.to_string(),
+            format!("{host}:{}", copied.remote),
+        ),
+        _ => (
+            "fetch",
+            format!("{host}:{}", copied.remote),
+            copied.local.to_string(),
+        ),
+    };
+    let message = match (outcome.status, &copied.file, &copied.error) {
+        (Status::Ok, Some((bytes, sum)), None) => {
+            format!(
+                "{verb}ed {from} to {to} ({bytes} bytes, sha256 {})",
+                &sum[..12]
+            )
+        }
+        (_, _, Some(error)) => format!("{verb} of {from} to {to} failed: {error}"),
+        (Status::Failed, _, _) => {
+            let why = outcome.stderr.text();
+            format!("{verb} of {from} to {to} failed: {}", why.trim())
+        }
+        (status, _, _) => format!(
+            "{verb} of {from} to {to} {}",
+            not_run(status).unwrap_or("failed")
+        ),
+    };
+    let (bytes, sha256) = copied.file.clone().unzip();
+    outcome_record(kind, host, message, outcome)
+        .with("local", copied.local)
+        .with("remote", copied.remote)
+        .with("bytes", bytes)
+        .with("sha256", sha256)
+        .with("mode", copied.mode.map(|m| format!("{m:04o}")))
+        .with("error", copied.error.clone())
+}
+
+/// What `close` did to one host's shared connection.
+pub fn master(host: &str, closed: bool) -> Record {
+    let (status, message) = if closed {
+        (
+            "closed",
+            format!("closed the shared ssh connection to {host}"),
+        )
+    } else {
+        (
+            "not_running",
+            format!("no shared ssh connection to {host} was open"),
+        )
+    };
+    let mut rec = Record::new(TOOL, "remote.master", Severity::Info, message);
+    rec.host = host.to_string();
+    rec.with("status", status)
 }

@@ -52,3 +52,75 @@ fn usage_errors_exit_2() {
     let out = run(remote_run().args(["--hosts", "h1"]));
     assert_eq!(out.status.code(), Some(2), "no command: {}", stderr(&out));
 }
+
+/// Runs remote-run on an inventory written to a temp dir as `name`.
+fn with_inventory(name: &str, text: &str, args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    let out = run(remote_run().arg("--inventory").arg(&path).args(args));
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn ansible_inventory_errors_name_file_line_and_field() {
+    let (code, err) = with_inventory(
+        "hosts.ini",
+        "[web]\nweb1\n\n[prod:children]\nweb\nwbe\n",
+        &["--", "true"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("hosts.ini:6: group \"wbe\" is used but never defined"),
+        "{err}"
+    );
+    let (code, err) = with_inventory("hosts", "[web]\nweb1 ansible_port=22x\n", &["--", "true"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("hosts:2: ansible_port: invalid port \"22x\""),
+        "{err}"
+    );
+    let (code, err) = with_inventory(
+        "hosts.yml",
+        "all:\n  hosts:\n    web1:\n      ansible_port: 70000\n",
+        &["--", "true"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("hosts.yml:4:") && err.contains("all.hosts.web1.ansible_port"),
+        "{err}"
+    );
+    let (code, err) = with_inventory(
+        "hosts.yaml",
+        "all:\n  children:\n    web:\n      host:\n        web1:\n",
+        &["--", "true"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("hosts.yaml:4:") && err.contains("unknown field `host`"),
+        "{err}"
+    );
+    let (code, err) = with_inventory("hosts", "web1 ansible_ssh_pass=hunter2\n", &["--", "true"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("hosts:1: ansible_ssh_pass: passwords are not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_groups_in_a_selection_name_the_inventory() {
+    let hosts = "[web]\nweb1\n[db]\ndb1\n";
+    let (code, err) = with_inventory("hosts.ini", hosts, &["--limit", "web:!dbb", "--", "true"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("\"dbb\" is not a group or host of") && err.contains("hosts.ini"),
+        "{err}"
+    );
+    let (code, err) = with_inventory("hosts.ini", hosts, &["--group", "wbe", "--", "true"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--group wbe:") && err.contains("hosts.ini has no such group"),
+        "{err}"
+    );
+}

@@ -38,7 +38,11 @@ pub fn results(records: &[Value]) -> std::collections::BTreeMap<String, Value> {
 
 /// A port nothing listens on (bound, read, released).
 pub fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    free_port("127.0.0.1")
+}
+
+fn free_port(addr: &str) -> u16 {
+    TcpListener::bind((addr, 0))
         .unwrap()
         .local_addr()
         .unwrap()
@@ -87,6 +91,8 @@ fn sshd_version(sshd: &Path) -> (u32, u32) {
 /// A running sshd and the client files that reach it; stopped on drop.
 pub struct Sshd {
     pub dir: TempDir,
+    /// The loopback address it listens on (127.0.0.1 unless asked).
+    pub addr: String,
     pub port: u16,
     /// The client key the server accepts.
     pub client_key: PathBuf,
@@ -98,6 +104,12 @@ pub struct Sshd {
 
 impl Sshd {
     pub fn start() -> Sshd {
+        Sshd::start_on("127.0.0.1")
+    }
+
+    /// An sshd on another loopback address (127.0.0.2, …), so several can
+    /// stand for several machines.
+    pub fn start_on(addr: &str) -> Sshd {
         let sshd = PathBuf::from("/usr/sbin/sshd");
         assert!(sshd.exists(), "/usr/sbin/sshd is missing: {INSTALL}");
         assert!(
@@ -118,20 +130,22 @@ impl Sshd {
             public_key(&client_key) + "\n",
         )
         .unwrap();
-        let port = closed_port();
+        let port = free_port(addr);
         let known_hosts = dir.path().join("known_hosts");
         fs::write(
             &known_hosts,
-            format!("[127.0.0.1]:{port} {}\n", public_key(&host_key)),
+            format!("[{addr}]:{port} {}\n", public_key(&host_key)),
         )
         .unwrap();
         let d = dir.path().display();
+        // VERBOSE logs one "Accepted publickey" line per authentication,
+        // which tells new connections from shared ones.
         let mut config = format!(
-            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+            "ListenAddress {addr}:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
-             MaxStartups 200:30:400\nMaxSessions 100\nLogLevel ERROR\n"
+             MaxStartups 200:30:400\nMaxSessions 100\nLogLevel VERBOSE\n"
         );
         // 9.8 penalises a source that hammers it with failures, as tests do.
         if sshd_version(&sshd) >= (9, 8) {
@@ -151,6 +165,7 @@ impl Sshd {
             .unwrap_or_else(|e| panic!("cannot start sshd ({e}): {INSTALL}"));
         let mut sshd = Sshd {
             dir,
+            addr: addr.to_string(),
             port,
             client_key,
             stranger_key,
@@ -163,7 +178,7 @@ impl Sshd {
 
     fn wait_until_listening(&mut self) {
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while TcpStream::connect((self.addr.as_str(), self.port)).is_err() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let log = fs::read_to_string(self.dir.path().join("sshd.log")).unwrap();
                 panic!("sshd exited with {status}: {log}");
@@ -185,7 +200,8 @@ impl Sshd {
         for alias in aliases {
             writeln!(
                 text,
-                "Host {alias}\n  HostName 127.0.0.1\n  Port {}\n  IdentityFile {}",
+                "Host {alias}\n  HostName {}\n  Port {}\n  IdentityFile {}",
+                self.addr,
                 self.port,
                 self.client_key.display()
             )
@@ -207,16 +223,82 @@ impl Sshd {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+
+    /// Successful authentications so far: one per new ssh connection.
+    pub fn logins(&self) -> usize {
+        fs::read_to_string(self.path("sshd.log"))
+            .unwrap()
+            .matches("Accepted publickey")
+            .count()
+    }
+
+    /// Stops the server (its port then refuses connections).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
 /// `h01` … `hNN`.
 pub fn aliases(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("h{i:02}")).collect()
+}
+
+/// An ssh_config and known_hosts trusting every one of `sshds`, for
+/// inventories that name each server's address, port and key themselves.
+pub fn client_config(dir: &Path, sshds: &[&Sshd]) -> PathBuf {
+    let known_hosts = dir.join("known_hosts");
+    let trusted: String = sshds
+        .iter()
+        .map(|s| fs::read_to_string(&s.known_hosts).unwrap())
+        .collect();
+    fs::write(&known_hosts, trusted).unwrap();
+    let config = dir.join("ssh_config");
+    fs::write(
+        &config,
+        format!(
+            "Host *\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+             GlobalKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Processes whose command line mentions `dir` (ssh masters retitle
+/// themselves `ssh: DIR/ssh/<hash> [mux]`).
+pub fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.display().to_string();
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline.contains(&needle).then_some(cmdline)
+        })
+        .collect()
+}
+
+pub fn wait_until_gone(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = processes_under(dir);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ssh processes left behind: {left:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

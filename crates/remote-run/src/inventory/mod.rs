@@ -1,0 +1,263 @@
+//! The fleet: an inventory file (`servers.json`, or an Ansible INI or YAML
+//! inventory, since operators already have those), narrowed by `--group`,
+//! `--hosts` and `--limit`, plus plain ssh-config aliases when a name is not
+//! in the inventory.
+//!
+//! There is deliberately no password anywhere: authentication is by key and
+//! agent only, as OpenSSH in BatchMode does it, and an Ansible inventory
+//! carrying `ansible_password` is refused rather than half-used.
+
+mod ansible;
+mod ini;
+pub mod limit;
+mod servers_json;
+mod yaml;
+
+use std::num::NonZeroU16;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use secops_common::Error;
+
+pub use servers_json::ServersFile;
+
+/// One host of the inventory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The name records carry in `host`, and what `--hosts` matches.
+    pub name: String,
+    /// Where to connect; the name itself (an ssh-config alias) when absent.
+    pub address: Option<String>,
+    /// Zero is refused by the type, so a typo cannot mean "default".
+    pub port: Option<NonZeroU16>,
+    pub user: Option<String>,
+    pub identity_file: Option<PathBuf>,
+    /// A jump host (`ssh -J`), e.g. `bastion` or `ops@bastion:2222`.
+    pub jump: Option<String>,
+    /// Every group the host is in; for Ansible inventories this includes
+    /// the parents of its groups and `all`, as Ansible counts membership.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// A loaded inventory, whatever its file format.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// Named in errors about the selection (`--limit`, `--group`).
+    pub path: PathBuf,
+    pub servers: Vec<Server>,
+    /// Every group defined, including empty ones, so selecting an empty
+    /// group is "no host" and a misspelt one is an error.
+    pub groups: Vec<String>,
+}
+
+/// The inventory file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    ServersJson,
+    AnsibleIni,
+    AnsibleYaml,
+}
+
+impl Format {
+    /// By extension (`.json`, `.yaml`/`.yml`, `.ini`), else by content,
+    /// because Ansible inventories are often a bare `hosts` file: JSON
+    /// starts with `{`, YAML's first line is a `key:` mapping, and anything
+    /// else (a `[group]` header or a list of hosts) is INI.
+    pub fn detect(path: &Path, text: &str) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => return Format::ServersJson,
+            Some("yaml" | "yml") => return Format::AnsibleYaml,
+            Some("ini" | "cfg") => return Format::AnsibleIni,
+            _ => {}
+        }
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';') && *l != "---");
+        match first {
+            Some(line) if line.starts_with('{') => Format::ServersJson,
+            Some(line) if line.starts_with('[') => Format::AnsibleIni,
+            Some(line) if line.ends_with(':') && !line.contains(char::is_whitespace) => {
+                Format::AnsibleYaml
+            }
+            _ => Format::AnsibleIni,
+        }
+    }
+}
+
+impl Inventory {
+    /// Reads an inventory in any of the formats; errors name the file, line
+    /// and field and exit 2.
+    pub fn load(path: &Path) -> Result<Inventory, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
+        let at = |err: String| Error::bad_input(format!("{}:{err}", path.display()));
+        let (servers, groups) = match Format::detect(path, &text) {
+            Format::ServersJson => servers_json::parse(&text).map_err(at)?,
+            Format::AnsibleIni => ini::parse(&text).map_err(at)?.resolve().map_err(at)?,
+            Format::AnsibleYaml => yaml::parse(&text).map_err(at)?.resolve().map_err(at)?,
+        };
+        let mut seen = std::collections::HashSet::new();
+        for server in &servers {
+            if server.name.is_empty() || server.name.starts_with('-') {
+                return Err(Error::bad_input(format!(
+                    "{}: server name {:?} is empty or starts with '-'",
+                    path.display(),
+                    server.name
+                )));
+            }
+            if !seen.insert(&server.name) {
+                return Err(Error::bad_input(format!(
+                    "{}: server {:?} is listed twice",
+                    path.display(),
+                    server.name
+                )));
+            }
+        }
+        Ok(Inventory {
+            path: path.to_path_buf(),
+            servers,
+            groups,
+        })
+    }
+}
+
+/// What to select: `None` fields do not filter.
+#[derive(Debug, Default)]
+pub struct Selection<'a> {
+    pub group: Option<&'a str>,
+    /// Names expanded from `--hosts`.
+    pub names: Option<&'a [String]>,
+    /// An Ansible-style `--limit` pattern.
+    pub limit: Option<&'a str>,
+}
+
+/// Picks the hosts to run on, in inventory (or pattern) order. A name given
+/// by `--hosts` that the inventory lacks is taken as an ssh-config alias,
+/// so `--ssh-config cfg --hosts 'h[01-20]'` needs no inventory at all.
+pub fn select(inventory: Option<&Inventory>, selection: &Selection) -> Result<Vec<Server>, Error> {
+    let servers = inventory.map_or(&[][..], |inv| &inv.servers[..]);
+    if let (Some(group), Some(inv)) = (selection.group, inventory) {
+        if !inv.groups.iter().any(|g| g == group) {
+            return Err(Error::bad_input(format!(
+                "--group {group}: {} has no such group",
+                inv.path.display()
+            )));
+        }
+    }
+    let in_group = |s: &Server| {
+        selection
+            .group
+            .is_none_or(|g| s.groups.iter().any(|x| x == g))
+    };
+    let mut chosen: Vec<Server> = match selection.names {
+        Some(names) => names
+            .iter()
+            .map(|name| match servers.iter().find(|s| &s.name == name) {
+                Some(server) => server.clone(),
+                None => alias(name),
+            })
+            .filter(in_group)
+            .collect(),
+        None if inventory.is_none() => {
+            return Err(Error::bad_input(
+                "no hosts: give --inventory FILE and/or --hosts PATTERN",
+            ));
+        }
+        None => servers.iter().filter(|s| in_group(s)).cloned().collect(),
+    };
+    if let Some(pattern) = selection.limit {
+        chosen = limit::apply(pattern, inventory, chosen)?;
+    }
+    if chosen.is_empty() {
+        return Err(Error::bad_input("the selection matches no host"));
+    }
+    if let Some(bad) = chosen.iter().find(|s| s.name.starts_with('-')) {
+        return Err(Error::bad_input(format!(
+            "host name {:?} starts with '-'",
+            bad.name
+        )));
+    }
+    Ok(chosen)
+}
+
+fn alias(name: &str) -> Server {
+    Server {
+        name: name.to_string(),
+        ..Server::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fleet() -> Inventory {
+        let (servers, groups) = servers_json::parse(
+            r#"{"servers": [
+            {"name": "web01", "address": "10.0.0.1", "groups": ["web"]},
+            {"name": "db01", "port": 2222, "user": "ops", "groups": ["db"]}
+        ]}"#,
+        )
+        .unwrap();
+        Inventory {
+            path: "fleet.json".into(),
+            servers,
+            groups,
+        }
+    }
+
+    fn pick(group: Option<&str>, names: Option<&[String]>) -> Result<Vec<Server>, Error> {
+        let inv = fleet();
+        select(
+            Some(&inv),
+            &Selection {
+                group,
+                names,
+                limit: None,
+            },
+        )
+    }
+
+    #[test]
+    fn groups_and_names_select_in_order() {
+        let web = pick(Some("web"), None).unwrap();
+        assert_eq!(web.len(), 1);
+        assert_eq!(web[0].address.as_deref(), Some("10.0.0.1"));
+        let names = ["db01".to_string(), "extra".to_string()];
+        let picked = pick(None, Some(&names)).unwrap();
+        assert_eq!(picked[0].user.as_deref(), Some("ops"));
+        assert_eq!(picked[1].name, "extra");
+        assert!(picked[1].address.is_none());
+        let err = pick(Some("none"), None).unwrap_err();
+        assert!(
+            err.message.contains("fleet.json has no such group"),
+            "{err}"
+        );
+        assert!(select(None, &Selection::default()).is_err());
+    }
+
+    #[test]
+    fn the_format_follows_the_extension_then_the_content() {
+        let detect = |name: &str, text: &str| Format::detect(Path::new(name), text);
+        assert_eq!(detect("a.json", ""), Format::ServersJson);
+        assert_eq!(detect("a.yml", ""), Format::AnsibleYaml);
+        assert_eq!(
+            detect("hosts", "# fleet\n{\"servers\": []}"),
+            Format::ServersJson
+        );
+        assert_eq!(
+            detect("hosts", "---\nall:\n  hosts:\n"),
+            Format::AnsibleYaml
+        );
+        assert_eq!(detect("hosts", "; x\n[web]\nweb1\n"), Format::AnsibleIni);
+        assert_eq!(
+            detect("hosts", "web1 ansible_port=22\n"),
+            Format::AnsibleIni
+        );
+        assert_eq!(detect("hosts", "10.0.0.1:2222\n"), Format::AnsibleIni);
+    }
+}

@@ -1,0 +1,309 @@
+//! `push` and `fetch`: files moved over the same ssh command channel as a
+//! run, so they share its options, its connection reuse and its failure
+//! classes, and need nothing on the host but a POSIX shell and coreutils.
+//!
+//! Why not scp or sftp: one ssh session per host does the whole push
+//! (write beside the target, verify the SHA-256, set the mode, rename into
+//! place), where scp would need extra sessions for the checksum and the
+//! rename, and `sftp-server` is often disabled on hardened hosts (and scp
+//! itself speaks SFTP since OpenSSH 9.0).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{ChildStdout, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use secops_common::atomic::AtomicFile;
+use secops_common::{Error, Record};
+
+use crate::classify::Status;
+use crate::inventory::Server;
+use crate::quote;
+use crate::records::{self, Copied};
+use crate::ssh::{self, SshOptions};
+
+/// The file `push` sends, read once up front for its checksum.
+pub struct Source {
+    path: PathBuf,
+    shown: String,
+    name: String,
+    mode: u32,
+    bytes: u64,
+    sha256: String,
+}
+
+impl Source {
+    pub fn open(path: &Path, mode: Option<u32>) -> Result<Source, Error> {
+        let cannot = |err: io::Error| Error::bad_input(format!("{}: {err}", path.display()));
+        let meta = fs::metadata(path).map_err(cannot)?;
+        if !meta.is_file() {
+            return Err(Error::bad_input(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
+        }
+        let (bytes, sha256) = checksum(File::open(path).map_err(cannot)?).map_err(cannot)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Source {
+            path: path.to_path_buf(),
+            shown: path.display().to_string(),
+            name,
+            mode: mode.unwrap_or(meta.permissions().mode() & 0o7777),
+            bytes,
+            sha256,
+        })
+    }
+}
+
+fn checksum(mut input: impl Read) -> io::Result<(u64, String)> {
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((total, hex(&hash.finalize())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Run by `sh -c` on the host with the target, the local file name, the
+/// mode and the checksum as `$1`…`$4`. The temporary file sits beside the
+/// target so the final `mv` is an atomic rename, and is removed on any
+/// failure; a target that is a directory takes the local file name.
+const PUSH_SCRIPT: &str = r#"dest=$1
+[ -d "$dest" ] && dest="${dest%/}/$2"
+tmp=$(mktemp "$dest.XXXXXX") || exit
+trap 'rm -f "$tmp"' EXIT
+cat >"$tmp" || exit
+sum=$(sha256sum <"$tmp") || exit
+sum=${sum%% *}
+if [ "$sum" != "$4" ]; then
+  echo "checksum mismatch: $dest.XXXXXX has sha256 $sum, sent $4" >&2
+  exit 1
+fi
+chmod "$3" "$tmp" && mv -f "$tmp" "$dest" || exit
+trap - EXIT"#;
+
+/// Pushes `source` to `remote` on one host.
+pub fn push(server: &Server, opts: &SshOptions, source: &Source, remote: &str) -> (Status, Record) {
+    let command = [
+        "sh".to_string(),
+        "-c".to_string(),
+        PUSH_SCRIPT.to_string(),
+        "sh".to_string(),
+        remote.to_string(),
+        source.name.clone(),
+        format!("{:04o}", source.mode),
+        source.sha256.clone(),
+    ];
+    let remote_command = ssh::remote_command(&quote::command_line(&command), opts.timeout);
+    let mut copied = Copied {
+        local: &source.shown,
+        remote,
+        file: None,
+        mode: Some(source.mode),
+        error: None,
+    };
+    // Each host reads the file afresh: the threads share no offset.
+    let stdin = match File::open(&source.path) {
+        Ok(file) => Stdio::from(file),
+        Err(err) => {
+            copied.error = Some(format!("cannot read {}: {err}", source.shown));
+            Stdio::null()
+        }
+    };
+    let max = opts.max_output;
+    let outcome = ssh::run_with(server, opts, &remote_command, stdin, move |out| {
+        ssh::read_bounded(out, max)
+    });
+    let status = match (&copied.error, outcome.status) {
+        (Some(_), Status::Ok) => Status::Failed,
+        (_, status) => status,
+    };
+    if status == Status::Ok {
+        copied.file = Some((source.bytes, source.sha256.clone()));
+    }
+    let record = records::copied("remote.push", &server.name, &copied, &outcome);
+    (status, record)
+}
+
+/// Where `fetch` puts each host's copy: `DIR/HOST/PATH`, the remote path
+/// made relative, so fetching several paths never collides.
+pub struct Target {
+    remote: String,
+    relative: PathBuf,
+    dir: PathBuf,
+}
+
+impl Target {
+    pub fn new(remote: &str, dir: &Path) -> Result<Target, Error> {
+        let path = Path::new(remote);
+        let relative: PathBuf = path
+            .components()
+            .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
+            .collect();
+        if path.components().any(|c| c == Component::ParentDir)
+            || relative.as_os_str().is_empty()
+            || remote.ends_with('/')
+        {
+            return Err(Error::bad_input(format!(
+                "fetch {remote:?}: give a file path without '..' components"
+            )));
+        }
+        fs::create_dir_all(dir)
+            .map_err(|err| Error::failed(format!("cannot create {}: {err}", dir.display())))?;
+        Ok(Target {
+            remote: remote.to_string(),
+            relative,
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+/// What the reader made of the file as it streamed in.
+struct Received {
+    file: Option<AtomicFile>,
+    bytes: u64,
+    sha256: String,
+    error: Option<String>,
+}
+
+/// Fetches the target from one host into `DIR/HOST/PATH`.
+pub fn fetch(server: &Server, opts: &SshOptions, target: &Target) -> (Status, Record) {
+    let host_dir = target.dir.join(&server.name);
+    let local = host_dir.join(&target.relative);
+    let shown = local.display().to_string();
+    let mut copied = Copied {
+        local: &shown,
+        remote: &target.remote,
+        file: None,
+        mode: None,
+        error: None,
+    };
+    let unsafe_name = matches!(server.name.as_str(), "." | "..") || server.name.contains('/');
+    let prepared = if unsafe_name {
+        Err("the host name cannot be a directory name".to_string())
+    } else {
+        fs::create_dir_all(local.parent().expect("the path has a parent"))
+            .and_then(|()| AtomicFile::create(&local, 0o600))
+            .map_err(|err| format!("cannot write {shown}: {err}"))
+    };
+    let (file, error) = match prepared {
+        Ok(file) => (Some(file), None),
+        Err(err) => (None, Some(err)),
+    };
+    let command = ["cat".to_string(), "--".to_string(), target.remote.clone()];
+    let remote_command = ssh::remote_command(&quote::command_line(&command), opts.timeout);
+    let mut outcome = ssh::run_with(server, opts, &remote_command, Stdio::null(), move |out| {
+        receive(out, file, error)
+    });
+    let mut status = outcome.status;
+    // Scoped so that an uncommitted temporary file is gone before the
+    // empty directories are removed.
+    if let Some(received) = outcome.stdout.take() {
+        copied.error = received.error;
+        if let (Some(file), Status::Ok, None) = (received.file, status, &copied.error) {
+            match file.commit() {
+                Ok(()) => copied.file = Some((received.bytes, received.sha256)),
+                Err(err) => copied.error = Some(format!("cannot write {shown}: {err}")),
+            }
+        }
+    }
+    if copied.file.is_none() {
+        remove_empty_dirs(local.parent(), &target.dir);
+        if status == Status::Ok {
+            status = Status::Failed;
+        }
+    }
+    let record = records::copied("remote.fetch", &server.name, &copied, &outcome);
+    (status, record)
+}
+
+/// Streams the remote file into `file`, hashing as it goes. Reads to the
+/// end even after a local error, so ssh never blocks on a full pipe.
+fn receive(
+    mut out: ChildStdout,
+    mut file: Option<AtomicFile>,
+    mut error: Option<String>,
+) -> Received {
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match out.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => {
+                error.get_or_insert(format!("reading from ssh: {err}"));
+                break;
+            }
+        };
+        hash.update(&buf[..n]);
+        bytes += n as u64;
+        if let Some(f) = file.as_mut() {
+            if let Err(err) = f.write_all(&buf[..n]) {
+                error.get_or_insert(format!("cannot write {}: {err}", f.target().display()));
+                file = None;
+            }
+        }
+    }
+    Received {
+        file: if error.is_none() { file } else { None },
+        bytes,
+        sha256: hex(&hash.finalize()),
+        error,
+    }
+}
+
+/// Removes the directories a failed fetch created, up to (not including)
+/// `top`; ones holding anything else stay.
+fn remove_empty_dirs(mut dir: Option<&Path>, top: &Path) {
+    while let Some(d) = dir {
+        if d == top || !d.starts_with(top) || fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetch_paths_stay_inside_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = Target::new("/var/log/syslog", tmp.path()).unwrap();
+        assert_eq!(target.relative, Path::new("var/log/syslog"));
+        let target = Target::new("notes.txt", tmp.path()).unwrap();
+        assert_eq!(target.relative, Path::new("notes.txt"));
+        for bad in ["/var/../etc/shadow", "/", "../x", "/var/log/"] {
+            assert!(Target::new(bad, tmp.path()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn checksums_are_sha256() {
+        let (bytes, sum) = checksum(&b"abc"[..]).unwrap();
+        assert_eq!(bytes, 3);
+        assert_eq!(
+            sum,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! SIGINT sent to remote-run alone (as a service manager or script sends
+//! it) stops every ssh it started and still writes a record per host.
+
+mod support;
+
+use std::fs;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use support::{Sshd, aliases, processes_under, records, remote_run, results, stderr};
+
+#[test]
+fn sigint_stops_every_ssh_and_reports_each_host() {
+    let sshd = Sshd::start();
+    let config = sshd.ssh_config(&aliases(3), "");
+    let started_dir = sshd.path("started");
+    fs::create_dir(&started_dir).unwrap();
+    // Two run at once: h01 and h02 start and sleep; h03 never starts.
+    let script = format!(
+        "touch {}/$(hostname)$$; exec sleep 20",
+        started_dir.display()
+    );
+    let child = remote_run()
+        .arg("--ssh-config")
+        .arg(&config)
+        .args([
+            "--hosts",
+            "h[01-03]",
+            "--parallel",
+            "2",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fs::read_dir(&started_dir).unwrap().count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the remote commands did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_under(sshd.dir.path())
+            .iter()
+            .filter(|c| c.starts_with("ssh "))
+            .count(),
+        2
+    );
+    let interrupted = Instant::now();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(15),
+        "remote-run waited for the commands: {:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let results = results(&records(&out.stdout));
+    assert_eq!(results.len(), 3, "{results:#?}");
+    for rec in results.values() {
+        assert_eq!(rec["status"], "interrupted", "{rec}");
+        assert_eq!(rec["severity"], "medium");
+    }
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    // No ssh started with this test's config is left.
+    let ours = || {
+        processes_under(sshd.dir.path())
+            .into_iter()
+            .filter(|c| c.starts_with("ssh "))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ours().is_empty() {
+        assert!(Instant::now() < deadline, "ssh left running: {:#?}", ours());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
