@@ -1,0 +1,207 @@
+//! secops-notify's command line. Every setting can also come from
+//! `--config notify.yaml`; a flag given here wins over the file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use secops_common::Severity;
+use secops_common::cli::{CommonArgs, parse_duration};
+use serde::Deserialize;
+
+const EXAMPLES: &str = "\
+Examples:
+  disk-alert --all --format jsonl | secops-notify --smtp mail.example.com:587 --from secops@web1.example.com --to ops@example.com --smtp-user alerts --smtp-password-file /etc/secops/smtp.age --age-identity /etc/secops/notify.key
+  fim-check verify | secops-notify --min-severity medium --webhook-url-env SLACK_WEBHOOK_URL
+  healthmon --interval 10s --alerts-only | secops-notify --group-wait 30s --syslog --exec '/usr/local/bin/page-oncall'
+  secops-notify --config /etc/secops/notify.yaml alerts.jsonl
+
+Records at or above --min-severity are alerts; `*.recovered` records (and
+`*.closed`, or a `status` of resolved/recovered) end an alert that was sent
+and become recovery notices. Alerts are deduplicated by host, tool, kind and
+the record's identity fields, and a still-firing alert is repeated only after
+--repeat-interval. Records that arrive within --group-wait go out as one
+message. Every message sent writes a notify.sent record, every delivery that
+failed after all attempts a notify.failed record.
+
+Exit status: 0 delivered everything (or nothing was due), 1 an input record
+was at or above --fail-on, 2 bad usage, settings, secrets or input lines,
+3 a delivery failed after all attempts (it stays owed and is retried by the
+next run).";
+
+/// Deliver secops records as alerts people do not mute: email, webhook,
+/// a command, syslog; deduplicated, repeated, grouped, with recoveries.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "secops-notify", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Record files to read (JSON Lines); `-` or none reads stdin
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Settings file (YAML or JSON); flags given here win over it
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Notify about records at or above SEVERITY [default: high]
+    #[arg(long, value_name = "SEVERITY", help_heading = "Alerting")]
+    pub min_severity: Option<Severity>,
+
+    /// Repeat a still-firing alert only after DURATION [default: 4h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Alerting")]
+    pub repeat_interval: Option<Duration>,
+
+    /// Collect records for DURATION after the first one and send them as one
+    /// message; the end of input sends at once [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Alerting")]
+    pub group_wait: Option<Duration>,
+
+    /// List at most N alerts in a message; the rest are counted [default: 10]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+          help_heading = "Alerting")]
+    pub max_items: Option<u32>,
+
+    /// Where alert state lives [default: /var/lib/secops as root, else
+    /// $XDG_STATE_HOME/secops]
+    #[arg(long, value_name = "DIR", help_heading = "Alerting")]
+    pub state_dir: Option<PathBuf>,
+
+    /// SMTP server: HOST:PORT, smtp://HOST:PORT (STARTTLS) or
+    /// smtps://HOST:PORT (implicit TLS)
+    #[arg(long, value_name = "SERVER", help_heading = "Email")]
+    pub smtp: Option<String>,
+
+    /// How to secure SMTP [default: implicit for smtps:// and port 465,
+    /// else starttls]
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Email")]
+    pub smtp_tls: Option<SmtpTls>,
+
+    /// Also trust the CA certificates in FILE (PEM) for SMTP
+    #[arg(long, value_name = "FILE", help_heading = "Email")]
+    pub smtp_ca: Option<PathBuf>,
+
+    /// SMTP AUTH user name
+    #[arg(long, value_name = "USER", help_heading = "Email")]
+    pub smtp_user: Option<String>,
+
+    /// Read the SMTP password from environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "smtp_password_file",
+        help_heading = "Email"
+    )]
+    pub smtp_password_env: Option<String>,
+
+    /// Read the SMTP password from FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Email")]
+    pub smtp_password_file: Option<PathBuf>,
+
+    /// Sender address
+    #[arg(long, value_name = "ADDRESS", help_heading = "Email")]
+    pub from: Option<String>,
+
+    /// Recipient address (repeatable)
+    #[arg(long, value_name = "ADDRESS", help_heading = "Email")]
+    pub to: Vec<String>,
+
+    /// Read the webhook URL from environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "webhook_url_file",
+        help_heading = "Webhook"
+    )]
+    pub webhook_url_env: Option<String>,
+
+    /// Read the webhook URL from FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Webhook")]
+    pub webhook_url_file: Option<PathBuf>,
+
+    /// Body to POST [default: slack]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Webhook")]
+    pub webhook_format: Option<WebhookFormat>,
+
+    /// Run CMD (with sh -c) for each message; it reads the records on stdin
+    #[arg(long, value_name = "CMD", help_heading = "Command")]
+    pub exec: Option<String>,
+
+    /// Log each alert to the local syslog (/dev/log)
+    #[arg(long, help_heading = "Syslog")]
+    pub syslog: bool,
+
+    /// Log to the datagram socket PATH instead of /dev/log (implies --syslog)
+    #[arg(long, value_name = "PATH", help_heading = "Syslog")]
+    pub syslog_socket: Option<PathBuf>,
+
+    /// age identity file (mode 0600) that decrypts age-encrypted secret files
+    #[arg(long, value_name = "FILE", help_heading = "Secrets")]
+    pub age_identity: Option<PathBuf>,
+
+    /// Tries per message before it counts as failed [default: 3]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20),
+          help_heading = "Delivery")]
+    pub attempts: Option<u32>,
+
+    /// Wait DURATION before the first retry, doubling up to 1m [default: 2s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Delivery")]
+    pub retry_delay: Option<Duration>,
+
+    /// Give up on one try after DURATION (connect, each read and write)
+    /// [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Delivery")]
+    pub timeout: Option<Duration>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS; refuse servers without it
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465)
+    Implicit,
+    /// No encryption: only for a relay on this host
+    None,
+}
+
+/// The webhook body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// `{"text": "..."}`, as Slack, Mattermost and Rocket.Chat accept
+    Slack,
+    /// `{"subject": ..., "firing": [records], "resolved": [records]}`
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn recipients_repeat_and_secrets_have_one_source() {
+        let args =
+            Args::try_parse_from(["secops-notify", "--to", "a@x", "--to", "b@x", "in.jsonl"])
+                .unwrap();
+        assert_eq!(args.to, ["a@x", "b@x"]);
+        assert!(
+            Args::try_parse_from([
+                "secops-notify",
+                "--webhook-url-env",
+                "V",
+                "--webhook-url-file",
+                "f"
+            ])
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Groups records that arrive together: the first alert of a group starts
+//! a `--group-wait` timer, and everything that arrives before it runs out
+//! goes out as one message (Alertmanager's group_wait). The end of input
+//! ends the group at once, so a cron pipeline never waits.
+//!
+//! Records are read on their own thread (secops_common::input, which names
+//! bad lines on stderr) and handed over a channel, so the timer runs while
+//! a streaming producer such as `healthmon --interval` is quiet. What has
+//! arrived is handed to [`Group::absorb`] as soon as the input pauses, so
+//! that it is on disk as owed long before the group is sent: a process
+//! killed while it waits loses nothing.
+//!
+//! SIGINT or SIGTERM (systemd stopping a `healthmon | secops-notify`
+//! service) ends the wait: what has arrived is sent at once and the run
+//! ends, as every tool's `--interval` loop ends; a second signal ends the
+//! process without sending.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use secops_common::input::{ReadStats, read_records};
+use secops_common::{Error, Record};
+
+/// Records taken in one chunk at most. Each chunk is one read-modify-write
+/// of the state file, so chunks are as large as the input allows: a chunk
+/// ends when the input pauses for [`QUIET`] (a burst from a streaming tool
+/// is over) or at this size.
+const CHUNK: usize = 100_000;
+
+/// A pause in the input this long ends a chunk.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// A chunk is taken in at least this often, so an input that never pauses
+/// (a steady trickle) is still saved and its groups still sent on time.
+const CHUNK_TIME: Duration = Duration::from_secs(1);
+
+/// How often the wait looks for a stop signal.
+const TICK: Duration = Duration::from_millis(200);
+
+/// What a group goes to.
+pub trait Group {
+    /// Whether `rec` belongs in a group (it is an alert or an ending).
+    fn wanted(&mut self, rec: &Record) -> bool;
+    /// Takes in records that arrived.
+    fn absorb(&mut self, records: Vec<Record>) -> Result<(), Error>;
+    /// Sends what the group (and anything older) owes.
+    fn flush(&mut self) -> Result<(), Error>;
+}
+
+/// Reads `inputs` into `group`, flushing each `wait` after a group's first
+/// record and once more at the end of input.
+pub fn run_groups(
+    inputs: &[PathBuf],
+    wait: Duration,
+    group: &mut impl Group,
+) -> Result<ReadStats, Error> {
+    let stop = stop_on_signals()?;
+    let (tx, rx) = mpsc::channel();
+    let inputs = inputs.to_vec();
+    let reader = std::thread::spawn(move || {
+        read_records(&inputs, |rec| {
+            // The receiver only goes away when the run is failing anyway.
+            let _ = tx.send(rec);
+            Ok(())
+        })
+    });
+    let mut deadline: Option<Instant> = None;
+    let mut received = 0;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            secops_common::warn!("stopping on a signal: sending what has arrived");
+            group.flush()?;
+            // The reader may be blocked on a pipe that stays open: leave it.
+            return Ok(ReadStats {
+                records: received,
+                ..ReadStats::default()
+            });
+        }
+        let now = Instant::now();
+        // Checked on every turn, not only when the input is quiet: a
+        // steady trickle must not hold a group back.
+        if deadline.is_some_and(|at| now >= at) {
+            deadline = None;
+            group.flush()?;
+        }
+        let wake = deadline.map_or(TICK, |at| at.saturating_duration_since(now).min(TICK));
+        match rx.recv_timeout(wake) {
+            Ok(first) => {
+                let mut chunk = Vec::new();
+                let until = deadline.map_or(now + CHUNK_TIME, |at| at.min(now + CHUNK_TIME));
+                let mut next = Some(first);
+                while let Some(rec) = next {
+                    received += 1;
+                    if group.wanted(&rec) {
+                        chunk.push(rec);
+                    }
+                    next = if chunk.len() < CHUNK && Instant::now() < until {
+                        rx.recv_timeout(QUIET).ok()
+                    } else {
+                        None
+                    };
+                }
+                if !chunk.is_empty() {
+                    deadline.get_or_insert_with(|| Instant::now() + wait);
+                    group.absorb(chunk)?;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // The end of input: the last group, and debts of earlier runs.
+    group.flush()?;
+    reader
+        .join()
+        .map_err(|_| Error::failed("the input reader panicked"))?
+}
+
+/// A flag set by the first SIGINT or SIGTERM; the second exits at once.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, Error> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Order matters: the shutdown hook sees the flag as it was before
+        // this signal, so only a second signal exits.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(|err| Error::failed(format!("cannot install signal handlers: {err}")))?;
+    }
+    Ok(stop)
+}

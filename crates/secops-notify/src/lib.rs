@@ -1,0 +1,138 @@
+//! secops-notify: delivers secops records as alerts people do not mute.
+//!
+//! Records at or above `--min-severity` become alerts, keyed by what they
+//! are about ([`identity`]); the [`ledger`] in the state directory decides
+//! what each sink is owed (new alerts, repeats after `--repeat-interval`,
+//! escalations, recoveries) and remembers it across runs; records that
+//! arrive together are [`grouping`] into one [`digest`] per sink; each
+//! [`sink`] (email, webhook, command, syslog) gets it with bounded retries
+//! ([`delivery`]), and every delivery writes a `notify.sent` or
+//! `notify.failed` record.
+
+pub mod cli;
+mod delivery;
+mod digest;
+mod grouping;
+pub mod identity;
+mod ledger;
+mod records;
+pub mod secret;
+pub mod settings;
+mod sink;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use secops_common::{Error, Exit, Output, Record, Severity};
+
+pub use crate::cli::Args;
+use crate::delivery::{Policy, deliver};
+use crate::digest::Digest;
+use crate::grouping::Group;
+use crate::identity::identify;
+use crate::ledger::Ledger;
+pub use crate::records::TOOL;
+use crate::records::{TABLE_COLUMNS, delivery_record};
+use crate::settings::Settings;
+use crate::sink::Sink;
+
+/// Runs secops-notify as the command line asks.
+pub fn run(args: &Args) -> Result<Exit, Error> {
+    let settings = Settings::resolve(args)?;
+    let sinks = Sink::open_all(&settings)?;
+    if sinks.is_empty() {
+        return Err(Error::bad_input(
+            "nowhere to send alerts: give --smtp with --to, --webhook-url-env or --webhook-url-file, --exec, or --syslog (or a --config naming one)",
+        ));
+    }
+    for sink in &sinks {
+        secops_common::info!("delivering to {}", sink.target());
+    }
+    let dir = secops_common::state::state_dir(settings.state_dir.as_deref())?;
+    let mut notifier = Notifier {
+        ledger: Ledger::load(&dir)?,
+        out: Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?,
+        settings,
+        sinks,
+        worst: None,
+        failed: false,
+    };
+    let stats = grouping::run_groups(&args.inputs, notifier.settings.group_wait, &mut notifier)?;
+    notifier.out.finish()?;
+    let read = stats.conclude();
+    let found = Exit::for_findings(notifier.worst, args.common.fail_on);
+    let delivered = if notifier.failed {
+        Exit::Failed
+    } else {
+        Exit::Clean
+    };
+    Ok(read.max(found).max(delivered))
+}
+
+struct Notifier {
+    settings: Settings,
+    sinks: Vec<Sink>,
+    ledger: Ledger,
+    out: Output,
+    /// The worst severity read, for --fail-on.
+    worst: Option<Severity>,
+    failed: bool,
+}
+
+impl Group for Notifier {
+    fn wanted(&mut self, rec: &Record) -> bool {
+        self.worst = self.worst.max(Some(rec.severity));
+        rec.severity >= self.settings.min_severity || identify(rec).ends
+    }
+
+    /// Marks what each sink is owed and saves it before anything is sent.
+    fn absorb(&mut self, records: Vec<Record>) -> Result<(), Error> {
+        let now = unix_now();
+        let names: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
+        self.ledger
+            .absorb(&records, &names, now, self.settings.repeat_interval)
+    }
+
+    /// Sends each sink what it is owed; a debt is cleared only after its
+    /// send succeeded.
+    fn flush(&mut self) -> Result<(), Error> {
+        let now = unix_now();
+        let policy = Policy {
+            attempts: self.settings.attempts,
+            retry_delay: self.settings.retry_delay,
+        };
+        for sink in &self.sinks {
+            let due = self.ledger.due(sink.name());
+            if due.is_empty() {
+                secops_common::info!("{}: nothing due", sink.name());
+                continue;
+            }
+            let digest = Digest::new(&due, self.settings.max_items);
+            secops_common::info!(
+                "{}: sending {} alert(s) and {} recovery notice(s) to {}",
+                sink.name(),
+                digest.firing.len(),
+                digest.resolved.len(),
+                sink.target()
+            );
+            let delivery = deliver(sink, &digest, policy, &self.settings.redactor);
+            let rec = delivery_record(sink, &digest, &delivery);
+            match &delivery.error {
+                None => {
+                    self.ledger.paid(sink.name(), &due, now)?;
+                }
+                Some(_) => {
+                    self.failed = true;
+                    secops_common::diag::error(format_args!("{}", rec.message));
+                }
+            }
+            self.out.write(&rec)?;
+        }
+        self.out.flush()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,55 @@
+//! The records secops-notify writes: one `notify.sent` per message a sink
+//! accepted, one `notify.failed` per message a sink did not take after all
+//! tries. Targets and errors carry no secrets (see [`crate::secret`]).
+
+use secops_common::{Record, Severity};
+use serde_json::Value;
+
+use crate::delivery::Delivery;
+use crate::digest::Digest;
+use crate::sink::Sink;
+
+pub const TOOL: &str = "secops-notify";
+
+pub const TABLE_COLUMNS: [&str; 6] = ["severity", "kind", "sink", "firing", "resolved", "message"];
+
+/// `notify.sent` or `notify.failed` for one delivery.
+pub fn delivery_record(sink: &Sink, digest: &Digest, delivery: &Delivery) -> Record {
+    let (kind, severity, message) = match &delivery.error {
+        None => (
+            "notify.sent",
+            Severity::Info,
+            format!("sent {:?} by {}", digest.subject, sink.target()),
+        ),
+        Some(err) => (
+            "notify.failed",
+            Severity::High,
+            format!(
+                "could not send {:?} by {} after {} tr{}: {err}",
+                digest.subject,
+                sink.target(),
+                delivery.attempts,
+                if delivery.attempts == 1 { "y" } else { "ies" }
+            ),
+        ),
+    };
+    let items = |records: &[Record]| -> Vec<Value> {
+        records
+            .iter()
+            .map(|r| Value::from(format!("{}: {}", r.host, r.message)))
+            .collect()
+    };
+    let mut rec = Record::new(TOOL, kind, severity, message)
+        .with("sink", sink.name())
+        .with("target", sink.target())
+        .with("subject", digest.subject.as_str())
+        .with("firing", digest.firing.len())
+        .with("resolved", digest.resolved.len())
+        .with("alerts", items(&digest.firing))
+        .with("recoveries", items(&digest.resolved))
+        .with("attempts", delivery.attempts);
+    if let Some(err) = &delivery.error {
+        rec.set("error", err.as_str());
+    }
+    rec
+}
