@@ -51,6 +51,51 @@ pub fn is_variable(core: &str) -> bool {
         || is_path(core)
         || is_email(core)
         || is_duration(core)
+        || is_version(core)
+}
+
+/// A version, date or clock time: starts with a digit, has a `.`, `:` or
+/// `-` between digit groups, and only letters, digits and `.:-+~_` after
+/// (`2.38.1-5+deb12u1`, `1.7+dfsg-3+b3`, `2025-06-24`, `14:39:44`).
+/// Letters may be at most twice the digits, so `3rd-party` stays a word.
+fn is_version(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let (mut digits, mut letters, mut joins) = (0, 0, 0);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'a'..=b'z' | b'A'..=b'Z' => letters += 1,
+            b'.' | b':' | b'-' => {
+                joins += usize::from(b.get(i + 1).is_some_and(u8::is_ascii_digit));
+            }
+            b'+' | b'~' | b'_' => {}
+            _ => return false,
+        }
+    }
+    joins > 0 && letters <= 2 * digits
+}
+
+/// A date or clock time inside a message (`2025-06-24`, `14:39:44:`,
+/// `2026-11-21T19:02:00Z`): it starts `YYYY-MM-DD` or `H:MM:SS`. Its
+/// repeats say when something happened, not that one value dominates.
+pub fn is_time_like(token: &str) -> bool {
+    let core = token.trim_start_matches(|c: char| EDGE_PUNCTUATION.contains(&c));
+    let b = core.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let date = digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7) && b.get(7) == Some(&b'-');
+    let hour = if b.get(1) == Some(&b':') { 1 } else { 2 };
+    let clock = digits(0..hour)
+        && b.get(hour) == Some(&b':')
+        && digits(hour + 1..hour + 3)
+        && b.get(hour + 3) == Some(&b':')
+        && digits(hour + 4..hour + 6);
+    date || clock
 }
 
 fn is_number(s: &str) -> bool {
@@ -219,6 +264,12 @@ mod tests {
             "250ms",
             "1h30m",
             "(1234)",
+            "2.38.1-5+deb12u1",
+            "(1:2.3-4)",
+            "2025-06-24",
+            "14:39:44:",
+            "528.0.0-0",
+            "1.7+dfsg-3+b3",
         ] {
             assert_eq!(mask(value), WILDCARD, "{value}");
         }
@@ -236,8 +287,25 @@ mod tests {
             "/",
             "ms",
             "block",
+            "3rd-party",
+            "2fa",
         ] {
             assert_eq!(mask(word), word, "{word}");
+        }
+    }
+
+    #[test]
+    fn dates_and_times_are_told_from_other_values() {
+        for t in [
+            "2025-06-24",
+            "14:39:44:",
+            "2026-11-21T19:02:00Z",
+            "[9:05:00]",
+        ] {
+            assert!(is_time_like(t), "{t}");
+        }
+        for t in ["1711", "10.0.0.1", "user_xyz", "1.15-1", "12:30", "fe80::1"] {
+            assert!(!is_time_like(t), "{t}");
         }
     }
 

@@ -7,20 +7,27 @@ use secops_common::cli::CommonArgs;
 
 use crate::drain::DrainConfig;
 
-const EXAMPLES: &str = "\
-Examples:
+const EXAMPLES: &str = r"Examples:
+  anomalizer /var/log                                                 every text log, one source each
   anomalizer --log-dir /var/log/app --threshold 0.01
   anomalizer --log /var/log/auth.log --log-format '<Month> <Date> <Time> <Host> <Component>: <Content>'
-  journalctl -o cat | anomalizer --format jsonl | secops-notify --min-severity medium
+  journalctl -o json --since today | anomalizer --format jsonl | secops-notify --min-severity medium
   anomalizer --log-dir /var/log --glob '*.log*' --format jsonl | secops-report --format table
+  anomalizer --log app.log --format-regex '^(?P<ts>\S+) (?P<source>\w+): (?P<msg>.*)$'
   anomalizer parse HDFS_2k.log --log-format '<Date> <Time> <Pid> <Level> <Component>: <Content>' --format csv
   anomalizer learn --log-dir /var/log/app --model app-model.json      a known-good week
   anomalizer --log /var/log/app/app.log --model app-model.json        new templates since then
+  anomalizer --log-dir /var/log/app --summary insights.md             findings and a timeline
   anomalizer eval --data ../shared/data
 
-Rotated sets (app.log.2.gz, app.log.1, app.log) are read oldest first; gzip
-is recognised by content. Exit status: 0 nothing at or above --fail-on, 1
-something was, 2 bad usage or input, 3 a file could not be read.";
+Each source (a file or rotated set, a journald unit, a JSON line's logger
+or a --format-regex source group) is judged against its own volume and
+rhythm. Rotated sets (app.log.2.gz, app.log.1, app.log) are read oldest
+first, as one source; gzip is recognised by content. JSON-per-line input
+(journalctl -o json, application logs with msg/message, level, time
+fields) is recognised line by line. Exit status: 0 nothing at or above
+--fail-on, 1 something was, 2 bad usage or input, 3 a file could not be
+read.";
 
 /// Find unusual patterns in logs, even when nothing says ERROR: mines line
 /// templates (Drain-style parse tree, hand-written variable masking) and
@@ -31,16 +38,31 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Log files or directories to read (as --log and --log-dir)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Report templates whose share of all lines is below this
+    /// Report templates whose share of its source's lines is below this
     #[arg(long, value_name = "SHARE", default_value_t = 0.01, value_parser = parse_share)]
     pub threshold: f64,
 
     /// Also report templates this model (from `anomalizer learn`) lacks
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+
+    /// Records per source and detector, highest scores first; the rest
+    /// are counted in the summary (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_per_source: usize,
+
+    /// Also write the run's insights here: sources, top templates,
+    /// findings and an hourly timeline per template (Markdown for .md,
+    /// else JSON)
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -99,9 +121,21 @@ pub struct InputArgs {
     pub glob: Option<String>,
 
     /// Header layout in Loghub's <Field> syntax; <Content> is the message
-    /// (default: the whole line is the message)
+    /// (default: a JSON line by its fields, other lines after their leading
+    /// dates, times and levels)
     #[arg(long, value_name = "FORMAT", help_heading = "Input")]
     pub log_format: Option<String>,
+
+    /// A regular expression for a custom line layout, with named groups
+    /// msg (required), ts, level and source, e.g.
+    /// '^(?P<ts>\S+) (?P<source>\w+): (?P<msg>.*)$'
+    #[arg(
+        long,
+        value_name = "REGEX",
+        help_heading = "Input",
+        conflicts_with = "log_format"
+    )]
+    pub format_regex: Option<String>,
 
     #[command(flatten)]
     pub mining: MiningArgs,

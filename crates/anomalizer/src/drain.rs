@@ -9,9 +9,9 @@
 //! number of templates, never with the number of lines.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use crate::classify::WILDCARD;
+use crate::fasthash::FastMap;
 
 /// Tree shape and matching threshold. One configuration for every log: a
 /// user has no ground truth to tune it with.
@@ -52,7 +52,7 @@ impl Template {
 
 #[derive(Debug, Default)]
 struct Node {
-    children: HashMap<String, Node>,
+    children: FastMap<String, Node>,
     templates: Vec<usize>,
 }
 
@@ -60,7 +60,7 @@ struct Node {
 #[derive(Debug)]
 pub struct Drain {
     config: DrainConfig,
-    by_length: HashMap<usize, Node>,
+    by_length: FastMap<usize, Node>,
     templates: Vec<Template>,
 }
 
@@ -68,7 +68,7 @@ impl Drain {
     pub fn new(config: DrainConfig) -> Drain {
         Drain {
             config,
-            by_length: HashMap::new(),
+            by_length: FastMap::default(),
             templates: Vec::new(),
         }
     }
@@ -135,11 +135,14 @@ fn best_match(
     threshold: f64,
 ) -> Option<usize> {
     let mut best: Option<(f64, usize, usize)> = None;
-    for &id in candidates {
+    'candidates: for &id in candidates {
         let template = &templates[id];
         let mut same = 0;
         let mut wildcards = 0;
         for (have, token) in template.tokens.iter().zip(tokens) {
+            if have != token && kinds_differ(have, token) {
+                continue 'candidates;
+            }
             // A position the classifier masked on both sides counts as
             // matching (as Drain3's `<NUM>` matches `<NUM>`); a wildcard the
             // miner made by merging does not.
@@ -157,6 +160,33 @@ fn best_match(
     }
     best.filter(|&(s, _, _)| s >= threshold)
         .map(|(_, _, id)| id)
+}
+
+/// `tty=NODEVssh` against `tty=<*>` (from `tty=:0`): the same key set to
+/// a plain word in the template and to a masked value in the line is two
+/// kinds of event, not one event with a parameter. Two words
+/// (`user=root`, `user=git`) may still merge.
+fn kinds_differ(have: &str, token: &str) -> bool {
+    word_key(have).is_some_and(|k| masked_key(token) == Some(k))
+        || word_key(token).is_some_and(|k| masked_key(have) == Some(k))
+}
+
+/// The key of `key=word` (letters only after `=`).
+fn word_key(token: &str) -> Option<&str> {
+    token
+        .split_once('=')
+        .filter(|(k, v)| {
+            !k.is_empty() && !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphabetic())
+        })
+        .map(|(k, _)| k)
+}
+
+/// The key of `key=<*>...` (a value the classifier masked).
+fn masked_key(token: &str) -> Option<&str> {
+    token
+        .split_once('=')
+        .filter(|(_, v)| v.contains(WILDCARD))
+        .map(|(k, _)| k)
 }
 
 #[cfg(test)]
@@ -191,5 +221,20 @@ mod tests {
             "Failed password for <*> from <*> port <*>"
         );
         assert_eq!(drain.templates()[a].count, 2);
+    }
+
+    #[test]
+    fn a_word_and_a_masked_value_under_one_key_stay_apart() {
+        let mut drain = Drain::new(DrainConfig::default());
+        let line = |tty: &str, user: &str| {
+            format!(
+                "authentication failure; logname= uid=0 euid=0 tty={tty} ruser= rhost=10.0.0.1 user={user}"
+            )
+        };
+        let a = add(&mut drain, &line("NODEVssh", "root"));
+        let b = add(&mut drain, &line("NODEVssh", "git"));
+        let c = add(&mut drain, &line(":0", "root"));
+        assert_eq!(a, b, "two words under one key are a parameter");
+        assert_ne!(a, c, "tty=NODEVssh and tty=:0 are two kinds of login");
     }
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use secops_common::Error;
 
 use crate::drain::DrainConfig;
-use crate::header::LogFormat;
+use crate::extract::Splitter;
 use crate::ingest::{self, IngestStats, Source};
 use crate::mine::LineMiner;
 
@@ -77,8 +77,7 @@ pub fn parse_file(
     format: Option<&str>,
     config: DrainConfig,
 ) -> Result<Vec<usize>, Error> {
-    let format = format.map(LogFormat::parse).transpose()?;
-    let mut miner = LineMiner::new(format, config);
+    let mut miner = LineMiner::new(Splitter::new(format, None)?, config);
     let mut ids = Vec::new();
     let mut stats = IngestStats::default();
     ingest::read(
@@ -86,7 +85,8 @@ pub fn parse_file(
         &mut stats,
         |number, line| {
             ids.resize(number as usize, usize::MAX);
-            ids[number as usize - 1] = miner.mine(line, &mut Vec::new());
+            let entry = miner.split(line);
+            ids[number as usize - 1] = miner.mine(&entry.message, &mut Vec::new());
         },
     );
     if stats.unreadable > 0 {

@@ -30,6 +30,19 @@ impl Source {
             Source::File(path) => path.display().to_string(),
         }
     }
+
+    /// The name of the source a detector judges this input as: a rotated
+    /// set (`app.log.2.gz`, `app.log.1`, `app.log`) is one source,
+    /// `app.log`.
+    pub fn stream(&self) -> String {
+        match self {
+            Source::Stdin => "-".to_string(),
+            Source::File(path) => {
+                let (dir, base, _) = rotation_key(path);
+                dir.join(base).display().to_string()
+            }
+        }
+    }
 }
 
 /// What was read, and what was wrong with it.
@@ -47,6 +60,9 @@ pub struct IngestStats {
     pub binary: u64,
     pub blank: u64,
     pub empty_files: u64,
+    /// Files that start like binary data (wtmp, lastlog, journal files,
+    /// xz archives), skipped whole.
+    pub binary_files: u64,
     pub unreadable: u64,
 }
 
@@ -75,6 +91,13 @@ pub fn sources(
             }
         })
         .collect();
+    // `anomalizer /var/log/syslog*` lists `syslog`, `syslog.1`,
+    // `syslog.2.gz`: read a rotated set oldest first whatever the order
+    // given (stdin first, then the files by directory and name).
+    out.sort_by_cached_key(|s| match s {
+        Source::Stdin => None,
+        Source::File(p) => Some(rotation_key(p)),
+    });
     for dir in dirs {
         let mut found = Vec::new();
         walk(dir, matcher.as_ref(), &mut found)
@@ -132,6 +155,12 @@ pub fn read(source: &Source, stats: &mut IngestStats, mut line: impl FnMut(u64, 
     };
     let result = reader.and_then(|mut reader| {
         stats.files += 1;
+        let head = reader.fill_buf()?;
+        if looks_binary_file(&head[..head.len().min(4096)]) {
+            stats.binary_files += 1;
+            secops_common::info!("skipping {}: binary data", source.name());
+            return Ok(());
+        }
         let mut buf = Vec::with_capacity(4096);
         let mut number = 0;
         loop {
@@ -226,6 +255,17 @@ fn looks_binary(line: &[u8]) -> bool {
     line.contains(&0) || control * 10 > line.len()
 }
 
+/// A file whose first block is more than a tenth control bytes (NUL
+/// included; tab, CR and LF are text): a sparse lastlog or a journal file
+/// would otherwise be read to the end, line by useless line.
+fn looks_binary_file(head: &[u8]) -> bool {
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || b == 0x7f)
+        .count();
+    control * 10 > head.len()
+}
+
 /// Reads everything from a reader into lines; for tests of the line rules.
 #[cfg(test)]
 fn lines_of(data: impl io::Read) -> (Vec<String>, IngestStats) {
@@ -262,6 +302,20 @@ mod tests {
     }
 
     #[test]
+    fn files_given_by_name_are_read_oldest_first_too() {
+        let given: Vec<PathBuf> = ["d/syslog", "d/syslog.1", "-", "d/syslog.2.gz"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let names: Vec<String> = sources(&given, &[], None)
+            .unwrap()
+            .iter()
+            .map(Source::name)
+            .collect();
+        assert_eq!(names, ["-", "d/syslog.2.gz", "d/syslog.1", "d/syslog"]);
+    }
+
+    #[test]
     fn huge_lines_are_cut_not_buffered() {
         let mut data = vec![b'x'; 3 * MAX_LINE];
         data.extend_from_slice(b"\nnext\r\n");
@@ -277,5 +331,9 @@ mod tests {
         assert!(looks_binary(b"\x00\x01ELF"));
         assert!(looks_binary(b"\x01\x02\x03\x04abc"));
         assert!(!looks_binary(b"plain\ttext"));
+        assert!(looks_binary_file(&[0u8; 4096]));
+        assert!(!looks_binary_file(
+            b"line 1\r\nline 2\n\x00\x01 one bad line\n"
+        ));
     }
 }

@@ -7,14 +7,19 @@
 
 mod classify;
 pub mod cli;
+mod context;
 mod detect;
 mod drain;
 pub mod eval;
+mod extract;
+mod fasthash;
 mod header;
 mod ingest;
 mod mine;
 mod model;
 mod report;
+mod rhythm;
+mod summary;
 mod timestamp;
 
 use secops_common::{Error, Exit};
@@ -25,13 +30,31 @@ use crate::cli::Command;
 /// The tool's name in records and diagnostics.
 pub const TOOL: &str = "anomalizer";
 
+/// The input with positional paths added: directories as `--log-dir`,
+/// anything else as `--log`.
+fn with_paths(input: &cli::InputArgs, paths: &[std::path::PathBuf]) -> cli::InputArgs {
+    let mut input = input.clone();
+    for path in paths {
+        if path.is_dir() {
+            input.log_dir.push(path.clone());
+        } else {
+            input.logs.push(path.clone());
+        }
+    }
+    input
+}
+
 /// Runs anomalizer as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     match &args.command {
         None => report::detect(
-            &args.input,
-            args.threshold,
+            &with_paths(&args.input, &args.paths),
+            detect::Rules {
+                threshold: args.threshold,
+                max_per_source: args.max_per_source,
+            },
             args.model.as_deref(),
+            args.summary.as_deref(),
             &args.common,
         ),
         Some(Command::Learn { input, model }) => report::learn(input, model),

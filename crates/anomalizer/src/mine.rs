@@ -1,42 +1,53 @@
-//! One line to one template: header split, tokenising, masking, Drain.
+//! One line to one template: splitting, tokenising, masking, Drain.
 
 use std::borrow::Cow;
 
 use crate::classify::mask;
 use crate::drain::{Drain, DrainConfig, Template};
-use crate::header::{LogFormat, strip_header};
+use crate::extract::{Entry, Splitter};
 
 /// The miner every mode shares, so `parse`, `eval` and detection group
 /// lines identically.
 #[derive(Debug)]
 pub struct LineMiner {
-    format: Option<LogFormat>,
+    splitter: Splitter,
     drain: Drain,
-    /// Lines the `--log-format` did not match (mined whole).
+    /// Epoch seconds at start, which settles the year of syslog times.
+    now: i64,
+    /// Lines the `--log-format` or `--format-regex` did not match (mined
+    /// whole).
     pub unmatched: u64,
 }
 
 impl LineMiner {
-    pub fn new(format: Option<LogFormat>, config: DrainConfig) -> LineMiner {
+    pub fn new(splitter: Splitter, config: DrainConfig) -> LineMiner {
         LineMiner {
-            format,
+            splitter,
             drain: Drain::new(config),
+            now: crate::timestamp::now(),
             unmatched: 0,
         }
     }
 
-    /// Mines one line; returns its template id and leaves the message's
+    /// Takes a line apart; a line the format does not match is counted
+    /// and becomes its own whole message, with the time it starts with.
+    pub fn split<'l>(&mut self, line: &'l str) -> Entry<'l> {
+        self.splitter.split(line, self.now).unwrap_or_else(|| {
+            self.unmatched += 1;
+            Entry {
+                time: crate::timestamp::leading(line, self.now),
+                level: None,
+                source: None,
+                message: Cow::Borrowed(line.trim()),
+            }
+        })
+    }
+
+    /// Mines one message; returns its template id and leaves the message's
     /// original tokens in `tokens` (for parameter statistics).
-    pub fn mine<'l>(&mut self, line: &'l str, tokens: &mut Vec<&'l str>) -> usize {
-        let content = match &mut self.format {
-            Some(format) => format.content(line).unwrap_or_else(|| {
-                self.unmatched += 1;
-                line
-            }),
-            None => strip_header(line),
-        };
+    pub fn mine<'m>(&mut self, message: &'m str, tokens: &mut Vec<&'m str>) -> usize {
         tokens.clear();
-        tokens.extend(content.split_whitespace());
+        tokens.extend(message.split_whitespace());
         let masked: Vec<Cow<'_, str>> = tokens.iter().map(|t| mask(t)).collect();
         self.drain.add(&masked)
     }

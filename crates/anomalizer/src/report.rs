@@ -8,14 +8,14 @@ use secops_common::{Error, Exit, Format, Output, Record, Severity};
 
 use crate::TOOL;
 use crate::cli::InputArgs;
-use crate::detect::{Detector, Origin};
+use crate::detect::{Detector, Observed, Origin, Rules};
 use crate::drain::DrainConfig;
+use crate::drain::Template;
 use crate::eval;
-use crate::header::LogFormat;
+use crate::extract::{Entry, Splitter};
 use crate::ingest::{self, IngestStats, Source};
 use crate::mine::LineMiner;
 use crate::model::Model;
-use crate::timestamp;
 
 const ANOMALY_COLUMNS: [&str; 5] = ["severity", "detector", "count", "score", "message"];
 const PARSE_COLUMNS: [&str; 4] = ["source", "line", "template_id", "template"];
@@ -32,48 +32,66 @@ const EVAL_COLUMNS: [&str; 8] = [
 
 /// Everything read and mined from the input.
 struct Mined {
-    sources: Vec<String>,
+    files: Vec<String>,
     miner: LineMiner,
     stats: IngestStats,
 }
 
-/// Reads every source through one miner, calling `seen` per mined line.
+/// One mined line, as the modes see it.
+struct Seen<'a> {
+    id: usize,
+    tokens: &'a [&'a str],
+    at: Origin,
+    entry: &'a Entry<'a>,
+    line: &'a str,
+    /// The source the line's file stands for (its rotated set).
+    file_stream: &'a str,
+}
+
+/// Reads every input through one miner, calling `seen` per mined line.
 fn mine_input(
     input: &InputArgs,
     extra: &[PathBuf],
-    mut seen: impl FnMut(&LineMiner, usize, &[&str], Origin, &str),
+    mut seen: impl FnMut(&LineMiner, Seen<'_>),
 ) -> Result<Mined, Error> {
     let mut logs = extra.to_vec();
     logs.extend(input.logs.iter().cloned());
     let sources = ingest::sources(&logs, &input.log_dir, input.glob.as_deref())?;
-    let format = input
-        .log_format
-        .as_deref()
-        .map(LogFormat::parse)
-        .transpose()?;
-    let mut miner = LineMiner::new(format, input.mining.config());
+    let splitter = Splitter::new(input.log_format.as_deref(), input.format_regex.as_deref())?;
+    let mut miner = LineMiner::new(splitter, input.mining.config());
     let mut stats = IngestStats::default();
-    let now = timestamp::now();
     for (index, source) in sources.iter().enumerate() {
         secops_common::info!("reading {}", source.name());
+        let file_stream = source.stream();
         // A line without a time of its own (a stack trace's second line)
         // happened at the last time its file showed.
         let mut last_time = None;
         ingest::read(source, &mut stats, |line, text| {
-            last_time = timestamp::leading(text, now).or(last_time);
+            let entry = miner.split(text);
+            last_time = entry.time.or(last_time);
             let mut tokens = Vec::new();
-            let id = miner.mine(text, &mut tokens);
+            let id = miner.mine(&entry.message, &mut tokens);
             let at = Origin {
-                source: index,
+                file: index,
                 line,
                 time: last_time,
             };
-            seen(&miner, id, &tokens, at, text);
+            seen(
+                &miner,
+                Seen {
+                    id,
+                    tokens: &tokens,
+                    at,
+                    entry: &entry,
+                    line: text,
+                    file_stream: &file_stream,
+                },
+            );
         });
     }
     report_bad_input(&stats, miner.unmatched);
     Ok(Mined {
-        sources: sources.iter().map(Source::name).collect(),
+        files: sources.iter().map(Source::name).collect(),
         miner,
         stats,
     })
@@ -91,7 +109,14 @@ fn report_bad_input(stats: &IngestStats, unmatched: u64) {
         ),
         (stats.binary, "lines looked like binary data (skipped)"),
         (stats.empty_files, "files were empty"),
-        (unmatched, "lines did not match --log-format (mined whole)"),
+        (
+            stats.binary_files,
+            "files were binary (wtmp, lastlog, journal, xz...; skipped)",
+        ),
+        (
+            unmatched,
+            "lines did not match the line format (mined whole)",
+        ),
     ] {
         if count > 0 {
             secops_common::warn!("{count} {what}");
@@ -111,22 +136,57 @@ fn conclude(stats: &IngestStats, worst: Option<Severity>, fail_on: Severity) -> 
 /// Default mode: mine, then report anomalies and a summary.
 pub fn detect(
     input: &InputArgs,
-    threshold: f64,
+    rules: Rules,
     model: Option<&Path>,
+    insights: Option<&Path>,
     common: &CommonArgs,
 ) -> Result<Exit, Error> {
     let spec = common.output_spec(&ANOMALY_COLUMNS)?;
     let model = model.map(Model::load).transpose()?;
     let mut detector = Detector::default();
-    let mined = mine_input(input, &[], |miner, id, tokens, at, line| {
-        detector.observe(id, &miner.templates()[id], tokens, at, line);
+    // Most lines come from the same source as the line before.
+    let mut last_stream: Option<(String, usize)> = None;
+    let mined = mine_input(input, &[], |miner, seen| {
+        let name = seen.entry.source.as_deref().unwrap_or(seen.file_stream);
+        let stream = match &last_stream {
+            Some((last, id)) if last == name => *id,
+            _ => {
+                let id = detector.stream(name);
+                last_stream = Some((name.to_string(), id));
+                id
+            }
+        };
+        detector.observe(Observed {
+            stream,
+            id: seen.id,
+            template: &miner.templates()[seen.id],
+            tokens: seen.tokens,
+            at: seen.at,
+            level: seen.entry.level.as_deref(),
+            line: seen.line,
+        });
     })?;
     let templates = mined.miner.templates();
-    let mut findings = detector.findings(templates, &mined.sources, threshold);
-    if let Some(model) = &model {
-        findings.extend(detector.new_templates(templates, &mined.sources, |t| model.knows(t)));
+    let known = model.as_ref().map(|m| move |t: &Template| m.knows(t));
+    let (findings, suppressed) = detector.findings(
+        templates,
+        &mined.files,
+        rules,
+        known.as_ref().map(|k| k as &dyn Fn(&Template) -> bool),
+    );
+    let summary = summary(&mined, &findings, suppressed, detector.streams());
+    if let Some(path) = insights {
+        crate::summary::write(
+            path,
+            &crate::summary::Insights {
+                summary: &summary,
+                sources: detector.overview(),
+                templates,
+                timelines: detector.timelines(),
+                findings: &findings,
+            },
+        )?;
     }
-    let summary = summary(&mined, &findings);
     let worst = findings.iter().map(|r| r.severity).max();
     let mut out = Output::open(&spec)?;
     if spec.format == Format::Table {
@@ -147,7 +207,7 @@ pub fn detect(
     Ok(conclude(&mined.stats, worst, common.fail_on))
 }
 
-fn summary(mined: &Mined, findings: &[Record]) -> Record {
+fn summary(mined: &Mined, findings: &[Record], suppressed: usize, sources: usize) -> Record {
     let templates = mined.miner.templates();
     let stats = &mined.stats;
     let count = |detector: &str| {
@@ -163,24 +223,31 @@ fn summary(mined: &Mined, findings: &[Record]) -> Record {
         .take(10)
         .map(|t| format!("{} {}", t.count, t.text()))
         .collect();
-    let (rare, tokens, new, bursts) = (
+    let (rare, tokens, new, bursts, silences) = (
         count("rare_template"),
         count("token_frequency"),
         count("new_template"),
         count("burst"),
+        count("silence"),
     );
+    let more = if suppressed > 0 {
+        format!(" ({suppressed} more past --max-per-source)")
+    } else {
+        String::new()
+    };
     Record::new(
         TOOL,
         "log.summary",
         Severity::Info,
         format!(
-            "{} lines from {} files: {} templates, {rare} rare, {tokens} dominating values, {bursts} bursts, {new} new",
+            "{} lines from {} files, {sources} sources: {} templates, {rare} rare, {tokens} dominating values, {bursts} bursts, {silences} silences, {new} new{more}",
             stats.lines,
             stats.files,
             templates.len()
         ),
     )
     .with("files", stats.files)
+    .with("sources", sources)
     .with("lines", stats.lines)
     .with("bytes", stats.bytes)
     .with("templates", templates.len())
@@ -188,11 +255,14 @@ fn summary(mined: &Mined, findings: &[Record]) -> Record {
     .with("token_anomalies", tokens)
     .with("new_templates", new)
     .with("bursts", bursts)
+    .with("silences", silences)
+    .with("suppressed", suppressed)
     .with("non_utf8_lines", stats.non_utf8)
     .with("huge_lines", stats.huge)
     .with("binary_lines", stats.binary)
     .with("blank_lines", stats.blank)
     .with("empty_files", stats.empty_files)
+    .with("binary_files", stats.binary_files)
     .with("unreadable_files", stats.unreadable)
     .with("unmatched_lines", mined.miner.unmatched)
     .with("top_templates", top)
@@ -200,7 +270,7 @@ fn summary(mined: &Mined, findings: &[Record]) -> Record {
 
 /// `learn`: mine a known-good period and save its templates.
 pub fn learn(input: &InputArgs, model: &Path) -> Result<Exit, Error> {
-    let mined = mine_input(input, &[], |_, _, _, _, _| {})?;
+    let mined = mine_input(input, &[], |_, _| {})?;
     Model::learn(mined.miner.templates()).save(model)?;
     secops_common::info!(
         "{} templates from {} lines saved to {}",
@@ -215,7 +285,7 @@ pub fn learn(input: &InputArgs, model: &Path) -> Result<Exit, Error> {
 pub fn parse(files: &[PathBuf], input: &InputArgs, common: &CommonArgs) -> Result<Exit, Error> {
     let spec = common.output_spec(&PARSE_COLUMNS)?;
     let mut rows = Vec::new();
-    let mined = mine_input(input, files, |_, id, _, at, _| rows.push((at, id)))?;
+    let mined = mine_input(input, files, |_, seen| rows.push((seen.at, seen.id)))?;
     let templates = mined.miner.templates();
     let mut out = Output::open(&spec)?;
     for (at, id) in rows {
@@ -226,7 +296,7 @@ pub fn parse(files: &[PathBuf], input: &InputArgs, common: &CommonArgs) -> Resul
                 Severity::Info,
                 format!("line {} is template {id}", at.line),
             )
-            .with("source", mined.sources[at.source].clone())
+            .with("source", mined.files[at.file].clone())
             .with("line", at.line)
             .with("template_id", id)
             .with("template", templates[id].text()),

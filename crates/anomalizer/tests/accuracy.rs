@@ -15,7 +15,7 @@ const FLOORS: [(&str, f64, f64); 8] = [
     ("Spark", 0.91, 0.91),
     ("Zookeeper", 0.98, 0.98),
     ("BGL", 0.97, 0.95),
-    ("Linux", 0.67, 0.65),
+    ("Linux", 0.74, 0.72),
     ("Apache", 0.99, 0.99),
     ("OpenSSH", 0.98, 0.50),
 ];
@@ -43,10 +43,11 @@ fn grouping_accuracy_on_loghub_2k_stays_above_measured_floors() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    // Drain3 0.9.11 with its standard masking: 0.903 on the same data.
-    assert!(total / 8.0 >= 0.93, "mean GA {:.3}", total / 8.0);
+    // Drain3 0.9.11 with its standard masking: 0.903 on the same data;
+    // the goal is 0.95 (measured 0.952).
+    assert!(total / 8.0 >= 0.95, "mean GA {:.3}", total / 8.0);
     assert!(
-        total_no_format / 8.0 >= 0.83,
+        total_no_format / 8.0 >= 0.85,
         "mean GA without formats {:.3}",
         total_no_format / 8.0
     );

@@ -293,3 +293,252 @@ fn a_storm_of_one_template_is_a_burst_with_its_time() {
     assert_eq!(bursts[0]["first_time"], "2026-11-21T10:00:30Z");
     assert_eq!(bursts[0]["last_time"], "2026-11-21T11:00:39Z");
 }
+
+/// `count` lines of one steady template a minute apart from 10:00, plus
+/// `odd` once at line `odd_at`.
+fn steady_log(count: u32, odd_at: u32) -> String {
+    let mut log = String::new();
+    for i in 0..count {
+        let (h, m) = (10 + i / 60, i % 60);
+        log += &format!("2026-11-21T{h:02}:{m:02}:00Z worker {i} finished batch ok\n");
+        if i == odd_at {
+            log += &format!("2026-11-21T{h:02}:{m:02}:30Z disk sda1 remounted read-only\n");
+        }
+    }
+    log
+}
+
+#[test]
+fn each_file_is_judged_by_its_own_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    // The odd line is 1 of 61 lines in the small file (not rare there),
+    // although it would be 1 of 10,061 lines over both files.
+    fs::write(dir.path().join("small.log"), steady_log(60, 30)).unwrap();
+    let mut big = String::new();
+    for i in 0..10_000 {
+        big += &format!("GET /index.html 200 {i}\n");
+    }
+    big += "GET /admin.php 403 1\n";
+    fs::write(dir.path().join("big.log"), big).unwrap();
+    let out = run(anomalizer()
+        .arg("--log-dir")
+        .arg(dir.path())
+        .args(["--format", "jsonl"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let rare: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["detector"] == "rare_template")
+        .collect();
+    assert_eq!(rare.len(), 1, "{rare:#?}");
+    assert_eq!(rare[0]["template"], "GET /admin.php <*> <*>");
+    assert!(rare[0]["source"].as_str().unwrap().ends_with("big.log"));
+    assert_eq!(rare[0]["source_lines"], 10_001);
+    assert_eq!(rare[0]["context_line"], "GET /admin.php 403 1");
+    assert_eq!(
+        rare[0]["context_before"].as_array().unwrap().len(),
+        3,
+        "{:#?}",
+        rare[0]
+    );
+    assert_eq!(rare[0]["context_after"], serde_json::json!([]));
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["sources"], 2);
+}
+
+#[test]
+fn a_heartbeat_that_stops_is_a_silence_with_its_times() {
+    // A heartbeat each minute until 11:29, requests each minute until 11:59.
+    let mut log = String::new();
+    for i in 0..120 {
+        let (h, m) = (10 + i / 60, i % 60);
+        if i < 90 {
+            log += &format!("2026-11-21T{h:02}:{m:02}:05Z heartbeat ok seq={i}\n");
+        }
+        log += &format!(
+            "2026-11-21T{h:02}:{m:02}:10Z request served in {}ms\n",
+            i % 7
+        );
+    }
+    let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let silences: Vec<&Value> = recs.iter().filter(|r| r["detector"] == "silence").collect();
+    assert_eq!(silences.len(), 1, "{recs:#?}");
+    let s = silences[0];
+    assert_eq!(s["template"], "heartbeat ok seq=<*>");
+    assert_eq!(s["silent_from"], "2026-11-21T11:29:05Z");
+    assert_eq!(s["silent_until"], "2026-11-21T11:59:10Z");
+    assert_eq!(s["ongoing"], true);
+    assert_eq!(s["usual_gap_secs"], 60.0);
+    assert_eq!(
+        s["context_line"], "2026-11-21T11:29:05Z heartbeat ok seq=89",
+        "an ongoing silence shows the last line before it"
+    );
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Silence: \"heartbeat ok seq=<*>\" quiet for 30m")
+    );
+    assert_eq!(recs.last().unwrap()["silences"], 1);
+}
+
+#[test]
+fn journald_json_is_split_by_unit() {
+    let mut log = String::new();
+    let start: u64 = 1_795_287_720_000_000;
+    for i in 0..400u64 {
+        log += &format!(
+            r#"{{"__REALTIME_TIMESTAMP":"{}","_HOSTNAME":"web1","_SYSTEMD_UNIT":"nginx.service","PRIORITY":"6","MESSAGE":"GET /page/{i} 200"}}"#,
+            start + i * 1_000_000
+        );
+        log.push('\n');
+    }
+    // cron logs little, so one odd line is not rare for cron's volume.
+    for i in 0..20u64 {
+        log += &format!(
+            r#"{{"__REALTIME_TIMESTAMP":"{}","_HOSTNAME":"web1","_SYSTEMD_UNIT":"cron.service","PRIORITY":"6","MESSAGE":"job {i} ran"}}"#,
+            start + i * 20_000_000
+        );
+        log.push('\n');
+    }
+    log += r#"{"__REALTIME_TIMESTAMP":"1795288000000000","_HOSTNAME":"web1","_SYSTEMD_UNIT":"cron.service","PRIORITY":"3","MESSAGE":"job failed: no space left"}"#;
+    log.push('\n');
+    log += r#"{"__REALTIME_TIMESTAMP":"1795288000000000","_HOSTNAME":"web1","_SYSTEMD_UNIT":"nginx.service","PRIORITY":"3","MESSAGE":"upstream timed out"}"#;
+    log.push('\n');
+    let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let rare: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["detector"] == "rare_template")
+        .collect();
+    assert_eq!(rare.len(), 1, "{rare:#?}");
+    assert_eq!(rare[0]["source"], "web1/nginx.service");
+    assert_eq!(rare[0]["template"], "upstream timed out");
+    assert_eq!(rare[0]["level"], "err");
+    assert_eq!(rare[0]["first_time"], "2026-11-21T19:06:40Z");
+    assert_eq!(recs.last().unwrap()["sources"], 2);
+}
+
+#[test]
+fn a_format_regex_splits_custom_lines_and_bad_ones_are_named() {
+    let mut log = String::new();
+    for i in 0..300 {
+        log += &format!("{i:05}|api|INFO|request {i} served\n");
+    }
+    log += "00300|api|ERROR|database connection lost\n";
+    let out = run(anomalizer()
+        .args([
+            "--format",
+            "jsonl",
+            "--format-regex",
+            r"^(?P<ts>\d+)\|(?P<source>\w+)\|(?P<level>\w+)\|(?P<msg>.*)$",
+        ])
+        .stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let rare: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["detector"] == "rare_template")
+        .collect();
+    assert_eq!(rare.len(), 1, "{recs:#?}");
+    assert_eq!(rare[0]["template"], "database connection lost");
+    assert_eq!(rare[0]["source"], "api");
+    assert_eq!(rare[0]["level"], "ERROR");
+
+    let out = run(anomalizer()
+        .args(["--format-regex", r"^(?P<msg>.*"])
+        .stdin_bytes("x\n"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(r#"--format-regex "^(?P<msg>.*""#), "{err}");
+}
+
+#[test]
+fn findings_are_capped_per_source_and_the_rest_counted() {
+    let mut log = String::new();
+    for i in 0..2000 {
+        log += &format!("steady line number {i}\n");
+    }
+    for word in [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliet", "kilo", "lima", "mike", "november", "oscar",
+    ] {
+        log += &format!("{word} happened\n");
+    }
+    let out = run(anomalizer()
+        .args(["--format", "jsonl", "--max-per-source", "4"])
+        .stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 5, "4 findings and the summary: {recs:#?}");
+    assert_eq!(recs[4]["suppressed"], 11);
+}
+
+#[test]
+fn binary_files_are_skipped_whole_and_a_rotated_set_is_one_source() {
+    let dir = tempfile::tempdir().unwrap();
+    // A sparse lastlog or wtmp: all NULs and record bytes.
+    fs::write(dir.path().join("wtmp"), [0u8; 8192]).unwrap();
+    write_gz(&dir.path().join("app.log.2.gz"), "service started\n");
+    fs::write(dir.path().join("app.log.1"), "service started\n").unwrap();
+    fs::write(dir.path().join("app.log"), "service started\n").unwrap();
+    // A directory given as a plain argument, as `anomalizer /var/log`.
+    let out = run(anomalizer().arg(dir.path()).args(["--format", "jsonl"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = records(&out.stdout).pop().unwrap();
+    assert_eq!(summary["binary_files"], 1);
+    assert_eq!(summary["binary_lines"], 0, "not read line by line");
+    assert_eq!(summary["lines"], 3);
+    assert_eq!(summary["sources"], 1, "app.log.2.gz, app.log.1, app.log");
+    assert!(
+        stderr(&out).contains("1 files were binary"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_summary_file_holds_sources_findings_and_a_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("app.log"), steady_log(150, 30)).unwrap();
+    let json = dir.path().join("insights.json");
+    let md = dir.path().join("insights.md");
+    for path in [&json, &md] {
+        let out = run(anomalizer()
+            .arg("--log")
+            .arg(dir.path().join("app.log"))
+            .arg("--summary")
+            .arg(path)
+            .args(["--format", "jsonl"]));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let s: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    assert_eq!(s["version"], 1);
+    assert_eq!(s["summary"]["kind"], "log.summary");
+    assert_eq!(s["sources"][0]["lines"], 151);
+    assert_eq!(s["sources"][0]["first_time"], "2026-11-21T10:00:00Z");
+    assert_eq!(
+        s["top_templates"][0]["template"],
+        "worker <*> finished batch ok"
+    );
+    assert_eq!(s["findings"][0]["detector"], "rare_template");
+    let hours = &s["timeline"]["templates"][0]["hours"];
+    assert_eq!(
+        hours,
+        &serde_json::json!([
+            ["2026-11-21T10:00:00Z", 60],
+            ["2026-11-21T11:00:00Z", 60],
+            ["2026-11-21T12:00:00Z", 30]
+        ])
+    );
+    let text = fs::read_to_string(&md).unwrap();
+    assert!(text.contains("## Timeline"), "{text}");
+    assert!(text.contains("██▅  worker <*> finished batch ok"), "{text}");
+    assert!(
+        text.contains("- Rare template: \"disk sda1 remounted read-only\""),
+        "{text}"
+    );
+}
