@@ -5,6 +5,8 @@
 //! targets over 100 bytes and names that are not UTF-8 go into GNU
 //! long-name entries as raw bytes, and sizes of 8 GiB and more use GNU's
 //! base-256 numbers, which GNU tar, bsdtar and Python's tarfile all read.
+//! Files with holes are old-GNU sparse entries (see [`sparse_header`]):
+//! only their data is read and stored, and tar extracts them with holes.
 //!
 //! The walk never follows a symlink (it stores the link), sorts each
 //! directory so two runs over the same tree write the same archive, skips
@@ -16,14 +18,14 @@ use std::ffi::OsStr;
 use std::fs::{self, File, Metadata};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use globset::GlobSet;
-use sha2::{Digest, Sha256};
-use tar::{EntryType, Header};
+use tar::{EntryType, GnuExtSparseHeader, Header};
 
-use crate::digest::{EntryDigest, EntryFacts, empty_content};
+use crate::digest::{ContentHash, EntryDigest, EntryFacts, empty_content};
+use crate::progress::Progress;
 
 /// What to leave out of the walk.
 pub struct WalkOptions {
@@ -64,10 +66,11 @@ pub struct TarWriter<W: Write> {
     pub digest: EntryDigest,
     pub counts: Counts,
     pub problems: Vec<Problem>,
+    progress: Progress,
 }
 
 impl<W: Write> TarWriter<W> {
-    pub fn new(sink: W, options: WalkOptions) -> TarWriter<W> {
+    pub fn new(sink: W, options: WalkOptions, progress: Progress) -> TarWriter<W> {
         TarWriter {
             tar: tar::Builder::new(sink),
             options,
@@ -76,6 +79,7 @@ impl<W: Write> TarWriter<W> {
             digest: EntryDigest::default(),
             counts: Counts::default(),
             problems: Vec::new(),
+            progress,
         }
     }
 
@@ -228,32 +232,46 @@ impl<W: Write> TarWriter<W> {
         // The size tar promises is the size at open; what is read must fill
         // exactly that, whatever the file does meanwhile.
         let before = file.metadata().unwrap_or_else(|_| meta.clone());
-        let mut header = self.header(&before, EntryType::Regular);
-        let mut reader = BufReader::with_capacity(
-            1 << 18,
-            ExactReader {
-                file: &file,
-                remaining: before.len(),
-                short: false,
-                error: None,
-                sha: Sha256::new(),
-            },
-        );
+        let size = before.len();
+        let extents = data_extents(&file, &before);
+        let mut header;
+        let mut sparse_map = Vec::new();
+        let reader = match extents {
+            None => {
+                header = self.header(&before, EntryType::Regular);
+                ExactReader::new(
+                    &file,
+                    vec![(0, size)],
+                    ContentHash::new(false),
+                    &self.progress,
+                )
+            }
+            Some(extents) => {
+                header = self.header(&before, EntryType::GNUSparse);
+                sparse_map = sparse_header(&mut header, &extents, size);
+                ExactReader::new(&file, extents, ContentHash::new(true), &self.progress)
+            }
+        };
+        // Extension blocks of a long sparse map sit between the header and
+        // the data, outside the entry's size: they go first in the stream.
+        let mut reader = BufReader::with_capacity(1 << 18, (&sparse_map[..]).chain(reader));
         self.tar.append_data(&mut header, os(name), &mut reader)?;
-        let exact = reader.into_inner();
-        let content = exact.sha.clone().finalize().into();
+        let exact = reader.into_inner().into_inner().1;
+        let short = exact.short;
+        let (content, error) = exact.finish(size);
         self.record(name, &header, b"", content);
         self.counts.files += 1;
-        self.counts.bytes += before.len();
+        self.counts.bytes += size;
+        self.progress.stored(self.counts.files);
         if meta.nlink() > 1 {
             self.links.insert(inode, name.to_vec());
         }
-        if let Some(error) = exact.error {
+        if let Some(error) = error {
             self.problems.push(Problem::Unreadable {
                 path: disk.to_path_buf(),
                 error: format!("read failed partway, the rest is stored as zeros: {error}"),
             });
-        } else if let Some(what) = changed(&file, &before, exact.short) {
+        } else if let Some(what) = changed(&file, &before, short) {
             self.problems.push(Problem::Changed {
                 path: disk.to_path_buf(),
                 what,
@@ -312,7 +330,7 @@ impl<W: Write> TarWriter<W> {
             uid: header.uid().unwrap_or(0),
             gid: header.gid().unwrap_or(0),
             mtime: header.mtime().unwrap_or(0),
-            size: header.size().unwrap_or(0),
+            size: logical_size(header),
             link,
             content,
         });
@@ -373,29 +391,158 @@ fn os(bytes: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(bytes))
 }
 
-/// Yields exactly `remaining` bytes of a file: its content, then zeros if
-/// it shrank or a read failed, so the tar stream stays well-formed.
+/// The size of what an entry extracts to: a sparse entry's real size,
+/// not the bytes it stores.
+fn logical_size(header: &Header) -> u64 {
+    match header.as_gnu() {
+        Some(gnu) if header.entry_type().is_gnu_sparse() => gnu.real_size().unwrap_or(0),
+        _ => header.size().unwrap_or(0),
+    }
+}
+
+/// The parts of a file with holes that hold data, as (offset, length),
+/// found with `SEEK_DATA`/`SEEK_HOLE` and rounded out to 512-byte edges
+/// (readers require every stored piece but the last to fill whole tar
+/// blocks; the rounding only stores a few zeros more). `None` when the file
+/// has no holes, or the filesystem cannot say: then it is stored whole.
+fn data_extents(file: &File, meta: &Metadata) -> Option<Vec<(u64, u64)>> {
+    use nix::unistd::{Whence, lseek};
+    let size = meta.len();
+    // Fewer allocated blocks than the size needs is what GNU tar checks too;
+    // it spares the lseek calls for the ordinary file.
+    if size == 0 || meta.blocks().saturating_mul(512) >= size {
+        return None;
+    }
+    let mut extents: Vec<(u64, u64)> = Vec::new();
+    let mut pos = 0u64;
+    while pos < size {
+        let start = match lseek(file, pos as i64, Whence::SeekData) {
+            Ok(start) => start as u64,
+            Err(nix::errno::Errno::ENXIO) => break,
+            Err(_) => return None,
+        };
+        if start >= size {
+            break;
+        }
+        let end = lseek(file, start as i64, Whence::SeekHole).ok()? as u64;
+        if end <= start {
+            return None;
+        }
+        let (from, to) = (
+            start / 512 * 512,
+            end.div_ceil(512).saturating_mul(512).min(size),
+        );
+        match extents.last_mut() {
+            Some((offset, len)) if *offset + *len >= from => {
+                *len = to.max(*offset + *len) - *offset
+            }
+            _ => extents.push((from, to - from)),
+        }
+        pos = end;
+    }
+    let stored: u64 = extents.iter().map(|&(_, len)| len).sum();
+    (stored < size).then_some(extents)
+}
+
+/// Makes `header` an old-GNU sparse header (type `S`, what `tar --sparse`
+/// writes in GNU format, what GNU tar, bsdtar, Python and the tar crate
+/// read, and what GNU tar extracts with holes again): size is the stored
+/// bytes, the real size and the first four pieces of the map go in the
+/// header, and the map ends with an empty piece at the real size, as GNU
+/// tar writes it, so a trailing hole is kept. Returns the extension blocks
+/// holding the rest of the map, 21 pieces each. Offsets and sizes of 8 GiB
+/// and more are base-256 numbers, as in the rest of the GNU header.
+fn sparse_header(header: &mut Header, extents: &[(u64, u64)], size: u64) -> Vec<u8> {
+    header.set_size(extents.iter().map(|&(_, len)| len).sum());
+    let mut map = extents.to_vec();
+    map.push((size, 0));
+    let gnu = header.as_gnu_mut().expect("headers are GNU headers");
+    gnu.set_real_size(size);
+    for (slot, &(offset, len)) in gnu.sparse.iter_mut().zip(&map) {
+        slot.set_offset(offset);
+        slot.set_length(len);
+    }
+    let rest = map.get(gnu.sparse.len()..).unwrap_or_default();
+    gnu.set_is_extended(!rest.is_empty());
+    let mut blocks = Vec::new();
+    let mut chunks = rest.chunks(21).peekable();
+    while let Some(chunk) = chunks.next() {
+        let mut ext = GnuExtSparseHeader::new();
+        for (slot, &(offset, len)) in ext.sparse_mut().iter_mut().zip(chunk) {
+            slot.set_offset(offset);
+            slot.set_length(len);
+        }
+        ext.set_is_extended(chunks.peek().is_some());
+        blocks.extend_from_slice(ext.as_bytes());
+    }
+    blocks
+}
+
+/// Yields exactly the bytes of a file's stored pieces, as (offset, length):
+/// their content, then zeros where the file shrank or a read failed, so the
+/// tar stream stays well-formed. Hashes the file's logical content on the
+/// way, holes included.
 struct ExactReader<'f> {
     file: &'f File,
+    /// The pieces still to read, last first.
+    pieces: Vec<(u64, u64)>,
+    /// Where the current piece continues and how much of it is left.
+    offset: u64,
     remaining: u64,
     short: bool,
     error: Option<io::Error>,
-    sha: Sha256,
+    content: ContentHash,
+    /// How much of the logical content the hash has seen.
+    hashed: u64,
+    progress: &'f Progress,
+}
+
+impl<'f> ExactReader<'f> {
+    fn new(
+        file: &'f File,
+        mut pieces: Vec<(u64, u64)>,
+        content: ContentHash,
+        progress: &'f Progress,
+    ) -> ExactReader<'f> {
+        pieces.reverse();
+        ExactReader {
+            file,
+            pieces,
+            offset: 0,
+            remaining: 0,
+            short: false,
+            error: None,
+            content,
+            hashed: 0,
+            progress,
+        }
+    }
+
+    /// The content digest of a file of `size` bytes, and the read error
+    /// that cut it short, if one did.
+    fn finish(mut self, size: u64) -> ([u8; 32], Option<io::Error>) {
+        self.content.zeros(size.saturating_sub(self.hashed));
+        (self.content.finish(), self.error)
+    }
 }
 
 impl Read for ExactReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.remaining == 0 {
+            let Some((offset, len)) = self.pieces.pop() else {
+                return Ok(0);
+            };
+            self.content.zeros(offset - self.hashed);
+            (self.offset, self.remaining, self.hashed) = (offset, len, offset);
+        }
         let want = buf
             .len()
             .min(self.remaining.min(usize::MAX as u64) as usize);
-        if want == 0 {
-            return Ok(0);
-        }
         let n = if self.short || self.error.is_some() {
             0
         } else {
             loop {
-                match self.file.read(&mut buf[..want]) {
+                match self.file.read_at(&mut buf[..want], self.offset) {
                     Ok(n) => break n,
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                     Err(err) => {
@@ -412,7 +559,10 @@ impl Read for ExactReader<'_> {
         } else {
             n
         };
-        self.sha.update(&buf[..n]);
+        self.content.update(&buf[..n]);
+        self.progress.read(n as u64);
+        self.offset += n as u64;
+        self.hashed = self.offset;
         self.remaining -= n as u64;
         Ok(n)
     }
@@ -420,12 +570,12 @@ impl Read for ExactReader<'_> {
 
 /// How a file changed while it was read, if it did: it shrank, grew, or
 /// its mtime or ctime moved.
-fn changed(mut file: &File, before: &Metadata, short: bool) -> Option<String> {
+fn changed(file: &File, before: &Metadata, short: bool) -> Option<String> {
     if short {
         return Some("it shrank while being read; the missing end is stored as zeros".into());
     }
     let mut probe = [0u8; 1];
-    if matches!(file.read(&mut probe), Ok(1)) {
+    if matches!(file.read_at(&mut probe, before.len()), Ok(1)) {
         return Some("it grew while being read; the stored copy is cut at the size it had".into());
     }
     let after = file.metadata().ok()?;

@@ -10,7 +10,8 @@
 //! bounded: at most a few blocks per worker are in flight.
 //!
 //! zstd uses libzstd's own multithreading (zstdmt), which already does the
-//! same thing better than we could.
+//! same thing better than we could, with the CLI's settings (level 3, a
+//! content checksum, no long-distance matching).
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read, Write};
@@ -83,6 +84,10 @@ impl Compression {
             Compression::Gzip => Compressor::Gzip(ParallelGzip::new(sink, level, threads)),
             Compression::Zstd => {
                 let mut encoder = zstd::stream::Encoder::new(sink, level as i32)?;
+                // What the zstd CLI writes by default: a checksum of the
+                // content at the end of the frame, so a flipped bit fails
+                // to decode even without the manifest.
+                encoder.include_checksum(true)?;
                 if threads > 1 {
                     encoder.multithread(threads)?;
                 }

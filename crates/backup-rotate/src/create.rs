@@ -3,9 +3,11 @@
 //! The order is what makes it safe:
 //! 1. the archive is written to a hidden temporary file in the destination
 //!    (`.NAME-...tar.gz.XXXXXX.tmp`), hashed as it is written;
-//! 2. it is fsynced, then read back from disk: the file's SHA-256 must
-//!    equal what was written, and the entries decoded from it must digest
-//!    to what was read from the sources;
+//! 2. it is read back through a second descriptor, following the writes
+//!    as they reach the file (so verifying runs alongside compressing, on
+//!    other threads) and finishing after the fsync: the file's SHA-256
+//!    must equal what was written, and the entries decoded from it must
+//!    digest to what was read from the sources;
 //! 3. the manifest is written (temp file, fsync) and linked into place
 //!    without replacing anything;
 //! 4. only then the archive is linked to its final name, and the directory
@@ -32,7 +34,8 @@ use crate::cli::CreateArgs;
 use crate::digest::HashingWriter;
 use crate::manifest::{FORMAT, Manifest};
 use crate::naming::{ArchiveName, check_name};
-use crate::readback::read_back;
+use crate::progress::Progress;
+use crate::readback::{Announcing, Following, ReadBack, read_stream};
 use crate::records::TOOL;
 
 /// A finished, verified backup.
@@ -67,15 +70,15 @@ pub fn create(args: &CreateArgs) -> Result<Created, CreateError> {
     let plan = plan(args)?;
     let started = Instant::now();
     let created_at = Timestamp::now();
-    let (temp, written, problems, counts) = write_archive(args, &plan).map_err(|err| {
+    let (temp, (written, problems, counts), back) = write_archive(args, &plan).map_err(|err| {
         CreateError::Failed(format!(
             "cannot write the archive in {}: {err}",
             args.dest.display()
         ))
     })?;
     let (archive_bytes, archive_sha256, tar_bytes, digest) = written;
-    let back = read_back(temp.path())
-        .map_err(|err| CreateError::Failed(format!("the archive does not read back: {err}")))?;
+    let back =
+        back.map_err(|err| CreateError::Failed(format!("the archive does not read back: {err}")))?;
     if back.archive_sha256 != archive_sha256 || back.archive_bytes != archive_bytes {
         return Err(CreateError::Failed(format!(
             "the archive on disk differs from what was written ({} bytes, SHA-256 {} read back; {} bytes, {} written)",
@@ -208,28 +211,52 @@ fn default_name(source: &Path) -> Result<String, Error> {
 }
 
 type Written = (u64, String, u64, crate::digest::EntryDigest);
+/// What writing produced: the archive's facts, the problems met and the
+/// counts of what went in.
+type Wrote = (Written, Vec<Problem>, crate::archive::Counts);
 
-/// Writes and fsyncs the archive into a temporary file.
+/// Writes and fsyncs the archive into a temporary file, and reads it back
+/// through a second descriptor as it grows (on other threads: step 2 of
+/// the module comment overlaps step 1, and only its tail waits for the
+/// fsync).
 fn write_archive(
     args: &CreateArgs,
     plan: &Plan,
-) -> io::Result<(NamedTempFile, Written, Vec<Problem>, crate::archive::Counts)> {
+) -> io::Result<(NamedTempFile, Wrote, io::Result<ReadBack>)> {
     let prefix = format!(".{}-", plan.name);
     let temp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(&args.dest)?;
-    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.reopen()?));
+    let progress = crate::readback::Written::default();
+    // Made before the reader starts: however writing ends, dropping it is
+    // what tells the reader the file is complete.
+    let announcing = Announcing::new(temp.reopen()?, progress.clone());
+    let following = Following::new(temp.reopen()?, progress);
+    let compression = args.compression;
+    let reading = std::thread::spawn(move || read_stream(following, compression));
+    let written = write_to(announcing, args, plan);
+    // The reader ends once the writer is gone, whatever happened to it.
+    let back = reading
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the read-back thread panicked")));
+    Ok((temp, written?, back))
+}
+
+fn write_to(announcing: Announcing, args: &CreateArgs, plan: &Plan) -> io::Result<Wrote> {
+    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, announcing));
     let compressor = args.compression.writer(sink, plan.level, plan.threads)?;
     let walk = WalkOptions {
         excludes: plan.walk.excludes.clone(),
         ..plan.walk
     };
-    let mut tar = TarWriter::new(TarCounter::new(compressor), walk);
+    let progress = Progress::new();
+    let mut tar = TarWriter::new(TarCounter::new(compressor), walk, progress.clone());
     for source in &plan.sources {
         secops_common::info!("reading {}", source.display());
         tar.add_source(source)?;
     }
+    progress.finish();
     let digest = tar.digest.clone();
     let counts = tar.counts;
     let problems = std::mem::take(&mut tar.problems);
@@ -238,13 +265,13 @@ fn write_archive(
     let sink = counter.inner.finish()?;
     let (buffered, sha) = sink.into_parts();
     let bytes = {
-        let file = buffered
+        let announcing = buffered
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        file.metadata()?.len()
+        announcing.file.sync_all()?;
+        announcing.file.metadata()?.len()
     };
-    Ok((temp, (bytes, sha, tar_bytes, digest), problems, counts))
+    Ok(((bytes, sha, tar_bytes, digest), problems, counts))
 }
 
 /// Counts the uncompressed tar bytes, for the ratio.

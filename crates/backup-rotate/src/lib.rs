@@ -14,6 +14,7 @@ mod digest;
 mod inventory;
 mod manifest;
 pub mod naming;
+mod progress;
 mod prune;
 mod readback;
 mod records;
