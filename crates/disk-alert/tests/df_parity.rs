@@ -125,8 +125,8 @@ fn assert_between(mount: &str, field: &str, ours: &Value, before: &Value, after:
 /// Asserts that disk-alert's `fields` equal df's `columns` on every mount,
 /// exactly. A filesystem being written meanwhile (the build's own `/`, on
 /// a machine that is compiling) is compared in a round where df read the
-/// same figures just before and just after disk-alert: up to 20 rounds, so
-/// each mount is judged at a moment it held still. Returns the last
+/// same figures just before and just after disk-alert: up to 20 rounds, a
+/// pause apart, so each mount is judged at a moment it held still. Returns the last
 /// records.
 fn assert_equal_to_df(
     ns: &Namespace,
@@ -157,6 +157,8 @@ fn assert_equal_to_df(
             return ours;
         }
         unsettled = Some(still_moving);
+        // A pause lets a burst of writes (a linker, a test) pass.
+        std::thread::sleep(std::time::Duration::from_millis(150));
     }
     panic!("these filesystems never held still between two df readings: {unsettled:?}");
 }

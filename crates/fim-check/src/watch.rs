@@ -20,15 +20,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::UnixStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use secops_common::signals::Stop;
 use secops_common::{Error, Output};
-use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::diff::{Unchanged, compare};
 use crate::entry::{Entry, Kind};
@@ -473,40 +470,31 @@ fn sysctl(file: &str) -> String {
 }
 
 /// SIGINT and SIGTERM end the watch after the current batch is written
-/// (a second signal ends the process at once), as `--interval` loops do
-/// (`secops_common::repeat`); the handler writes a byte to a socket pair
-/// polled beside the inotify descriptor.
+/// (a second signal ends the process at once), as `--interval` loops do;
+/// the signal's byte on the self-pipe is polled beside the inotify
+/// descriptor.
 struct Signals {
-    stop: Arc<AtomicBool>,
-    wake: UnixStream,
+    stop: Stop,
 }
 
 impl Signals {
     fn install() -> Result<Signals, Error> {
-        let failed =
-            |err: std::io::Error| Error::failed(format!("cannot install signal handlers: {err}"));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (reader, writer) = UnixStream::pair().map_err(failed)?;
-        reader.set_nonblocking(true).map_err(failed)?;
-        for signal in [SIGINT, SIGTERM] {
-            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-                .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-                .and_then(|_| writer.try_clone())
-                .and_then(|writer| signal_hook::low_level::pipe::register(signal, writer))
-                .map_err(failed)?;
-        }
-        Ok(Signals { stop, wake: reader })
+        let stop = Stop::install()?;
+        stop.wake()
+            .set_nonblocking(true)
+            .map_err(|err| Error::failed(format!("cannot install signal handlers: {err}")))?;
+        Ok(Signals { stop })
     }
 
     /// Waits for events or a signal, at most `timeout`: (events ready,
     /// signalled).
     fn wait(&self, inotify: &Inotify, timeout: PollTimeout) -> Result<(bool, bool), Error> {
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stop.requested() {
             return Ok((false, true));
         }
         let mut fds = [
             PollFd::new(inotify.as_fd(), PollFlags::POLLIN),
-            PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.stop.wake().as_fd(), PollFlags::POLLIN),
         ];
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
@@ -514,10 +502,9 @@ impl Signals {
         }
         let ready = |fd: &PollFd<'_>| fd.any().unwrap_or(false);
         if ready(&fds[1]) {
-            let _ = (&self.wake).read(&mut [0u8; 16]);
+            let _ = self.stop.wake().read(&mut [0u8; 16]);
         }
-        let signalled = self.stop.load(Ordering::Relaxed);
-        Ok((ready(&fds[0]), signalled))
+        Ok((ready(&fds[0]), self.stop.requested()))
     }
 }
 

@@ -10,15 +10,13 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGINT, SIGTERM};
-
 use secops_common::Error;
+use secops_common::signals::Stop;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 /// Running ssh pids, and whether the signal thread has stopped each.
@@ -26,22 +24,10 @@ static CHILDREN: Mutex<Option<HashMap<u32, bool>>> = Mutex::new(None);
 
 /// Installs the handlers and the thread that stops the children.
 pub fn install() -> Result<(), Error> {
-    let failed =
-        |err: std::io::Error| Error::failed(format!("cannot install signal handlers: {err}"));
-    let (mut reader, writer) = UnixStream::pair().map_err(failed)?;
-    let flag = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        // The shutdown hook sees the flag as it was before this signal, so
-        // only a second signal exits at once.
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&flag)))
-            .and_then(|_| writer.try_clone())
-            .and_then(|writer| signal_hook::low_level::pipe::register(signal, writer))
-            .map_err(failed)?;
-    }
+    let mut wake = Stop::install()?.into_wake();
     std::thread::spawn(move || {
         let mut byte = [0u8; 1];
-        if reader.read(&mut byte).is_ok() {
+        if wake.read(&mut byte).is_ok() {
             STOP.store(true, Ordering::SeqCst);
             secops_common::warn!("interrupted: stopping the ssh sessions still running");
             let mut children = CHILDREN.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,7 +1,7 @@
 //! What every secops tool shares, and nothing only one of them needs: the
 //! record format, severities, output writers, the record reader, the common
 //! command-line flags, exit statuses, atomic files, the `--interval` loop and
-//! the state-directory rules and Prometheus textfile output.
+//! its signal handling, the state-directory rules and Prometheus textfile output.
 
 pub mod atomic;
 pub mod cli;
@@ -14,6 +14,7 @@ pub mod prom;
 pub mod record;
 pub mod repeat;
 pub mod severity;
+pub mod signals;
 pub mod state;
 pub mod text;
 

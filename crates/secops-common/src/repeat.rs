@@ -7,15 +7,11 @@
 //! only when a pass is due or a signal arrives, never to poll a flag.
 
 use std::io::{ErrorKind, Read};
-use std::os::unix::net::UnixStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::cli::RepeatArgs;
 use crate::exit::Error;
+use crate::signals::Stop;
 
 /// A schedule of passes: one without `--interval`, else every interval
 /// (measured from the start, so slow passes do not make the loop drift)
@@ -23,36 +19,20 @@ use crate::exit::Error;
 pub struct Repeat {
     interval: Option<Duration>,
     count: Option<u64>,
-    stop: Arc<AtomicBool>,
-    /// Readable once a signal arrived; `None` for a single pass.
-    wake: Option<UnixStream>,
+    /// `None` for a single pass, which keeps the default signal handling.
+    stop: Option<Stop>,
 }
 
 impl Repeat {
     pub fn new(args: &RepeatArgs) -> Result<Repeat, Error> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut wake = None;
-        if args.interval.is_some() {
-            let failed = |err: std::io::Error| {
-                Error::failed(format!("cannot install signal handlers: {err}"))
-            };
-            let (reader, writer) = UnixStream::pair().map_err(failed)?;
-            for signal in [SIGINT, SIGTERM] {
-                // Order matters: the shutdown hook sees the flag as it was
-                // before this signal, so only a second signal exits.
-                signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-                    .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-                    .and_then(|_| writer.try_clone())
-                    .and_then(|writer| signal_hook::low_level::pipe::register(signal, writer))
-                    .map_err(failed)?;
-            }
-            wake = Some(reader);
-        }
+        let stop = match args.interval {
+            Some(_) => Some(Stop::install()?),
+            None => None,
+        };
         Ok(Repeat {
             interval: args.interval,
             count: args.count,
             stop,
-            wake,
         })
     }
 
@@ -78,11 +58,12 @@ impl Repeat {
 
     /// Sleeps until `deadline`; true if a signal asked the loop to stop.
     fn sleep_until(&self, deadline: Instant) -> bool {
-        let Some(mut wake) = self.wake.as_ref() else {
+        let Some(stop) = &self.stop else {
             return false;
         };
+        let mut wake = stop.wake();
         loop {
-            if self.stop.load(Ordering::Relaxed) {
+            if stop.requested() {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());

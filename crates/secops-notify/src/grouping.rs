@@ -16,12 +16,11 @@
 //! process without sending.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use secops_common::input::{ReadStats, read_records};
+use secops_common::signals::Stop;
 use secops_common::{Error, Record};
 
 /// Records taken in one chunk at most. Each chunk is one read-modify-write
@@ -57,7 +56,8 @@ pub fn run_groups(
     wait: Duration,
     group: &mut impl Group,
 ) -> Result<ReadStats, Error> {
-    let stop = stop_on_signals()?;
+    // The first SIGINT or SIGTERM sends what has arrived; a second exits at once.
+    let stop = Stop::install()?;
     let (tx, rx) = mpsc::channel();
     let inputs = inputs.to_vec();
     let reader = std::thread::spawn(move || {
@@ -70,7 +70,7 @@ pub fn run_groups(
     let mut deadline: Option<Instant> = None;
     let mut received = 0;
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.requested() {
             secops_common::warn!("stopping on a signal: sending what has arrived");
             group.flush()?;
             // The reader may be blocked on a pipe that stays open: leave it.
@@ -117,18 +117,4 @@ pub fn run_groups(
     reader
         .join()
         .map_err(|_| Error::failed("the input reader panicked"))?
-}
-
-/// A flag set by the first SIGINT or SIGTERM; the second exits at once.
-fn stop_on_signals() -> Result<Arc<AtomicBool>, Error> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        // Order matters: the shutdown hook sees the flag as it was before
-        // this signal, so only a second signal exits.
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .map_err(|err| Error::failed(format!("cannot install signal handlers: {err}")))?;
-    }
-    Ok(stop)
 }
