@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use secops_common::cli::{CommonArgs, parse_duration};
+use secops_common::cli::{CommonArgs, RepeatArgs, parse_duration};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -13,6 +13,7 @@ Examples:
   vulnscan --top-ports 100 10.0.0.0/28 | secops-report --format table
   vulnscan --targets-file hosts.txt --fail-on medium | secops-notify --min-severity medium
   vulnscan --baseline last.jsonl 192.0.2.10         what changed since last.jsonl
+  vulnscan --engine builtin --interval 5m 127.0.0.1  rescan; after the first pass only what is new
   vulnscan --servers servers.json --group web --top-ports 100
   vulnscan --from-xml scan.xml --rules my-rules.yaml judge an nmap run done by hand
 
@@ -131,6 +132,9 @@ pub struct Args {
     /// Neither read nor write the last scan in the state directory
     #[arg(long, help_heading = "Changes")]
     pub no_state: bool,
+
+    #[command(flatten)]
+    pub repeat: RepeatArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

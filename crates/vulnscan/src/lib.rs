@@ -15,10 +15,11 @@ mod rules;
 mod scan;
 mod target;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use remote_run::inventory::{Inventory, Selection, select};
-
+use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, Output, Record, info, warn};
 
 pub use crate::cli::Args;
@@ -37,38 +38,79 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         Some(path) => RuleSet::load(path)?,
         None => RuleSet::builtin()?,
     };
-    let scanned = match &args.from_xml {
-        Some(path) => from_xml(path)?,
-        None => scan_targets(args)?,
-    };
-
-    let mut records: Vec<Record> = Vec::new();
-    for host in &scanned.hosts {
-        host_records(host, scanned.engine, &rules, &mut records);
+    if args.from_xml.is_some() && args.repeat.interval.is_some() {
+        return Err(Error::bad_input(
+            "--interval rescans the targets, so it cannot judge a --from-xml report",
+        ));
     }
-    let changes = changes(
-        args,
-        scanned.selection.as_deref(),
-        &records,
-        scanned.complete,
-    )?;
-
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    for rec in records.iter().chain(&changes) {
-        out.write(rec)?;
-    }
+    // What the previous pass of an --interval loop saw: only what is new
+    // since then is written again.
+    let mut seen: Option<HashSet<FindingKey>> = None;
+    let mut previous: Option<Snapshot> = None;
+    Repeat::new(&args.repeat)?.run(|_| {
+        let scanned = match &args.from_xml {
+            Some(path) => from_xml(path)?,
+            None => scan_targets(args)?,
+        };
+        let mut records: Vec<Record> = Vec::new();
+        for host in &scanned.hosts {
+            host_records(host, scanned.engine, &rules, &mut records);
+        }
+        let changes = changes(
+            args,
+            scanned.selection.as_deref(),
+            &records,
+            scanned.complete,
+            previous.as_ref(),
+        )?;
+        let keys: HashSet<FindingKey> = records.iter().map(FindingKey::of).collect();
+        for rec in &records {
+            if seen.as_ref().is_none_or(|seen| !seen.contains(&FindingKey::of(rec))) {
+                out.write(rec)?;
+            }
+        }
+        for rec in &changes {
+            out.write(rec)?;
+        }
+        out.flush()?;
+        if !scanned.complete {
+            return Err(Error::failed(match &args.from_xml {
+                Some(path) => format!(
+                    "{} ends before </nmaprun> (nmap was interrupted?); the records written cover only the hosts it completed",
+                    path.display()
+                ),
+                None => "nmap did not finish; the records written cover only the hosts it completed"
+                    .to_string(),
+            }));
+        }
+        if args.repeat.interval.is_some() {
+            seen = Some(keys);
+            previous = Some(Snapshot::of(&records));
+        }
+        Ok(())
+    })?;
     let written = out.finish()?;
-    if !scanned.complete {
-        return Err(Error::failed(match &args.from_xml {
-            Some(path) => format!(
-                "{} ends before </nmaprun> (nmap was interrupted?); the records written cover only the hosts it completed",
-                path.display()
-            ),
-            None => "nmap did not finish; the records written cover only the hosts it completed"
-                .to_string(),
-        }));
-    }
     Ok(Exit::for_findings(written.worst, args.common.fail_on))
+}
+
+/// What makes a record the same from one pass to the next: its kind, the
+/// port it is about and, for a finding, its id and severity (a finding that
+/// got worse is new).
+#[derive(PartialEq, Eq, Hash)]
+struct FindingKey(String, Option<String>, Option<u64>, Option<String>, String);
+
+impl FindingKey {
+    fn of(rec: &Record) -> FindingKey {
+        let text = |name: &str| rec.get(name).and_then(|v| v.as_str().map(String::from));
+        FindingKey(
+            rec.kind.clone(),
+            text("addr"),
+            rec.get("port").and_then(|v| v.as_u64()),
+            text("id"),
+            rec.severity.as_str().to_string(),
+        )
+    }
 }
 
 /// What was scanned, by whichever means.
@@ -180,7 +222,7 @@ fn targets(args: &Args) -> Result<Vec<Target>, Error> {
     if texts.is_empty() {
         texts.push("127.0.0.1".to_string());
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     texts.retain(|t| seen.insert(t.clone()));
     let targets = texts
         .iter()
@@ -295,7 +337,8 @@ fn host_records(host: &Host, engine: Engine, rules: &RuleSet, out: &mut Vec<Reco
     }
 }
 
-/// Change records against `--baseline` or the kept last scan, and this scan
+/// Change records against the previous pass of an `--interval` loop, else
+/// `--baseline` or the kept last scan, and this scan
 /// kept for next time. An incomplete scan neither diffs nor replaces the
 /// state: its missing hosts would read as closed ports.
 fn changes(
@@ -303,6 +346,7 @@ fn changes(
     selection: Option<&str>,
     records: &[Record],
     complete: bool,
+    previous: Option<&Snapshot>,
 ) -> Result<Vec<Record>, Error> {
     if !complete {
         warn!("the scan is incomplete, so it is not compared with the last one nor kept");
@@ -317,6 +361,8 @@ fn changes(
         _ => None,
     };
     let before = match (&args.baseline, &state) {
+        // Later passes of an --interval loop compare with the pass before.
+        _ if previous.is_some() => previous.cloned(),
         (Some(path), _) => Some(Snapshot::load(path)?),
         (None, Some(path)) if path.exists() => Some(Snapshot::load(path)?),
         _ => None,

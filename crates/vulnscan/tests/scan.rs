@@ -216,3 +216,44 @@ fn the_next_scan_reports_opened_and_closed_ports() {
     );
     drop(listeners);
 }
+
+#[test]
+fn the_interval_loop_writes_only_what_is_new_after_the_first_pass() {
+    let mut block = PortBlock::take(2);
+    let (first, second) = (block.first, block.last());
+    // Keep `first` listening; free `second` until the first pass is out.
+    let _kept = block.listeners.remove(0);
+    drop(block);
+    let mut child = vulnscan()
+        .args(["--engine", "builtin", "--no-state", "--no-banners"])
+        .args(["--ports", &format!("{first},{second}"), "--format", "jsonl"])
+        .args(["--interval", "2s", "--count", "2", "127.0.0.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("vulnscan runs");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first_pass = lines.next().expect("a record").unwrap();
+    let first_pass: serde_json::Value = serde_json::from_str(&first_pass).unwrap();
+    assert_eq!(first_pass["kind"], "vuln.port");
+    assert_eq!(first_pass["port"], first);
+    // The second port opens between the passes.
+    let _opened = std::net::TcpListener::bind(("127.0.0.1", second)).expect("port still free");
+    let rest: Vec<serde_json::Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit {status:?}");
+    let about = |kind: &str, port: u16| {
+        rest.iter()
+            .filter(|r| r["kind"] == kind && r["port"] == port)
+            .count()
+    };
+    assert_eq!(about("vuln.port", second), 1, "the new port: {rest:?}");
+    assert_eq!(about("vuln.port_opened", second), 1, "its change: {rest:?}");
+    assert_eq!(
+        about("vuln.port", first),
+        0,
+        "no repeat of the old port: {rest:?}"
+    );
+}
