@@ -1,5 +1,6 @@
 //! The tools composed as an operator composes them, through real pipes:
-//! `traffic-cop --whitelist ports.json | secops-report --csv > ports.csv`.
+//! `traffic-cop --whitelist ports.json | secops-report --csv > ports.csv`, and
+//! into secops-notify as the crontab runs it.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -148,4 +149,64 @@ fn secops_report_filters_what_traffic_cop_found() {
         records.iter().all(|r| r["port"] != approved_port),
         "info records filtered out"
     );
+}
+
+/// `traffic-cop | secops-notify`, as the crontab runs it every ten minutes:
+/// the first run alerts on the unknown listener, the next (same port, same
+/// finding) sends nothing, because notify's alert key holds across runs of
+/// the real tool's records.
+#[test]
+fn secops_notify_alerts_once_on_what_traffic_cop_found() {
+    let unknown = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = unknown.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let list = whitelist(&dir, 1);
+    let sent = dir.path().join("sent.jsonl");
+    let state = dir.path().join("state");
+    let run = || {
+        let mut cop = tool("traffic-cop");
+        cop.arg("-w").arg(&list).args(["--format", "jsonl"]);
+        let mut notify = tool("secops-notify");
+        notify
+            .args(["--min-severity", "high", "--format", "jsonl", "--state-dir"])
+            .arg(&state)
+            .arg("--exec")
+            .arg(format!("cat >> '{}'", sent.display()));
+        let (out, _, code) = pipe(cop, notify);
+        let records: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (records, code)
+    };
+    let delivered = || -> Vec<Value> {
+        std::fs::read_to_string(&sent)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+
+    let (first, code) = run();
+    assert_eq!(code, Some(1), "a high record came in: {first:?}");
+    assert_eq!(first.len(), 1, "one message for the whole run: {first:?}");
+    assert_eq!(first[0]["kind"], "notify.sent");
+    assert_eq!(first[0]["sink"], "exec");
+    let ours: Vec<Value> = delivered()
+        .into_iter()
+        .filter(|r| r["tool"] == "traffic-cop" && r["port"] == port)
+        .collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "the listener reached the command: {:?}",
+        delivered()
+    );
+    assert_eq!(ours[0]["status"], "unknown");
+
+    let lines_before = delivered().len();
+    let (second, _) = run();
+    assert!(second.is_empty(), "nothing new, nothing sent: {second:?}");
+    assert_eq!(delivered().len(), lines_before);
 }
