@@ -157,7 +157,7 @@ fn verify(
         false => None,
     };
     let mut counts = Counts::default();
-    let mut unchanged = Unchanged::new(&scope, &base.entries);
+    let mut unchanged = Unchanged::new(&scope, &base);
     let mut sink = |entry: &Entry, clean: bool| {
         if let Some(writer) = writer.as_mut() {
             writer.push(entry);
@@ -166,11 +166,15 @@ fn verify(
         unchanged.keep(entry, clean)
     };
     let found = scan(ScanOptions {
-        trusted: check.trust_metadata.then_some(base.entries.as_slice()),
+        trusted: check.trust_metadata.then_some(&base),
         sink: Some(&mut sink),
         ..ScanOptions::of(&scope)
     });
-    let events = compare(&scope, unchanged.rest(), &found);
+    let old = unchanged.rest();
+    // Entries read again from the baseline must be what its HMAC covered
+    // before anything is said or sealed.
+    base.intact()?;
+    let events = compare(&scope, &old, &found);
     *aide = aide_bits(&events);
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
     for event in &events {
@@ -206,15 +210,14 @@ fn verify(
 
 fn show(args: &Args, store: &Store) -> Result<Exit, Error> {
     let base = store.load()?;
+    let counts = Counts::of(base.entries());
+    base.intact()?;
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    out.write(&header_record(
-        &base.header,
-        &store.baseline,
-        &Counts::of(&base.entries),
-    ))?;
-    for entry in &base.entries {
-        out.write(&entry_record(entry))?;
+    out.write(&header_record(&base.header, &store.baseline, &counts))?;
+    for entry in base.entries() {
+        out.write(&entry_record(&entry))?;
     }
+    base.intact()?;
     out.finish()?;
     Ok(Exit::Clean)
 }
@@ -225,7 +228,7 @@ fn watch(args: &Args, opts: &WatchArgs, store: &Store) -> Result<Exit, Error> {
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
     let watched = crate::watch::watch(
         &scope,
-        &base.entries,
+        &base,
         &crate::watch::WatchOptions {
             trust_metadata: opts.trust_metadata,
             settle: opts.settle,

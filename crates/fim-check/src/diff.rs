@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use crate::attrs::{Attr, AttrSet};
+use crate::baseline::Baseline;
 use crate::entry::Entry;
 use crate::policy::{Rule, Scope};
 use crate::scan::{Problem, ProblemKind, Scan};
@@ -101,16 +102,19 @@ pub fn compare<'a>(
 /// side of a dropped path, which it would have said nothing about.
 pub struct Unchanged<'b> {
     scope: &'b Scope,
-    baseline: &'b [Entry],
+    baseline: &'b Baseline,
     seen: Vec<bool>,
+    /// Takes each entry's encoding, for its digest.
+    scratch: Vec<u8>,
 }
 
 impl<'b> Unchanged<'b> {
-    pub fn new(scope: &'b Scope, baseline: &'b [Entry]) -> Unchanged<'b> {
+    pub fn new(scope: &'b Scope, baseline: &'b Baseline) -> Unchanged<'b> {
         Unchanged {
             scope,
             baseline,
-            seen: vec![false; baseline.len()],
+            seen: vec![false; baseline.count()],
+            scratch: Vec::new(),
         }
     }
 
@@ -118,16 +122,19 @@ impl<'b> Unchanged<'b> {
     /// `clean`): false when it is the same as in the baseline under its
     /// rule.
     pub fn keep(&mut self, new: &Entry, clean: bool) -> bool {
-        let at = self
-            .baseline
-            .binary_search_by(|e| e.path.as_slice().cmp(&new.path));
-        let (Ok(i), true) = (at, clean) else {
+        let (Some(i), true) = (self.baseline.find(&new.path), clean) else {
             return true;
         };
-        let same = self
-            .scope
-            .rule_for(&new.path)
-            .is_some_and(|rule| changes(rule, &self.baseline[i], new, true).is_empty());
+        let Some(rule) = self.scope.rule_for(&new.path) else {
+            return true;
+        };
+        // Most entries are as recorded to the byte, which their digest
+        // says without reading the baseline again.
+        let same = self.baseline.holds(i, new, &mut self.scratch)
+            || self
+                .baseline
+                .entry(i)
+                .is_some_and(|old| changes(rule, &old, new, true).is_empty());
         self.seen[i] |= same;
         !same
     }
@@ -137,14 +144,16 @@ impl<'b> Unchanged<'b> {
         self.seen.iter().filter(|s| **s).count()
     }
 
-    /// The baseline entries whose path was not dropped: what compare must
-    /// see.
-    pub fn rest(&self) -> impl Iterator<Item = &'b Entry> + '_ {
-        self.baseline
+    /// The baseline entries whose path was not dropped, in path order:
+    /// what compare must see, read again from the baseline (check
+    /// [`Baseline::intact`] before trusting a comparison with them).
+    pub fn rest(&self) -> Vec<Entry> {
+        self.seen
             .iter()
-            .zip(&self.seen)
+            .enumerate()
             .filter(|(_, seen)| !**seen)
-            .map(|(entry, _)| entry)
+            .filter_map(|(i, _)| self.baseline.entry(i))
+            .collect()
     }
 }
 

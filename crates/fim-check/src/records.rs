@@ -133,9 +133,9 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn of(entries: &[Entry]) -> Counts {
+    pub fn of(entries: impl IntoIterator<Item = Entry>) -> Counts {
         let mut counts = Counts::default();
-        entries.iter().for_each(|e| counts.add(e));
+        entries.into_iter().for_each(|e| counts.add(&e));
         counts
     }
 

@@ -21,6 +21,7 @@ use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, openat, readlinkat};
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
 use crate::attrs::Attr;
+use crate::baseline::Baseline;
 use crate::entry::{Entry, Kind};
 use crate::hashing::{HashError, READ_SIZE, hash_file};
 use crate::policy::Scope;
@@ -61,7 +62,7 @@ pub type Sink<'a> = &'a mut dyn FnMut(&Entry, bool) -> bool;
 pub struct ScanOptions<'a> {
     pub scope: &'a Scope,
     /// The baseline, for `--trust-metadata`.
-    pub trusted: Option<&'a [Entry]>,
+    pub trusted: Option<&'a Baseline>,
     /// Where to start: the scope's roots when `None`; `watch` rescans
     /// only what changed.
     pub only: Option<&'a [Target]>,
@@ -239,7 +240,7 @@ fn hasher(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::Sender<Done>, prog
 
 struct Walker<'a, 's> {
     scope: &'a Scope,
-    trusted: Option<&'a [Entry]>,
+    trusted: Option<&'a Baseline>,
     on_list: Option<OnList<'a>>,
     sink: Option<Sink<'s>>,
     /// What the sink kept.
@@ -387,13 +388,11 @@ impl Walker<'_, '_> {
         st: &FileStat,
         entry: &mut Entry,
     ) -> bool {
-        if let Some(trusted) = self.trusted {
-            if let Ok(i) = trusted.binary_search_by(|e| e.path.as_slice().cmp(&entry.path)) {
-                let old = &trusted[i];
-                if old.sha256.is_some() && old.same_identity(entry) {
-                    entry.sha256 = old.sha256;
-                    return false;
-                }
+        if let Some(base) = self.trusted {
+            let old = base.find(&entry.path).and_then(|i| base.entry(i));
+            if let Some(old) = old.filter(|old| old.sha256.is_some() && old.same_identity(entry)) {
+                entry.sha256 = old.sha256;
+                return false;
             }
         }
         self.progress.found(st.st_size as u64);

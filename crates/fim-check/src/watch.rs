@@ -27,6 +27,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use secops_common::signals::Stop;
 use secops_common::{Error, Output};
 
+use crate::baseline::Baseline;
 use crate::diff::{Unchanged, compare};
 use crate::entry::{Entry, Kind};
 use crate::policy::Scope;
@@ -70,7 +71,7 @@ pub struct Watched {
 /// Watches until SIGINT or SIGTERM, writing records to `out` as they come.
 pub fn watch(
     scope: &Scope,
-    baseline: &[Entry],
+    baseline: &Baseline,
     opts: &WatchOptions,
     out: &mut Output,
 ) -> Result<Watched, Error> {
@@ -201,7 +202,7 @@ enum Pass {
 
 struct Watcher<'a> {
     scope: &'a Scope,
-    baseline: &'a [Entry],
+    baseline: &'a Baseline,
     /// Shared with the walk's `on_list` hook.
     inotify: RefCell<Inotify>,
     /// The path each watch descriptor stands for.
@@ -363,9 +364,9 @@ impl Watcher<'_> {
         // below it when the scan went there or found it gone or no longer
         // a directory.
         let mut covered: Vec<(&[u8], bool)> = Vec::new();
-        let mut old: Vec<&Entry> = Vec::new();
+        let mut old: Vec<Entry> = Vec::new();
         if whole {
-            old.extend(unchanged.rest());
+            old = unchanged.rest();
             covered.extend(targets.iter().map(|t| (t.path.as_slice(), true)));
         }
         for target in targets.iter().filter(|_| !whole) {
@@ -380,7 +381,8 @@ impl Watcher<'_> {
         }
         old.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         old.dedup_by(|a, b| a.path == b.path);
-        let events = compare(self.scope, old, &found);
+        self.baseline.intact()?;
+        let events = compare(self.scope, &old, &found);
         let reported: HashSet<&[u8]> = events.iter().map(|e| e.path()).collect();
         for (path, deep) in covered {
             if !reported.contains(path) {
@@ -451,18 +453,22 @@ fn below(dir: &[u8]) -> std::ops::Range<Vec<u8>> {
     from..to
 }
 
-/// The baseline entries of `path` and, with `deep`, of all below it.
-fn subtree<'b>(baseline: &'b [Entry], path: &[u8], deep: bool) -> impl Iterator<Item = &'b Entry> {
-    let at = |key: &[u8]| baseline.partition_point(|e| e.path.as_slice() < key);
-    let start = at(path);
-    let own = usize::from(baseline.get(start).is_some_and(|e| e.path == path));
-    let rest = if deep {
-        let range = below(path);
-        &baseline[at(&range.start)..at(&range.end)]
-    } else {
-        &[]
+/// The baseline entries of `path` and, with `deep`, of all below it, read
+/// again from the baseline.
+fn subtree(baseline: &Baseline, path: &[u8], deep: bool) -> Vec<Entry> {
+    let start = baseline.position(path);
+    let own = usize::from(start < baseline.count() && baseline.path(start) == path);
+    let rest = match deep {
+        true => {
+            let range = below(path);
+            baseline.position(&range.start)..baseline.position(&range.end)
+        }
+        false => 0..0,
     };
-    baseline[start..start + own].iter().chain(rest)
+    (start..start + own)
+        .chain(rest)
+        .filter_map(|i| baseline.entry(i))
+        .collect()
 }
 
 fn sysctl(file: &str) -> String {

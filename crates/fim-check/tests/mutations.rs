@@ -153,3 +153,54 @@ fn log_files_may_grow_but_not_shrink() {
         (Some("medium"), Some("size"))
     );
 }
+
+#[test]
+fn trust_metadata_reports_what_a_full_verify_does() {
+    let sb = Sandbox::new();
+    for dir in 0..20 {
+        fs::create_dir(sb.path(&format!("d{dir}"))).unwrap();
+        for file in 0..30 {
+            let name = format!("d{dir}/f{file}");
+            fs::write(sb.path(&name), format!("content of {name}\n")).unwrap();
+        }
+    }
+    sb.init();
+    let trusting = || {
+        let out = support::run(sb.cmd("verify").arg("--trust-metadata"));
+        (out.status.code(), support::records(&out.stdout))
+    };
+    let (code, records) = trusting();
+    assert_eq!((code, records.len()), (Some(0), 0), "{records:#?}");
+
+    // Content rewritten at the same size with mtime put back: the ctime
+    // moved, so the hash is not reused.
+    let same = sb.path("d7/f3");
+    let meta = fs::metadata(&same).unwrap();
+    fs::write(&same, "CONTENT of d7/f3\n").unwrap();
+    sh(&format!(
+        "touch -d @{}.{:09} '{}'",
+        meta.mtime(),
+        meta.mtime_nsec(),
+        same.display()
+    ));
+    fs::set_permissions(sb.path("d12/f29"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::remove_file(sb.path("d19/f0")).unwrap();
+    let (code, trusted) = trusting();
+    assert_eq!(code, Some(1), "{trusted:#?}");
+    assert!(changed_attrs(&trusted, &same).contains(&"sha256".into()));
+    assert!(changed_attrs(&trusted, &sb.path("d12/f29")).contains(&"mode".into()));
+    record_for(&trusted, "fim.removed", &sb.path("d19/f0"));
+    let (_, full) = sb.verify();
+    let without_time = |records: Vec<serde_json::Value>| {
+        let mut records: Vec<String> = records
+            .into_iter()
+            .map(|mut r| {
+                r.as_object_mut().unwrap().remove("ts");
+                r.to_string()
+            })
+            .collect();
+        records.sort();
+        records
+    };
+    assert_eq!(without_time(trusted), without_time(full));
+}
