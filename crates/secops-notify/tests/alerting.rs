@@ -30,6 +30,18 @@ fn hook(http: &Http, state: &Path, extra: &[&str], input: &str) -> std::process:
     run_env(&args, input, &[("NOTIFY_TEST_HOOK", &http.url("/hook"))])
 }
 
+/// secops-notify posting to `url`, reading a stream the test writes to:
+/// the live counterpart of `hook`. The caller sets stdout and stderr.
+fn live(url: &str, state: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--webhook-url-env", "NOTIFY_TEST_HOOK", "--state-dir"])
+        .arg(state)
+        .args(extra)
+        .env("NOTIFY_TEST_HOOK", url)
+        .stdin(Stdio::piped());
+    cmd
+}
+
 fn bodies(http: &Http) -> Vec<Value> {
     http.received()
         .iter()
@@ -177,19 +189,8 @@ fn a_recovery_that_failed_to_send_goes_out_on_the_next_run() {
 fn records_that_arrive_together_are_one_message_on_a_live_stream() {
     let http = Http::start(&[200]);
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "--webhook-url-env",
-            "NOTIFY_TEST_HOOK",
-            "--webhook-format",
-            "json",
-            "--group-wait",
-            "2s",
-            "--state-dir",
-            state.path().to_str().unwrap(),
-        ])
-        .env("NOTIFY_TEST_HOOK", http.url("/hook"))
-        .stdin(Stdio::piped())
+    let extra = ["--webhook-format", "json", "--group-wait", "2s"];
+    let mut child = live(&http.url("/hook"), state.path(), &extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -228,19 +229,8 @@ fn records_that_arrive_together_are_one_message_on_a_live_stream() {
 fn a_steady_trickle_does_not_hold_a_group_back() {
     let http = Http::start(&[200]);
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "--webhook-url-env",
-            "NOTIFY_TEST_HOOK",
-            "--webhook-format",
-            "json",
-            "--group-wait",
-            "1s",
-            "--state-dir",
-            state.path().to_str().unwrap(),
-        ])
-        .env("NOTIFY_TEST_HOOK", http.url("/hook"))
-        .stdin(Stdio::piped())
+    let extra = ["--webhook-format", "json", "--group-wait", "1s"];
+    let mut child = live(&http.url("/hook"), state.path(), &extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -272,20 +262,8 @@ fn a_steady_trickle_does_not_hold_a_group_back() {
 fn killed_mid_send_nothing_is_recorded_and_the_next_run_delivers() {
     let stall = Stall::start();
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "--webhook-url-env",
-            "NOTIFY_TEST_HOOK",
-            "--state-dir",
-            state.path().to_str().unwrap(),
-            "--timeout",
-            "10m",
-        ])
-        .env(
-            "NOTIFY_TEST_HOOK",
-            format!("http://127.0.0.1:{}/hook", stall.port),
-        )
-        .stdin(Stdio::piped())
+    let url = format!("http://127.0.0.1:{}/hook", stall.port);
+    let mut child = live(&url, state.path(), &["--timeout", "10m"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -312,17 +290,8 @@ fn killed_mid_send_nothing_is_recorded_and_the_next_run_delivers() {
 #[test]
 fn killed_while_grouping_the_alerts_are_already_owed() {
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "--webhook-url-env",
-            "NOTIFY_TEST_HOOK",
-            "--state-dir",
-            state.path().to_str().unwrap(),
-            "--group-wait",
-            "10m",
-        ])
-        .env("NOTIFY_TEST_HOOK", "http://127.0.0.1:9/never-used")
-        .stdin(Stdio::piped())
+    let url = "http://127.0.0.1:9/never-used";
+    let mut child = live(url, state.path(), &["--group-wait", "10m"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -351,21 +320,15 @@ fn killed_while_grouping_the_alerts_are_already_owed() {
 fn sigterm_sends_what_has_arrived_and_ends_the_run() {
     let http = Http::start(&[200]);
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "--webhook-url-env",
-            "NOTIFY_TEST_HOOK",
-            "--webhook-format",
-            "json",
-            "--state-dir",
-            state.path().to_str().unwrap(),
-            "--group-wait",
-            "10m",
-            "--fail-on",
-            "critical",
-        ])
-        .env("NOTIFY_TEST_HOOK", http.url("/hook"))
-        .stdin(Stdio::piped())
+    let extra = [
+        "--webhook-format",
+        "json",
+        "--group-wait",
+        "10m",
+        "--fail-on",
+        "critical",
+    ];
+    let mut child = live(&http.url("/hook"), state.path(), &extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
