@@ -154,7 +154,8 @@ fn secops_report_filters_what_traffic_cop_found() {
 /// `traffic-cop | secops-notify`, as the crontab runs it every ten minutes:
 /// the first run alerts on the unknown listener, the next (same port, same
 /// finding) sends nothing about it, because notify's alert key holds across runs of
-/// the real tool's records.
+/// the real tool's records; once the listener closes, traffic-cop's
+/// `--state-dir` says so and notify sends the recovery.
 #[test]
 fn secops_notify_alerts_once_on_what_traffic_cop_found() {
     let unknown = TcpListener::bind("0.0.0.0:0").unwrap();
@@ -163,9 +164,13 @@ fn secops_notify_alerts_once_on_what_traffic_cop_found() {
     let list = whitelist(&dir, 1);
     let sent = dir.path().join("sent.jsonl");
     let state = dir.path().join("state");
+    let cop_state = dir.path().join("cop-state");
     let run = || {
         let mut cop = tool("traffic-cop");
-        cop.arg("-w").arg(&list).args(["--format", "jsonl"]);
+        cop.arg("-w")
+            .arg(&list)
+            .args(["--format", "jsonl", "--state-dir"])
+            .arg(&cop_state);
         let mut notify = tool("secops-notify");
         notify
             .args(["--min-severity", "high", "--format", "jsonl", "--state-dir"])
@@ -224,4 +229,17 @@ fn secops_notify_alerts_once_on_what_traffic_cop_found() {
         .filter(|r| r["tool"] == "traffic-cop" && r["port"] == port)
         .count();
     assert_eq!(ours_now, 1, "the command heard of it once");
+
+    drop(unknown);
+    run();
+    let recovered: Vec<Value> = delivered()
+        .into_iter()
+        .filter(|r| r["tool"] == "traffic-cop" && r["port"] == port && r["kind"] == "port.closed")
+        .collect();
+    assert_eq!(
+        recovered.len(),
+        1,
+        "the recovery was sent once: {:?}",
+        delivered()
+    );
 }

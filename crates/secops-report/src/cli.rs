@@ -29,6 +29,7 @@ Examples:
   fim-check verify | secops-report -o reports/today.csv ports.jsonl -
 
   # One self-contained HTML page with charts, to open anywhere or mail
+  # (or --format html to stdout)
   secops-report -o report.html ports.jsonl health.jsonl anomalies.jsonl
 
 Filters of different flags must all match; repeated (or comma-separated)

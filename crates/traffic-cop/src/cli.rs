@@ -12,6 +12,7 @@ Examples:
   traffic-cop -w ports.json | secops-report --csv > ports.csv
   traffic-cop -w ports.json --interval 5s --format jsonl >> ports.jsonl   watch for changes
   traffic-cop --all --profile --format json
+  traffic-cop -w ports.json --state-dir /var/lib/secops | secops-notify ...   cron: also port.closed
 
 Statuses: approved, unapproved (port listed, but another process, exe, user or
 scope), unverified (process not visible to check), unknown (port not listed),
@@ -34,6 +35,12 @@ pub struct Args {
     /// Add each process's CPU%, RSS, open fds, threads and start time
     #[arg(long)]
     pub profile: bool,
+
+    /// Keep this run's listeners in DIR and also report those closed since
+    /// the previous run (port.closed), so cron runs give alert recoveries;
+    /// --interval reports closures by itself
+    #[arg(long, value_name = "DIR", conflicts_with = "interval")]
+    pub state_dir: Option<PathBuf>,
 
     #[command(flatten)]
     pub repeat: RepeatArgs,

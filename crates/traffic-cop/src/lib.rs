@@ -5,6 +5,7 @@
 
 mod cgroup;
 pub mod cli;
+mod last_run;
 mod monitor;
 mod owners;
 mod process;
@@ -19,6 +20,7 @@ use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, Output};
 
 pub use crate::cli::Args;
+use crate::last_run::LastRun;
 use crate::monitor::Monitor;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
@@ -36,6 +38,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         },
         whitelist,
     );
+    let mut last_run = args.state_dir.as_deref().map(LastRun::load).transpose()?;
     let mut monitor = Monitor::new(args.repeat.interval.is_some());
     Repeat::new(&args.repeat)?.run(|pass| {
         let scan = scanner.scan()?;
@@ -49,9 +52,17 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 );
             }
         }
+        let closed = match &mut last_run {
+            Some(last_run) => last_run.compare(&scan.ports),
+            None => Vec::new(),
+        };
         monitor.pass(scan.ports, |rec| out.write(&rec))?;
+        closed.iter().try_for_each(|rec| out.write(rec))?;
         out.flush()
     })?;
     let written = out.finish()?;
+    if let Some(last_run) = &last_run {
+        last_run.save()?;
+    }
     Ok(Exit::for_findings(written.worst, args.common.fail_on))
 }

@@ -5,10 +5,12 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use secops_testkit::of_kind;
 use serde_json::{Value, json};
 use support::*;
 
@@ -390,5 +392,98 @@ fn the_shipped_example_whitelist_is_valid() {
         records(&out.stdout)
             .iter()
             .all(|r| r["status"] != "unchecked" || r["kind"] != "port")
+    );
+}
+
+#[test]
+fn state_dir_reports_listeners_closed_since_the_last_run() {
+    let state = tempfile::tempdir().unwrap();
+    let closing = TcpListener::bind("127.0.0.1:0").unwrap();
+    let staying = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = |l: &TcpListener| l.local_addr().unwrap().port();
+    let (closing_port, staying_port) = (port(&closing), port(&staying));
+    let pass = || {
+        let out = traffic_cop()
+            .args(["--format", "jsonl", "--state-dir"])
+            .arg(state.path())
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        records(&out.stdout)
+    };
+    let closed_on = |recs: &[Value], port: u16| {
+        recs.iter()
+            .filter(|r| r["kind"] == "port.closed" && r["port"] == port)
+            .count()
+    };
+
+    let first = pass();
+    assert!(
+        of_kind(&first, "port.closed").is_empty(),
+        "a first run has nothing to compare"
+    );
+    let file = state.path().join("traffic-cop.listeners.jsonl");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    drop(closing);
+    let second = pass();
+    assert_eq!(closed_on(&second, closing_port), 1, "{second:#?}");
+    let closed = second
+        .iter()
+        .find(|r| r["kind"] == "port.closed" && r["port"] == closing_port)
+        .unwrap();
+    assert_eq!(closed["severity"], "info");
+    assert_eq!(closed["pid"], std::process::id(), "it names who held it");
+    assert_eq!(closed_on(&second, staying_port), 0);
+    assert!(
+        second
+            .iter()
+            .any(|r| r["kind"] == "port" && r["port"] == staying_port),
+        "the full listing is still written"
+    );
+
+    let third = pass();
+    assert_eq!(
+        closed_on(&third, closing_port),
+        0,
+        "a closure is reported once"
+    );
+    drop(staying);
+}
+
+#[test]
+fn a_damaged_state_file_is_named_and_replaced() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let file = state.path().join("traffic-cop.listeners.jsonl");
+    std::fs::write(&file, "not json\n").unwrap();
+    let out = traffic_cop()
+        .args(["--format", "jsonl", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}:1:", file.display())),
+        "{}",
+        stderr(&out)
+    );
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        saved
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+    );
+
+    let out = traffic_cop()
+        .args(["--interval", "1s", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--state-dir is for one-shot runs"
     );
 }

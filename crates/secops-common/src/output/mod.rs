@@ -33,7 +33,9 @@ pub enum Format {
     Csv,
     /// A Markdown table, for tickets and wikis.
     Markdown,
-    /// A self-contained HTML page (secops-report only).
+    /// A self-contained HTML page. Only secops-report makes it, so the value
+    /// is hidden from the shared `--format` list; secops-report's help names it.
+    #[value(hide = true)]
     Html,
 }
 
