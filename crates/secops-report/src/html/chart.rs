@@ -166,7 +166,7 @@ pub fn lines(out: &mut String, title: &str, series: &Series) {
 }
 
 /// Each template of one log as a bar from its first to its last line, with
-/// its burst windows marked: when each pattern was active.
+/// its burst windows and flagged windows marked: when each pattern was active.
 pub fn timeline(out: &mut String, log: &str, templates: &[&TemplateSpan]) {
     const WIDTH: f64 = 720.0;
     const ROW: f64 = 30.0;

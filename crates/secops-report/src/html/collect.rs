@@ -82,7 +82,8 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
 }
 
-/// One anomalizer template: when its lines began and ended, and its bursts.
+/// One anomalizer template: when its lines began and ended, and its bursts
+/// (and the windows a `--detector pca`/`iforest` flagged it in).
 #[derive(Debug)]
 pub struct TemplateSpan {
     pub host: String,
@@ -94,7 +95,7 @@ pub struct TemplateSpan {
     pub last: f64,
     /// Lines of the template, where a finding says.
     pub lines: Option<u64>,
-    /// Start of each burst window.
+    /// Start of each burst window, or window anomaly.
     pub bursts: Vec<f64>,
     pub detectors: Vec<String>,
 }
@@ -145,7 +146,7 @@ impl Page {
                 self.disk
                     .push(&format!("{} {mount}", rec.host), at, percent);
             }
-            ("anomalizer", "log.anomaly") => self.template(rec),
+            ("anomalizer", "log.anomaly" | "log.window_anomaly") => self.template(rec),
             _ => {}
         }
     }
@@ -195,9 +196,13 @@ impl Page {
         span.first = span.first.min(first);
         span.last = span.last.max(last);
         span.lines = span.lines.max(lines);
-        if detector == "burst"
+        // A window anomaly over line windows has no window_start: its first
+        // line's time marks it.
+        if matches!(detector, "burst" | "pca" | "iforest")
             && span.bursts.len() < MAX_BURSTS
-            && let Some(start) = text("window_start").and_then(epoch_secs)
+            && let Some(start) = text("window_start")
+                .or_else(|| text("first_time"))
+                .and_then(epoch_secs)
         {
             span.bursts.push(start);
         }
@@ -343,6 +348,14 @@ mod tests {
         page.add(anomaly("burst"));
         page.add(anomaly("token_frequency"));
         page.add(
+            rec("anomalizer", "log.window_anomaly", "2026-11-21T19:05:00Z")
+                .with("detector", "pca")
+                .with("template", "Failed password for <*>")
+                .with("window_start", Value::Null)
+                .with("first_time", "2026-11-21T18:20:00Z")
+                .with("last_time", "2026-11-21T18:40:00Z"),
+        );
+        page.add(
             rec("anomalizer", "log.anomaly", "2026-11-21T19:05:00Z")
                 .with("template", "no times")
                 .with("first_time", Value::Null),
@@ -356,8 +369,10 @@ mod tests {
         let span = &page.templates[0];
         assert_eq!(span.lines, Some(200));
         assert_eq!(span.source.as_deref(), Some("/var/log/a:b.log"));
-        assert_eq!(span.bursts, [epoch_secs("2026-11-21T18:10:00Z").unwrap()]);
-        assert_eq!(span.detectors, ["burst", "token_frequency"]);
-        assert_eq!(span.last - span.first, 1800.0);
+        let marks =
+            ["2026-11-21T18:10:00Z", "2026-11-21T18:20:00Z"].map(|t| epoch_secs(t).unwrap());
+        assert_eq!(span.bursts, marks);
+        assert_eq!(span.detectors, ["burst", "token_frequency", "pca"]);
+        assert_eq!(span.last - span.first, 2400.0);
     }
 }

@@ -223,7 +223,7 @@ fn overview(html: &mut String, page: &Page) {
         html.push_str("</div>");
     }
     if !page.templates.is_empty() {
-        html.push_str(r#"<h3>anomalizer templates over time</h3><p class="note">Each anomalous template from its first to its last line; red marks are bursts.</p><div class="charts stack">"#);
+        html.push_str(r#"<h3>anomalizer templates over time</h3><p class="note">Each anomalous template from its first to its last line; red marks are bursts and flagged windows (--detector pca, iforest).</p><div class="charts stack">"#);
         let logs = template_logs(page);
         for (log, templates) in logs.iter().take(chart::MAX_TIMELINES) {
             chart::timeline(html, log, templates);
