@@ -25,6 +25,7 @@ use globset::GlobSet;
 use tar::{EntryType, GnuExtSparseHeader, Header};
 
 use crate::digest::{ContentHash, EntryDigest, EntryFacts, empty_content};
+use crate::manifest::DIGEST;
 use crate::progress::Progress;
 
 /// What to leave out of the walk.
@@ -76,7 +77,7 @@ impl<W: Write> TarWriter<W> {
             options,
             links: HashMap::new(),
             names: HashMap::new(),
-            digest: EntryDigest::default(),
+            digest: EntryDigest::new(DIGEST),
             counts: Counts::default(),
             problems: Vec::new(),
             progress,
@@ -148,7 +149,7 @@ impl<W: Write> TarWriter<W> {
         if !name.is_empty() {
             let mut header = self.header(meta, EntryType::Directory);
             self.tar.append_data(&mut header, os(name), io::empty())?;
-            self.record(name, &header, b"", empty_content());
+            self.record(name, &header, b"", empty_content(DIGEST));
             self.counts.dirs += 1;
         }
         if self.options.one_file_system && meta.dev() != root_dev {
@@ -184,7 +185,12 @@ impl<W: Write> TarWriter<W> {
     fn add_symlink(&mut self, name: &[u8], meta: &Metadata, target: &Path) -> io::Result<()> {
         let mut header = self.header(meta, EntryType::Symlink);
         self.tar.append_link(&mut header, os(name), target)?;
-        self.record(name, &header, &stored_link_name(target), empty_content());
+        self.record(
+            name,
+            &header,
+            &stored_link_name(target),
+            empty_content(DIGEST),
+        );
         self.counts.symlinks += 1;
         Ok(())
     }
@@ -205,7 +211,7 @@ impl<W: Write> TarWriter<W> {
             header.set_device_minor(nix::sys::stat::minor(rdev) as u32)?;
         }
         self.tar.append_data(&mut header, os(name), io::empty())?;
-        self.record(name, &header, b"", empty_content());
+        self.record(name, &header, b"", empty_content(DIGEST));
         self.counts.other += 1;
         Ok(())
     }
@@ -217,7 +223,7 @@ impl<W: Write> TarWriter<W> {
                 let mut header = self.header(meta, EntryType::Link);
                 header.set_size(0);
                 self.tar.append_link(&mut header, os(name), os(&first))?;
-                self.record(name, &header, &first, empty_content());
+                self.record(name, &header, &first, empty_content(DIGEST));
                 self.counts.hardlinks += 1;
                 return Ok(());
             }
@@ -242,14 +248,19 @@ impl<W: Write> TarWriter<W> {
                 ExactReader::new(
                     &file,
                     vec![(0, size)],
-                    ContentHash::new(false),
+                    ContentHash::new(DIGEST, false),
                     &self.progress,
                 )
             }
             Some(extents) => {
                 header = self.header(&before, EntryType::GNUSparse);
                 sparse_map = sparse_header(&mut header, &extents, size);
-                ExactReader::new(&file, extents, ContentHash::new(true), &self.progress)
+                ExactReader::new(
+                    &file,
+                    extents,
+                    ContentHash::new(DIGEST, true),
+                    &self.progress,
+                )
             }
         };
         // Extension blocks of a long sparse map sit between the header and

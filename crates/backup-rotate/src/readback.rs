@@ -8,19 +8,21 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::compress::Compression;
-use crate::digest::{ContentHash, EntryDigest, EntryFacts, HashingReader, ReadTally};
+use crate::digest::{Algorithm, ContentHash, EntryDigest, EntryFacts, HashingReader, ReadTally};
 
 /// What an archive reads back as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadBack {
     pub archive_bytes: u64,
     pub archive_sha256: String,
+    pub archive_blake3: String,
     pub entries: u64,
-    pub entries_sha256: String,
+    /// The entry digest (hex), with the algorithm the caller asked for.
+    pub entries_digest: String,
     pub tar_bytes: u64,
 }
 
@@ -42,23 +44,29 @@ pub fn sniff(path: &Path) -> io::Result<Compression> {
 /// and hashes the file and decompresses it, the other parses the tar
 /// stream and hashes every entry's content. On two cores that halves the
 /// time a `create` spends verifying.
-pub fn read_back(path: &Path) -> io::Result<ReadBack> {
-    read_stream(File::open(path)?, sniff(path)?)
+pub fn read_back(path: &Path, algorithm: Algorithm) -> io::Result<ReadBack> {
+    read_stream(File::open(path)?, sniff(path)?, algorithm)
 }
 
 /// [`read_back`] of an archive file as `file` reads it: from its start,
 /// or, for [`Following`], while it is still being written.
-pub fn read_stream<R: Read + Send>(file: R, compression: Compression) -> io::Result<ReadBack> {
+pub fn read_stream<R: Read + Send>(
+    file: R,
+    compression: Compression,
+    algorithm: Algorithm,
+) -> io::Result<ReadBack> {
     let (tx, rx) = sync_channel(4);
+    let (spent, reuse) = channel();
     std::thread::scope(|scope| {
-        let decoding = scope.spawn(move || decode(file, compression, &tx));
+        let decoding = scope.spawn(move || decode(file, compression, &tx, &reuse));
         let mut stream = Chunks {
             rx,
+            spent,
             chunk: Vec::new(),
             at: 0,
             bytes: 0,
         };
-        let parsed = digest_entries(&mut stream).and_then(|digest| {
+        let parsed = digest_entries(&mut stream, algorithm).and_then(|digest| {
             // Past the end-of-archive blocks: the rest of the stream must
             // still decode (this is where a truncated or corrupt tail shows).
             io::copy(&mut stream, &mut io::sink())?;
@@ -70,12 +78,13 @@ pub fn read_stream<R: Read + Send>(file: R, compression: Compression) -> io::Res
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the decoding thread panicked")));
         let digest = parsed?;
-        let (archive_bytes, archive_sha256) = decoded?;
+        let (archive_bytes, archive_sha256, archive_blake3) = decoded?;
         Ok(ReadBack {
             archive_bytes,
             archive_sha256,
+            archive_blake3,
             entries: digest.count,
-            entries_sha256: digest.hex(),
+            entries_digest: digest.hex(),
             tar_bytes: stream.bytes,
         })
     })
@@ -85,17 +94,21 @@ pub fn read_stream<R: Read + Send>(file: R, compression: Compression) -> io::Res
 const CHUNK: usize = 1 << 20;
 
 /// The decoding half: the whole decompressed stream goes down `tx` (an
-/// error too, in its place), then the file's size and SHA-256.
+/// error too, in its place), then the file's size, SHA-256 and BLAKE3.
+/// Chunks the parser is done with come back through `reuse`, so the
+/// stream costs a few buffers, not a fresh zeroed MiB per MiB.
 fn decode<R: Read>(
     mut file: R,
     compression: Compression,
     tx: &SyncSender<io::Result<Vec<u8>>>,
-) -> io::Result<(u64, String)> {
+    reuse: &Receiver<Vec<u8>>,
+) -> io::Result<(u64, String, String)> {
     let tally = ReadTally::default();
     {
         let mut decoder = compression.reader(HashingReader::new(&mut file, tally.clone()))?;
         loop {
-            let mut chunk = vec![0u8; CHUNK];
+            let mut chunk = reuse.try_recv().unwrap_or_default();
+            chunk.resize(CHUNK, 0);
             let mut filled = 0;
             let result = loop {
                 match decoder.read(&mut chunk[filled..]) {
@@ -132,12 +145,14 @@ fn decode<R: Read>(
         &mut HashingReader::new(&mut file, tally.clone()),
         &mut io::sink(),
     )?;
-    Ok((tally.bytes(), tally.hex()))
+    Ok(tally.finish())
 }
 
 /// The parsing half's view of the decoded stream, counting its bytes.
 struct Chunks {
     rx: Receiver<io::Result<Vec<u8>>>,
+    /// Where read chunks go back to the decoder.
+    spent: Sender<Vec<u8>>,
     chunk: Vec<u8>,
     at: usize,
     bytes: u64,
@@ -147,7 +162,12 @@ impl Read for Chunks {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.at == self.chunk.len() {
             match self.rx.recv() {
-                Ok(chunk) => (self.chunk, self.at) = (chunk?, 0),
+                Ok(chunk) => {
+                    let done = std::mem::replace(&mut self.chunk, chunk?);
+                    // The decoder may be gone already; then the chunk just drops.
+                    let _ = self.spent.send(done);
+                    self.at = 0;
+                }
                 // The decoder is done (its own errors were sent first).
                 Err(_) => return Ok(0),
             }
@@ -161,13 +181,13 @@ impl Read for Chunks {
 }
 
 /// Digests every entry as `archive.rs` did when writing it.
-fn digest_entries(stream: &mut Chunks) -> io::Result<EntryDigest> {
+fn digest_entries(stream: &mut Chunks, algorithm: Algorithm) -> io::Result<EntryDigest> {
     let mut archive = tar::Archive::new(stream);
-    let mut digest = EntryDigest::default();
+    let mut digest = EntryDigest::new(algorithm);
     let mut buf = vec![0u8; 1 << 16];
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let mut content = ContentHash::new(entry.header().entry_type().is_gnu_sparse());
+        let mut content = ContentHash::new(algorithm, entry.header().entry_type().is_gnu_sparse());
         loop {
             let n = entry.read(&mut buf)?;
             if n == 0 {

@@ -6,7 +6,9 @@
 //! itself creates (`link -> /etc` then `link/passwd`). With a manifest the
 //! first pass also checks the archive against it. Only a clean archive is
 //! extracted, by the tar crate, which additionally refuses to write
-//! through a symlink already present in the target.
+//! through a symlink already present in the target. The tar crate leaves
+//! directories with the time they were extracted at, so their mtimes,
+//! noted in the first pass, are set afterwards, as `tar -x` sets them.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -39,11 +41,12 @@ pub fn restore(archive: &Path, to: &Path, require_manifest: bool) -> Result<Rest
         }
     };
     let compression = sniff(archive).map_err(|err| err.to_string())?;
-    let entries = check_entries(archive, compression)?;
+    let Checked { entries, dirs } = check_entries(archive, compression)?;
     if let Some(m) = &manifest {
-        let back =
-            read_back(archive).map_err(|err| format!("the archive does not read back: {err}"))?;
-        if back.archive_sha256 != m.archive_sha256 || back.entries_sha256 != m.entries_sha256 {
+        let (algorithm, entries_digest) = m.entries_digest()?;
+        let back = read_back(archive, algorithm)
+            .map_err(|err| format!("the archive does not read back: {err}"))?;
+        if back.archive_sha256 != m.archive_sha256 || back.entries_digest != entries_digest {
             return Err("the archive does not match its manifest; run verify".to_string());
         }
     }
@@ -57,18 +60,40 @@ pub fn restore(archive: &Path, to: &Path, require_manifest: bool) -> Result<Rest
     tar.set_overwrite(true);
     tar.unpack(to)
         .map_err(|err| format!("extracting into {} failed: {err}", to.display()))?;
+    for (name, mtime) in dirs {
+        let path = to.join(Path::new(OsStr::from_bytes(&name)));
+        let time = nix::sys::time::TimeSpec::new(mtime, 0);
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            &time,
+            &time,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|err| format!("cannot set the mtime of {}: {err}", path.display()))?;
+    }
     Ok(Restored {
         entries,
         verified: manifest.is_some(),
     })
 }
 
+/// What the first pass found: the entry count, and each directory's name
+/// and mtime.
+struct Checked {
+    entries: u64,
+    dirs: Vec<(Vec<u8>, i64)>,
+}
+
 /// The first pass: every name safe, or the reason it is not.
-fn check_entries(archive: &Path, compression: Compression) -> Result<u64, Refusal> {
+fn check_entries(archive: &Path, compression: Compression) -> Result<Checked, Refusal> {
     let file = fs::File::open(archive).map_err(|err| err.to_string())?;
     let mut tar = tar::Archive::new(compression.reader(file).map_err(|err| err.to_string())?);
     let mut symlinks: HashSet<Vec<u8>> = HashSet::new();
-    let mut count = 0;
+    let mut checked = Checked {
+        entries: 0,
+        dirs: Vec::new(),
+    };
     for entry in tar.entries().map_err(|err| err.to_string())? {
         let entry = entry.map_err(|err| format!("unreadable entry: {err}"))?;
         let path = entry.path_bytes().into_owned();
@@ -82,9 +107,13 @@ fn check_entries(archive: &Path, compression: Compression) -> Result<u64, Refusa
         if kind.is_symlink() {
             symlinks.insert(trim_slashes(&path).to_vec());
         }
-        count += 1;
+        if kind.is_dir() {
+            let mtime = entry.header().mtime().unwrap_or(0);
+            checked.dirs.push((path, mtime.min(i64::MAX as u64) as i64));
+        }
+        checked.entries += 1;
     }
-    Ok(count)
+    Ok(checked)
 }
 
 /// A name is safe when it is relative, has no `..` and no parent that is

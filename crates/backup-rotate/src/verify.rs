@@ -13,7 +13,8 @@ use crate::readback::read_back;
 pub fn verify(archive: &Path) -> Result<(Manifest, Duration), String> {
     let started = Instant::now();
     let manifest = Manifest::load(&manifest_path(archive)).map_err(|err| err.to_string())?;
-    let back = read_back(archive).map_err(|err| format!("it does not decode: {err}"))?;
+    let (algorithm, entries_digest) = manifest.entries_digest()?;
+    let back = read_back(archive, algorithm).map_err(|err| format!("it does not decode: {err}"))?;
     let mut wrong = Vec::new();
     if back.archive_bytes != manifest.archive_bytes {
         wrong.push(format!(
@@ -27,7 +28,7 @@ pub fn verify(archive: &Path) -> Result<(Manifest, Duration), String> {
             back.archive_sha256, manifest.archive_sha256
         ));
     }
-    if back.entries != manifest.entries || back.entries_sha256 != manifest.entries_sha256 {
+    if back.entries != manifest.entries || back.entries_digest != entries_digest {
         wrong.push(format!(
             "{} entries that digest differently from the {} recorded",
             back.entries, manifest.entries

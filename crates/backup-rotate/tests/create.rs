@@ -14,23 +14,12 @@ fn round_trip(compression: &str, filter: &[&str]) {
     fs::create_dir_all(&src).unwrap();
     fs::create_dir_all(&dest).unwrap();
     rich_tree(&src);
-    let out = run(&[
-        "create",
-        "--source",
-        src.to_str().unwrap(),
-        "--dest",
-        dest.to_str().unwrap(),
-        "--name",
-        "rich",
-        "--compression",
-        compression,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
+    let out = create(&src, &dest, Some("rich"), &["--compression", compression]);
+    let recs = succeeded(&out);
     let created = of_kind(&recs, "backup.created");
     assert_eq!(created.len(), 1, "{recs:#?}");
     let archive = only_archive(&dest, "rich");
-    assert_eq!(created[0]["archive"], archive.to_str().unwrap());
+    assert_eq!(created[0]["archive"], path(&archive));
     assert!(
         dest.join(format!(
             "{}.manifest.json",
@@ -83,35 +72,25 @@ fn two_runs_in_one_second_get_distinct_sorted_names_and_excludes_apply() {
     // The destination inside the source is never archived.
     let dest = src.join("backups");
     fs::create_dir_all(&dest).unwrap();
-    let args = [
-        "create",
-        "-s",
-        src.to_str().unwrap(),
-        "-d",
-        dest.to_str().unwrap(),
-        "--exclude",
-        "*.tmp",
-        "--exclude",
-        "cache",
-    ];
-    let (a, b, c) = (run(&args), run(&args), run(&args));
-    for out in [&a, &b, &c] {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
-    }
-    let found = archives(&dest, "data");
-    assert_eq!(found.len(), 3, "{found:?}");
-    let mut sorted = found.clone();
-    sorted.sort();
-    assert_eq!(found, sorted);
-    let created: Vec<String> = [a, b, c]
-        .iter()
-        .map(|o| {
-            of_kind(&records(o), "backup.created")[0]["archive"]
+    let created: Vec<String> = (0..3)
+        .map(|_| {
+            let out = create(
+                &src,
+                &dest,
+                None,
+                &["--exclude", "*.tmp", "--exclude", "cache"],
+            );
+            of_kind(&succeeded(&out), "backup.created")[0]["archive"]
                 .as_str()
                 .unwrap()
                 .to_string()
         })
         .collect();
+    let found = archives(&dest, "data");
+    assert_eq!(found.len(), 3, "{found:?}");
+    let mut sorted = found.clone();
+    sorted.sort();
+    assert_eq!(found, sorted);
     let mut by_run = created.clone();
     by_run.sort();
     assert_eq!(created, by_run, "later runs sort later");
@@ -130,28 +109,19 @@ fn one_file_system_stores_mount_points_empty() {
     // /dev/pts and /dev/shm are mounts of their own below /dev on any
     // Linux host or container.
     let src = Path::new("/dev");
-    let out = run(&[
-        "create",
-        "-s",
-        src.to_str().unwrap(),
-        "-d",
-        dest.to_str().unwrap(),
-        "--one-file-system",
-        "--compression",
-        "none",
-    ]);
+    let out = create(
+        src,
+        &dest,
+        None,
+        &["--one-file-system", "--compression", "none"],
+    );
     assert!(
         out.status.code() == Some(0) || out.status.code() == Some(3),
         "{}",
         stderr(&out)
     );
     let archive = only_archive(&dest, "dev");
-    let listing = std::process::Command::new("tar")
-        .arg("-tf")
-        .arg(&archive)
-        .output()
-        .unwrap();
-    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let listing = tar_list(&["-tf"], &archive);
     assert!(
         listing.lines().any(|l| l == "dev/pts" || l == "dev/shm"),
         "{listing}"

@@ -15,14 +15,7 @@ fn history(dest: &Path, stamps: &[&str]) {
     let src = dir.path().join("db");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("dump.sql"), "insert 1;\n").unwrap();
-    let out = run(&[
-        "create",
-        "-s",
-        src.to_str().unwrap(),
-        "-d",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    succeeded(&create(&src, dir.path(), None, &[]));
     let archive = only_archive(dir.path(), "db");
     let manifest: Value =
         serde_json::from_slice(&fs::read(format!("{}.manifest.json", archive.display())).unwrap())
@@ -49,7 +42,7 @@ const STAMPS: [&str; 5] = [
 ];
 
 fn prune(dest: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["prune", "-d", dest.to_str().unwrap(), "-n", "db"];
+    let mut args = vec!["prune", "-d", path(dest), "-n", "db"];
     args.extend_from_slice(extra);
     run(&args)
 }
@@ -59,10 +52,8 @@ fn dry_run_shows_the_plan_with_reasons_and_deletes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     history(dir.path(), &STAMPS);
     let before = names(dir.path());
-    let out = prune(dir.path(), &["--keep-daily", "2", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = succeeded(&prune(dir.path(), &["--keep-daily", "2", "--dry-run"]));
     assert_eq!(names(dir.path()), before);
-    let recs = records(&out);
     let kept = of_kind(&recs, "backup.kept");
     let pruned = of_kind(&recs, "backup.pruned");
     assert_eq!((kept.len(), pruned.len()), (2, 3), "{recs:#?}");
@@ -89,8 +80,7 @@ fn dry_run_shows_the_plan_with_reasons_and_deletes_nothing() {
 fn prune_deletes_what_no_rule_keeps_with_its_manifest() {
     let dir = tempfile::tempdir().unwrap();
     history(dir.path(), &STAMPS);
-    let out = prune(dir.path(), &["--keep-last", "2"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = succeeded(&prune(dir.path(), &["--keep-last", "2"]));
     assert_eq!(
         names(dir.path()),
         [
@@ -100,7 +90,7 @@ fn prune_deletes_what_no_rule_keeps_with_its_manifest() {
             "db-20261121T140000Z.tar.gz.manifest.json",
         ]
     );
-    assert_eq!(of_kind(&records(&out), "backup.pruned").len(), 3);
+    assert_eq!(of_kind(&recs, "backup.pruned").len(), 3);
 }
 
 #[test]
@@ -110,8 +100,7 @@ fn the_newest_verified_backup_survives_any_policy() {
     // A newer archive without a manifest: keep-last 1 keeps it, and the
     // newest one that verified is kept too.
     fs::write(dir.path().join("db-20261122T000000Z.tar.gz"), "unfinished").unwrap();
-    let out = prune(dir.path(), &["--keep-last", "1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    succeeded(&prune(dir.path(), &["--keep-last", "1"]));
     let left = archives(dir.path(), "db");
     assert_eq!(
         left,
@@ -119,8 +108,7 @@ fn the_newest_verified_backup_survives_any_policy() {
     );
     // --max-age 1s: every backup is older, but the newest verified stays.
     fs::remove_file(dir.path().join("db-20261122T000000Z.tar.gz")).unwrap();
-    let out = prune(dir.path(), &["--max-age", "1s"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    succeeded(&prune(dir.path(), &["--max-age", "1s"]));
     assert_eq!(archives(dir.path(), "db"), ["db-20261120T020000Z.tar.gz"]);
 }
 
@@ -139,8 +127,7 @@ fn files_not_named_like_our_archives_are_never_touched() {
     for name in foreign {
         fs::write(dir.path().join(name), "not ours").unwrap();
     }
-    let out = prune(dir.path(), &["--keep-last", "1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    succeeded(&prune(dir.path(), &["--keep-last", "1"]));
     for name in foreign {
         assert!(dir.path().join(name).exists(), "{name} was deleted");
     }
@@ -167,23 +154,15 @@ fn create_prune_in_one_line_and_list() {
     history(dir.path(), &STAMPS);
     let src = dir.path().join("srcdir");
     fs::create_dir_all(&src).unwrap();
-    let out = run(&[
-        "create",
-        "-s",
-        src.to_str().unwrap(),
-        "-d",
-        dir.path().to_str().unwrap(),
-        "-n",
-        "db",
-        "--prune",
-        "--keep-last",
-        "2",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&out);
+    let recs = succeeded(&create(
+        &src,
+        dir.path(),
+        Some("db"),
+        &["--prune", "--keep-last", "2"],
+    ));
     assert_eq!(of_kind(&recs, "backup.created").len(), 1);
     assert_eq!(of_kind(&recs, "backup.pruned").len(), 4);
-    let out = run(&["list", "-d", dir.path().to_str().unwrap(), "-n", "db"]);
-    let listed = of_kind(&records(&out), "backup.archive").len();
+    let recs = succeeded(&run(&["list", "-d", path(dir.path()), "-n", "db"]));
+    let listed = of_kind(&recs, "backup.archive").len();
     assert_eq!(listed, 2);
 }

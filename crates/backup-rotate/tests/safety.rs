@@ -34,16 +34,7 @@ fn kill_9_mid_create_leaves_no_backup_lookalike_and_old_backups_intact() {
     let dest = dir.path().join("dest");
     fs::create_dir_all(&dest).unwrap();
     big_tree(&src, 1, 1000);
-    let first = run(&[
-        "create",
-        "-s",
-        src.to_str().unwrap(),
-        "-d",
-        dest.to_str().unwrap(),
-        "-n",
-        "k",
-    ]);
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    succeeded(&create(&src, &dest, Some("k"), &[]));
     let before: Vec<(String, Vec<u8>)> = names(&dest)
         .into_iter()
         .map(|n| (n.clone(), fs::read(dest.join(&n)).unwrap()))
@@ -51,16 +42,12 @@ fn kill_9_mid_create_leaves_no_backup_lookalike_and_old_backups_intact() {
     big_tree(&src, 48, 1 << 20);
 
     let mut child = Command::new(BIN)
-        .args([
-            "create",
-            "-s",
-            src.to_str().unwrap(),
-            "-d",
-            dest.to_str().unwrap(),
-            "-n",
-            "k",
-        ])
-        .args(["--level", "9", "--threads", "1"])
+        .args(create_args(
+            &src,
+            &dest,
+            Some("k"),
+            &["--level", "9", "--threads", "1"],
+        ))
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -104,8 +91,7 @@ fn kill_9_mid_create_leaves_no_backup_lookalike_and_old_backups_intact() {
         );
     }
     // The survivor still verifies.
-    let out = run(&["verify", "-d", dest.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    succeeded(&run(&["verify", "-d", path(&dest)]));
 }
 
 /// Runs the binary as `nobody` when we are root, because root reads
@@ -152,18 +138,14 @@ fn unreadable_files_are_reported_exit_3_the_rest_is_backed_up_and_nothing_is_pru
     let old = dest.join("src-20200101T000000Z.tar.gz");
     fs::write(&old, "old").unwrap();
 
-    let out = run_unprivileged(&[
-        "create",
-        "-s",
-        src.to_str().unwrap(),
-        "-d",
-        dest.to_str().unwrap(),
-        "--prune",
-        "--keep-last",
-        "1",
-    ]);
+    let out = run_unprivileged(&create_args(
+        &src,
+        &dest,
+        None,
+        &["--prune", "--keep-last", "1"],
+    ));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let recs = records(&out);
+    let recs = records(&out.stdout);
     let unreadable: Vec<String> = of_kind(&recs, "backup.unreadable")
         .iter()
         .map(|r| r["path"].as_str().unwrap().to_string())
@@ -199,18 +181,12 @@ fn a_failed_create_prunes_nothing() {
     let old = dest.join("gone-20200101T000000Z.tar.gz");
     fs::write(&old, "old").unwrap();
     let missing = dir.path().join("gone");
-    let out = run(&[
-        "create",
-        "-s",
-        missing.to_str().unwrap(),
-        "-d",
-        dest.to_str().unwrap(),
-        "-n",
-        "gone",
-        "--prune",
-        "--keep-last",
-        "1",
-    ]);
+    let out = create(
+        &missing,
+        &dest,
+        Some("gone"),
+        &["--prune", "--keep-last", "1"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(old.exists());
     assert_eq!(names(&dest), ["gone-20200101T000000Z.tar.gz"]);

@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+pub use secops_testkit::{of_kind, records, stderr};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_backup-rotate");
 
@@ -22,20 +22,35 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run backup-rotate")
 }
 
-pub fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
+/// The arguments of `create -s SRC -d DEST [-n NAME] EXTRA...`.
+pub fn create_args<'a>(
+    src: &'a Path,
+    dest: &'a Path,
+    name: Option<&'a str>,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["create", "-s", path(src), "-d", path(dest)];
+    if let Some(name) = name {
+        args.extend(["-n", name]);
+    }
+    args.extend_from_slice(extra);
+    args
 }
 
-pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
-    records.iter().filter(|r| r["kind"] == kind).collect()
+/// Runs `create -s SRC -d DEST [-n NAME] EXTRA...`.
+pub fn create(src: &Path, dest: &Path, name: Option<&str>, extra: &[&str]) -> Output {
+    run(&create_args(src, dest, name, extra))
 }
 
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// A path as an argument (the tests' temporary paths are UTF-8).
+pub fn path(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+/// The records of a run that must have succeeded.
+pub fn succeeded(out: &Output) -> Vec<serde_json::Value> {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    records(&out.stdout)
 }
 
 pub fn require(program: &str, package: &str) {
@@ -63,7 +78,7 @@ pub fn archives(dir: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
-fn set_mtime(path: &Path, secs: i64) {
+pub fn set_mtime(path: &Path, secs: i64) {
     let time = nix::sys::time::TimeSpec::new(secs, 0);
     nix::sys::stat::utimensat(
         nix::fcntl::AT_FDCWD,
@@ -254,6 +269,22 @@ pub fn tar_extract(archive: &Path, into: &Path, filter: &[&str]) {
         "tar -x failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Stock GNU tar's listing of an archive (`flags` end in `-t...f`).
+pub fn tar_list(flags: &[&str], archive: &Path) -> String {
+    require("tar", "tar");
+    let out = Command::new("tar")
+        .args(flags)
+        .arg(archive)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tar -t failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The only archive of NAME in `dest`.
