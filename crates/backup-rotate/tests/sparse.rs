@@ -206,7 +206,7 @@ fn dense_block(base: &mut [u8], i: u64) -> &[u8] {
 /// build and twice that in a test build (zstd unoptimised), so minutes of
 /// wall time on a busy 2-core machine.
 #[test]
-#[ignore = "streams 8 GiB five times; run: cargo test --release -p backup-rotate -- --ignored"]
+#[ignore = "streams 8 GiB five times: scripts/test runs it in release (cargo test --release -p backup-rotate --test sparse -- --ignored)"]
 fn a_dense_file_over_8_gib_is_stored_whole_and_read_back_by_stock_tar() {
     require("zstd", "zstd");
     let dir = tempfile::tempdir().unwrap();
