@@ -8,31 +8,75 @@
 //! runs between punctuation (`blk_-1608`, `attempt_01_m_000`) have just those
 //! runs masked, so the word part still tells templates apart.
 
-use std::borrow::Cow;
-
 /// What a masked variable reads as in a template.
 pub const WILDCARD: &str = "<*>";
 
-/// The token as it goes into the miner: `<*>` for a whole variable, the
-/// token with digit runs masked when only parts vary, else the token itself.
-pub fn mask(token: &str) -> Cow<'_, str> {
-    let core = token.trim_matches(|c: char| EDGE_PUNCTUATION.contains(&c));
+/// What [`mask_into`] made of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Masked {
+    /// The token itself: a word.
+    Token,
+    /// [`WILDCARD`]: the whole token is a value.
+    Wildcard,
+    /// The token with its values masked, appended to the caller's buffer.
+    Written,
+}
+
+/// Masks one token for the miner: `<*>` for a whole variable, the token
+/// with digit runs masked when only parts vary, else the token itself. A
+/// new text is appended to `out`, a buffer the caller reuses line after
+/// line, so masking allocates nothing once it has grown.
+pub fn mask_into(token: &str, out: &mut String) -> Masked {
+    // Most tokens are plain words: without a digit, `/` or `@` nothing in
+    // them can be a value, and that is settled in one pass over the bytes.
+    if !token
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b == b'/' || b == b'@')
+    {
+        return Masked::Token;
+    }
+    let core = trim_edges(token);
     if core.is_empty()
         || !core
             .bytes()
             .any(|b| b.is_ascii_digit() || b == b'/' || b == b'@')
     {
-        return Cow::Borrowed(token);
+        return Masked::Token;
     }
     if is_variable(core) {
-        return Cow::Borrowed(WILDCARD);
+        return Masked::Wildcard;
     }
-    if let Some((key, value)) = core.split_once('=')
-        && is_variable(value.trim_matches(|c: char| EDGE_PUNCTUATION.contains(&c)))
+    if let Some(eq) = core.bytes().position(|b| b == b'=')
+        && is_variable(trim_edges(&core[eq + 1..]))
     {
-        return Cow::Owned(format!("{key}={WILDCARD}"));
+        let key = &core[..eq];
+        out.push_str(key);
+        out.push('=');
+        out.push_str(WILDCARD);
+        return Masked::Written;
     }
-    mask_digit_runs(token)
+    mask_digit_runs(token, out)
+}
+
+/// [`mask_into`] as one value, for tests.
+#[cfg(test)]
+pub fn mask(token: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = String::new();
+    match mask_into(token, &mut out) {
+        Masked::Token => token.into(),
+        Masked::Wildcard => WILDCARD.into(),
+        Masked::Written => out.into(),
+    }
+}
+
+/// `token` without [`EDGE_PUNCTUATION`] at either end. They are all ASCII,
+/// so cutting at byte positions keeps the text valid UTF-8.
+fn trim_edges(token: &str) -> &str {
+    let b = token.as_bytes();
+    let is_edge = |c: &u8| EDGE_PUNCTUATION.contains(&char::from(*c));
+    let start = b.iter().position(|c| !is_edge(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_edge(c)).map_or(start, |e| e + 1);
+    &token[start..end.max(start)]
 }
 
 /// Characters that wrap a value without being part of it: `(1234)`, `'x',`.
@@ -42,16 +86,18 @@ const EDGE_PUNCTUATION: [char; 14] = [
 
 /// Whether a whole token (its wrapping punctuation stripped) is a value.
 pub fn is_variable(core: &str) -> bool {
-    is_number(core)
-        || is_hex(core)
-        || is_ipv4(core)
-        || is_ipv6(core)
-        || is_uuid(core)
-        || is_url(core)
-        || is_path(core)
-        || is_email(core)
-        || is_duration(core)
-        || is_version(core)
+    // The predicates below look at the first byte; an empty token is none.
+    !core.is_empty()
+        && (is_number(core)
+            || is_hex(core)
+            || is_ipv4(core)
+            || is_ipv6(core)
+            || is_uuid(core)
+            || is_url(core)
+            || is_path(core)
+            || is_email(core)
+            || is_duration(core)
+            || is_version(core))
 }
 
 /// A version, date or clock time: starts with a digit, has a `.`, `:` or
@@ -82,8 +128,11 @@ fn is_version(s: &str) -> bool {
 /// `2026-11-21T19:02:00Z`): it starts `YYYY-MM-DD` or `H:MM:SS`. Its
 /// repeats say when something happened, not that one value dominates.
 pub fn is_time_like(token: &str) -> bool {
-    let core = token.trim_start_matches(|c: char| EDGE_PUNCTUATION.contains(&c));
-    let b = core.as_bytes();
+    let start = token
+        .bytes()
+        .position(|c| !EDGE_PUNCTUATION.contains(&char::from(c)))
+        .unwrap_or(token.len());
+    let b = &token.as_bytes()[start..];
     let digits = |r: std::ops::Range<usize>| {
         b.get(r.clone())
             .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
@@ -125,6 +174,9 @@ fn is_hex(s: &str) -> bool {
 
 /// `10.0.0.1`, optionally with `:port` or `/prefix`.
 fn is_ipv4(s: &str) -> bool {
+    if !s.as_bytes()[0].is_ascii_digit() {
+        return false;
+    }
     let addr = s
         .rsplit_once([':', '/'])
         .filter(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
@@ -149,19 +201,23 @@ fn is_ipv6(s: &str) -> bool {
         && s.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// `8-4-4-4-12` hex digits.
 fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 fn is_url(s: &str) -> bool {
-    s.split_once("://").is_some_and(|(scheme, rest)| {
-        !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()) && !rest.is_empty()
-    })
+    let colon = s.bytes().position(|b| b == b':');
+    colon.is_some_and(|c| s[c..].starts_with("://"))
+        && s.split_once("://").is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && scheme.bytes().all(|b| b.is_ascii_alphabetic())
+                && !rest.is_empty()
+        })
 }
 
 /// An absolute path with at least two components (`/var/log/x`), or a
@@ -176,7 +232,9 @@ fn is_path(s: &str) -> bool {
 }
 
 fn is_email(s: &str) -> bool {
-    s.split_once('@').is_some_and(|(user, domain)| {
+    let at = s.bytes().position(|b| b == b'@');
+    at.is_some_and(|at| {
+        let (user, domain) = (&s[..at], &s[at + 1..]);
         !user.is_empty()
             && domain.contains('.')
             && !domain.starts_with('.')
@@ -189,6 +247,9 @@ fn is_email(s: &str) -> bool {
 
 /// `250ms`, `1.5s`, `3m`, `2h`, `10sec`, `1h30m`.
 fn is_duration(s: &str) -> bool {
+    if !s.as_bytes()[0].is_ascii_digit() && s.as_bytes()[0] != b'.' {
+        return false;
+    }
     let mut rest = s;
     let mut pieces = 0;
     while !rest.is_empty() {
@@ -215,9 +276,10 @@ fn is_duration(s: &str) -> bool {
 }
 
 /// Masks each run of digits (with any hex letters glued to it) that sits
-/// between punctuation: `blk_-1608999687919862906` becomes `blk_-<*>`.
-fn mask_digit_runs(token: &str) -> Cow<'_, str> {
-    let mut out = String::with_capacity(token.len());
+/// between punctuation: `blk_-1608999687919862906` becomes `blk_-<*>`,
+/// appended to `out`; a token with nothing to mask leaves `out` as it was.
+fn mask_digit_runs(token: &str, out: &mut String) -> Masked {
+    let start = out.len();
     let mut changed = false;
     for segment in token.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
         let (word, sep) = match segment.char_indices().last() {
@@ -236,9 +298,10 @@ fn mask_digit_runs(token: &str) -> Cow<'_, str> {
         out.push_str(sep);
     }
     if changed {
-        Cow::Owned(out)
+        Masked::Written
     } else {
-        Cow::Borrowed(token)
+        out.truncate(start);
+        Masked::Token
     }
 }
 

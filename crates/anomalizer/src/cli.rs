@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Parser, Subcommand};
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use secops_common::cli::CommonArgs;
 
 use crate::drain::DrainConfig;
+use crate::window::{Method, WindowConfig};
 
 const EXAMPLES: &str = r"Examples:
   anomalizer /var/log                                                 every text log, one source each
@@ -18,6 +19,7 @@ const EXAMPLES: &str = r"Examples:
   anomalizer learn --log-dir /var/log/app --model app-model.json      a known-good week
   anomalizer --log /var/log/app/app.log --model app-model.json        new templates since then
   anomalizer --log-dir /var/log/app --summary insights.md             findings and a timeline
+  anomalizer --log /var/log/auth.log --detector rules,pca             also windows whose template mix is off
   anomalizer eval --data ../shared/data
 
 Each source (a file or rotated set, a journald unit, a JSON line's logger
@@ -64,8 +66,82 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
 
+    /// Detectors to run, comma-separated: rules (rare templates,
+    /// dominating values, bursts, silences, new templates), pca (windows
+    /// whose mix of templates breaks the log's usual correlations) and
+    /// iforest (windows an isolation forest cuts off from the rest), e.g.
+    /// --detector rules,pca
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "rules"
+    )]
+    pub detector: Vec<DetectorName>,
+
+    /// Window length of pca and iforest for logs whose lines carry times
+    /// (whole seconds)
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_window)]
+    pub window: i64,
+
+    /// Window length of pca and iforest, in lines, for logs whose lines
+    /// carry no times
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(2..))]
+    pub window_lines: u64,
+
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// What `--detector` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DetectorName {
+    /// rare_template, token_frequency, burst, silence, new_template
+    Rules,
+    /// PCA residual of per-window template counts (log.window_anomaly)
+    Pca,
+    /// Isolation forest over per-window template counts
+    /// (log.window_anomaly)
+    Iforest,
+}
+
+/// The detectors a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detectors {
+    pub rules: bool,
+    pub pca: bool,
+    pub iforest: bool,
+    /// How to cut windows for pca and iforest.
+    pub windows: WindowConfig,
+}
+
+impl Detectors {
+    /// The window detectors chosen, PCA first.
+    pub fn methods(&self) -> Vec<Method> {
+        [
+            (self.pca, Method::Pca),
+            (self.iforest, Method::IsolationForest),
+        ]
+        .into_iter()
+        .filter_map(|(on, m)| on.then_some(m))
+        .collect()
+    }
+}
+
+impl Args {
+    pub fn detectors(&self) -> Detectors {
+        Detectors {
+            rules: self.detector.contains(&DetectorName::Rules),
+            pca: self.detector.contains(&DetectorName::Pca),
+            iforest: self.detector.contains(&DetectorName::Iforest),
+            windows: WindowConfig {
+                secs: self.window,
+                lines: self.window_lines,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -163,6 +239,20 @@ impl MiningArgs {
             ..DrainConfig::default()
         }
     }
+}
+
+/// A window length in whole seconds, at least one.
+fn parse_window(text: &str) -> Result<i64, String> {
+    let whole = |d: std::time::Duration| d.subsec_nanos() == 0 && d.as_secs() > 0;
+    let duration = secops_common::cli::parse_duration(text)
+        .ok()
+        .filter(|d| whole(*d));
+    let Some(duration) = duration else {
+        return Err(format!(
+            "{text:?}: a window is whole seconds, at least 1s (e.g. 30s, 1m, 1h)"
+        ));
+    };
+    i64::try_from(duration.as_secs()).map_err(|_| format!("{text:?} is too long"))
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use secops_common::{Record, Severity};
 
 use crate::TOOL;
-use crate::classify::{WILDCARD, is_time_like};
+use crate::classify::is_time_like;
 use crate::context::{Context, Recent, clipped, set_clipped};
-use crate::drain::Template;
+use crate::drain::{Template, has_wildcard};
 use crate::fasthash::FastMap;
 use crate::rhythm::{Burst, Gaps, Rate, Silence, WINDOW_SECS, human_secs};
 use crate::summary::{SourceOverview, Timeline};
@@ -161,6 +161,9 @@ impl Stream {
     }
 }
 
+/// Whether a source (by name) showed a template while learning.
+pub type Known<'a> = &'a dyn Fn(&str, &Template) -> bool;
+
 /// Statistics of every source and template, fed line by line.
 #[derive(Debug, Default)]
 pub struct Detector {
@@ -288,7 +291,7 @@ impl Detector {
             .zip(&o.template.tokens)
             .zip(o.tokens)
         {
-            if !have.contains(WILDCARD) || is_time_like(token) {
+            if !has_wildcard(have) || is_time_like(token) {
                 continue;
             }
             if let Some(n) = slot.counts.get_mut(*token) {
@@ -315,13 +318,13 @@ impl Detector {
     /// The anomaly records, at most `rules.max_per_source` per source and
     /// detector (highest scores first), and how many were left out.
     /// `files` names the input files; `known`, when a model was given,
-    /// says whether a template was seen while learning.
+    /// says whether a source showed a template while learning.
     pub fn findings(
         &mut self,
         templates: &[Template],
         files: &[String],
         rules: Rules,
-        known: Option<&dyn Fn(&Template) -> bool>,
+        known: Option<Known<'_>>,
     ) -> (Vec<Record>, usize) {
         self.flush_waiting();
         let mut out = Vec::new();
@@ -345,7 +348,7 @@ impl Detector {
                 found.extend(finding.dominant());
                 found.extend(finding.silence(stream.gaps.silence(self.end)));
                 if let Some(known) = known
-                    && !known(template)
+                    && !known(&stream.name, template)
                 {
                     found.push(finding.new_template());
                 }

@@ -8,8 +8,6 @@
 //! the search to a handful of templates per line, and memory grows with the
 //! number of templates, never with the number of lines.
 
-use std::borrow::Cow;
-
 use crate::classify::WILDCARD;
 use crate::fasthash::FastMap;
 
@@ -52,8 +50,25 @@ impl Template {
 
 #[derive(Debug, Default)]
 struct Node {
-    children: FastMap<String, Node>,
+    /// Child index by routing token; children live in `kids`, so a line
+    /// finds its branch with one hash lookup.
+    index: FastMap<String, usize>,
+    kids: Vec<Node>,
     templates: Vec<usize>,
+}
+
+impl Node {
+    /// The child under `key`, made on first use (the key is copied only
+    /// then).
+    fn child(&mut self, key: &str) -> usize {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.kids.len();
+        self.kids.push(Node::default());
+        self.index.insert(key.to_string(), i);
+        i
+    }
 }
 
 /// The parse tree and the templates it has mined so far.
@@ -73,40 +88,45 @@ impl Drain {
         }
     }
 
+    pub fn config(&self) -> DrainConfig {
+        self.config
+    }
+
     pub fn templates(&self) -> &[Template] {
         &self.templates
     }
 
     /// Files one line's masked tokens under a template and returns its id
     /// (an index into [`Drain::templates`], stable for the miner's life).
-    pub fn add(&mut self, tokens: &[Cow<'_, str>]) -> usize {
+    pub fn add(&mut self, tokens: &[&str]) -> usize {
         let config = self.config;
         let mut node = self.by_length.entry(tokens.len()).or_default();
         for token in tokens.iter().take(config.depth.saturating_sub(2)) {
             // Tokens with digits are likely values: routing them by text
             // would split one template across many branches.
-            let key = if token.bytes().any(|b| b.is_ascii_digit()) || token.contains(WILDCARD) {
-                WILDCARD
-            } else if node.children.contains_key(token.as_ref())
-                || node.children.len() + 1 < config.max_children
-            {
-                token.as_ref()
+            let valued = token.bytes().any(|b| b.is_ascii_digit()) || has_wildcard(token);
+            let known = if valued {
+                None
             } else {
-                WILDCARD
+                node.index.get(*token).copied()
             };
-            // Look up before inserting: `entry` would allocate the key on
-            // every line, not just on new branches.
-            if !node.children.contains_key(key) {
-                node.children.insert(key.to_string(), Node::default());
-            }
-            node = node.children.get_mut(key).expect("inserted above");
+            let i = known.unwrap_or_else(|| {
+                if !valued && node.index.len() + 1 < config.max_children {
+                    node.child(token)
+                } else {
+                    node.child(WILDCARD)
+                }
+            });
+            node = &mut node.kids[i];
         }
         match best_match(&self.templates, &node.templates, tokens, config.similarity) {
-            Some(id) => {
+            Some((id, exact)) => {
                 let template = &mut self.templates[id];
-                for (have, token) in template.tokens.iter_mut().zip(tokens) {
-                    if have != token && have != WILDCARD {
-                        *have = WILDCARD.to_string();
+                if !exact {
+                    for (have, token) in template.tokens.iter_mut().zip(tokens) {
+                        if have != token && have != WILDCARD {
+                            *have = WILDCARD.to_string();
+                        }
                     }
                 }
                 template.count += 1;
@@ -125,41 +145,71 @@ impl Drain {
     }
 }
 
-/// The candidate most similar to `tokens`, if similar enough; ties go to
+/// The candidate most similar to `tokens`, if similar enough, and whether
+/// it already matches every token (so merging changes nothing); ties go to
 /// the template with more wildcards, as in Drain, since it is the more
 /// general one.
 fn best_match(
     templates: &[Template],
     candidates: &[usize],
-    tokens: &[Cow<'_, str>],
+    tokens: &[&str],
     threshold: f64,
-) -> Option<usize> {
-    let mut best: Option<(f64, usize, usize)> = None;
+) -> Option<(usize, bool)> {
+    let mut best: Option<(f64, usize, usize, bool)> = None;
+    let mut best_same = 0;
+    let len = tokens.len().max(1);
     'candidates: for &id in candidates {
         let template = &templates[id];
         let mut same = 0;
         let mut wildcards = 0;
-        for (have, token) in template.tokens.iter().zip(tokens) {
-            if have != token && kinds_differ(have, token) {
-                continue 'candidates;
-            }
-            // A position the classifier masked on both sides counts as
-            // matching (as Drain3's `<NUM>` matches `<NUM>`); a wildcard the
-            // miner made by merging does not.
-            if have == token {
+        let mut exact = true;
+        for (i, (have, token)) in template.tokens.iter().zip(tokens).enumerate() {
+            let wildcard = have == WILDCARD;
+            // A position masked on both sides counts as matching (as
+            // Drain3's `<NUM>` matches `<NUM>`); a wildcard the miner made
+            // by merging does not.
+            if same_text(have, token) {
                 same += 1;
+            } else if kinds_differ(have, token) {
+                continue 'candidates;
+            } else {
+                exact &= wildcard;
+                // Give up on a candidate that can no longer reach the
+                // threshold or the best so far: the choice is the same,
+                // found sooner.
+                let reachable = same + (tokens.len() - i - 1);
+                if (reachable as f64 / len as f64) < threshold
+                    || (best.is_some() && reachable < best_same)
+                {
+                    continue 'candidates;
+                }
             }
-            if have == WILDCARD {
-                wildcards += 1;
-            }
+            wildcards += usize::from(wildcard);
         }
-        let similarity = same as f64 / tokens.len().max(1) as f64;
-        if best.is_none_or(|(s, w, _)| similarity > s || (similarity == s && wildcards > w)) {
-            best = Some((similarity, wildcards, id));
+        let similarity = same as f64 / len as f64;
+        if best.is_none_or(|(s, w, _, _)| similarity > s || (similarity == s && wildcards > w)) {
+            best = Some((similarity, wildcards, id, exact));
+            best_same = same;
         }
     }
-    best.filter(|&(s, _, _)| s >= threshold)
-        .map(|(_, _, id)| id)
+    best.filter(|&(s, _, _, _)| s >= threshold)
+        .map(|(_, _, id, exact)| (id, exact))
+}
+
+/// `a == b`, inline: template tokens are short, and for them a call to
+/// the C library's `memcmp` costs more than the comparison.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// Whether a token holds a [`WILDCARD`] (`<*>`, `blk_<*>`), without a
+/// substring search: `<` is rare in log tokens.
+pub fn has_wildcard(token: &str) -> bool {
+    token
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'<' && w[1] == b'*' && w[2] == b'>')
 }
 
 /// `tty=NODEVssh` against `tty=<*>` (from `tty=:0`): the same key set to
@@ -185,7 +235,7 @@ fn word_key(token: &str) -> Option<&str> {
 fn masked_key(token: &str) -> Option<&str> {
     token
         .split_once('=')
-        .filter(|(_, v)| v.contains(WILDCARD))
+        .filter(|(_, v)| has_wildcard(v))
         .map(|(k, _)| k)
 }
 
@@ -195,7 +245,8 @@ mod tests {
     use crate::classify::mask;
 
     fn add(drain: &mut Drain, line: &str) -> usize {
-        let tokens: Vec<_> = line.split_whitespace().map(mask).collect();
+        let masked: Vec<_> = line.split_whitespace().map(mask).collect();
+        let tokens: Vec<&str> = masked.iter().map(|t| t.as_ref()).collect();
         drain.add(&tokens)
     }
 

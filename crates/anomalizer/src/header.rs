@@ -73,19 +73,101 @@ impl LogFormat {
 
 /// The message of a line with no `--log-format`: leading header-like
 /// tokens (dates, times, numbers, month and day names, `[bracketed]`
-/// fields, log levels, `-`) are skipped, at most [`MAX_HEADER_TOKENS`] of
-/// them. Without this, a line's first words are its timestamp, and the
-/// parse tree, which routes on first words, would file each day apart.
+/// fields, even with spaces inside, log levels, `-`) are skipped, at most
+/// [`MAX_HEADER_TOKENS`] of them. Without this, a line's first words are
+/// its timestamp, and the parse tree, which routes on first words, would
+/// file each day apart. A syslog line (RFC 3164: `Mmm dd HH:MM:SS host
+/// tag[pid]: message`) also loses its host and tag, which every line of
+/// the file shares and which would otherwise fill the tree's first
+/// levels.
 pub fn strip_header(line: &str) -> &str {
-    let mut rest = line.trim_start();
+    let line = line.trim_start();
+    let syslog = crate::timestamp::starts_syslog(line);
+    let mut rest = line;
     for _ in 0..MAX_HEADER_TOKENS {
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let end = token_end(rest);
         if end == rest.len() || !is_header_token(&rest[..end]) {
             break;
         }
-        rest = rest[end..].trim_start();
+        rest = skip_space(&rest[end..]);
+    }
+    if syslog && rest.len() < line.len() {
+        // The host, unless the tag comes first (no host written).
+        let end = token_end(rest);
+        if end < rest.len() && !is_syslog_tag(&rest[..end]) {
+            rest = skip_space(&rest[end..]);
+        }
+        let end = token_end(rest);
+        if end < rest.len() && is_syslog_tag(&rest[..end]) {
+            rest = skip_space(&rest[end..]);
+        }
     }
     rest
+}
+
+/// `s` without leading white space, a byte at a time while it is ASCII.
+fn skip_space(s: &str) -> &str {
+    let n = s
+        .bytes()
+        .position(|b| !(b.is_ascii_whitespace() || b == 0x0b))
+        .unwrap_or(s.len());
+    if s.as_bytes().get(n).is_some_and(|&b| b >= 0x80) {
+        s[n..].trim_start()
+    } else {
+        &s[n..]
+    }
+}
+
+/// Where the first token of `rest` ends: at white space, or for a
+/// `[bracketed field with spaces]` at its closing bracket.
+fn token_end(rest: &str) -> usize {
+    // A byte at a time while the text is ASCII; characters only past a
+    // non-ASCII byte, where Unicode white space may follow.
+    let end = match rest
+        .bytes()
+        .position(|b| b.is_ascii_whitespace() || b == 0x0b || b >= 0x80)
+    {
+        Some(i) if rest.as_bytes()[i] >= 0x80 => {
+            rest.find(char::is_whitespace).unwrap_or(rest.len())
+        }
+        Some(i) => i,
+        None => rest.len(),
+    };
+    let token = &rest[..end];
+    if token.starts_with('[') && !token.ends_with(']') {
+        // `[IPC Server handler 13 on 62270]`: up to the bracket that
+        // closes it, when that ends a word soon enough.
+        let close = rest.bytes().take(MAX_BRACKETED).position(|b| b == b']');
+        if let Some(close) = close
+            && rest[close + 1..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+        {
+            return close + 1;
+        }
+    }
+    end
+}
+
+/// Longest `[bracketed field]` taken as one header token.
+const MAX_BRACKETED: usize = 256;
+
+/// A syslog tag: `sshd[24200]:`, `sshd(pam_unix)[19939]:`, `kernel:`,
+/// `CRON[1234]:` — a program name, an optional `[pid]`, and a colon.
+fn is_syslog_tag(token: &str) -> bool {
+    let Some(name) = token.strip_suffix(':') else {
+        return false;
+    };
+    let name = match name.strip_suffix(']').and_then(|n| n.rsplit_once('[')) {
+        Some((name, pid)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => name,
+        Some(_) => return false,
+        None => name,
+    };
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b'(' | b')')
+        })
 }
 
 const MAX_HEADER_TOKENS: usize = 8;
@@ -97,11 +179,12 @@ const HEADER_WORDS: [&str; 32] = [
 ];
 
 fn is_header_token(token: &str) -> bool {
-    let bare = token.trim_matches(|c: char| "[](),:-".contains(c));
+    let bare = token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ',' | ':' | '-'));
     token == "-"
         || (token.starts_with('[') && token.ends_with(']'))
         || bare.bytes().next().is_some_and(|b| b.is_ascii_digit())
-        || HEADER_WORDS.iter().any(|w| bare.eq_ignore_ascii_case(w))
+        || ((3..=8).contains(&bare.len())
+            && HEADER_WORDS.iter().any(|w| bare.eq_ignore_ascii_case(w)))
 }
 
 /// Literal text between fields: a regex whose space runs match white space.
@@ -164,7 +247,34 @@ mod tests {
         );
         assert_eq!(
             strip_header("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass"),
-            "combo sshd(pam_unix)[19939]: check pass"
+            "check pass"
+        );
+        assert_eq!(
+            strip_header("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster"),
+            "Invalid user webmaster"
+        );
+        assert_eq!(
+            strip_header("Jun  9 06:06:20 combo kernel: Linux version 2.6.5"),
+            "Linux version 2.6.5"
+        );
+        assert_eq!(
+            strip_header("Jun  9 06:06:20 CRON[42]: job done"),
+            "job done",
+            "a syslog line without a host"
+        );
+        assert_eq!(
+            strip_header("Jun  9 06:06:20 combo not a tag here"),
+            "not a tag here"
+        );
+        assert_eq!(
+            strip_header(
+                "2015-10-18 18:01:50,353 INFO [IPC Server handler 13 on 62270] org.a.B: Got it"
+            ),
+            "org.a.B: Got it"
+        );
+        assert_eq!(
+            strip_header("2015-10-18 18:01:50 INFO [unclosed bracket and more"),
+            "[unclosed bracket and more"
         );
         assert_eq!(strip_header("12345"), "12345", "a line is never emptied");
     }

@@ -14,13 +14,18 @@ pub mod eval;
 mod extract;
 mod fasthash;
 mod header;
+mod iforest;
 mod ingest;
 mod mine;
 mod model;
+mod pca;
+mod pipeline;
 mod report;
 mod rhythm;
 mod summary;
 mod timestamp;
+mod window;
+mod window_eval;
 
 use secops_common::{Error, Exit};
 
@@ -53,6 +58,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 threshold: args.threshold,
                 max_per_source: args.max_per_source,
             },
+            args.detectors(),
             args.model.as_deref(),
             args.summary.as_deref(),
             &args.common,

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::classify::mask;
+use crate::classify::{Masked, WILDCARD, mask_into};
 use crate::drain::{Drain, DrainConfig, Template};
 use crate::extract::{Entry, Splitter};
 
@@ -17,6 +17,13 @@ pub struct LineMiner {
     /// Lines the `--log-format` or `--format-regex` did not match (mined
     /// whole).
     pub unmatched: u64,
+    /// Buffers reused line after line, so mining a line allocates nothing
+    /// once they have grown: texts the classifier wrote, what it made of
+    /// each token, and the masked tokens handed to the tree.
+    written: String,
+    valued: Vec<bool>,
+    kinds: Vec<(Masked, usize, usize)>,
+    masked: Vec<&'static str>,
 }
 
 impl LineMiner {
@@ -26,6 +33,10 @@ impl LineMiner {
             drain: Drain::new(config),
             now: crate::timestamp::now(),
             unmatched: 0,
+            written: String::new(),
+            valued: Vec::new(),
+            kinds: Vec::new(),
+            masked: Vec::new(),
         }
     }
 
@@ -47,12 +58,156 @@ impl LineMiner {
     /// original tokens in `tokens` (for parameter statistics).
     pub fn mine<'m>(&mut self, message: &'m str, tokens: &mut Vec<&'m str>) -> usize {
         tokens.clear();
-        tokens.extend(message.split_whitespace());
-        let masked: Vec<Cow<'_, str>> = tokens.iter().map(|t| mask(t)).collect();
-        self.drain.add(&masked)
+        self.valued.clear();
+        split_tokens(message, tokens, &mut self.valued);
+        self.written.clear();
+        self.kinds.clear();
+        for (token, &valued) in tokens.iter().zip(&self.valued) {
+            let start = self.written.len();
+            let kind = if valued {
+                mask_into(token, &mut self.written)
+            } else {
+                Masked::Token
+            };
+            self.kinds.push((kind, start, self.written.len()));
+        }
+        let mut masked = recycle(std::mem::take(&mut self.masked));
+        masked.extend(tokens.iter().zip(&self.kinds).map(
+            |(token, &(kind, start, end))| match kind {
+                Masked::Token => *token,
+                Masked::Wildcard => WILDCARD,
+                Masked::Written => &self.written[start..end],
+            },
+        ));
+        let id = self.drain.add(&masked);
+        self.masked = recycle(masked);
+        id
+    }
+
+    /// Files tokens already masked (by [`crate::pipeline`]'s reading
+    /// threads) under a template and returns its id.
+    pub fn add_masked(&mut self, masked: &[&str]) -> usize {
+        self.drain.add(masked)
+    }
+
+    /// The tree's configuration, for miners made alike.
+    pub fn config(&self) -> DrainConfig {
+        self.drain.config()
     }
 
     pub fn templates(&self) -> &[Template] {
         self.drain.templates()
+    }
+}
+
+/// The message's tokens, split at white space as `split_whitespace` does,
+/// and for each whether it may hold a value (it has a digit, `/` or `@`;
+/// only those go through the classifier). One pass over the bytes with a
+/// table when the text is ASCII (nearly every log line); characters only
+/// otherwise.
+pub fn split_tokens<'m>(message: &'m str, out: &mut Vec<&'m str>, valued: &mut Vec<bool>) {
+    let mut start = usize::MAX;
+    let (mut flags, mut seen) = (0u8, 0u8);
+    for (i, &b) in message.as_bytes().iter().enumerate() {
+        let class = BYTE_CLASS[usize::from(b)];
+        seen |= class;
+        if class & SPACE != 0 {
+            if start != usize::MAX {
+                out.push(&message[start..i]);
+                valued.push(flags & VALUE != 0);
+                start = usize::MAX;
+            }
+        } else {
+            if start == usize::MAX {
+                (start, flags) = (i, 0);
+            }
+            flags |= class;
+        }
+    }
+    if start != usize::MAX {
+        out.push(&message[start..]);
+        valued.push(flags & VALUE != 0);
+    }
+    if seen & NON_ASCII != 0 {
+        // Unicode white space may split tokens too: do it the slow way.
+        out.clear();
+        valued.clear();
+        out.extend(message.split_whitespace());
+        valued.resize(out.len(), true);
+    }
+}
+
+/// Bits of [`BYTE_CLASS`].
+const SPACE: u8 = 1;
+const VALUE: u8 = 2;
+const NON_ASCII: u8 = 4;
+
+/// Each byte's class: white space as `char::is_whitespace` has it in ASCII
+/// (space, \t, \n, \x0b, \x0c, \r), a byte that may start a value (digit,
+/// `/`, `@`), or not ASCII.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = match b {
+            b' ' | b'\t'..=b'\r' => SPACE,
+            b'0'..=b'9' | b'/' | b'@' => VALUE,
+            0x80.. => NON_ASCII,
+            _ => 0,
+        };
+        i += 1;
+    }
+    table
+};
+
+/// An empty vector of borrowed texts that keeps `v`'s allocation, whatever
+/// the lifetime of what it held: collecting an emptied `into_iter` back
+/// into a vector of a type of the same size reuses the buffer in place,
+/// so a per-line token list is allocated once, not once per line.
+pub fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> &'b str { unreachable!() })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_split_like_split_whitespace() {
+        for text in [
+            "a b\tc\x0bd\x0ce\rf  g ",
+            "  leading and trailing  ",
+            "",
+            "   ",
+            "caf\u{e9} \u{a0}nbsp\u{a0}split x",
+            "one",
+        ] {
+            let (mut out, mut valued) = (Vec::new(), Vec::new());
+            split_tokens(text, &mut out, &mut valued);
+            let want: Vec<&str> = text.split_whitespace().collect();
+            assert_eq!(out, want, "{text:?}");
+            assert_eq!(valued.len(), out.len());
+        }
+    }
+
+    #[test]
+    fn only_tokens_with_a_digit_slash_or_at_may_hold_values() {
+        let (mut out, mut valued) = (Vec::new(), Vec::new());
+        split_tokens("user alice from 10.0.0.1 via /x a@b", &mut out, &mut valued);
+        assert_eq!(valued, [false, false, false, true, false, true, true]);
+    }
+
+    #[test]
+    fn recycled_vectors_keep_their_buffer() {
+        let text = String::from("a b c");
+        let mut v: Vec<&str> = Vec::with_capacity(64);
+        v.extend(text.split(' '));
+        let again: Vec<&'static str> = recycle(v);
+        assert!(again.is_empty());
+        assert!(again.capacity() >= 64);
     }
 }

@@ -1,13 +1,14 @@
 //! The three modes as the binary runs them: detect (default), `parse` and
 //! `eval`, each mining input and writing records through secops-common.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use secops_common::cli::CommonArgs;
 use secops_common::{Error, Exit, Format, Output, Record, Severity};
 
 use crate::TOOL;
-use crate::cli::InputArgs;
+use crate::cli::{Detectors, InputArgs};
 use crate::detect::{Detector, Observed, Origin, Rules};
 use crate::drain::DrainConfig;
 use crate::drain::Template;
@@ -16,10 +17,11 @@ use crate::extract::{Entry, Splitter};
 use crate::ingest::{self, IngestStats, Source};
 use crate::mine::LineMiner;
 use crate::model::Model;
+use crate::window::Windows;
 
 const ANOMALY_COLUMNS: [&str; 5] = ["severity", "detector", "count", "score", "message"];
 const PARSE_COLUMNS: [&str; 4] = ["source", "line", "template_id", "template"];
-const EVAL_COLUMNS: [&str; 8] = [
+const EVAL_COLUMNS: [&str; 10] = [
     "dataset",
     "lines",
     "templates",
@@ -27,6 +29,8 @@ const EVAL_COLUMNS: [&str; 8] = [
     "ga",
     "f1",
     "ga_no_format",
+    "ga_by_template",
+    "ga_no_format_by_template",
     "message",
 ];
 
@@ -48,6 +52,14 @@ struct Seen<'a> {
     file_stream: &'a str,
 }
 
+impl Seen<'_> {
+    /// The source the line is judged in: the one it names (a journald
+    /// unit, a `source` group), else its file's.
+    fn stream_name(&self) -> &str {
+        self.entry.source.as_deref().unwrap_or(self.file_stream)
+    }
+}
+
 /// Reads every input through one miner, calling `seen` per mined line.
 fn mine_input(
     input: &InputArgs,
@@ -57,38 +69,35 @@ fn mine_input(
     let mut logs = extra.to_vec();
     logs.extend(input.logs.iter().cloned());
     let sources = ingest::sources(&logs, &input.log_dir, input.glob.as_deref())?;
-    let splitter = Splitter::new(input.log_format.as_deref(), input.format_regex.as_deref())?;
-    let mut miner = LineMiner::new(splitter, input.mining.config());
+    let splitter = || Splitter::new(input.log_format.as_deref(), input.format_regex.as_deref());
+    let mut miner = LineMiner::new(splitter()?, input.mining.config());
     let mut stats = IngestStats::default();
-    for (index, source) in sources.iter().enumerate() {
-        secops_common::info!("reading {}", source.name());
-        let file_stream = source.stream();
-        // A line without a time of its own (a stack trace's second line)
-        // happened at the last time its file showed.
-        let mut last_time = None;
-        ingest::read(source, &mut stats, |line, text| {
-            let entry = miner.split(text);
-            last_time = entry.time.or(last_time);
-            let mut tokens = Vec::new();
-            let id = miner.mine(&entry.message, &mut tokens);
-            let at = Origin {
-                file: index,
-                line,
-                time: last_time,
-            };
-            seen(
-                &miner,
-                Seen {
-                    id,
-                    tokens: &tokens,
-                    at,
-                    entry: &entry,
-                    line: text,
-                    file_stream: &file_stream,
-                },
-            );
-        });
-    }
+    let file_streams: Vec<String> = sources.iter().map(Source::stream).collect();
+    // A line without a time of its own (a stack trace's second line)
+    // happened at the last time its file showed.
+    let (mut file, mut last_time) = (usize::MAX, None);
+    crate::pipeline::mine(&sources, splitter, &mut miner, &mut stats, |miner, line| {
+        if line.file != file {
+            (file, last_time) = (line.file, None);
+        }
+        last_time = line.entry.time.or(last_time);
+        let at = Origin {
+            file: line.file,
+            line: line.number,
+            time: last_time,
+        };
+        seen(
+            miner,
+            Seen {
+                id: line.id,
+                tokens: line.tokens,
+                at,
+                entry: &line.entry,
+                line: line.text,
+                file_stream: &file_streams[line.file],
+            },
+        );
+    })?;
     report_bad_input(&stats, miner.unmatched);
     Ok(Mined {
         files: sources.iter().map(Source::name).collect(),
@@ -118,7 +127,13 @@ fn report_bad_input(stats: &IngestStats, unmatched: u64) {
             "lines did not match the line format (mined whole)",
         ),
     ] {
-        if count > 0 {
+        if count == 1 {
+            // "1 line was ...", not "1 lines were ...".
+            let one = what
+                .replacen("lines", "line", 1)
+                .replacen("files", "file", 1);
+            secops_common::warn!("1 {}", one.replacen(" were ", " was ", 1));
+        } else if count > 1 {
             secops_common::warn!("{count} {what}");
         }
     }
@@ -137,17 +152,25 @@ fn conclude(stats: &IngestStats, worst: Option<Severity>, fail_on: Severity) -> 
 pub fn detect(
     input: &InputArgs,
     rules: Rules,
+    detectors: Detectors,
     model: Option<&Path>,
     insights: Option<&Path>,
     common: &CommonArgs,
 ) -> Result<Exit, Error> {
     let spec = common.output_spec(&ANOMALY_COLUMNS)?;
+    if model.is_some() && !detectors.rules {
+        return Err(Error::bad_input(
+            "--model feeds the rules detector: add it, e.g. --detector rules,pca",
+        ));
+    }
     let model = model.map(Model::load).transpose()?;
     let mut detector = Detector::default();
+    let methods = detectors.methods();
+    let mut windows = (!methods.is_empty()).then(|| Windows::new(detectors.windows));
     // Most lines come from the same source as the line before.
     let mut last_stream: Option<(String, usize)> = None;
     let mined = mine_input(input, &[], |miner, seen| {
-        let name = seen.entry.source.as_deref().unwrap_or(seen.file_stream);
+        let name = seen.stream_name();
         let stream = match &last_stream {
             Some((last, id)) if last == name => *id,
             _ => {
@@ -165,16 +188,39 @@ pub fn detect(
             level: seen.entry.level.as_deref(),
             line: seen.line,
         });
+        if let Some(windows) = &mut windows {
+            windows.observe(stream, name, seen.id, seen.at);
+        }
     })?;
     let templates = mined.miner.templates();
-    let known = model.as_ref().map(|m| move |t: &Template| m.knows(t));
-    let (findings, suppressed) = detector.findings(
-        templates,
-        &mined.files,
-        rules,
-        known.as_ref().map(|k| k as &dyn Fn(&Template) -> bool),
+    let known = model
+        .as_ref()
+        .map(|m| move |source: &str, t: &Template| m.knows(source, t));
+    let (mut findings, mut suppressed) = if detectors.rules {
+        detector.findings(
+            templates,
+            &mined.files,
+            rules,
+            known
+                .as_ref()
+                .map(|k| k as &dyn Fn(&str, &Template) -> bool),
+        )
+    } else {
+        (Vec::new(), 0)
+    };
+    if let Some(windows) = &windows {
+        let (found, left_out) =
+            windows.findings(&methods, templates, &mined.files, rules.max_per_source);
+        findings.extend(found);
+        suppressed += left_out;
+    }
+    let summary = summary(
+        &mined,
+        &findings,
+        suppressed,
+        detector.streams(),
+        !methods.is_empty(),
     );
-    let summary = summary(&mined, &findings, suppressed, detector.streams());
     if let Some(path) = insights {
         crate::summary::write(
             path,
@@ -207,7 +253,13 @@ pub fn detect(
     Ok(conclude(&mined.stats, worst, common.fail_on))
 }
 
-fn summary(mined: &Mined, findings: &[Record], suppressed: usize, sources: usize) -> Record {
+fn summary(
+    mined: &Mined,
+    findings: &[Record],
+    suppressed: usize,
+    sources: usize,
+    windowed: bool,
+) -> Record {
     let templates = mined.miner.templates();
     let stats = &mined.stats;
     let count = |detector: &str| {
@@ -230,6 +282,15 @@ fn summary(mined: &Mined, findings: &[Record], suppressed: usize, sources: usize
         count("burst"),
         count("silence"),
     );
+    let windows = findings
+        .iter()
+        .filter(|r| r.kind == "log.window_anomaly")
+        .count();
+    let windows_text = if windowed {
+        format!(", {windows} window anomalies")
+    } else {
+        String::new()
+    };
     let more = if suppressed > 0 {
         format!(" ({suppressed} more past --max-per-source)")
     } else {
@@ -240,10 +301,14 @@ fn summary(mined: &Mined, findings: &[Record], suppressed: usize, sources: usize
         "log.summary",
         Severity::Info,
         format!(
-            "{} lines from {} files, {sources} sources: {} templates, {rare} rare, {tokens} dominating values, {bursts} bursts, {silences} silences, {new} new{more}",
-            stats.lines,
-            stats.files,
-            templates.len()
+            "{} from {}, {}: {}, {rare} rare, {}, {}, {}, {new} new{windows_text}{more}",
+            counted(stats.lines, "line"),
+            counted(stats.files, "file"),
+            counted(sources, "source"),
+            counted(templates.len(), "template"),
+            counted(tokens, "dominating value"),
+            counted(bursts, "burst"),
+            counted(silences, "silence"),
         ),
     )
     .with("files", stats.files)
@@ -256,6 +321,7 @@ fn summary(mined: &Mined, findings: &[Record], suppressed: usize, sources: usize
     .with("new_templates", new)
     .with("bursts", bursts)
     .with("silences", silences)
+    .with("window_anomalies", windowed.then_some(windows))
     .with("suppressed", suppressed)
     .with("non_utf8_lines", stats.non_utf8)
     .with("huge_lines", stats.huge)
@@ -268,14 +334,35 @@ fn summary(mined: &Mined, findings: &[Record], suppressed: usize, sources: usize
     .with("top_templates", top)
 }
 
+/// `1 line`, `2 lines`: a count and its noun, plural when it is not 1.
+fn counted(n: impl TryInto<u64>, noun: &str) -> String {
+    match n.try_into().unwrap_or(u64::MAX) {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// `learn`: mine a known-good period and save its templates.
 pub fn learn(input: &InputArgs, model: &Path) -> Result<Exit, Error> {
-    let mined = mine_input(input, &[], |_, _| {})?;
-    Model::learn(mined.miner.templates()).save(model)?;
+    // The template ids each source showed, so that each is later judged
+    // against its own past.
+    let mut sources: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    let mined = mine_input(input, &[], |_, seen| {
+        match sources.get_mut(seen.stream_name()) {
+            Some(ids) => {
+                ids.insert(seen.id);
+            }
+            None => {
+                sources.insert(seen.stream_name().to_string(), BTreeSet::from([seen.id]));
+            }
+        }
+    })?;
+    Model::learn(mined.miner.templates(), &sources).save(model)?;
     secops_common::info!(
-        "{} templates from {} lines saved to {}",
-        mined.miner.templates().len(),
-        mined.stats.lines,
+        "{} from {} in {} saved to {}",
+        counted(mined.miner.templates().len(), "template"),
+        counted(mined.stats.lines, "line"),
+        counted(sources.len(), "source"),
         model.display()
     );
     Ok(conclude(&mined.stats, None, Severity::Critical))
@@ -316,10 +403,15 @@ pub fn eval(
     let spec = common.output_spec(&EVAL_COLUMNS)?;
     let mut out = Output::open(&spec)?;
     let mut sum = (0.0, 0.0);
+    let mut sum_by_template = (0.0, 0.0);
     let formats = eval::loghub_formats(data)?;
     for (dataset, format) in &formats {
         let s = eval::loghub_dataset(data, dataset, format, config)?;
         sum = (sum.0 + s.ga, sum.1 + s.ga_no_format);
+        sum_by_template = (
+            sum_by_template.0 + s.ga_by_template,
+            sum_by_template.1 + s.ga_no_format_by_template,
+        );
         out.write(
             &Record::new(
                 TOOL,
@@ -336,7 +428,12 @@ pub fn eval(
             .with("truth_templates", s.truth_templates)
             .with("ga", round(s.ga))
             .with("f1", round(s.f1))
-            .with("ga_no_format", round(s.ga_no_format)),
+            .with("ga_no_format", round(s.ga_no_format))
+            .with("ga_by_template", round(s.ga_by_template))
+            .with(
+                "ga_no_format_by_template",
+                round(s.ga_no_format_by_template),
+            ),
         )?;
     }
     let n = formats.len().max(1) as f64;
@@ -353,7 +450,9 @@ pub fn eval(
         )
         .with("dataset", "mean")
         .with("ga", round(sum.0 / n))
-        .with("ga_no_format", round(sum.1 / n)),
+        .with("ga_no_format", round(sum.1 / n))
+        .with("ga_by_template", round(sum_by_template.0 / n))
+        .with("ga_no_format_by_template", round(sum_by_template.1 / n)),
     )?;
     for (name, d) in [
         ("BGL lines", eval::bgl_lines(data, threshold, config)?),
@@ -375,6 +474,9 @@ pub fn eval(
             .with("flagged", d.flagged)
             .with("positives", d.positives),
         )?;
+    }
+    for rec in crate::window_eval::bgl_records(data, threshold, config, Default::default())? {
+        out.write(&rec)?;
     }
     out.finish()?;
     Ok(Exit::Clean)

@@ -14,6 +14,11 @@ pub fn leading(line: &str, now: i64) -> Option<i64> {
     iso(s).or_else(|| syslog(s, now)).or_else(|| ctime(s))
 }
 
+/// Whether `line` starts with a syslog (RFC 3164) time, `Mmm dd HH:MM:SS`.
+pub fn starts_syslog(line: &str) -> bool {
+    month_day_time(line, 1970).is_some()
+}
+
 /// The time now, epoch seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -33,11 +38,18 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
+/// The digits in `range` of `s` as a number (none if any is not a digit,
+/// or there are none), read by hand: this runs for every line.
 fn num(s: &str, range: std::ops::Range<usize>) -> Option<i64> {
-    let part = s.get(range)?;
-    part.bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| part.parse().ok())?
+    let part = s.get(range)?.as_bytes();
+    if part.is_empty() {
+        return None;
+    }
+    part.iter().try_fold(0i64, |n, &b| {
+        b.is_ascii_digit()
+            .then_some(())
+            .and_then(|()| n.checked_mul(10)?.checked_add(i64::from(b - b'0')))
+    })
 }
 
 fn iso(s: &str) -> Option<i64> {
@@ -66,8 +78,18 @@ const MONTHS: [&str; 12] = [
 ];
 
 fn month(s: &str) -> Option<i64> {
-    let name = s.get(0..3)?;
-    MONTHS.iter().position(|m| *m == name).map(|i| i as i64 + 1)
+    let name = s.as_bytes().get(0..3)?;
+    // Most lines do not start with a month: one byte tells.
+    if !matches!(
+        name[0],
+        b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D'
+    ) {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| m.as_bytes() == name)
+        .map(|i| i as i64 + 1)
 }
 
 /// `Mmm dd HH:MM:SS` (day space-padded or not); returns the time and the
@@ -75,7 +97,7 @@ fn month(s: &str) -> Option<i64> {
 fn month_day_time(s: &str, year: i64) -> Option<(i64, &str)> {
     let m = month(s)?;
     let rest = s.get(3..)?.trim_start();
-    let day_len = rest.find(' ')?;
+    let day_len = rest.bytes().position(|b| b == b' ')?;
     let d = num(rest, 0..day_len)?;
     let t = rest[day_len..].trim_start();
     let secs = civil(year, m, d)? + clock(num(t, 0..2)?, num(t, 3..5)?, num(t, 6..8)?)?;

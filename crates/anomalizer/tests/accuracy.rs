@@ -11,13 +11,13 @@ use support::{data_dir, loghub_format};
 /// just under the measured value.
 const FLOORS: [(&str, f64, f64); 8] = [
     ("HDFS", 0.99, 0.99),
-    ("Hadoop", 0.96, 0.66),
+    ("Hadoop", 0.96, 0.96),
     ("Spark", 0.91, 0.91),
     ("Zookeeper", 0.98, 0.98),
     ("BGL", 0.97, 0.95),
-    ("Linux", 0.74, 0.72),
+    ("Linux", 0.74, 0.74),
     ("Apache", 0.99, 0.99),
-    ("OpenSSH", 0.98, 0.50),
+    ("OpenSSH", 0.98, 0.98),
 ];
 
 #[test]
@@ -46,9 +46,49 @@ fn grouping_accuracy_on_loghub_2k_stays_above_measured_floors() {
     // Drain3 0.9.11 with its standard masking: 0.903 on the same data;
     // the goal is 0.95 (measured 0.952).
     assert!(total / 8.0 >= 0.95, "mean GA {:.3}", total / 8.0);
+    // Measured 0.949 with automatic header detection.
     assert!(
-        total_no_format / 8.0 >= 0.85,
+        total_no_format / 8.0 >= 0.94,
         "mean GA without formats {:.3}",
+        total_no_format / 8.0
+    );
+}
+
+/// Scored as Loghub-2.0's evaluator does, true events told apart by their
+/// corrected template text: Linux's E17/E18/E19 are one template there,
+/// and every dataset clears the floor of 0.85, with its format and
+/// without.
+#[test]
+fn grouping_accuracy_by_corrected_template_meets_the_goal() {
+    let data = data_dir();
+    let (mut total, mut total_no_format) = (0.0, 0.0);
+    for (dataset, ..) in FLOORS {
+        let score =
+            eval::loghub_dataset(&data, dataset, &loghub_format(dataset), Default::default())
+                .unwrap_or_else(|e| panic!("{dataset}: {}", e.message));
+        assert!(score.ga_by_template >= score.ga, "{dataset}");
+        assert!(
+            score.ga_by_template >= 0.85,
+            "{dataset}: GA by template {:.3}",
+            score.ga_by_template
+        );
+        assert!(
+            score.ga_no_format_by_template >= 0.85,
+            "{dataset}: GA by template without a format {:.3}",
+            score.ga_no_format_by_template
+        );
+        total += score.ga_by_template;
+        total_no_format += score.ga_no_format_by_template;
+    }
+    // Measured 0.975 and 0.973; Linux 0.935 both ways.
+    assert!(
+        total / 8.0 >= 0.97,
+        "mean GA by template {:.3}",
+        total / 8.0
+    );
+    assert!(
+        total_no_format / 8.0 >= 0.97,
+        "mean GA by template without formats {:.3}",
         total_no_format / 8.0
     );
 }

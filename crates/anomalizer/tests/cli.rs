@@ -155,8 +155,8 @@ fn bad_input_is_counted_and_reported_never_fatal() {
     assert_eq!(summary["huge_lines"], 1);
     assert_eq!(summary["lines"], 5);
     let err = stderr(&out);
-    assert!(err.contains("1 lines were not valid UTF-8"), "{err}");
-    assert!(err.contains("1 files were empty"), "{err}");
+    assert!(err.contains("1 line was not valid UTF-8"), "{err}");
+    assert!(err.contains("1 file was empty"), "{err}");
 }
 
 #[test]
@@ -230,8 +230,14 @@ fn templates_unseen_while_learning_are_reported_as_new() {
         .arg(&model));
     assert!(out.status.success(), "{}", stderr(&out));
     let saved: Value = serde_json::from_slice(&fs::read(&model).unwrap()).unwrap();
-    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["version"], 2);
     assert_eq!(saved["templates"].as_array().unwrap().len(), 3);
+    let good_name = good.display().to_string();
+    assert_eq!(
+        saved["sources"][&good_name].as_array().unwrap().len(),
+        3,
+        "{saved:#}"
+    );
 
     let out = run(anomalizer()
         .arg("--log")
@@ -264,6 +270,54 @@ fn templates_unseen_while_learning_are_reported_as_new() {
         "a model with unknown keys is refused"
     );
     assert!(stderr(&out).contains("extra"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_learnt_model_judges_each_source_against_its_own_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let (auth, app) = (dir.path().join("auth.log"), dir.path().join("app.log"));
+    let model = dir.path().join("model.json");
+    let app_log = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("worker {i} started in {}ms\n", 10 + i))
+            .collect()
+    };
+    fs::write(&auth, auth_log()).unwrap();
+    fs::write(&app, app_log(200)).unwrap();
+    let out = run(anomalizer()
+        .arg("learn")
+        .arg("--log")
+        .arg(&auth)
+        .arg("--log")
+        .arg(&app)
+        .arg("--model")
+        .arg(&model));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: Value = serde_json::from_slice(&fs::read(&model).unwrap()).unwrap();
+    let sources = saved["sources"].as_object().unwrap();
+    assert_eq!(sources.len(), 2, "{saved:#}");
+    assert_eq!(
+        sources[&app.display().to_string()],
+        serde_json::json!(["worker <*> started in <*>"])
+    );
+
+    // The app's line turns up in the auth log: known to the model, but
+    // never seen in that source.
+    fs::write(&auth, auth_log() + "worker 9 started in 12ms\n").unwrap();
+    let out = run(anomalizer()
+        .args([&auth, &app])
+        .arg("--model")
+        .arg(&model)
+        .args(["--format", "jsonl"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let new: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["detector"] == "new_template")
+        .collect();
+    assert_eq!(new.len(), 1, "{recs:#?}");
+    assert_eq!(new[0]["source"], auth.display().to_string());
+    assert_eq!(new[0]["template"], "worker <*> started in <*>");
 }
 
 #[test]
@@ -494,7 +548,7 @@ fn binary_files_are_skipped_whole_and_a_rotated_set_is_one_source() {
     assert_eq!(summary["lines"], 3);
     assert_eq!(summary["sources"], 1, "app.log.2.gz, app.log.1, app.log");
     assert!(
-        stderr(&out).contains("1 files were binary"),
+        stderr(&out).contains("1 file was binary"),
         "{}",
         stderr(&out)
     );
