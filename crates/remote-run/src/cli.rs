@@ -15,6 +15,7 @@ Examples:
   remote-run -i hosts.yml --persist 10m -- uptime    # later runs reuse the connections
   remote-run -i hosts.ini push ./fim-check /usr/local/bin/fim-check --mode 755
   remote-run -i hosts.ini fetch /var/log/auth.log logs/   # logs/HOST/var/log/auth.log
+  remote-run -i hosts.ini fetch /var/log/nginx/ logs/     # the directory, recursively
 
 The command is an argument vector: each argument is quoted for the remote
 shell, so use `sh -c '...'` for pipes and `;`. Lines the command prints that
@@ -60,9 +61,10 @@ pub enum Action {
         #[arg(long, value_name = "MODE", value_parser = parse_mode)]
         mode: Option<u32>,
     },
-    /// Copy a file from every host into DIR/HOST/REMOTE, each one atomically
+    /// Copy a file, or a directory recursively, from every host into
+    /// DIR/HOST/REMOTE, each file atomically
     Fetch {
-        /// The remote file
+        /// The remote file or directory
         remote: String,
         /// Where the per-host copies go
         dir: PathBuf,

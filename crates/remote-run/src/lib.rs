@@ -2,13 +2,15 @@
 //! OpenSSH, in parallel, with one stream of records: a `remote.result` per
 //! host as soon as it finishes, and the remote tools' own records re-emitted
 //! with `host` set to the inventory name. `push` and `fetch` move files the
-//! same way, one `remote.push` or `remote.fetch` record per host.
+//! same way, one `remote.push` or `remote.fetch` record per host (and a
+//! `remote.fetch.file` per file of a fetched directory).
 
 mod capture;
 pub mod classify;
 pub mod cli;
 mod control;
 mod fdlimit;
+mod fetch_tree;
 pub mod hostrange;
 mod interrupt;
 pub mod inventory;
@@ -103,8 +105,8 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 &hosts,
                 parallel,
                 |s| transfer::fetch(s, &opts, &target),
-                |server, rec| {
-                    emit(&server.name, rec.0, &[rec.1]);
+                |server, (status, recs)| {
+                    emit(&server.name, status, &recs);
                 },
             );
         }

@@ -1,11 +1,13 @@
 //! The records remote-run writes of its own: `remote.result` per host and
 //! command, `remote.push` and `remote.fetch` per host and file, and
+//! `remote.fetch.file` per file of a fetched directory, and
 //! `remote.master` for `close`.
 
 use secops_common::{Record, Severity};
 
 use crate::capture::Bounded;
 use crate::classify::Status;
+use crate::fetch_tree::{self, Outcome as Entry};
 use crate::ssh::Outcome;
 
 pub const TOOL: &str = "remote-run";
@@ -122,6 +124,117 @@ pub fn copied<T>(kind: &str, host: &str, copied: &Copied, outcome: &Outcome<T>) 
         .with("bytes", bytes)
         .with("sha256", sha256)
         .with("mode", copied.mode.map(|m| format!("{m:04o}")))
+        .with("error", copied.error.clone())
+}
+
+/// One entry of a fetched directory: copied, skipped or failed.
+pub fn fetched_entry(host: &str, remote_dir: &str, entry: &fetch_tree::Entry) -> Record {
+    let name = entry.name.strip_prefix("./").unwrap_or(&entry.name);
+    let remote = format!("{}/{name}", remote_dir.trim_end_matches('/'));
+    let local = entry.local.as_ref().map(|p| p.display().to_string());
+    let (severity, status, message, file, changed, reason) = match &entry.outcome {
+        Entry::Copied {
+            bytes,
+            sha256,
+            changed,
+        } => (
+            Severity::Info,
+            "ok",
+            format!(
+                "fetched {host}:{remote} to {} ({bytes} bytes, sha256 {}){}",
+                local.as_deref().unwrap_or_default(),
+                &sha256[..12],
+                if *changed {
+                    "; it changed while being read"
+                } else {
+                    ""
+                }
+            ),
+            Some((*bytes, sha256.clone())),
+            *changed,
+            None,
+        ),
+        Entry::Skipped {
+            reason,
+            unsafe_path,
+        } => (
+            // A listing that tries to leave the directory is an attack or
+            // a broken host, not routine.
+            if *unsafe_path {
+                Severity::High
+            } else {
+                Severity::Low
+            },
+            "skipped",
+            format!("did not fetch {host}:{remote}: {reason}"),
+            None,
+            false,
+            Some(reason.clone()),
+        ),
+        Entry::Failed(reason) => (
+            Severity::Medium,
+            "failed",
+            format!("fetch of {host}:{remote} failed: {reason}"),
+            None,
+            false,
+            Some(reason.clone()),
+        ),
+    };
+    let (bytes, sha256) = file.unzip();
+    let mut rec = Record::new(TOOL, "remote.fetch.file", severity, message);
+    rec.host = host.to_string();
+    rec.with("status", status)
+        .with("remote", remote)
+        .with("local", local)
+        .with("bytes", bytes)
+        .with("sha256", sha256)
+        .with("mode", entry.mode.map(|m| format!("{:04o}", m & 0o7777)))
+        .with("changed", changed)
+        .with("reason", reason)
+}
+
+/// The `remote.fetch` record of a fetched directory: counts of what its
+/// `remote.fetch.file` records say.
+pub fn fetched_tree<T>(
+    host: &str,
+    copied: &Copied,
+    entries: &[fetch_tree::Entry],
+    outcome: &Outcome<T>,
+) -> Record {
+    let (mut files, mut bytes, mut skipped, mut failed) = (0u64, 0u64, 0u64, 0u64);
+    for entry in entries {
+        match &entry.outcome {
+            Entry::Copied { bytes: b, .. } => {
+                files += 1;
+                bytes += b;
+            }
+            Entry::Skipped { .. } => skipped += 1,
+            Entry::Failed(_) => failed += 1,
+        }
+    }
+    let (from, to) = (format!("{host}:{}", copied.remote), copied.local);
+    let counts = format!("{files} files, {bytes} bytes, {skipped} skipped, {failed} failed");
+    let message = match (outcome.status, &copied.error) {
+        (_, Some(error)) => format!("fetch of {from} to {to} failed after {counts}: {error}"),
+        (Status::Ok, None) => format!("fetched {from} to {to} ({counts})"),
+        (Status::Failed, None) => format!(
+            "fetch of {from} to {to} failed ({counts}): {}",
+            outcome.stderr.text().trim()
+        ),
+        (status, None) => format!(
+            "fetch of {from} to {to} {} ({counts})",
+            not_run(status).unwrap_or("failed")
+        ),
+    };
+    outcome_record("remote.fetch", host, message, outcome)
+        .with("local", copied.local)
+        .with("remote", copied.remote)
+        .with("directory", true)
+        .with("files", files)
+        .with("bytes", bytes)
+        .with("skipped", skipped)
+        .with("failed", failed)
+        .with("sha256", None::<String>)
         .with("error", copied.error.clone())
 }
 

@@ -1,6 +1,7 @@
 //! `push` and `fetch`: files moved over the same ssh command channel as a
 //! run, so they share its options, its connection reuse and its failure
-//! classes, and need nothing on the host but a POSIX shell and coreutils.
+//! classes, and need nothing on the host but a POSIX shell and coreutils
+//! (and tar, to fetch a directory: see `fetch_tree`).
 //!
 //! Why not scp or sftp: one ssh session per host does the whole push
 //! (write beside the target, verify the SHA-256, set the mode, rename into
@@ -20,6 +21,7 @@ use secops_common::atomic::AtomicFile;
 use secops_common::{Error, Record};
 
 use crate::classify::Status;
+use crate::fetch_tree;
 use crate::inventory::Server;
 use crate::quote;
 use crate::records::{self, Copied};
@@ -62,21 +64,31 @@ impl Source {
 }
 
 fn checksum(mut input: impl Read) -> io::Result<(u64, String)> {
+    stream(&mut input, |_| {})
+}
+
+/// Reads `input` to its end, handing each chunk to `sink` as it goes; the
+/// byte count and SHA-256 of all of it. Every copy and checksum of
+/// `push` and `fetch` is this one loop.
+pub fn stream(input: &mut impl Read, mut sink: impl FnMut(&[u8])) -> io::Result<(u64, String)> {
     let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
         hash.update(&buf[..n]);
         total += n as u64;
+        sink(&buf[..n]);
     }
     Ok((total, hex(&hash.finalize())))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -156,12 +168,9 @@ impl Target {
             .components()
             .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
             .collect();
-        if path.components().any(|c| c == Component::ParentDir)
-            || relative.as_os_str().is_empty()
-            || remote.ends_with('/')
-        {
+        if path.components().any(|c| c == Component::ParentDir) || relative.as_os_str().is_empty() {
             return Err(Error::bad_input(format!(
-                "fetch {remote:?}: give a file path without '..' components"
+                "fetch {remote:?}: give a file or directory path without '..' components"
             )));
         }
         fs::create_dir_all(dir)
@@ -174,19 +183,54 @@ impl Target {
     }
 }
 
-/// What the reader made of the file as it streamed in.
-struct Received {
+/// Run by `sh -c` on the host with the path as `$1`: one byte says what
+/// follows, `D` and a tar archive of a directory or `F` and the file.
+const FETCH_SCRIPT: &str = r#"if [ -d "$1" ]; then printf D; exec tar -cf - -C "$1" .; fi
+printf F; exec cat -- "$1""#;
+
+/// One regular file as it streamed in.
+struct ReceivedFile {
     file: Option<AtomicFile>,
     bytes: u64,
     sha256: String,
     error: Option<String>,
 }
 
-/// Fetches the target from one host into `DIR/HOST/PATH`.
-pub fn fetch(server: &Server, opts: &SshOptions, target: &Target) -> (Status, Record) {
-    let host_dir = target.dir.join(&server.name);
-    let local = host_dir.join(&target.relative);
+/// What the reader made of the host's reply.
+enum Received {
+    /// Nothing usable; a local error, if there was one.
+    Nothing(Option<String>),
+    File(ReceivedFile),
+    Tree(fetch_tree::Received),
+}
+
+/// Fetches the target (a file, or a directory recursively) from one host
+/// into `DIR/HOST/PATH`: one `remote.fetch` record, preceded for a
+/// directory by a `remote.fetch.file` record per entry.
+pub fn fetch(server: &Server, opts: &SshOptions, target: &Target) -> (Status, Vec<Record>) {
+    let local = target.dir.join(&server.name).join(&target.relative);
     let shown = local.display().to_string();
+    let unsafe_name = matches!(server.name.as_str(), "." | "..") || server.name.contains('/');
+    let dest = if unsafe_name {
+        Err("the host name cannot be a directory name".to_string())
+    } else {
+        Ok((
+            target.dir.clone(),
+            Path::new(&server.name).join(&target.relative),
+        ))
+    };
+    let command = [
+        "sh".to_string(),
+        "-c".to_string(),
+        FETCH_SCRIPT.to_string(),
+        "sh".to_string(),
+        target.remote.clone(),
+    ];
+    let remote_command = ssh::remote_command(&quote::command_line(&command), opts.timeout);
+    let mut outcome = ssh::run_with(server, opts, &remote_command, Stdio::null(), move |out| {
+        receive(out, dest)
+    });
+    let received = outcome.stdout.take().unwrap_or(Received::Nothing(None));
     let mut copied = Copied {
         local: &shown,
         remote: &target.remote,
@@ -194,78 +238,125 @@ pub fn fetch(server: &Server, opts: &SshOptions, target: &Target) -> (Status, Re
         mode: None,
         error: None,
     };
-    let unsafe_name = matches!(server.name.as_str(), "." | "..") || server.name.contains('/');
-    let prepared = if unsafe_name {
-        Err("the host name cannot be a directory name".to_string())
-    } else {
-        fs::create_dir_all(local.parent().expect("the path has a parent"))
-            .and_then(|()| AtomicFile::create(&local, 0o600))
-            .map_err(|err| format!("cannot write {shown}: {err}"))
-    };
-    let (file, error) = match prepared {
-        Ok(file) => (Some(file), None),
-        Err(err) => (None, Some(err)),
-    };
-    let command = ["cat".to_string(), "--".to_string(), target.remote.clone()];
-    let remote_command = ssh::remote_command(&quote::command_line(&command), opts.timeout);
-    let mut outcome = ssh::run_with(server, opts, &remote_command, Stdio::null(), move |out| {
-        receive(out, file, error)
-    });
-    let mut status = outcome.status;
-    // Scoped so that an uncommitted temporary file is gone before the
-    // empty directories are removed.
-    if let Some(received) = outcome.stdout.take() {
-        copied.error = received.error;
-        if let (Some(file), Status::Ok, None) = (received.file, status, &copied.error) {
-            match file.commit() {
-                Ok(()) => copied.file = Some((received.bytes, received.sha256)),
-                Err(err) => copied.error = Some(format!("cannot write {shown}: {err}")),
+    match received {
+        Received::Tree(mut tree) => {
+            outcome.status = fetch_tree::reconcile(
+                &mut tree,
+                outcome.status,
+                outcome.exit_code,
+                &outcome.stderr.text(),
+            );
+            let mut recs: Vec<Record> = tree
+                .entries
+                .iter()
+                .map(|entry| records::fetched_entry(&server.name, &target.remote, entry))
+                .collect();
+            copied.error = tree.error;
+            recs.push(records::fetched_tree(
+                &server.name,
+                &copied,
+                &tree.entries,
+                &outcome,
+            ));
+            (outcome.status, recs)
+        }
+        Received::File(received) => {
+            copied.error = received.error;
+            if let (Some(file), Status::Ok, None) = (received.file, outcome.status, &copied.error) {
+                match file.commit() {
+                    Ok(()) => copied.file = Some((received.bytes, received.sha256)),
+                    Err(err) => copied.error = Some(format!("cannot write {shown}: {err}")),
+                }
             }
+            finish_file(server, target, &local, copied, outcome)
+        }
+        Received::Nothing(error) => {
+            copied.error = error;
+            finish_file(server, target, &local, copied, outcome)
         }
     }
+}
+
+/// The record of a single-file fetch; a failed one leaves no empty
+/// directories behind.
+fn finish_file<T>(
+    server: &Server,
+    target: &Target,
+    local: &Path,
+    copied: Copied,
+    mut outcome: ssh::Outcome<T>,
+) -> (Status, Vec<Record>) {
     if copied.file.is_none() {
         remove_empty_dirs(local.parent(), &target.dir);
-        if status == Status::Ok {
-            status = Status::Failed;
+        if outcome.status == Status::Ok {
+            outcome.status = Status::Failed;
         }
     }
     let record = records::copied("remote.fetch", &server.name, &copied, &outcome);
-    (status, record)
+    (outcome.status, vec![record])
+}
+
+/// Reads the one-byte reply kind, then the file or the archive; `dest`
+/// is the operator's directory and `HOST/PATH` below it.
+fn receive(mut out: ChildStdout, dest: Result<(PathBuf, PathBuf), String>) -> Received {
+    let mut kind = [0u8; 1];
+    let got = loop {
+        match out.read(&mut kind) {
+            Ok(n) => break n == 1,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break false,
+        }
+    };
+    let received = match (got.then_some(kind[0]), dest) {
+        (None, _) => Received::Nothing(None),
+        (Some(_), Err(why)) => Received::Nothing(Some(why)),
+        (Some(b'D'), Ok((top, relative))) => {
+            return Received::Tree(fetch_tree::receive(out, &top, &relative));
+        }
+        (Some(b'F'), Ok((top, relative))) => {
+            let local = top.join(&relative);
+            let parent = relative.parent().unwrap_or(Path::new(""));
+            let prepared = fetch_tree::safe_dirs(&top, parent)
+                .and_then(|_| AtomicFile::create(&local, 0o600))
+                .map_err(|err| format!("cannot write {}: {err}", local.display()));
+            let (file, error) = match prepared {
+                Ok(file) => (Some(file), None),
+                Err(err) => (None, Some(err)),
+            };
+            return Received::File(receive_file(&mut out, file, error));
+        }
+        (Some(other), Ok(_)) => Received::Nothing(Some(format!(
+            "the host's reply starts with {:?}, not a file or a directory",
+            char::from(other)
+        ))),
+    };
+    let _ = io::copy(&mut out, &mut io::sink());
+    received
 }
 
 /// Streams the remote file into `file`, hashing as it goes. Reads to the
 /// end even after a local error, so ssh never blocks on a full pipe.
-fn receive(
-    mut out: ChildStdout,
+fn receive_file(
+    out: &mut ChildStdout,
     mut file: Option<AtomicFile>,
     mut error: Option<String>,
-) -> Received {
-    let mut hash = Sha256::new();
-    let mut bytes = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match out.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => {
-                error.get_or_insert(format!("reading from ssh: {err}"));
-                break;
-            }
-        };
-        hash.update(&buf[..n]);
-        bytes += n as u64;
+) -> ReceivedFile {
+    let streamed = stream(out, |chunk| {
         if let Some(f) = file.as_mut() {
-            if let Err(err) = f.write_all(&buf[..n]) {
+            if let Err(err) = f.write_all(chunk) {
                 error.get_or_insert(format!("cannot write {}: {err}", f.target().display()));
                 file = None;
             }
         }
-    }
-    Received {
+    });
+    let (bytes, sha256) = streamed.unwrap_or_else(|err| {
+        error.get_or_insert(format!("reading from ssh: {err}"));
+        (0, String::new())
+    });
+    ReceivedFile {
         file: if error.is_none() { file } else { None },
         bytes,
-        sha256: hex(&hash.finalize()),
+        sha256,
         error,
     }
 }
@@ -292,7 +383,9 @@ mod tests {
         assert_eq!(target.relative, Path::new("var/log/syslog"));
         let target = Target::new("notes.txt", tmp.path()).unwrap();
         assert_eq!(target.relative, Path::new("notes.txt"));
-        for bad in ["/var/../etc/shadow", "/", "../x", "/var/log/"] {
+        let target = Target::new("/var/log/app/", tmp.path()).unwrap();
+        assert_eq!(target.relative, Path::new("var/log/app"));
+        for bad in ["/var/../etc/shadow", "/", "../x", "./"] {
             assert!(Target::new(bad, tmp.path()).is_err(), "{bad}");
         }
     }

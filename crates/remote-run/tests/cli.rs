@@ -124,3 +124,29 @@ fn unknown_groups_in_a_selection_name_the_inventory() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_vars_file_names_its_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("group_vars")).unwrap();
+    let vars = dir.path().join("group_vars/web.yml");
+    fs::write(
+        &vars,
+        "# web servers\nansible_user: ops\nansible_port: 70000\n",
+    )
+    .unwrap();
+    let hosts = dir.path().join("hosts");
+    fs::write(&hosts, "[web]\nweb1\n").unwrap();
+    let out = run(remote_run()
+        .arg("--inventory")
+        .arg(&hosts)
+        .args(["--", "true"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}:3:", vars.display()))
+            && err.contains("ansible_port")
+            && err.contains("invalid port"),
+        "{err}"
+    );
+}

@@ -168,3 +168,41 @@ fn limit_patterns_pick_hosts_and_the_exit_status_follows_them() {
     assert_eq!(code, Some(2));
     assert!(results.is_empty(), "nothing runs on a misspelt pattern");
 }
+
+#[test]
+fn host_vars_and_group_vars_beside_the_inventory_say_how_to_connect() {
+    let fleet = Fleet::start();
+    let dir = fleet.dir.path().join("inventory");
+    fs::create_dir_all(dir.join("group_vars")).unwrap();
+    fs::create_dir_all(dir.join("host_vars/web2")).unwrap();
+    let hosts = dir.join("hosts");
+    fs::write(&hosts, "[web]\nweb1\nweb2\n[db]\ndb1\n[retired]\nold1\n").unwrap();
+    fs::write(dir.join("group_vars/all.yml"), "ansible_user: root\n").unwrap();
+    // The inline port is wrong for everyone: the host files override it.
+    fs::write(
+        dir.join("group_vars/web.yaml"),
+        format!("ansible_port: {}\n", support::closed_port()),
+    )
+    .unwrap();
+    for (i, (name, _, _)) in NAMES.iter().enumerate() {
+        let (addr, port, key) = fleet.host_vars(i);
+        let vars = format!(
+            "ansible_host: {addr}\nansible_port: {port}\nansible_ssh_private_key_file: {key}\n"
+        );
+        let file = match *name {
+            "web2" => dir.join("host_vars/web2/connection.yml"),
+            _ => dir.join(format!("host_vars/{name}.yml")),
+        };
+        fs::write(file, vars).unwrap();
+    }
+    let mut args = vec!["--"];
+    args.extend(SERVER_ADDR);
+    let (code, results, err) = fleet.run(&hosts, &args);
+    assert_eq!(code, Some(3), "{err}");
+    for (name, _, addr) in &NAMES[..3] {
+        let rec = &results[*name];
+        assert_eq!(rec["status"], "ok", "{rec}");
+        assert_eq!(rec["stdout"], format!("{addr}\n"));
+    }
+    assert_eq!(results["old1"]["status"], "unreachable");
+}

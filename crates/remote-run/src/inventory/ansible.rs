@@ -80,6 +80,12 @@ pub fn port(value: &str) -> Result<NonZeroU16, String> {
 
 /// Applies one `key = value` to `conn`; errors read `KEY: problem`.
 pub fn set_var(conn: &mut Conn, key: &str, value: &str) -> Result<(), String> {
+    let connection = !matches!(Var::of(key), Var::Other | Var::Password);
+    if connection && value.contains("{{") {
+        return Err(format!(
+            "{key}: {value:?} is a Jinja template; templates are not supported, give the value itself"
+        ));
+    }
     match Var::of(key) {
         Var::Address => conn.address = Some(value.to_string()),
         Var::Port => conn.port = Some(port(value).map_err(|e| format!("{key}: {e}"))?),
@@ -108,12 +114,16 @@ struct Group {
     children: Vec<usize>,
     hosts: Vec<usize>,
     vars: Conn,
+    /// From `group_vars/`, which outranks every group's inline vars.
+    file_vars: Conn,
 }
 
 #[derive(Debug)]
 struct Host {
     name: String,
     vars: Conn,
+    /// From `host_vars/`, which outranks everything else.
+    file_vars: Conn,
 }
 
 /// An inventory as written, before membership and vars are worked out.
@@ -152,6 +162,7 @@ impl Tree {
             children: Vec::new(),
             hosts: Vec::new(),
             vars: Conn::default(),
+            file_vars: Conn::default(),
         });
         self.groups.len() - 1
     }
@@ -175,6 +186,7 @@ impl Tree {
                 self.hosts.push(Host {
                     name: name.to_string(),
                     vars: Conn::default(),
+                    file_vars: Conn::default(),
                 });
                 self.hosts.len() - 1
             }
@@ -187,6 +199,24 @@ impl Tree {
 
     pub fn group_vars(&mut self, group: usize) -> &mut Conn {
         &mut self.groups[group].vars
+    }
+
+    /// Group names, by index.
+    pub fn group_names(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.name.clone()).collect()
+    }
+
+    /// Host names, by index.
+    pub fn host_names(&self) -> Vec<String> {
+        self.hosts.iter().map(|h| h.name.clone()).collect()
+    }
+
+    pub fn group_file_vars(&mut self, group: usize) -> &mut Conn {
+        &mut self.groups[group].file_vars
+    }
+
+    pub fn host_file_vars(&mut self, host: usize) -> &mut Conn {
+        &mut self.hosts[host].file_vars
     }
 
     /// Membership and vars as Ansible works them out; errors read
@@ -241,7 +271,11 @@ impl Tree {
             for &g in &member {
                 conn.overlay(&self.groups[g].vars);
             }
+            for &g in &member {
+                conn.overlay(&self.groups[g].file_vars);
+            }
             conn.overlay(&host.vars);
+            conn.overlay(&host.file_vars);
             // Listed in the order the file defines them.
             member.sort_unstable();
             let groups = member

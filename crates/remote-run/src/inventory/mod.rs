@@ -1,5 +1,6 @@
 //! The fleet: an inventory file (`servers.json`, or an Ansible INI or YAML
-//! inventory, since operators already have those), narrowed by `--group`,
+//! inventory with its `group_vars/` and `host_vars/`, since operators
+//! already have those), narrowed by `--group`,
 //! `--hosts` and `--limit`, plus plain ssh-config aliases when a name is not
 //! in the inventory.
 //!
@@ -11,6 +12,7 @@ mod ansible;
 mod ini;
 pub mod limit;
 mod servers_json;
+mod var_dirs;
 mod yaml;
 
 use std::num::NonZeroU16;
@@ -95,10 +97,18 @@ impl Inventory {
         let text = std::fs::read_to_string(path)
             .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
         let at = |err: String| Error::bad_input(format!("{}:{err}", path.display()));
-        let (servers, groups) = match Format::detect(path, &text) {
+        let format = Format::detect(path, &text);
+        let (servers, groups) = match format {
             Format::ServersJson => servers_json::parse(&text).map_err(at)?,
-            Format::AnsibleIni => ini::parse(&text).map_err(at)?.resolve().map_err(at)?,
-            Format::AnsibleYaml => yaml::parse(&text).map_err(at)?.resolve().map_err(at)?,
+            Format::AnsibleIni | Format::AnsibleYaml => {
+                let mut tree = match format {
+                    Format::AnsibleIni => ini::parse(&text),
+                    _ => yaml::parse(&text),
+                }
+                .map_err(at)?;
+                var_dirs::load(&mut tree, path).map_err(Error::bad_input)?;
+                tree.resolve().map_err(at)?
+            }
         };
         let mut seen = std::collections::HashSet::new();
         for server in &servers {

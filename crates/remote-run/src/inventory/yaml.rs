@@ -84,7 +84,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
 /// Host or group vars: the connection ones are checked where they are
 /// read (so an error points at the value), the rest skipped.
 #[derive(Debug, Default)]
-struct Vars(Conn);
+pub(super) struct Vars(pub(super) Conn);
 
 impl<'de> Deserialize<'de> for Vars {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
@@ -101,14 +101,10 @@ impl<'de> Deserialize<'de> for Vars {
                         Var::Other => {
                             map.next_value::<IgnoredAny>()?;
                         }
-                        Var::Password => {
-                            map.next_value::<Refused>()?;
-                        }
-                        Var::Port => conn.port = Some(map.next_value::<Port>()?.0),
-                        _ => {
-                            let value = map.next_value::<Scalar>()?.0;
-                            ansible::set_var(&mut conn, &key, &value).map_err(de::Error::custom)?;
-                        }
+                        _ => map.next_value_seed(Setting {
+                            key: &key,
+                            conn: &mut conn,
+                        })?,
                     }
                 }
                 Ok(Vars(conn))
@@ -118,51 +114,64 @@ impl<'de> Deserialize<'de> for Vars {
     }
 }
 
-/// A string, number or boolean, as text.
-struct Scalar(String);
+/// One connection var's value (a string, number or boolean), applied to
+/// `conn` while the parser is still at it, so an error (a bad port, a
+/// password) carries the value's own line and column.
+struct Setting<'a> {
+    key: &'a str,
+    conn: &'a mut Conn,
+}
 
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-        impl Visitor<'_> for ScalarVisitor {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
+impl<'de> de::DeserializeSeed<'de> for Setting<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl Setting<'_> {
+    fn set<E: de::Error>(self, value: &str) -> Result<(), E> {
+        ansible::set_var(self.conn, self.key, value).map_err(E::custom)
+    }
+
+    fn not_scalar<E: de::Error>(self) -> Result<(), E> {
+        match Var::of(self.key) {
+            Var::Password => self.set(""),
+            _ => Err(E::custom(format!(
+                "{}: expected a string or number",
+                self.key
+            ))),
         }
-        de.deserialize_any(ScalarVisitor)
     }
 }
 
-/// `ansible_port: 2222` or `"2222"`.
-struct Port(std::num::NonZeroU16);
-
-impl<'de> Deserialize<'de> for Port {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        let text = Scalar::deserialize(de)?.0;
-        ansible::port(&text).map(Port).map_err(de::Error::custom)
+impl<'de> Visitor<'de> for Setting<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a string or number for {}", self.key)
     }
-}
-
-/// A password var: always an error, raised at its value.
-struct Refused;
-
-impl<'de> Deserialize<'de> for Refused {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(de)?;
-        Err(de::Error::custom(ansible::NO_PASSWORDS))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.set(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.set(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.set(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.set(&v.to_string())
+    }
+    /// `!vault |` encrypted values arrive as tagged values: still refused
+    /// as passwords, or named as the wrong type.
+    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        self.not_scalar()
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        self.not_scalar()
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        self.not_scalar()
     }
 }
 
@@ -230,6 +239,13 @@ all:
                 && err.contains("invalid port"),
             "{err}"
         );
+        let err =
+            parse("all:\n  hosts:\n    w1:\n      ansible_user: ops\n      ansible_port: 0\n")
+                .unwrap_err();
+        assert!(err.starts_with("5:"), "the value's own line: {err}");
+        let vault =
+            "all:\n  vars:\n    ansible_password: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n";
+        assert!(parse(vault).unwrap_err().contains("key or agent"));
         let err = parse("all:\n  hosts:\n    w1:\n      ansible_password: x\n").unwrap_err();
         assert!(
             err.starts_with("4:") && err.contains("key or agent"),

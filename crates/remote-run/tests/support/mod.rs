@@ -110,6 +110,12 @@ impl Sshd {
     /// An sshd on another loopback address (127.0.0.2, …), so several can
     /// stand for several machines.
     pub fn start_on(addr: &str) -> Sshd {
+        Sshd::start_with(addr, "")
+    }
+
+    /// An sshd with `extra` lines appended to its configuration (e.g. a
+    /// `ForceCommand` that plays a hostile host).
+    pub fn start_with(addr: &str, extra: &str) -> Sshd {
         let sshd = PathBuf::from("/usr/sbin/sshd");
         assert!(sshd.exists(), "/usr/sbin/sshd is missing: {INSTALL}");
         assert!(
@@ -151,6 +157,7 @@ impl Sshd {
         if sshd_version(&sshd) >= (9, 8) {
             config.push_str("PerSourcePenalties no\n");
         }
+        config.push_str(extra);
         let config_path = dir.path().join("sshd_config");
         fs::write(&config_path, config).unwrap();
         let log = fs::File::create(dir.path().join("sshd.log")).unwrap();
