@@ -262,15 +262,14 @@ pub fn bgl_lines(data: &Path, threshold: f64, config: DrainConfig) -> Result<Det
     Ok(Detection::new(tp, positives, fp, alerts.len() - positives))
 }
 
-/// HDFS block sessions (DeepLog's parsed HDFS_v1): learn event shares from
-/// the first half of the normal sessions; a block is anomalous when any of
-/// its events has a learnt share below `threshold` (or was never seen).
-/// Recall is over every abnormal session; false positives over the held-out
-/// second half of the normal ones (the normal test file is missing, see
-/// the data README, so precision is over that smaller normal set).
-pub fn hdfs_sessions(data: &Path, threshold: f64) -> Result<Detection, Error> {
+/// HDFS block sessions, each the event keys of one block.
+type Sessions = Vec<Vec<u32>>;
+
+/// The normal (`hdfs_train`) and abnormal (`hdfs_test_abnormal`) HDFS
+/// block sessions of DeepLog's parse: one block per line.
+pub(crate) fn read_hdfs_sessions(data: &Path) -> Result<(Sessions, Sessions), Error> {
     let dir = data.join("hdfs_anomaly/deeplog_sessions");
-    let read = |name: &str| -> Result<Vec<Vec<u32>>, Error> {
+    let read = |name: &str| -> Result<Sessions, Error> {
         let path = dir.join(name);
         let text = fs::read_to_string(&path)
             .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
@@ -284,8 +283,17 @@ pub fn hdfs_sessions(data: &Path, threshold: f64) -> Result<Detection, Error> {
             .filter(|s: &Vec<u32>| !s.is_empty())
             .collect())
     };
-    let normal = read("hdfs_train")?;
-    let abnormal = read("hdfs_test_abnormal")?;
+    Ok((read("hdfs_train")?, read("hdfs_test_abnormal")?))
+}
+
+/// HDFS block sessions (DeepLog's parsed HDFS_v1): learn event shares from
+/// the first half of the normal sessions; a block is anomalous when any of
+/// its events has a learnt share below `threshold` (or was never seen).
+/// Recall is over every abnormal session; false positives over the held-out
+/// second half of the normal ones (the normal test file is missing, see
+/// the data README, so precision is over that smaller normal set).
+pub fn hdfs_sessions(data: &Path, threshold: f64) -> Result<Detection, Error> {
+    let (normal, abnormal) = read_hdfs_sessions(data)?;
     let (learn, held_out) = normal.split_at(normal.len() / 2);
     let mut counts: HashMap<u32, u64> = HashMap::new();
     for key in learn.iter().flatten() {

@@ -196,33 +196,17 @@ fn bgl_scores(
 /// score learns from it), the held-out half and every abnormal block
 /// judged. Its `log.eval` record.
 pub fn hdfs_pca_record(data: &Path) -> Result<Record, Error> {
-    let dir = data.join("hdfs_anomaly/deeplog_sessions");
-    let read = |name: &str| -> Result<Vec<Vec<usize>>, Error> {
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
-        Ok(text
-            .lines()
-            .map(|l| {
-                l.split_whitespace()
-                    .filter_map(|k| k.parse().ok())
-                    .collect()
-            })
-            .filter(|s: &Vec<usize>| !s.is_empty())
-            .collect())
-    };
-    let normal = read("hdfs_train")?;
-    let abnormal = read("hdfs_test_abnormal")?;
+    let (normal, abnormal) = crate::eval::read_hdfs_sessions(data)?;
     let keys = normal
         .iter()
         .chain(&abnormal)
         .flatten()
         .max()
-        .map_or(0, |k| k + 1);
-    let vector = |session: &Vec<usize>| {
+        .map_or(0, |&k| k as usize + 1);
+    let vector = |session: &Vec<u32>| {
         let mut v = vec![0.0; keys];
         for &k in session {
-            v[k] += 1.0;
+            v[k as usize] += 1.0;
         }
         v
     };
@@ -230,7 +214,7 @@ pub fn hdfs_pca_record(data: &Path) -> Result<Record, Error> {
     let rows: Vec<Vec<f64>> = learn.iter().map(vector).collect();
     let pca = Pca::fit(&rows, C_ALPHA)
         .map_err(|why| Error::failed(format!("HDFS sessions: no PCA model ({why:?})")))?;
-    let flagged = |sessions: &[Vec<usize>]| {
+    let flagged = |sessions: &[Vec<u32>]| {
         sessions
             .iter()
             .filter(|s| pca.residual(&vector(s)).spe > pca.threshold)
