@@ -9,7 +9,7 @@ use std::path::Path;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::Value;
-use support::{anomalizer, data_dir, loghub_format, records, run, stderr};
+use support::{anomalizer, by_detector, data_dir, loghub_format, records, run, stderr};
 
 fn write_gz(path: &Path, text: &str) {
     let mut gz = GzEncoder::new(fs::File::create(path).unwrap(), Compression::fast());
@@ -80,10 +80,7 @@ fn jsonl_records_carry_the_kind_fields_and_a_summary() {
         .stdin_bytes(auth_log()));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let rare: Vec<&Value> = recs
-        .iter()
-        .filter(|r| r["detector"] == "rare_template")
-        .collect();
+    let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{recs:#?}");
     assert_eq!(rare[0]["kind"], "log.anomaly");
     assert_eq!(rare[0]["count"], 1);
@@ -247,10 +244,7 @@ fn templates_unseen_while_learning_are_reported_as_new() {
         .args(["--format", "jsonl"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let new: Vec<&Value> = recs
-        .iter()
-        .filter(|r| r["detector"] == "new_template")
-        .collect();
+    let new = by_detector(&recs, "new_template");
     assert_eq!(new.len(), 1, "{recs:#?}");
     assert_eq!(
         new[0]["template"],
@@ -311,10 +305,7 @@ fn a_learnt_model_judges_each_source_against_its_own_past() {
         .args(["--format", "jsonl"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let new: Vec<&Value> = recs
-        .iter()
-        .filter(|r| r["detector"] == "new_template")
-        .collect();
+    let new = by_detector(&recs, "new_template");
     assert_eq!(new.len(), 1, "{recs:#?}");
     assert_eq!(new[0]["source"], auth.display().to_string());
     assert_eq!(new[0]["template"], "worker <*> started in <*>");
@@ -339,7 +330,7 @@ fn a_storm_of_one_template_is_a_burst_with_its_time() {
     let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let bursts: Vec<&Value> = recs.iter().filter(|r| r["detector"] == "burst").collect();
+    let bursts = by_detector(&recs, "burst");
     assert_eq!(bursts.len(), 1, "{recs:#?}");
     assert_eq!(bursts[0]["template"], "Failed password for <*> from <*>");
     assert_eq!(bursts[0]["count"], 40);
@@ -380,10 +371,7 @@ fn each_file_is_judged_by_its_own_volume() {
         .args(["--format", "jsonl"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let rare: Vec<&Value> = recs
-        .iter()
-        .filter(|r| r["detector"] == "rare_template")
-        .collect();
+    let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{rare:#?}");
     assert_eq!(rare[0]["template"], "GET /admin.php <*> <*>");
     assert!(rare[0]["source"].as_str().unwrap().ends_with("big.log"));
@@ -417,7 +405,7 @@ fn a_heartbeat_that_stops_is_a_silence_with_its_times() {
     let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let silences: Vec<&Value> = recs.iter().filter(|r| r["detector"] == "silence").collect();
+    let silences = by_detector(&recs, "silence");
     assert_eq!(silences.len(), 1, "{recs:#?}");
     let s = silences[0];
     assert_eq!(s["template"], "heartbeat ok seq=<*>");
@@ -464,10 +452,7 @@ fn journald_json_is_split_by_unit() {
     let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let rare: Vec<&Value> = recs
-        .iter()
-        .filter(|r| r["detector"] == "rare_template")
-        .collect();
+    let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{rare:#?}");
     assert_eq!(rare[0]["source"], "web1/nginx.service");
     assert_eq!(rare[0]["template"], "upstream timed out");
@@ -493,10 +478,7 @@ fn a_format_regex_splits_custom_lines_and_bad_ones_are_named() {
         .stdin_bytes(log));
     assert!(out.status.success(), "{}", stderr(&out));
     let recs = records(&out.stdout);
-    let rare: Vec<&Value> = recs
-        .iter()
-        .filter(|r| r["detector"] == "rare_template")
-        .collect();
+    let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{recs:#?}");
     assert_eq!(rare[0]["template"], "database connection lost");
     assert_eq!(rare[0]["source"], "api");

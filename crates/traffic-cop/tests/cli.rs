@@ -395,6 +395,13 @@ fn the_shipped_example_whitelist_is_valid() {
     );
 }
 
+/// A one-shot run that keeps its listeners in `dir`.
+fn run_with_state(dir: &std::path::Path) -> std::process::Output {
+    run(traffic_cop()
+        .args(["--format", "jsonl", "--state-dir"])
+        .arg(dir))
+}
+
 #[test]
 fn state_dir_reports_listeners_closed_since_the_last_run() {
     let state = tempfile::tempdir().unwrap();
@@ -403,11 +410,7 @@ fn state_dir_reports_listeners_closed_since_the_last_run() {
     let port = |l: &TcpListener| l.local_addr().unwrap().port();
     let (closing_port, staying_port) = (port(&closing), port(&staying));
     let pass = || {
-        let out = traffic_cop()
-            .args(["--format", "jsonl", "--state-dir"])
-            .arg(state.path())
-            .output()
-            .unwrap();
+        let out = run_with_state(state.path());
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
         records(&out.stdout)
     };
@@ -458,11 +461,7 @@ fn a_damaged_state_file_is_named_and_replaced() {
     std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let file = state.path().join("traffic-cop.listeners.jsonl");
     std::fs::write(&file, "not json\n").unwrap();
-    let out = traffic_cop()
-        .args(["--format", "jsonl", "--state-dir"])
-        .arg(state.path())
-        .output()
-        .unwrap();
+    let out = run_with_state(state.path());
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("{}:1:", file.display())),

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use serde_json::Value;
+
 #[allow(unused_imports)] // each test file uses its own subset
 pub use secops_testkit::{records, stderr};
 
@@ -15,6 +17,14 @@ pub fn anomalizer() -> Command {
 
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("anomalizer runs")
+}
+
+/// The `log.anomaly` records of one detector (`rare_template`, `burst`, ...).
+pub fn by_detector<'r>(records: &'r [Value], detector: &str) -> Vec<&'r Value> {
+    records
+        .iter()
+        .filter(|r| r["detector"] == detector)
+        .collect()
 }
 
 /// The shared labelled logs (never copied into the repository).
