@@ -74,14 +74,9 @@ impl LastRun {
         let now: HashMap<Key, Record> = ports
             .iter()
             .filter(|p| p.socket.is_server())
-            .map(|p| {
-                let s = &p.socket;
-                let key = (
-                    s.proto.as_str().to_string(),
-                    s.local.ip().to_string(),
-                    u64::from(s.local.port()),
-                );
-                (key, closed_record(p))
+            .filter_map(|p| {
+                let rec = closed_record(p);
+                Some((key_of(&rec)?, rec))
             })
             .collect();
         let before = std::mem::replace(&mut self.listeners, now);
@@ -114,7 +109,8 @@ impl LastRun {
     }
 }
 
-/// Protocol, address and port of a saved `port.closed` record.
+/// Protocol, address and port of a `port.closed` record: the one
+/// definition of a listener's identity, for saved and new records alike.
 fn key_of(rec: &Record) -> Option<Key> {
     let field = |name: &str| rec.fields.get(name);
     Some((
