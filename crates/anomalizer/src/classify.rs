@@ -87,18 +87,62 @@ const EDGE_PUNCTUATION: [char; 14] = [
 /// Whether a whole token (its wrapping punctuation stripped) is a value.
 pub fn is_variable(core: &str) -> bool {
     // The predicates below look at the first byte; an empty token is none.
-    !core.is_empty()
-        && (is_number(core)
-            || is_hex(core)
-            || is_ipv4(core)
-            || is_ipv6(core)
-            || is_uuid(core)
-            || is_url(core)
-            || is_path(core)
-            || is_email(core)
-            || is_duration(core)
-            || is_version(core))
+    if core.is_empty() {
+        return false;
+    }
+    // One pass says which kinds of byte the token holds; each predicate
+    // runs only if the token has what it needs, so a token that is no
+    // value (`blk_-1608`, `attempt_01`) is not read ten times over.
+    let shape = core.bytes().fold(0, |s, b| s | SHAPE[usize::from(b)]);
+    let within = |allowed: u16| shape & !allowed == 0;
+    let has = |kind: u16| shape & kind != 0;
+    (within(DIGIT | DOT | SIGN) && is_number(core))
+        || (within(DIGIT | HEX_LETTER | LETTER) && is_hex(core))
+        || (within(DIGIT | DOT | COLON | SLASH) && is_ipv4(core))
+        || (within(DIGIT | HEX_LETTER | COLON | DOT) && is_ipv6(core))
+        || (core.len() == 36 && is_uuid(core))
+        || (has(COLON) && has(SLASH) && is_url(core))
+        || (has(SLASH) && is_path(core))
+        || (has(AT) && is_email(core))
+        || (has(HEX_LETTER | LETTER | OTHER) && is_duration(core))
+        || (has(DOT | COLON | SIGN) && is_version(core))
 }
+
+/// Kinds of byte, for [`is_variable`]'s shape of a token.
+const DIGIT: u16 = 1;
+/// `a`-`f`, either case.
+const HEX_LETTER: u16 = 1 << 1;
+/// Any other ASCII letter.
+const LETTER: u16 = 1 << 2;
+const DOT: u16 = 1 << 3;
+const COLON: u16 = 1 << 4;
+/// `-` or `+`.
+const SIGN: u16 = 1 << 5;
+const SLASH: u16 = 1 << 6;
+const AT: u16 = 1 << 7;
+/// Anything else, non-ASCII bytes included.
+const OTHER: u16 = 1 << 8;
+
+static SHAPE: [u16; 256] = {
+    let mut table = [OTHER; 256];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        table[i] = match b {
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => HEX_LETTER,
+            b'g'..=b'z' | b'G'..=b'Z' => LETTER,
+            b'.' => DOT,
+            b':' => COLON,
+            b'-' | b'+' => SIGN,
+            b'/' => SLASH,
+            b'@' => AT,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    table
+};
 
 /// A version, date or clock time: starts with a digit, has a `.`, `:` or
 /// `-` between digit groups, and only letters, digits and `.:-+~_` after
@@ -281,13 +325,17 @@ fn is_duration(s: &str) -> bool {
 fn mask_digit_runs(token: &str, out: &mut String) -> Masked {
     let start = out.len();
     let mut changed = false;
-    for segment in token.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
-        let (word, sep) = match segment.char_indices().last() {
-            Some((i, c)) if !c.is_ascii_alphanumeric() => segment.split_at(i),
-            _ => (segment, ""),
-        };
-        if !word.is_empty()
-            && word.bytes().any(|b| b.is_ascii_digit())
+    let bytes = token.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // A word is a run of ASCII letters and digits; anything else,
+        // each byte of a non-ASCII character too, is copied as it is.
+        let end = bytes[i..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(bytes.len(), |n| i + n);
+        let word = &token[i..end];
+        if word.bytes().any(|b| b.is_ascii_digit())
             && (word.bytes().all(|b| b.is_ascii_digit()) || is_hex(word))
         {
             out.push_str(WILDCARD);
@@ -295,7 +343,12 @@ fn mask_digit_runs(token: &str, out: &mut String) -> Masked {
         } else {
             out.push_str(word);
         }
-        out.push_str(sep);
+        let next = bytes[end..]
+            .iter()
+            .position(u8::is_ascii_alphanumeric)
+            .map_or(bytes.len(), |n| end + n);
+        out.push_str(&token[end..next]);
+        i = next;
     }
     if changed {
         Masked::Written

@@ -55,6 +55,8 @@ struct Node {
     index: FastMap<String, usize>,
     kids: Vec<Node>,
     templates: Vec<usize>,
+    /// This leaf's index in [`Drain::versions`], once it holds templates.
+    leaf: Option<usize>,
 }
 
 impl Node {
@@ -71,20 +73,45 @@ impl Node {
     }
 }
 
+/// How many masked lines [`Drain::add`] remembers before it starts over.
+const REPEATS: usize = 4096;
+
 /// The parse tree and the templates it has mined so far.
 #[derive(Debug)]
 pub struct Drain {
     config: DrainConfig,
     by_length: FastMap<usize, Node>,
     templates: Vec<Template>,
+    /// The leaf (index into `versions`) each template lives in.
+    leaf_of: Vec<usize>,
+    /// Per leaf, a count bumped whenever one of its templates is made or
+    /// changed: a remembered match stands only while it is unchanged.
+    versions: Vec<u64>,
+    /// Masked lines (tokens joined by spaces) that joined a template
+    /// without changing it, with that template and its leaf's version.
+    /// Most lines repeat one seen shortly before; this skips the tree walk
+    /// and the candidate scoring for them.
+    repeats: FastMap<String, (usize, u64)>,
+    /// At most this many `repeats`; 0 turns them off.
+    repeats_cap: usize,
+    key: String,
 }
 
 impl Drain {
     pub fn new(config: DrainConfig) -> Drain {
+        Drain::with_repeats(config, REPEATS)
+    }
+
+    fn with_repeats(config: DrainConfig, repeats_cap: usize) -> Drain {
         Drain {
             config,
             by_length: FastMap::default(),
             templates: Vec::new(),
+            leaf_of: Vec::new(),
+            versions: Vec::new(),
+            repeats: FastMap::default(),
+            repeats_cap,
+            key: String::new(),
         }
     }
 
@@ -99,6 +126,38 @@ impl Drain {
     /// Files one line's masked tokens under a template and returns its id
     /// (an index into [`Drain::templates`], stable for the miner's life).
     pub fn add(&mut self, tokens: &[&str]) -> usize {
+        if self.repeats_cap == 0 {
+            return self.walk(tokens).0;
+        }
+        self.key.clear();
+        for token in tokens {
+            self.key.push_str(token);
+            self.key.push(' ');
+        }
+        if let Some(&(id, version)) = self.repeats.get(&self.key)
+            && self.versions[self.leaf_of[id]] == version
+        {
+            self.templates[id].count += 1;
+            return id;
+        }
+        let (id, changed) = self.walk(tokens);
+        // The walk is the same for the same tokens (a token once routed
+        // keeps its branch), and the scoring depends only on the leaf's
+        // templates: a walk that left its leaf as it found it will end the
+        // same way while the leaf stays so.
+        if !changed {
+            if self.repeats.len() >= self.repeats_cap {
+                self.repeats.clear();
+            }
+            let version = self.versions[self.leaf_of[id]];
+            self.repeats.insert(self.key.clone(), (id, version));
+        }
+        id
+    }
+
+    /// [`Drain::add`] the long way: down the tree, then the best of the
+    /// leaf's templates. Also says whether the leaf changed.
+    fn walk(&mut self, tokens: &[&str]) -> (usize, bool) {
         let config = self.config;
         let mut node = self.by_length.entry(tokens.len()).or_default();
         for token in tokens.iter().take(config.depth.saturating_sub(2)) {
@@ -119,6 +178,10 @@ impl Drain {
             });
             node = &mut node.kids[i];
         }
+        let leaf = *node.leaf.get_or_insert_with(|| {
+            self.versions.push(0);
+            self.versions.len() - 1
+        });
         match best_match(&self.templates, &node.templates, tokens, config.similarity) {
             Some((id, exact)) => {
                 let template = &mut self.templates[id];
@@ -128,9 +191,10 @@ impl Drain {
                             *have = WILDCARD.to_string();
                         }
                     }
+                    self.versions[leaf] += 1;
                 }
                 template.count += 1;
-                id
+                (id, !exact)
             }
             None => {
                 let id = self.templates.len();
@@ -138,8 +202,10 @@ impl Drain {
                     tokens: tokens.iter().map(|t| t.to_string()).collect(),
                     count: 1,
                 });
+                self.leaf_of.push(leaf);
+                self.versions[leaf] += 1;
                 node.templates.push(id);
-                id
+                (id, true)
             }
         }
     }
@@ -272,6 +338,71 @@ mod tests {
             "Failed password for <*> from <*> port <*>"
         );
         assert_eq!(drain.templates()[a].count, 2);
+    }
+
+    #[test]
+    fn a_remembered_match_is_dropped_when_its_leaf_changes() {
+        let mut drain = Drain::new(DrainConfig::default());
+        let mut add = |line: &str| drain.add(&line.split(' ').collect::<Vec<_>>());
+        let first = add("a b c d e");
+        let second = add("a b c g f");
+        assert_ne!(first, second);
+        assert_eq!(add("a b c h f"), second, "now a b c <*> f");
+        // Both score 4 of 5; the second has more wildcards.
+        assert_eq!(add("a b c d f"), second);
+        assert_eq!(add("a b c d z"), first, "now a b c d <*>");
+        // Still 4 of 5 each, and now a wildcard each: the first wins the
+        // tie, whatever was remembered for this line before.
+        assert_eq!(add("a b c d f"), first);
+    }
+
+    #[test]
+    fn remembered_repeats_give_the_walk_s_answers() {
+        // Lines from a small vocabulary, so that lines repeat, templates
+        // merge and leaves fill: every answer must be the one a miner
+        // that remembers nothing gives, with a cap small enough to be hit.
+        const WORDS: [&str; 8] = ["open", "close", "user", "root", "42", "x=1", "a", "b"];
+        let mut state = 7u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as usize % n
+        };
+        fn random_line(next: &mut impl FnMut(usize) -> usize) -> Vec<&'static str> {
+            (0..2 + next(4)).map(|_| WORDS[next(WORDS.len())]).collect()
+        }
+        // Few children per node, so that full nodes route by `<*>` too.
+        let config = DrainConfig {
+            max_children: 4,
+            ..DrainConfig::default()
+        };
+        let (mut fresh, mut remembering) = (
+            Drain::with_repeats(config, 0),
+            Drain::with_repeats(config, 16),
+        );
+        let common: Vec<_> = (0..40).map(|_| random_line(&mut next)).collect();
+        let mut hits = 0;
+        for _ in 0..20_000 {
+            // Mostly lines seen before, as in a log.
+            let line = match next(10) {
+                0 => random_line(&mut next),
+                _ => common[next(common.len())].clone(),
+            };
+            let key: String = line.iter().map(|t| format!("{t} ")).collect();
+            hits += usize::from(remembering.repeats.get(&key).is_some_and(|&(id, version)| {
+                remembering.versions[remembering.leaf_of[id]] == version
+            }));
+            assert_eq!(fresh.add(&line), remembering.add(&line), "{line:?}");
+        }
+        let counts = |d: &Drain| {
+            d.templates()
+                .iter()
+                .map(|t| (t.text(), t.count))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(&fresh), counts(&remembering));
+        assert!(hits > 1000, "repeats were used {hits} times");
     }
 
     #[test]

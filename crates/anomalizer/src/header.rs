@@ -172,19 +172,58 @@ fn is_syslog_tag(token: &str) -> bool {
 
 const MAX_HEADER_TOKENS: usize = 8;
 
-const HEADER_WORDS: [&str; 32] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "mon",
-    "tue", "wed", "thu", "fri", "sat", "sun", "trace", "debug", "info", "notice", "warn",
-    "warning", "error", "err", "crit", "critical", "fatal", "alert", "emerg",
-];
-
 fn is_header_token(token: &str) -> bool {
     let bare = token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ',' | ':' | '-'));
     token == "-"
         || (token.starts_with('[') && token.ends_with(']'))
         || bare.bytes().next().is_some_and(|b| b.is_ascii_digit())
-        || ((3..=8).contains(&bare.len())
-            && HEADER_WORDS.iter().any(|w| bare.eq_ignore_ascii_case(w)))
+        || is_header_word(bare)
+}
+
+/// A month or day name or a log level, in any case: the words a header
+/// holds besides numbers.
+fn is_header_word(word: &str) -> bool {
+    if !(3..=8).contains(&word.len()) {
+        return false;
+    }
+    let mut lower = [0u8; 8];
+    lower[..word.len()].copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    matches!(
+        &lower[..word.len()],
+        b"jan"
+            | b"feb"
+            | b"mar"
+            | b"apr"
+            | b"may"
+            | b"jun"
+            | b"jul"
+            | b"aug"
+            | b"sep"
+            | b"oct"
+            | b"nov"
+            | b"dec"
+            | b"mon"
+            | b"tue"
+            | b"wed"
+            | b"thu"
+            | b"fri"
+            | b"sat"
+            | b"sun"
+            | b"trace"
+            | b"debug"
+            | b"info"
+            | b"notice"
+            | b"warn"
+            | b"warning"
+            | b"error"
+            | b"err"
+            | b"crit"
+            | b"critical"
+            | b"fatal"
+            | b"alert"
+            | b"emerg"
+    )
 }
 
 /// Literal text between fields: a regex whose space runs match white space.

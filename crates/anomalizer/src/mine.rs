@@ -106,30 +106,31 @@ impl LineMiner {
 /// table when the text is ASCII (nearly every log line); characters only
 /// otherwise.
 pub fn split_tokens<'m>(message: &'m str, out: &mut Vec<&'m str>, valued: &mut Vec<bool>) {
-    let mut start = usize::MAX;
-    let (mut flags, mut seen) = (0u8, 0u8);
-    for (i, &b) in message.as_bytes().iter().enumerate() {
-        let class = BYTE_CLASS[usize::from(b)];
-        seen |= class;
-        if class & SPACE != 0 {
-            if start != usize::MAX {
-                out.push(&message[start..i]);
-                valued.push(flags & VALUE != 0);
-                start = usize::MAX;
-            }
-        } else {
-            if start == usize::MAX {
-                (start, flags) = (i, 0);
+    let bytes = message.as_bytes();
+    let mut seen = 0u8;
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && BYTE_CLASS[usize::from(bytes[i])] & SPACE != 0 {
+            i += 1;
+        }
+        if i == bytes.len() {
+            break;
+        }
+        let start = i;
+        let mut flags = 0u8;
+        while i < bytes.len() {
+            let class = BYTE_CLASS[usize::from(bytes[i])];
+            if class & SPACE != 0 {
+                break;
             }
             flags |= class;
+            i += 1;
         }
-    }
-    if start != usize::MAX {
-        out.push(&message[start..]);
+        out.push(&message[start..i]);
         valued.push(flags & VALUE != 0);
+        seen |= flags;
     }
     if seen & NON_ASCII != 0 {
-        // Unicode white space may split tokens too: do it the slow way.
         out.clear();
         valued.clear();
         out.extend(message.split_whitespace());

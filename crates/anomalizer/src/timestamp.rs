@@ -10,7 +10,8 @@
 /// Seconds since the Unix epoch, or `None` when the line starts otherwise;
 /// `now` (epoch seconds) settles the year of syslog times.
 pub fn leading(line: &str, now: i64) -> Option<i64> {
-    let s = line.trim_start().trim_start_matches('[');
+    let line = line.trim_start();
+    let s = &line[line.bytes().take_while(|&b| b == b'[').count()..];
     iso(s).or_else(|| syslog(s, now)).or_else(|| ctime(s))
 }
 
@@ -105,6 +106,7 @@ fn month_day_time(s: &str, year: i64) -> Option<(i64, &str)> {
 }
 
 fn syslog(s: &str, now: i64) -> Option<i64> {
+    month(s)?;
     let year = civil_from_days(now.div_euclid(86_400)).0;
     let (secs, _) = month_day_time(s, year)?;
     // A day of clock skew is not a year.
