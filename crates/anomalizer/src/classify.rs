@@ -27,26 +27,18 @@ pub enum Masked {
 /// new text is appended to `out`, a buffer the caller reuses line after
 /// line, so masking allocates nothing once it has grown.
 pub fn mask_into(token: &str, out: &mut String) -> Masked {
-    // Most tokens are plain words: without a digit, `/` or `@` nothing in
-    // them can be a value, and that is settled in one pass over the bytes.
-    if !token
-        .bytes()
-        .any(|b| b.is_ascii_digit() || b == b'/' || b == b'@')
-    {
-        return Masked::Token;
-    }
     let core = trim_edges(token);
-    if core.is_empty()
-        || !core
-            .bytes()
-            .any(|b| b.is_ascii_digit() || b == b'/' || b == b'@')
-    {
+    let kinds = shape(core);
+    // Without a digit, `/` or `@` nothing in a token can be a value: most
+    // tokens are plain words.
+    if kinds & (DIGIT | SLASH | AT) == 0 {
         return Masked::Token;
     }
-    if is_variable(core) {
+    if is_value(core, kinds) {
         return Masked::Wildcard;
     }
-    if let Some(eq) = core.bytes().position(|b| b == b'=')
+    if kinds & EQUALS != 0
+        && let Some(eq) = core.bytes().position(|b| b == b'=')
         && is_variable(trim_edges(&core[eq + 1..]))
     {
         let key = &core[..eq];
@@ -86,14 +78,22 @@ const EDGE_PUNCTUATION: [char; 14] = [
 
 /// Whether a whole token (its wrapping punctuation stripped) is a value.
 pub fn is_variable(core: &str) -> bool {
+    is_value(core, shape(core))
+}
+
+/// The kinds of byte `s` holds, [`SHAPE`]'s bits, in one pass.
+fn shape(s: &str) -> u16 {
+    s.bytes().fold(0, |kinds, b| kinds | SHAPE[usize::from(b)])
+}
+
+/// [`is_variable`], given the token's [`shape`]: each predicate runs only
+/// if the token has what it needs, so a token that is no value
+/// (`blk_-1608`, `attempt_01`) is not read ten times over.
+fn is_value(core: &str, shape: u16) -> bool {
     // The predicates below look at the first byte; an empty token is none.
     if core.is_empty() {
         return false;
     }
-    // One pass says which kinds of byte the token holds; each predicate
-    // runs only if the token has what it needs, so a token that is no
-    // value (`blk_-1608`, `attempt_01`) is not read ten times over.
-    let shape = core.bytes().fold(0, |s, b| s | SHAPE[usize::from(b)]);
     let within = |allowed: u16| shape & !allowed == 0;
     let has = |kind: u16| shape & kind != 0;
     (within(DIGIT | DOT | SIGN) && is_number(core))
@@ -120,8 +120,9 @@ const COLON: u16 = 1 << 4;
 const SIGN: u16 = 1 << 5;
 const SLASH: u16 = 1 << 6;
 const AT: u16 = 1 << 7;
+const EQUALS: u16 = 1 << 8;
 /// Anything else, non-ASCII bytes included.
-const OTHER: u16 = 1 << 8;
+const OTHER: u16 = 1 << 9;
 
 static SHAPE: [u16; 256] = {
     let mut table = [OTHER; 256];
@@ -137,6 +138,7 @@ static SHAPE: [u16; 256] = {
             b'-' | b'+' => SIGN,
             b'/' => SLASH,
             b'@' => AT,
+            b'=' => EQUALS,
             _ => OTHER,
         };
         i += 1;
@@ -330,25 +332,23 @@ fn mask_digit_runs(token: &str, out: &mut String) -> Masked {
     while i < bytes.len() {
         // A word is a run of ASCII letters and digits; anything else,
         // each byte of a non-ASCII character too, is copied as it is.
-        let end = bytes[i..]
-            .iter()
-            .position(|b| !b.is_ascii_alphanumeric())
-            .map_or(bytes.len(), |n| i + n);
-        let word = &token[i..end];
-        if word.bytes().any(|b| b.is_ascii_digit())
-            && (word.bytes().all(|b| b.is_ascii_digit()) || is_hex(word))
-        {
+        let (start, mut digits) = (i, 0);
+        while let Some(b) = bytes.get(i).filter(|b| b.is_ascii_alphanumeric()) {
+            digits += usize::from(b.is_ascii_digit());
+            i += 1;
+        }
+        let word = &token[start..i];
+        if digits > 0 && (digits == word.len() || is_hex(word)) {
             out.push_str(WILDCARD);
             changed = true;
         } else {
             out.push_str(word);
         }
-        let next = bytes[end..]
-            .iter()
-            .position(u8::is_ascii_alphanumeric)
-            .map_or(bytes.len(), |n| end + n);
-        out.push_str(&token[end..next]);
-        i = next;
+        let start = i;
+        while bytes.get(i).is_some_and(|b| !b.is_ascii_alphanumeric()) {
+            i += 1;
+        }
+        out.push_str(&token[start..i]);
     }
     if changed {
         Masked::Written

@@ -87,14 +87,21 @@ pub struct Drain {
     /// Per leaf, a count bumped whenever one of its templates is made or
     /// changed: a remembered match stands only while it is unchanged.
     versions: Vec<u64>,
-    /// Masked lines (tokens joined by spaces) that joined a template
-    /// without changing it, with that template and its leaf's version.
-    /// Most lines repeat one seen shortly before; this skips the tree walk
-    /// and the candidate scoring for them.
+    /// Masked lines (keys, as [`push_token`] writes them) that joined a
+    /// template without changing it, with that template and its leaf's
+    /// version. Most lines repeat one seen shortly before; this skips the
+    /// tree walk and the candidate scoring for them.
     repeats: FastMap<String, (usize, u64)>,
     /// At most this many `repeats`; 0 turns them off.
     repeats_cap: usize,
-    key: String,
+}
+
+/// Appends a masked token to a line's key: the tokens in order, each
+/// followed by a space (tokens hold no white space, so the key is
+/// unambiguous).
+pub fn push_token(key: &mut String, token: &str) {
+    key.push_str(token);
+    key.push(' ');
 }
 
 impl Drain {
@@ -111,7 +118,6 @@ impl Drain {
             versions: Vec::new(),
             repeats: FastMap::default(),
             repeats_cap,
-            key: String::new(),
         }
     }
 
@@ -123,34 +129,28 @@ impl Drain {
         &self.templates
     }
 
-    /// Files one line's masked tokens under a template and returns its id
-    /// (an index into [`Drain::templates`], stable for the miner's life).
-    pub fn add(&mut self, tokens: &[&str]) -> usize {
-        if self.repeats_cap == 0 {
-            return self.walk(tokens).0;
-        }
-        self.key.clear();
-        for token in tokens {
-            self.key.push_str(token);
-            self.key.push(' ');
-        }
-        if let Some(&(id, version)) = self.repeats.get(&self.key)
+    /// Files one line under a template and returns its id (an index into
+    /// [`Drain::templates`], stable for the miner's life). `key` is the
+    /// line's masked tokens as [`push_token`] writes them.
+    pub fn add(&mut self, key: &str) -> usize {
+        if let Some(&(id, version)) = self.repeats.get(key)
             && self.versions[self.leaf_of[id]] == version
         {
             self.templates[id].count += 1;
             return id;
         }
-        let (id, changed) = self.walk(tokens);
+        let tokens: Vec<&str> = key.split_terminator(' ').collect();
+        let (id, changed) = self.walk(&tokens);
         // The walk is the same for the same tokens (a token once routed
         // keeps its branch), and the scoring depends only on the leaf's
         // templates: a walk that left its leaf as it found it will end the
         // same way while the leaf stays so.
-        if !changed {
+        if !changed && self.repeats_cap > 0 {
             if self.repeats.len() >= self.repeats_cap {
                 self.repeats.clear();
             }
             let version = self.versions[self.leaf_of[id]];
-            self.repeats.insert(self.key.clone(), (id, version));
+            self.repeats.insert(key.to_string(), (id, version));
         }
         id
     }
@@ -310,10 +310,22 @@ mod tests {
     use super::*;
     use crate::classify::mask;
 
+    /// The key of `tokens`, as the miner writes it.
+    fn key<'a>(tokens: impl IntoIterator<Item = &'a str>) -> String {
+        let mut key = String::new();
+        for token in tokens {
+            push_token(&mut key, token);
+        }
+        key
+    }
+
     fn add(drain: &mut Drain, line: &str) -> usize {
-        let masked: Vec<_> = line.split_whitespace().map(mask).collect();
-        let tokens: Vec<&str> = masked.iter().map(|t| t.as_ref()).collect();
-        drain.add(&tokens)
+        drain.add(&key(line
+            .split_whitespace()
+            .map(mask)
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|t| t.as_ref())))
     }
 
     #[test]
@@ -343,7 +355,7 @@ mod tests {
     #[test]
     fn a_remembered_match_is_dropped_when_its_leaf_changes() {
         let mut drain = Drain::new(DrainConfig::default());
-        let mut add = |line: &str| drain.add(&line.split(' ').collect::<Vec<_>>());
+        let mut add = |line: &str| drain.add(&key(line.split(' ')));
         let first = add("a b c d e");
         let second = add("a b c g f");
         assert_ne!(first, second);
@@ -389,11 +401,11 @@ mod tests {
                 0 => random_line(&mut next),
                 _ => common[next(common.len())].clone(),
             };
-            let key: String = line.iter().map(|t| format!("{t} ")).collect();
+            let key = key(line.iter().copied());
             hits += usize::from(remembering.repeats.get(&key).is_some_and(|&(id, version)| {
                 remembering.versions[remembering.leaf_of[id]] == version
             }));
-            assert_eq!(fresh.add(&line), remembering.add(&line), "{line:?}");
+            assert_eq!(fresh.add(&key), remembering.add(&key), "{line:?}");
         }
         let counts = |d: &Drain| {
             d.templates()

@@ -123,10 +123,7 @@ fn skip_space(s: &str) -> &str {
 fn token_end(rest: &str) -> usize {
     // A byte at a time while the text is ASCII; characters only past a
     // non-ASCII byte, where Unicode white space may follow.
-    let end = match rest
-        .bytes()
-        .position(|b| b.is_ascii_whitespace() || b == 0x0b || b >= 0x80)
-    {
+    let end = match rest.bytes().position(|b| ENDS_TOKEN[usize::from(b)]) {
         Some(i) if rest.as_bytes()[i] >= 0x80 => {
             rest.find(char::is_whitespace).unwrap_or(rest.len())
         }
@@ -149,6 +146,18 @@ fn token_end(rest: &str) -> usize {
     }
     end
 }
+
+/// Bytes that end [`token_end`]'s fast scan: ASCII white space, and any
+/// byte that is not ASCII.
+static ENDS_TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = i >= 0x80 || matches!(i as u8, b' ' | b'\t'..=b'\r');
+        i += 1;
+    }
+    table
+};
 
 /// Longest `[bracketed field]` taken as one header token.
 const MAX_BRACKETED: usize = 256;
@@ -173,9 +182,14 @@ fn is_syslog_tag(token: &str) -> bool {
 const MAX_HEADER_TOKENS: usize = 8;
 
 fn is_header_token(token: &str) -> bool {
-    let bare = token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ',' | ':' | '-'));
+    // Every character trimmed is ASCII, so bytes will do.
+    let edge = |b: &u8| matches!(b, b'[' | b']' | b'(' | b')' | b',' | b':' | b'-');
+    let b = token.as_bytes();
+    let start = b.iter().position(|c| !edge(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !edge(c)).map_or(start, |e| e + 1);
+    let bare = &token[start..end];
     token == "-"
-        || (token.starts_with('[') && token.ends_with(']'))
+        || (b.first() == Some(&b'[') && b.last() == Some(&b']'))
         || bare.bytes().next().is_some_and(|b| b.is_ascii_digit())
         || is_header_word(bare)
 }

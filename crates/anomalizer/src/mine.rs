@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::classify::{Masked, WILDCARD, mask_into};
-use crate::drain::{Drain, DrainConfig, Template};
+use crate::drain::{Drain, DrainConfig, Template, push_token};
 use crate::extract::{Entry, Splitter};
 
 /// The miner every mode shares, so `parse`, `eval` and detection group
@@ -18,12 +18,10 @@ pub struct LineMiner {
     /// whole).
     pub unmatched: u64,
     /// Buffers reused line after line, so mining a line allocates nothing
-    /// once they have grown: texts the classifier wrote, what it made of
-    /// each token, and the masked tokens handed to the tree.
-    written: String,
+    /// once they have grown: the line's key for the tree, and which
+    /// tokens may hold values.
+    key: String,
     valued: Vec<bool>,
-    kinds: Vec<(Masked, usize, usize)>,
-    masked: Vec<&'static str>,
 }
 
 impl LineMiner {
@@ -33,10 +31,8 @@ impl LineMiner {
             drain: Drain::new(config),
             now: crate::timestamp::now(),
             unmatched: 0,
-            written: String::new(),
+            key: String::new(),
             valued: Vec::new(),
-            kinds: Vec::new(),
-            masked: Vec::new(),
         }
     }
 
@@ -60,37 +56,17 @@ impl LineMiner {
         tokens.clear();
         self.valued.clear();
         split_tokens(message, tokens, &mut self.valued);
-        self.written.clear();
-        self.kinds.clear();
-        for (token, &valued) in tokens.iter().zip(&self.valued) {
-            let start = self.written.len();
-            let kind = if valued {
-                mask_into(token, &mut self.written)
-            } else {
-                Masked::Token
-            };
-            self.kinds.push((kind, start, self.written.len()));
-        }
-        let mut masked = recycle(std::mem::take(&mut self.masked));
-        masked.extend(tokens.iter().zip(&self.kinds).map(
-            |(token, &(kind, start, end))| match kind {
-                Masked::Token => *token,
-                Masked::Wildcard => WILDCARD,
-                Masked::Written => &self.written[start..end],
-            },
-        ));
-        let id = self.drain.add(&masked);
-        self.masked = recycle(masked);
-        id
+        self.key.clear();
+        mask_line(tokens, &self.valued, &mut self.key);
+        self.drain.add(&self.key)
     }
 
-    /// Files tokens already masked (by [`crate::pipeline`]'s reading
-    /// threads) under a template and returns its id.
-    pub fn add_masked(&mut self, masked: &[&str]) -> usize {
-        self.drain.add(masked)
+    /// Files a line already masked (by [`crate::pipeline`]'s reading
+    /// threads) into the tree: `key` as [`mask_line`] writes it.
+    pub fn add_key(&mut self, key: &str) -> usize {
+        self.drain.add(key)
     }
 
-    /// The tree's configuration, for miners made alike.
     pub fn config(&self) -> DrainConfig {
         self.drain.config()
     }
@@ -161,6 +137,23 @@ static BYTE_CLASS: [u8; 256] = {
     }
     table
 };
+
+/// Appends the key the tree files a line by to `key`: each token masked
+/// by the classifier when it may hold a value (see [`split_tokens`]).
+pub fn mask_line(tokens: &[&str], valued: &[bool], key: &mut String) {
+    for (token, &valued) in tokens.iter().zip(valued) {
+        let kind = if valued {
+            mask_into(token, key)
+        } else {
+            Masked::Token
+        };
+        match kind {
+            Masked::Token => push_token(key, token),
+            Masked::Wildcard => push_token(key, WILDCARD),
+            Masked::Written => key.push(' '),
+        }
+    }
+}
 
 /// An empty vector of borrowed texts that keeps `v`'s allocation, whatever
 /// the lifetime of what it held: collecting an emptied `into_iter` back

@@ -19,10 +19,9 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use secops_common::Error;
 
-use crate::classify::{Masked, WILDCARD, mask_into};
 use crate::extract::{Entry, Splitter};
 use crate::ingest::{self, IngestStats, Source};
-use crate::mine::{LineMiner, recycle, split_tokens};
+use crate::mine::{LineMiner, mask_line, recycle, split_tokens};
 
 /// Lines per batch: large enough that handing a batch over costs nothing
 /// per line, small enough to stay in cache.
@@ -54,9 +53,6 @@ pub struct Line<'a> {
 /// Where a text sits in a batch's buffer.
 type Span = (usize, usize);
 
-/// A masked token that is just [`WILDCARD`].
-const WILD: Span = (usize::MAX, 0);
-
 #[derive(Debug, Clone, Copy)]
 struct Prepared {
     file: usize,
@@ -68,17 +64,19 @@ struct Prepared {
     message: Span,
     /// Range into [`Batch::tokens`].
     tokens: (usize, usize),
+    /// The masked line, as the tree files it.
+    key: Span,
 }
 
 /// Lines read and masked, owned, ready to cross threads.
 #[derive(Debug, Default)]
 struct Batch {
     /// Every text of the batch: lines, then whatever is not a part of its
-    /// line (a JSON message, masked tokens the classifier wrote).
+    /// line (a JSON message, the masked line).
     text: String,
     lines: Vec<Prepared>,
-    /// Each token: the original, and the masked one.
-    tokens: Vec<(Span, Span)>,
+    /// Each line's original tokens.
+    tokens: Vec<Span>,
     /// The batch ends its file.
     last: bool,
 }
@@ -116,22 +114,13 @@ impl Batch {
         let level = entry.level.as_deref().map(|l| place(l, &mut self.text));
         let source = entry.source.as_deref().map(|s| place(s, &mut self.text));
         let first = self.tokens.len();
-        for (token, &valued) in tokens.iter().zip(valued) {
+        for token in tokens {
             let at = offset_in(&entry.message, token).expect("tokens are slices of the message");
-            let original = (message.0 + at, message.0 + at + token.len());
-            let start = self.text.len();
-            let kind = if valued {
-                mask_into(token, &mut self.text)
-            } else {
-                Masked::Token
-            };
-            let masked = match kind {
-                Masked::Token => original,
-                Masked::Wildcard => WILD,
-                Masked::Written => (start, self.text.len()),
-            };
-            self.tokens.push((original, masked));
+            self.tokens
+                .push((message.0 + at, message.0 + at + token.len()));
         }
+        let key = self.text.len();
+        mask_line(tokens, valued, &mut self.text);
         self.lines.push(Prepared {
             file,
             number,
@@ -141,15 +130,12 @@ impl Batch {
             source,
             message,
             tokens: (first, self.tokens.len()),
+            key: (key, self.text.len()),
         });
     }
 
     fn get(&self, span: Span) -> &str {
-        if span == WILD {
-            WILDCARD
-        } else {
-            &self.text[span.0..span.1]
-        }
+        &self.text[span.0..span.1]
     }
 }
 
@@ -222,7 +208,6 @@ fn mine_with(
             }));
         }
         let mut tokens: Vec<&str> = Vec::new();
-        let mut masked: Vec<&str> = Vec::new();
         for file in 0..sources.len() {
             let k = file % n;
             // A reading thread that died sends nothing more: its panic is
@@ -230,12 +215,12 @@ fn mine_with(
             while let Ok(batch) = batches[k].recv() {
                 for p in &batch.lines {
                     let mut t = recycle(std::mem::take(&mut tokens));
-                    let mut m = recycle(std::mem::take(&mut masked));
-                    for &(original, mask) in &batch.tokens[p.tokens.0..p.tokens.1] {
-                        t.push(batch.get(original));
-                        m.push(batch.get(mask));
-                    }
-                    let id = miner.add_masked(&m);
+                    t.extend(
+                        batch.tokens[p.tokens.0..p.tokens.1]
+                            .iter()
+                            .map(|&span| batch.get(span)),
+                    );
+                    let id = miner.add_key(batch.get(p.key));
                     let get = |s: Span| Cow::Borrowed(batch.get(s));
                     let entry = Entry {
                         time: p.time,
@@ -255,7 +240,6 @@ fn mine_with(
                         },
                     );
                     tokens = recycle(t);
-                    masked = recycle(m);
                 }
                 let last = batch.last;
                 // The reader may have finished: then the batch is dropped.
