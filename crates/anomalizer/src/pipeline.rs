@@ -12,10 +12,12 @@
 //!
 //! With several files, each reading thread takes every n-th file and the
 //! calling thread takes the files back in order; with one file, one
-//! reading thread and the tree still run side by side.
+//! reading thread and the tree still run side by side. With one core
+//! there is no reading thread: the calling thread reads each batch and
+//! files it, the same code in the same order.
 
 use std::borrow::Cow;
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, channel, sync_channel};
 
 use secops_common::Error;
 
@@ -146,10 +148,11 @@ fn offset_in(whole: &str, part: &str) -> Option<usize> {
 }
 
 /// How many reading threads: one core is kept for the tree, and there is
-/// never more than one thread per file.
+/// never more than one thread per file. With one core, none: handing
+/// batches between two threads on one core only costs.
 fn readers(files: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.saturating_sub(1).clamp(1, files.max(1))
+    cores.saturating_sub(1).min(files.max(1))
 }
 
 /// Reads `sources`, each line split by a splitter from `splitter` (one per
@@ -172,7 +175,7 @@ pub fn mine(
     )
 }
 
-/// [`mine`] with `n` reading threads.
+/// [`mine`] with `n` reading threads (0: the calling thread reads).
 fn mine_with(
     sources: &[Source],
     splitter: impl Fn() -> Result<Splitter, Error> + Sync,
@@ -181,12 +184,24 @@ fn mine_with(
     n: usize,
     mut each: impl FnMut(&LineMiner, Line<'_>),
 ) -> Result<(), Error> {
-    let n = n.clamp(1, sources.len().max(1));
+    let config = miner.config();
+    let mut tokens = Vec::new();
+    if n == 0 {
+        let files: Vec<(usize, &Source)> = sources.iter().enumerate().collect();
+        let reader = LineMiner::new(splitter()?, config);
+        let (read, unmatched) = read_files(&files, reader, |batch| {
+            file_batch(&batch, miner, &mut each, &mut tokens);
+            Some(batch)
+        });
+        stats.add(&read);
+        miner.unmatched += unmatched;
+        return Ok(());
+    }
+    let n = n.min(sources.len().max(1));
     let mut splitters = Vec::with_capacity(n);
     for _ in 0..n {
         splitters.push(splitter()?);
     }
-    let config = miner.config();
     std::thread::scope(|scope| {
         let mut batches: Vec<Receiver<Batch>> = Vec::with_capacity(n);
         let mut spent: Vec<std::sync::mpsc::Sender<Batch>> = Vec::with_capacity(n);
@@ -199,48 +214,18 @@ fn mine_with(
             let files: Vec<(usize, &Source)> =
                 sources.iter().enumerate().skip(k).step_by(n).collect();
             handles.push(scope.spawn(move || {
-                read_files(
-                    &files,
-                    LineMiner::new(splitter, config),
-                    &full_tx,
-                    &spent_rx,
-                )
+                read_files(&files, LineMiner::new(splitter, config), |batch| {
+                    full_tx.send(batch).ok()?;
+                    Some(spent_rx.try_recv().unwrap_or_default())
+                })
             }));
         }
-        let mut tokens: Vec<&str> = Vec::new();
         for file in 0..sources.len() {
             let k = file % n;
             // A reading thread that died sends nothing more: its panic is
             // raised at the join below.
             while let Ok(batch) = batches[k].recv() {
-                for p in &batch.lines {
-                    let mut t = recycle(std::mem::take(&mut tokens));
-                    t.extend(
-                        batch.tokens[p.tokens.0..p.tokens.1]
-                            .iter()
-                            .map(|&span| batch.get(span)),
-                    );
-                    let id = miner.add_key(batch.get(p.key));
-                    let get = |s: Span| Cow::Borrowed(batch.get(s));
-                    let entry = Entry {
-                        time: p.time,
-                        level: p.level.map(get),
-                        source: p.source.map(get),
-                        message: get(p.message),
-                    };
-                    each(
-                        miner,
-                        Line {
-                            file: p.file,
-                            number: p.number,
-                            entry,
-                            text: batch.get(p.text),
-                            tokens: &t,
-                            id,
-                        },
-                    );
-                    tokens = recycle(t);
-                }
+                file_batch(&batch, miner, &mut each, &mut tokens);
                 let last = batch.last;
                 // The reader may have finished: then the batch is dropped.
                 let _ = spent[k].send(batch);
@@ -259,25 +244,59 @@ fn mine_with(
     Ok(())
 }
 
-/// A reading thread: its files in order, each ending with a batch marked
-/// `last`. Returns its counts and the lines its format did not match.
+/// Files a batch's lines into the tree and hands them to `each`, in
+/// order. `tokens` is a buffer reused batch after batch.
+fn file_batch(
+    batch: &Batch,
+    miner: &mut LineMiner,
+    each: &mut impl FnMut(&LineMiner, Line<'_>),
+    tokens: &mut Vec<&str>,
+) {
+    for p in &batch.lines {
+        let mut t = recycle(std::mem::take(tokens));
+        t.extend(
+            batch.tokens[p.tokens.0..p.tokens.1]
+                .iter()
+                .map(|&span| batch.get(span)),
+        );
+        let id = miner.add_key(batch.get(p.key));
+        let get = |s: Span| Cow::Borrowed(batch.get(s));
+        let entry = Entry {
+            time: p.time,
+            level: p.level.map(get),
+            source: p.source.map(get),
+            message: get(p.message),
+        };
+        each(
+            miner,
+            Line {
+                file: p.file,
+                number: p.number,
+                entry,
+                text: batch.get(p.text),
+                tokens: &t,
+                id,
+            },
+        );
+        *tokens = recycle(t);
+    }
+}
+
+/// Reads files in order into batches, each file ending with a batch marked
+/// `last`, and hands each full batch to `deliver`, which gives back an
+/// empty one to fill (`None`: nobody wants more). Returns its counts and
+/// the lines its format did not match.
 fn read_files(
     files: &[(usize, &Source)],
     mut splitter: LineMiner,
-    full: &SyncSender<Batch>,
-    spent: &Receiver<Batch>,
+    mut deliver: impl FnMut(Batch) -> Option<Batch>,
 ) -> (IngestStats, u64) {
     let mut stats = IngestStats::default();
     let mut tokens: Vec<&str> = Vec::new();
     let mut valued = Vec::new();
-    let fresh = || {
-        let mut b = spent.try_recv().unwrap_or_default();
-        b.clear();
-        b
-    };
+    let mut batch = Batch::default();
     for &(file, source) in files {
         secops_common::info!("reading {}", source.name());
-        let mut batch = fresh();
         let mut gone = false;
         ingest::read(source, &mut stats, |number, text| {
             if gone {
@@ -290,14 +309,22 @@ fn read_files(
             batch.push(file, number, text, &entry, &t, &valued);
             tokens = recycle(t);
             if batch.lines.len() >= BATCH_LINES || batch.text.len() >= BATCH_BYTES {
-                let full_batch = std::mem::replace(&mut batch, fresh());
-                gone = full.send(full_batch).is_err();
+                match deliver(std::mem::take(&mut batch)) {
+                    Some(empty) => batch = empty,
+                    None => gone = true,
+                }
+                batch.clear();
             }
         });
-        batch.last = true;
-        if gone || full.send(batch).is_err() {
+        if gone {
             break;
         }
+        batch.last = true;
+        match deliver(std::mem::take(&mut batch)) {
+            Some(empty) => batch = empty,
+            None => break,
+        }
+        batch.clear();
     }
     (stats, splitter.unmatched)
 }
@@ -358,8 +385,11 @@ mod tests {
         }
         let (one, stats_one) = rows(&sources, None, 1);
         let (three, stats_three) = rows(&sources, None, 3);
+        let (none, stats_none) = rows(&sources, None, 0);
         assert_eq!(one, three);
+        assert_eq!(one, none);
         assert_eq!(stats_one, stats_three);
+        assert_eq!(stats_one, stats_none);
         assert_eq!(stats_one.files, 5);
         // In input order, and as the one-line-at-a-time miner mines them.
         let mut miner = LineMiner::new(Splitter::new(None, None).unwrap(), Default::default());
