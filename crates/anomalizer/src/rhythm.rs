@@ -13,7 +13,10 @@ pub const BURST_MIN_LINES: u64 = 10;
 
 /// Gaps a rhythm needs before it counts as steady, how regular the gaps
 /// must be (coefficient of variation; a Poisson stream has 1), and how far
-/// beyond the usual gap, and how long at least, a silence must be.
+/// beyond the usual gap, and how long at least, a silence must be. The
+/// rhythm must also have lasted at least a `SILENCE_FACTOR`th of the
+/// silence: a one-minute storm that ended an hour ago is not a heartbeat
+/// that stopped (the burst rule reports the storm).
 const SILENCE_MIN_GAPS: u64 = 20;
 const SILENCE_MAX_CV: f64 = 1.0;
 const SILENCE_FACTOR: f64 = 10.0;
@@ -170,9 +173,12 @@ impl Gaps {
         };
         let gap = until - from;
         let (usual, spread) = usual_without(gap, !ongoing);
-        let steady = self.n - u64::from(!ongoing) >= SILENCE_MIN_GAPS
+        let gaps = self.n - u64::from(!ongoing);
+        let lasted = usual * gaps as f64;
+        let steady = gaps >= SILENCE_MIN_GAPS
             && usual > 0.0
-            && spread <= SILENCE_MAX_CV * usual;
+            && spread <= SILENCE_MAX_CV * usual
+            && lasted * SILENCE_FACTOR >= gap as f64;
         (steady && gap >= SILENCE_MIN_SECS && gap as f64 >= SILENCE_FACTOR * usual).then_some(
             Silence {
                 from,
@@ -255,6 +261,24 @@ mod tests {
             few.add(i * 10);
         }
         assert_eq!(few.silence(Some(100_000)), None, "too little history");
+    }
+
+    #[test]
+    fn a_storm_that_ended_is_not_a_silence() {
+        // Thirty lines two seconds apart, then 68 minutes of nothing while
+        // the source went on: steady, but for one minute only.
+        let mut storm = Gaps::default();
+        for i in 0..30 {
+            storm.add(i * 2);
+        }
+        assert_eq!(storm.silence(Some(58 + 68 * 60)), None);
+        // Ten minutes of the same rhythm is one that stopped.
+        let mut heartbeat = Gaps::default();
+        for i in 0..300 {
+            heartbeat.add(i * 2);
+        }
+        let s = heartbeat.silence(Some(598 + 68 * 60)).unwrap();
+        assert_eq!(s.secs(), 68 * 60);
     }
 
     #[test]
