@@ -61,20 +61,37 @@ pub fn mask(token: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `token` without [`EDGE_PUNCTUATION`] at either end. They are all ASCII,
+/// `token` without [`is_edge`] punctuation at either end. It is all ASCII,
 /// so cutting at byte positions keeps the text valid UTF-8.
 fn trim_edges(token: &str) -> &str {
     let b = token.as_bytes();
-    let is_edge = |c: &u8| EDGE_PUNCTUATION.contains(&char::from(*c));
-    let start = b.iter().position(|c| !is_edge(c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !is_edge(c)).map_or(start, |e| e + 1);
+    let start = b.iter().position(|&c| !is_edge(c)).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| !is_edge(c))
+        .map_or(start, |e| e + 1);
     &token[start..end.max(start)]
 }
 
 /// Characters that wrap a value without being part of it: `(1234)`, `'x',`.
-const EDGE_PUNCTUATION: [char; 14] = [
-    '(', ')', '[', ']', '{', '}', '<', '>', ',', ';', '\'', '"', '.', ':',
-];
+fn is_edge(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'<'
+            | b'>'
+            | b','
+            | b';'
+            | b'\''
+            | b'"'
+            | b'.'
+            | b':'
+    )
+}
 
 /// Whether a whole token (its wrapping punctuation stripped) is a value.
 pub fn is_variable(core: &str) -> bool {
@@ -114,6 +131,7 @@ const DIGIT: u16 = 1;
 const HEX_LETTER: u16 = 1 << 1;
 /// Any other ASCII letter.
 const LETTER: u16 = 1 << 2;
+const ALPHANUMERIC: u16 = DIGIT | HEX_LETTER | LETTER;
 const DOT: u16 = 1 << 3;
 const COLON: u16 = 1 << 4;
 /// `-` or `+`.
@@ -176,7 +194,7 @@ fn is_version(s: &str) -> bool {
 pub fn is_time_like(token: &str) -> bool {
     let start = token
         .bytes()
-        .position(|c| !EDGE_PUNCTUATION.contains(&char::from(c)))
+        .position(|c| !is_edge(c))
         .unwrap_or(token.len());
     let b = &token.as_bytes()[start..];
     let digits = |r: std::ops::Range<usize>| {
@@ -325,37 +343,33 @@ fn is_duration(s: &str) -> bool {
 /// between punctuation: `blk_-1608999687919862906` becomes `blk_-<*>`,
 /// appended to `out`; a token with nothing to mask leaves `out` as it was.
 fn mask_digit_runs(token: &str, out: &mut String) -> Masked {
-    let start = out.len();
-    let mut changed = false;
     let bytes = token.as_bytes();
-    let mut i = 0;
+    // Text up to `copied` is in `out`; what lies between masked words is
+    // copied in one piece.
+    let (mut copied, mut i) = (0, 0);
     while i < bytes.len() {
         // A word is a run of ASCII letters and digits; anything else,
-        // each byte of a non-ASCII character too, is copied as it is.
+        // each byte of a non-ASCII character too, is kept as it is.
         let (start, mut digits) = (i, 0);
-        while let Some(b) = bytes.get(i).filter(|b| b.is_ascii_alphanumeric()) {
-            digits += usize::from(b.is_ascii_digit());
+        while i < bytes.len() && SHAPE[usize::from(bytes[i])] & ALPHANUMERIC != 0 {
+            digits += usize::from(SHAPE[usize::from(bytes[i])] == DIGIT);
             i += 1;
         }
         let word = &token[start..i];
         if digits > 0 && (digits == word.len() || is_hex(word)) {
+            out.push_str(&token[copied..start]);
             out.push_str(WILDCARD);
-            changed = true;
-        } else {
-            out.push_str(word);
+            copied = i;
         }
-        let start = i;
-        while bytes.get(i).is_some_and(|b| !b.is_ascii_alphanumeric()) {
+        while i < bytes.len() && SHAPE[usize::from(bytes[i])] & ALPHANUMERIC == 0 {
             i += 1;
         }
-        out.push_str(&token[start..i]);
     }
-    if changed {
-        Masked::Written
-    } else {
-        out.truncate(start);
-        Masked::Token
+    if copied == 0 {
+        return Masked::Token;
     }
+    out.push_str(&token[copied..]);
+    Masked::Written
 }
 
 #[cfg(test)]
