@@ -390,7 +390,7 @@ impl Finding<'_> {
     fn record(&self, detector: &'static str, message: String, context: &Context) -> Record {
         let p = self.profile;
         let place = |o: Origin| format!("{}:{}", self.files[o.file], o.line);
-        Record::new(TOOL, "log.anomaly", Severity::Medium, message)
+        Record::new(TOOL, &format!("log.{detector}"), Severity::Medium, message)
             .with("detector", detector)
             .with("source", self.stream.name.clone())
             .with("template_id", self.id)
@@ -552,7 +552,7 @@ fn stream_silence(stream: &Stream, end: Option<i64>) -> Option<(&'static str, f6
         },
         human_secs(s.usual.round().max(1.0) as i64),
     );
-    let mut rec = Record::new(TOOL, "log.anomaly", Severity::Medium, message)
+    let mut rec = Record::new(TOOL, "log.silence", Severity::Medium, message)
         .with("detector", "silence")
         .with("source", stream.name.clone())
         .with("source_lines", stream.lines);

@@ -82,7 +82,11 @@ fn jsonl_records_carry_the_kind_fields_and_a_summary() {
     let recs = records(&out.stdout);
     let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{recs:#?}");
-    assert_eq!(rare[0]["kind"], "log.anomaly");
+    assert_eq!(rare[0]["kind"], "log.rare_template");
+    // Each rule's findings are a record kind of their own.
+    for rec in recs.iter().filter(|r| r["detector"].is_string()) {
+        assert_eq!(rec["kind"], format!("log.{}", rec["detector"].as_str().unwrap()));
+    }
     assert_eq!(rare[0]["count"], 1);
     assert_eq!(rare[0]["first_seen"], "-:501");
     let score = rare[0]["score"].as_f64().unwrap();

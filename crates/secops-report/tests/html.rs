@@ -435,7 +435,7 @@ fn the_page_is_self_contained() {
             record(
                 "web1",
                 "anomalizer",
-                "log.anomaly",
+                "log.rare_template",
                 "medium",
                 "see https://evil.example/x.js",
             ),

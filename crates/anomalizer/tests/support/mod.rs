@@ -19,7 +19,7 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("anomalizer runs")
 }
 
-/// The `log.anomaly` records of one detector (`rare_template`, `burst`, ...).
+/// The records of one detector (`rare_template`, `burst`, `pca`, ...).
 pub fn by_detector<'r>(records: &'r [Value], detector: &str) -> Vec<&'r Value> {
     records
         .iter()

@@ -146,7 +146,11 @@ impl Page {
                 self.disk
                     .push(&format!("{} {mount}", rec.host), at, percent);
             }
-            ("anomalizer", "log.anomaly" | "log.window_anomaly") => self.template(rec),
+            (
+                "anomalizer",
+                "log.rare_template" | "log.token_frequency" | "log.burst" | "log.silence"
+                | "log.new_template" | "log.window_anomaly",
+            ) => self.template(rec),
             _ => {}
         }
     }
@@ -333,8 +337,8 @@ mod tests {
                 .with("percent", 81),
         );
         let anomaly = |detector: &str| {
-            let mut rec =
-                rec("anomalizer", "log.anomaly", "2026-11-21T19:05:00Z").with("detector", detector);
+            let mut rec = rec("anomalizer", &format!("log.{detector}"), "2026-11-21T19:05:00Z")
+                .with("detector", detector);
             if detector != "burst" {
                 rec.set("first_seen", "/var/log/a:b.log:12");
             }
@@ -356,7 +360,7 @@ mod tests {
                 .with("last_time", "2026-11-21T18:40:00Z"),
         );
         page.add(
-            rec("anomalizer", "log.anomaly", "2026-11-21T19:05:00Z")
+            rec("anomalizer", "log.rare_template", "2026-11-21T19:05:00Z")
                 .with("template", "no times")
                 .with("first_time", Value::Null),
         );
