@@ -14,7 +14,7 @@ use regex_automata::util::captures::Captures;
 use secops_common::Error;
 use serde_json::{Map, Value};
 
-use crate::header::{LogFormat, strip_header};
+use crate::header::{LogFormat, split_header};
 use crate::timestamp;
 
 /// One line taken apart.
@@ -69,11 +69,20 @@ impl Splitter {
     pub fn split<'l>(&mut self, line: &'l str, now: i64) -> Option<Entry<'l>> {
         match self {
             Splitter::Auto => Some(
-                json_entry(line, now).unwrap_or_else(|| Entry::text(line, strip_header(line), now)),
+                json_entry(line, now).unwrap_or_else(|| {
+                    let header = split_header(line);
+                    Entry {
+                        level: header.level.map(Cow::Borrowed),
+                        ..Entry::text(line, header.message, now)
+                    }
+                }),
             ),
             Splitter::Loghub(format) => format
                 .content(line)
-                .map(|message| Entry::text(line, message, now)),
+                .map(|(message, level)| Entry {
+                    level: level.map(Cow::Borrowed),
+                    ..Entry::text(line, message, now)
+                }),
             Splitter::Regex(regex) => regex.split(line, now),
         }
     }

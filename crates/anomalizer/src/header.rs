@@ -17,6 +17,8 @@ use secops_common::Error;
 pub struct LogFormat {
     regex: Regex,
     content: usize,
+    /// The `<Level>` field, when the format has one.
+    level: Option<usize>,
     captures: Captures,
 }
 
@@ -49,45 +51,69 @@ impl LogFormat {
         }
         let regex = Regex::new(&pattern)
             .map_err(|err| Error::bad_input(format!("--log-format {format:?}: {err}")))?;
-        let content = regex
-            .group_info()
-            .to_index(regex_automata::PatternID::ZERO, "Content")
-            .expect("the pattern names Content");
+        let group = |name| {
+            regex
+                .group_info()
+                .to_index(regex_automata::PatternID::ZERO, name)
+        };
+        let content = group("Content").expect("the pattern names Content");
+        let level = group("Level");
         let captures = regex.create_captures();
         Ok(LogFormat {
             regex,
             content,
+            level,
             captures,
         })
     }
 
-    /// The message part of `line`, or `None` when the line does not match.
-    pub fn content<'l>(&mut self, line: &'l str) -> Option<&'l str> {
+    /// The message part of `line` and its `<Level>`, or `None` when the
+    /// line does not match.
+    pub fn content<'l>(&mut self, line: &'l str) -> Option<(&'l str, Option<&'l str>)> {
         let line = line.trim();
         self.regex.captures(line, &mut self.captures);
-        self.captures
-            .get_group(self.content)
-            .map(|span| &line[span.range()])
+        let field = |group| {
+            self.captures
+                .get_group(group)
+                .map(|span| &line[span.range()])
+        };
+        let message = field(self.content)?;
+        Some((message, self.level.and_then(field).filter(|l| !l.is_empty())))
     }
 }
 
-/// The message of a line with no `--log-format`: leading header-like
-/// tokens (dates, times, numbers, month and day names, `[bracketed]`
-/// fields, even with spaces inside, log levels, `-`) are skipped, at most
-/// [`MAX_HEADER_TOKENS`] of them. Without this, a line's first words are
-/// its timestamp, and the parse tree, which routes on first words, would
-/// file each day apart. A syslog line (RFC 3164: `Mmm dd HH:MM:SS host
-/// tag[pid]: message`) also loses its host and tag, which every line of
-/// the file shares and which would otherwise fill the tree's first
-/// levels.
-pub fn strip_header(line: &str) -> &str {
+/// A line with no `--log-format`, taken apart by [`split_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'l> {
+    pub message: &'l str,
+    /// A level word among the header tokens, as written (`INFO`, `notice`).
+    pub level: Option<&'l str>,
+}
+
+/// Splits a line with no `--log-format`: leading header-like tokens
+/// (dates, times, numbers, month and day names, `[bracketed]` fields,
+/// even with spaces inside, log levels, `-`) are skipped, at most
+/// [`MAX_HEADER_TOKENS`] of them, and a level among them is kept. Without
+/// this, a line's first words are its timestamp, and the parse tree, which
+/// routes on first words, would file each day apart. A syslog line (RFC
+/// 3164: `Mmm dd HH:MM:SS host tag[pid]: message`) also loses its host and
+/// tag, which every line of the file shares and which would otherwise fill
+/// the tree's first levels.
+pub fn split_header(line: &str) -> Header<'_> {
     let line = line.trim_start();
     let syslog = crate::timestamp::starts_syslog(line);
     let mut rest = line;
+    let mut level = None;
     for _ in 0..MAX_HEADER_TOKENS {
         let end = token_end(rest);
-        if end == rest.len() || !is_header_token(&rest[..end]) {
+        if end == rest.len() {
             break;
+        }
+        let token = &rest[..end];
+        match header_token(token) {
+            Some(HeaderToken::Level(word)) => level = level.or(Some(word)),
+            Some(HeaderToken::Other) => {}
+            None => break,
         }
         rest = skip_space(&rest[end..]);
     }
@@ -102,7 +128,10 @@ pub fn strip_header(line: &str) -> &str {
             rest = skip_space(&rest[end..]);
         }
     }
-    rest
+    Header {
+        message: rest,
+        level,
+    }
 }
 
 /// `s` without leading white space, a byte at a time while it is ASCII.
@@ -181,63 +210,51 @@ fn is_syslog_tag(token: &str) -> bool {
 
 const MAX_HEADER_TOKENS: usize = 8;
 
-fn is_header_token(token: &str) -> bool {
+/// What a header token is.
+enum HeaderToken<'t> {
+    /// A log level, its punctuation trimmed.
+    Level(&'t str),
+    /// A date, time, number, `[field]`, month or day name, or `-`.
+    Other,
+}
+
+/// The kind of header token `token` is, if it is one.
+fn header_token(token: &str) -> Option<HeaderToken<'_>> {
     // Every character trimmed is ASCII, so bytes will do.
     let edge = |b: &u8| matches!(b, b'[' | b']' | b'(' | b')' | b',' | b':' | b'-');
     let b = token.as_bytes();
     let start = b.iter().position(|c| !edge(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|c| !edge(c)).map_or(start, |e| e + 1);
     let bare = &token[start..end];
-    token == "-"
-        || (b.first() == Some(&b'[') && b.last() == Some(&b']'))
-        || bare.bytes().next().is_some_and(|b| b.is_ascii_digit())
-        || is_header_word(bare)
+    match bare.bytes().next() {
+        Some(first) if first.is_ascii_alphabetic() => header_word(bare).or_else(|| {
+            (b.first() == Some(&b'[') && b.last() == Some(&b']')).then_some(HeaderToken::Other)
+        }),
+        first => (token == "-"
+            || (b.first() == Some(&b'[') && b.last() == Some(&b']'))
+            || first.is_some_and(|b| b.is_ascii_digit()))
+        .then_some(HeaderToken::Other),
+    }
 }
 
-/// A month or day name or a log level, in any case: the words a header
+/// A log level, or a month or day name, in any case: the words a header
 /// holds besides numbers.
-fn is_header_word(word: &str) -> bool {
+fn header_word(word: &str) -> Option<HeaderToken<'_>> {
     if !(3..=8).contains(&word.len()) {
-        return false;
+        return None;
     }
     let mut lower = [0u8; 8];
     lower[..word.len()].copy_from_slice(word.as_bytes());
     lower.make_ascii_lowercase();
-    matches!(
-        &lower[..word.len()],
-        b"jan"
-            | b"feb"
-            | b"mar"
-            | b"apr"
-            | b"may"
-            | b"jun"
-            | b"jul"
-            | b"aug"
-            | b"sep"
-            | b"oct"
-            | b"nov"
-            | b"dec"
-            | b"mon"
-            | b"tue"
-            | b"wed"
-            | b"thu"
-            | b"fri"
-            | b"sat"
-            | b"sun"
-            | b"trace"
-            | b"debug"
-            | b"info"
-            | b"notice"
-            | b"warn"
-            | b"warning"
-            | b"error"
-            | b"err"
-            | b"crit"
-            | b"critical"
-            | b"fatal"
-            | b"alert"
-            | b"emerg"
-    )
+    match &lower[..word.len()] {
+        b"trace" | b"debug" | b"info" | b"notice" | b"warn" | b"warning" | b"error" | b"err"
+        | b"crit" | b"critical" | b"fatal" | b"alert" | b"emerg" => Some(HeaderToken::Level(word)),
+        b"jan" | b"feb" | b"mar" | b"apr" | b"may" | b"jun" | b"jul" | b"aug" | b"sep" | b"oct"
+        | b"nov" | b"dec" | b"mon" | b"tue" | b"wed" | b"thu" | b"fri" | b"sat" | b"sun" => {
+            Some(HeaderToken::Other)
+        }
+        _ => None,
+    }
 }
 
 /// Literal text between fields: a regex whose space runs match white space.
@@ -266,18 +283,18 @@ mod tests {
             LogFormat::parse("<Date> <Time> <Pid> <Level> <Component>: <Content>").unwrap();
         assert_eq!(
             hdfs.content("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating\r"),
-            Some("PacketResponder 1 terminating")
+            Some(("PacketResponder 1 terminating", Some("INFO")))
         );
         let mut linux =
             LogFormat::parse(r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>")
                 .unwrap();
         assert_eq!(
             linux.content("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown"),
-            Some("check pass; user unknown")
+            Some(("check pass; user unknown", Some("combo")))
         );
         assert_eq!(
             linux.content("Jun 15 04:06:18 combo su(pam_unix)[21416]: session opened"),
-            Some("session opened")
+            Some(("session opened", Some("combo")))
         );
         assert_eq!(hdfs.content("no header here"), None);
     }
@@ -285,51 +302,57 @@ mod tests {
     #[test]
     fn content_alone_is_the_whole_line() {
         let mut whole = LogFormat::parse("<Content>").unwrap();
-        assert_eq!(whole.content("  a b c "), Some("a b c"));
+        assert_eq!(whole.content("  a b c "), Some(("a b c", None)));
     }
 
     #[test]
-    fn common_headers_are_skipped_without_a_format() {
+    fn common_headers_are_split_without_a_format() {
+        let split = |line| {
+            let h = split_header(line);
+            (h.message, h.level)
+        };
         assert_eq!(
-            strip_header("[Sun Dec 04 04:47:44 2005] [notice] jk2_init() Found child 6725"),
-            "jk2_init() Found child 6725"
+            split("[Sun Dec 04 04:47:44 2005] [notice] jk2_init() Found child 6725"),
+            ("jk2_init() Found child 6725", Some("notice"))
         );
         assert_eq!(
-            strip_header("2026-11-21T19:02:00Z INFO Started worker 3"),
-            "Started worker 3"
+            split("2026-11-21T19:02:00Z INFO Started worker 3"),
+            ("Started worker 3", Some("INFO"))
         );
         assert_eq!(
-            strip_header("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass"),
-            "check pass"
+            split("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass"),
+            ("check pass", None)
         );
         assert_eq!(
-            strip_header("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster"),
-            "Invalid user webmaster"
+            split("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster"),
+            ("Invalid user webmaster", None)
         );
         assert_eq!(
-            strip_header("Jun  9 06:06:20 combo kernel: Linux version 2.6.5"),
-            "Linux version 2.6.5"
+            split("Jun  9 06:06:20 combo kernel: Linux version 2.6.5"),
+            ("Linux version 2.6.5", None)
         );
         assert_eq!(
-            strip_header("Jun  9 06:06:20 CRON[42]: job done"),
-            "job done",
+            split("Jun  9 06:06:20 CRON[42]: job done"),
+            ("job done", None),
             "a syslog line without a host"
         );
         assert_eq!(
-            strip_header("Jun  9 06:06:20 combo not a tag here"),
-            "not a tag here"
+            split("Jun  9 06:06:20 combo not a tag here"),
+            ("not a tag here", None)
         );
         assert_eq!(
-            strip_header(
-                "2015-10-18 18:01:50,353 INFO [IPC Server handler 13 on 62270] org.a.B: Got it"
-            ),
-            "org.a.B: Got it"
+            split("2015-10-18 18:01:50,353 INFO [IPC Server handler 13 on 62270] org.a.B: Got it"),
+            ("org.a.B: Got it", Some("INFO"))
         );
         assert_eq!(
-            strip_header("2015-10-18 18:01:50 INFO [unclosed bracket and more"),
-            "[unclosed bracket and more"
+            split("2015-10-18 18:01:50 WARN [unclosed bracket and more"),
+            ("[unclosed bracket and more", Some("WARN"))
         );
-        assert_eq!(strip_header("12345"), "12345", "a line is never emptied");
+        assert_eq!(
+            split("2026-11-21 19:02:00 [ERROR] disk full"),
+            ("disk full", Some("ERROR"))
+        );
+        assert_eq!(split("12345"), ("12345", None), "a line is never emptied");
     }
 
     #[test]

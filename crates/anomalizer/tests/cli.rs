@@ -393,6 +393,24 @@ fn each_file_is_judged_by_its_own_volume() {
 }
 
 #[test]
+fn a_plain_line_s_level_is_read_from_its_header() {
+    let mut log = String::new();
+    for i in 0..300 {
+        log += &format!("2026-11-21T10:{:02}:00Z INFO request served in {i}ms\n", i % 60);
+    }
+    log += "2026-11-21T10:59:30Z [ERROR] disk sda1 remounted read-only\n";
+    let out = run(anomalizer()
+        .args(["--format", "jsonl", "--log", "-"])
+        .stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let rare = by_detector(&recs, "rare_template");
+    assert_eq!(rare.len(), 1, "{recs:#?}");
+    assert_eq!(rare[0]["template"], "disk sda1 remounted read-only");
+    assert_eq!(rare[0]["level"], "ERROR");
+}
+
+#[test]
 fn a_heartbeat_that_stops_is_a_silence_with_its_times() {
     // A heartbeat each minute until 11:29, requests each minute until 11:59.
     let mut log = String::new();
