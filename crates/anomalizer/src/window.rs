@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::TOOL;
 use crate::detect::Origin;
 use crate::drain::Template;
-use crate::iforest::{self, Forest};
+use crate::iforest::{Forest, Isolation};
 use crate::pca::{C_ALPHA, Pca, Unfit};
 use crate::timestamp::rfc3339;
 
@@ -465,6 +465,9 @@ fn pca_flags(s: &Source, v: &Vectors<'_>) -> Vec<Flagged> {
 
 fn forest_flags(v: &Vectors<'_>) -> Vec<Flagged> {
     let forest = Forest::fit(&v.rows);
+    let isolations: Vec<Isolation> = v.rows.iter().map(|r| forest.isolate(r)).collect();
+    // Judged against the source's own windows (see `iforest::Cut`).
+    let cut = forest.cut(&isolations);
     // What a window usually holds: the median count per template.
     let medians: Vec<f64> = (0..v.dims.len())
         .map(|d| {
@@ -475,16 +478,18 @@ fn forest_flags(v: &Vectors<'_>) -> Vec<Flagged> {
         })
         .collect();
     let mut out = Vec::new();
-    for (window, row) in v.rows.iter().enumerate() {
-        let isolation = forest.isolate(row);
-        if isolation.score <= iforest::THRESHOLD {
+    for (window, isolation) in isolations.into_iter().enumerate() {
+        if isolation.depth >= cut.depth {
             continue;
         }
         let total: f64 = isolation.blame.iter().sum();
         out.push(Flagged {
             window,
             score: isolation.score,
-            severity: if isolation.score >= 0.75 {
+            // Marginal (path over half the cut's, as PCA's under twice
+            // its threshold) is low; statistics alone never make a
+            // finding high.
+            severity: if isolation.depth <= cut.depth / 2.0 {
                 Severity::Medium
             } else {
                 Severity::Low
@@ -495,11 +500,15 @@ fn forest_flags(v: &Vectors<'_>) -> Vec<Flagged> {
                 .map(|b| b / total.max(f64::MIN_POSITIVE))
                 .collect(),
             expected: medians.clone(),
-            fields: vec![("threshold", iforest::THRESHOLD.into())],
+            fields: vec![
+                ("threshold", round(cut.score, 3).into()),
+                ("depth", round(isolation.depth, 2).into()),
+                ("median_depth", round(cut.median, 2).into()),
+                ("cut_depth", round(cut.depth, 2).into()),
+            ],
             verdict: format!(
-                "isolation score {:.2} is above {}",
-                isolation.score,
-                iforest::THRESHOLD
+                "isolated in {:.1} splits where the median window needs {:.1} (cut {:.1}): score {:.3} is above the cut {:.3}",
+                isolation.depth, cut.median, cut.depth, isolation.score, cut.score
             ),
         });
     }

@@ -20,6 +20,7 @@ use crate::detect::{Detector, Observed, Origin, Rules};
 use crate::drain::DrainConfig;
 use crate::eval::{Detection, loghub_formats};
 use crate::extract::Splitter;
+use crate::iforest::{Forest, Isolation};
 use crate::ingest::{self, IngestStats, Source};
 use crate::mine::LineMiner;
 use crate::pca::{C_ALPHA, Pca};
@@ -68,7 +69,7 @@ pub fn bgl_records(
         config,
         window,
     )?);
-    out.push(hdfs_pca_record(data)?);
+    out.extend(hdfs_records(data)?);
     Ok(out)
 }
 
@@ -192,10 +193,11 @@ fn bgl_scores(
 
 /// HDFS block sessions (DeepLog's parse of Xu et al.'s HDFS_v1, the data
 /// the PCA method was made on): each block a vector of event counts, the
-/// model fitted on the first half of the normal blocks (as the rules'
+/// models fitted on the first half of the normal blocks (as the rules'
 /// score learns from it), the held-out half and every abnormal block
-/// judged. Its `log.eval` record.
-pub fn hdfs_pca_record(data: &Path) -> Result<Record, Error> {
+/// judged. The `log.eval` records of PCA and of the isolation forest
+/// (its cut, as in [`crate::iforest::Cut`], from the fitted blocks).
+pub fn hdfs_records(data: &Path) -> Result<Vec<Record>, Error> {
     let (normal, abnormal) = crate::eval::read_hdfs_sessions(data)?;
     let keys = normal
         .iter()
@@ -214,41 +216,50 @@ pub fn hdfs_pca_record(data: &Path) -> Result<Record, Error> {
     let rows: Vec<Vec<f64>> = learn.iter().map(vector).collect();
     let pca = Pca::fit(&rows, C_ALPHA)
         .map_err(|why| Error::failed(format!("HDFS sessions: no PCA model ({why:?})")))?;
-    let flagged = |sessions: &[Vec<u32>]| {
-        sessions
-            .iter()
-            .filter(|s| pca.residual(&vector(s)).spe > pca.threshold)
-            .count()
+    let forest = Forest::fit(&rows);
+    let fitted: Vec<Isolation> = rows.iter().map(|r| forest.isolate(r)).collect();
+    let cut = forest.cut(&fitted);
+    let score = |flag: &dyn Fn(&[f64]) -> bool| {
+        let flagged = |sessions: &[Vec<u32>]| sessions.iter().filter(|s| flag(&vector(s))).count();
+        Detection::new(
+            flagged(&abnormal),
+            abnormal.len(),
+            flagged(held_out),
+            held_out.len(),
+        )
     };
-    let d = Detection::new(
-        flagged(&abnormal),
-        abnormal.len(),
-        flagged(held_out),
-        held_out.len(),
-    );
-    Ok(Record::new(
-        TOOL,
-        "log.eval",
-        Severity::Info,
-        format!(
-            "HDFS blocks flagged by pca (fitted on {} normal blocks): precision {:.3}, recall {:.3} ({} of {} normal flagged)",
-            learn.len(),
-            d.precision,
-            d.recall,
-            d.negatives_flagged,
-            d.negatives
-        ),
-    )
-    .with("dataset", "HDFS blocks, pca")
-    .with("detector", "pca")
-    .with("precision", round(d.precision, 3))
-    .with("recall", round(d.recall, 3))
-    .with("flagged", d.flagged)
-    .with("positives", d.positives)
-    .with("negatives_flagged", d.negatives_flagged)
-    .with("negatives", d.negatives)
-    .with("components", pca.kept())
-    .with("threshold", round(pca.threshold, 3)))
+    let record = |name: &str, d: Detection| {
+        Record::new(
+            TOOL,
+            "log.eval",
+            Severity::Info,
+            format!(
+                "HDFS blocks flagged by {name} (fitted on {} normal blocks): precision {:.3}, recall {:.3} ({} of {} normal flagged)",
+                learn.len(),
+                d.precision,
+                d.recall,
+                d.negatives_flagged,
+                d.negatives
+            ),
+        )
+        .with("dataset", format!("HDFS blocks, {name}"))
+        .with("detector", name)
+        .with("precision", round(d.precision, 3))
+        .with("recall", round(d.recall, 3))
+        .with("flagged", d.flagged)
+        .with("positives", d.positives)
+        .with("negatives_flagged", d.negatives_flagged)
+        .with("negatives", d.negatives)
+    };
+    Ok(vec![
+        record("pca", score(&|v| pca.residual(v).spe > pca.threshold))
+            .with("components", pca.kept())
+            .with("threshold", round(pca.threshold, 3)),
+        record("iforest", score(&|v| forest.isolate(v).depth < cut.depth))
+            .with("threshold", round(cut.score, 3))
+            .with("median_depth", round(cut.median, 2))
+            .with("cut_depth", round(cut.depth, 2)),
+    ])
 }
 
 /// Whether a rule finding names this line (see the module comment).

@@ -18,28 +18,39 @@ fn load(minute: usize) -> usize {
 /// minute, a heartbeat ticks each minute and cron runs every 7 minutes;
 /// in minute `broken` (if any) sessions open and never close.
 fn login_log(broken: Option<usize>) -> String {
+    login_log_with(120, load, broken)
+}
+
+/// The login log over `minutes` from 2026-11-21T10:00Z, with `sessions`
+/// opened in each minute.
+fn login_log_with(
+    minutes: usize,
+    sessions: impl Fn(usize) -> usize,
+    broken: Option<usize>,
+) -> String {
     let mut log = String::new();
-    for minute in 0..120 {
-        let (h, m) = (10 + minute / 60, minute % 60);
-        for i in 0..load(minute) {
+    for minute in 0..minutes {
+        let t = 600 + minute;
+        let (d, h, m) = (21 + t / 1440, t % 1440 / 60, t % 60);
+        for i in 0..sessions(minute) {
             let s = i * 2 % 60;
             log += &format!(
-                "2026-11-21T{h:02}:{m:02}:{s:02}Z sshd[{}]: session opened for user u{} by (uid=0)\n",
+                "2026-11-{d:02}T{h:02}:{m:02}:{s:02}Z sshd[{}]: session opened for user u{} by (uid=0)\n",
                 100 + i,
                 i % 9
             );
             if Some(minute) != broken {
                 log += &format!(
-                    "2026-11-21T{h:02}:{m:02}:{:02}Z sshd[{}]: session closed for user u{}\n",
+                    "2026-11-{d:02}T{h:02}:{m:02}:{:02}Z sshd[{}]: session closed for user u{}\n",
                     s + 1,
                     100 + i,
                     i % 9
                 );
             }
         }
-        log += &format!("2026-11-21T{h:02}:{m:02}:30Z heartbeat ok seq={minute}\n");
+        log += &format!("2026-11-{d:02}T{h:02}:{m:02}:30Z heartbeat ok seq={minute}\n");
         if minute % 7 == 0 {
-            log += &format!("2026-11-21T{h:02}:{m:02}:40Z cron job {minute} ran\n");
+            log += &format!("2026-11-{d:02}T{h:02}:{m:02}:40Z cron job {minute} ran\n");
         }
     }
     log
@@ -105,8 +116,12 @@ fn pca_flags_the_minute_where_sessions_stop_closing() {
         message.contains("\"sshd[<*>]: session closed for user <*>\" 0x (expected"),
         "{message}"
     );
-    // Only the PCA detector ran.
-    assert!(recs.iter().all(|r| r["kind"] != "log.anomaly"), "{recs:#?}");
+    // Only the PCA detector ran: no rule's findings.
+    assert!(
+        recs.iter()
+            .all(|r| matches!(r["kind"].as_str(), Some("log.window_anomaly" | "log.summary"))),
+        "{recs:#?}"
+    );
     let summary = recs.last().unwrap();
     assert_eq!(summary["window_anomalies"], 1);
 }
@@ -145,14 +160,61 @@ fn the_isolation_forest_flags_the_same_minute_and_only_it() {
         if let Some(w) = found.first() {
             assert_eq!(w["detector"], "iforest");
             assert_eq!(w["window_start"], "2026-11-21T11:10:00Z");
-            assert_eq!(w["threshold"], 0.7);
-            assert!(w["score"].as_f64().unwrap() > 0.7, "{w:#?}");
+            // The cut actually used: half the median window's path,
+            // as a score.
+            let number = |field: &str| {
+                w[field]
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("no {field}: {w:#?}"))
+            };
+            assert!(
+                (number("cut_depth") - number("median_depth") / 2.0).abs() <= 0.01,
+                "{w:#?}"
+            );
+            assert!(number("depth") < number("cut_depth"), "{w:#?}");
+            assert!(number("score") > number("threshold"), "{w:#?}");
+            assert!((0.5..1.0).contains(&number("threshold")), "{w:#?}");
+            assert_eq!(w["severity"], "low", "not twice as isolated as the cut");
+            let message = w["message"].as_str().unwrap();
+            assert!(
+                message.contains("where the median window needs")
+                    && message.contains("above the cut"),
+                "{message}"
+            );
             // The closed sessions carry the blame: 0 where a window
             // usually holds 16.
             assert_eq!(w["template"], "sshd[<*>]: session closed for user <*>");
             assert_eq!(w["count"], 0);
             assert_eq!(w["expected"], 16.0);
         }
+    }
+}
+
+#[test]
+fn a_day_of_varying_load_gives_the_forest_nothing() {
+    // A fixed score cut (0.7) flagged five of these minutes: the busiest
+    // ones (27 sessions), which recur every 23 minutes, score 0.701 in a
+    // day of windows. Neither they nor the quiet hours of a smooth daily
+    // swing are isolated in under half the median window's splits.
+    let daily = |minute: usize| {
+        let phase = minute as f64 / 1440.0 * std::f64::consts::TAU;
+        (16.0 + 11.0 * phase.sin()).round() as usize
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, log) in [
+        ("cycling", login_log_with(1440, load, None)),
+        ("daily", login_log_with(1440, daily, None)),
+    ] {
+        let path = write(dir.path(), "auth.log", &log);
+        let out = run(anomalizer().arg("--log").arg(&path).args([
+            "--detector",
+            "iforest",
+            "--format",
+            "jsonl",
+        ]));
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let recs = records(&out.stdout);
+        assert!(windows(&recs).is_empty(), "{name}: {recs:#?}");
     }
 }
 
@@ -277,6 +339,16 @@ fn the_window_detectors_are_scored_on_bgl_alerts_and_hdfs_blocks() {
     // it ever does, this row moves to time windows and must be revisited.
     let pca = row("BGL lines, pca, 100-line windows (no times)");
     assert!(pca["f1"].as_f64().unwrap() >= 0.4, "{pca:#?}");
+    // The forest's cut is half the median window's path: the 100-line
+    // window isolated first (lines 201-300, 14 alerts) is flagged, and
+    // nothing else. A fixed score cut of 0.7 flagged nothing here: the
+    // median window scores 0.36, not the 0.5 that cut assumed.
+    let forest = row("BGL windows, iforest, 100-line windows (no times)");
+    assert_eq!(forest["flagged"], 1, "{forest:#?}");
+    assert_eq!(forest["negatives_flagged"], 0, "{forest:#?}");
+    let forest = row("BGL lines, iforest, 100-line windows (no times)");
+    assert_eq!(forest["flagged"], 100, "{forest:#?}");
+    assert!(forest["precision"].as_f64().unwrap() >= 0.1, "{forest:#?}");
     let rules = row("BGL lines, rules, 100-line windows (no times)");
     assert!(rules["recall"].as_f64().unwrap() >= 0.33, "{rules:#?}");
     // PCA fitted on half the normal HDFS blocks: measured recall 1.000,
@@ -287,4 +359,19 @@ fn the_window_detectors_are_scored_on_bgl_alerts_and_hdfs_blocks() {
     let false_positive_rate =
         hdfs["negatives_flagged"].as_f64().unwrap() / hdfs["negatives"].as_f64().unwrap();
     assert!(false_positive_rate <= 0.01, "{hdfs:#?}");
+    // The forest, fitted on the same half, with its cut from the fitted
+    // blocks: measured precision 0.989, recall 0.072, 14 of 2,428
+    // held-out normal blocks flagged. Most normal blocks are copies of a
+    // few, so the cut is the 1% ceiling (`iforest::MOST_FLAGGED`), not
+    // half the median path.
+    let forest = row("HDFS blocks, iforest");
+    assert_eq!(forest["positives"], 16_838, "{forest:#?}");
+    assert!(forest["flagged"].as_u64().unwrap() > 1000, "{forest:#?}");
+    assert!(
+        forest["cut_depth"].as_f64().unwrap() < forest["median_depth"].as_f64().unwrap() / 2.0,
+        "{forest:#?}"
+    );
+    let false_positive_rate =
+        forest["negatives_flagged"].as_f64().unwrap() / forest["negatives"].as_f64().unwrap();
+    assert!(false_positive_rate <= 0.01, "{forest:#?}");
 }
