@@ -19,7 +19,7 @@ use crate::classify::is_time_like;
 use crate::context::{Context, Recent, clipped, set_clipped};
 use crate::drain::{Template, has_wildcard};
 use crate::fasthash::FastMap;
-use crate::rhythm::{Burst, Gaps, Rate, Silence, WINDOW_SECS, human_secs};
+use crate::rhythm::{Burst, Gaps, Rate, Silence, Slowdown, WINDOW_SECS, human_secs};
 use crate::summary::{SourceOverview, Timeline};
 use crate::timestamp::rfc3339;
 
@@ -345,6 +345,7 @@ impl Detector {
                 };
                 found.extend(finding.rare(rules.threshold));
                 found.extend(finding.burst());
+                found.extend(finding.slowdown());
                 found.extend(finding.dominant());
                 found.extend(finding.silence(stream.gaps.silence(self.end)));
                 if let Some(known) = known
@@ -452,6 +453,30 @@ impl Finding<'_> {
             .with("window_start", rfc3339(start))
             .with("window_secs", WINDOW_SECS);
         Some(("burst", burst.score(), rec))
+    }
+
+    /// The template kept logging, but far below its usual rate.
+    fn slowdown(&self) -> Option<(&'static str, f64, Record)> {
+        let slow: Slowdown = self.profile.rate?.worst_slowdown()?;
+        let (from, until) = (slow.from * WINDOW_SECS, slow.until * WINDOW_SECS);
+        let message = format!(
+            "Slowdown: {:?} {}x in the {} from {}, usually {:.0}, in {}",
+            self.template.text(),
+            slow.count,
+            human_secs(until - from),
+            rfc3339(from),
+            slow.expected,
+            self.stream.name
+        );
+        let rec = self
+            .record("slowdown", message, &self.profile.context)
+            .with("count", slow.count)
+            .with("expected", slow.expected)
+            .with("score", slow.score())
+            .with("slow_from", rfc3339(from))
+            .with("slow_until", rfc3339(until))
+            .with("slow_secs", until - from);
+        Some(("slowdown", slow.score(), rec))
     }
 
     fn dominant(&self) -> Vec<(&'static str, f64, Record)> {

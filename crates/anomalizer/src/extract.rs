@@ -68,21 +68,17 @@ impl Splitter {
     /// `now` settles the year of syslog times.
     pub fn split<'l>(&mut self, line: &'l str, now: i64) -> Option<Entry<'l>> {
         match self {
-            Splitter::Auto => Some(
-                json_entry(line, now).unwrap_or_else(|| {
-                    let header = split_header(line);
-                    Entry {
-                        level: header.level.map(Cow::Borrowed),
-                        ..Entry::text(line, header.message, now)
-                    }
-                }),
-            ),
-            Splitter::Loghub(format) => format
-                .content(line)
-                .map(|(message, level)| Entry {
-                    level: level.map(Cow::Borrowed),
-                    ..Entry::text(line, message, now)
-                }),
+            Splitter::Auto => Some(json_entry(line, now).unwrap_or_else(|| {
+                let header = split_header(line);
+                Entry {
+                    level: header.level.map(Cow::Borrowed),
+                    ..Entry::text(line, header.message, now)
+                }
+            })),
+            Splitter::Loghub(format) => format.content(line).map(|(message, level)| Entry {
+                level: level.map(Cow::Borrowed),
+                ..Entry::text(line, message, now)
+            }),
             Splitter::Regex(regex) => regex.split(line, now),
         }
     }

@@ -78,7 +78,10 @@ impl LogFormat {
                 .map(|span| &line[span.range()])
         };
         let message = field(self.content)?;
-        Some((message, self.level.and_then(field).filter(|l| !l.is_empty())))
+        Some((
+            message,
+            self.level.and_then(field).filter(|l| !l.is_empty()),
+        ))
     }
 }
 

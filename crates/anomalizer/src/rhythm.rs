@@ -4,12 +4,28 @@
 /// Length of the windows a template's rate is counted in.
 pub const WINDOW_SECS: i64 = 60;
 
-/// Windows of history a template needs before a window can be a burst,
-/// and how far above its usual rate (and how many lines at least) it must
-/// be.
+/// Windows of history a template needs before a window can be a burst
+/// (or start a slowdown), and how far above its usual rate (and how many
+/// lines at least) it must be.
 const BURST_MIN_HISTORY: i64 = 10;
 const BURST_FACTOR: f64 = 10.0;
 pub const BURST_MIN_LINES: u64 = 10;
+
+/// How far below its usual rate a template must fall, over a stretch of
+/// windows, for a slowdown (it slowed without stopping: a stop is a
+/// silence), the lines the stretch must have been expected to hold at
+/// least, and the rate under which a stretch goes on (looser, so that one
+/// window of noise does not cut a slowdown in pieces; each window must
+/// also stay under half the usual rate, or hold one line, so that the
+/// stretch ends when the rate comes back).
+const SLOW_FACTOR: f64 = 5.0;
+const SLOW_MIN_EXPECTED: f64 = 20.0;
+const SLOW_GOES_ON: f64 = 4.0;
+/// A rate is only "usual" if the windows before were steady: their counts'
+/// variance at most this many times their mean (random arrivals give 1; a
+/// log written in clumps, dpkg's, gives hundreds, and its quiet weeks are
+/// no slowdown).
+const SLOW_MAX_DISPERSION: f64 = 5.0;
 
 /// Gaps a rhythm needs before it counts as steady, how regular the gaps
 /// must be (coefficient of variation; a Poisson stream has 1), and how far
@@ -30,7 +46,42 @@ pub struct Rate {
     window: i64,
     in_window: u64,
     before: u64,
+    /// The sum of the squared counts of the windows before the open one.
+    before_squares: f64,
     worst: Option<Burst>,
+    /// The stretch of slow windows under way.
+    slow: Option<Slowdown>,
+    worst_slow: Option<Slowdown>,
+}
+
+/// A stretch of whole windows in which a template kept logging, far below
+/// its usual rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slowdown {
+    /// First window of the stretch, and the window after its last.
+    pub from: i64,
+    pub until: i64,
+    pub count: u64,
+    /// Lines the stretch would have held at the rate before it.
+    pub expected: f64,
+    /// Windows of history before it.
+    history: i64,
+}
+
+impl Slowdown {
+    pub fn score(&self) -> f64 {
+        1.0 - self.count as f64 / self.expected
+    }
+
+    /// Far enough below, over enough lines, not a stop, and after a rate
+    /// that lasted at least a tenth as long as the stretch (as for a
+    /// silence: an hour of steady lines says little about the next weeks).
+    fn counts(&self) -> bool {
+        self.count > 0
+            && self.expected >= SLOW_MIN_EXPECTED
+            && self.count as f64 * SLOW_FACTOR <= self.expected
+            && (self.history as f64) * SILENCE_FACTOR >= (self.until - self.from) as f64
+    }
 }
 
 /// The window furthest above a template's usual rate.
@@ -54,7 +105,10 @@ impl Rate {
             window,
             in_window: 0,
             before: 0,
+            before_squares: 0.0,
             worst: None,
+            slow: None,
+            worst_slow: None,
         }
     }
 
@@ -64,7 +118,11 @@ impl Rate {
     pub fn add(&mut self, window: i64) -> bool {
         if window > self.window {
             self.worst = self.worst_with_open_window();
+            self.close(self.window, self.in_window, 1);
             self.before += self.in_window;
+            self.before_squares += (self.in_window * self.in_window) as f64;
+            // The windows skipped held no line.
+            self.close(self.window + 1, 0, window - self.window - 1);
             self.window = window;
             self.in_window = 0;
         }
@@ -72,6 +130,61 @@ impl Rate {
         // open one rather than rewriting history.
         self.in_window += 1;
         self.in_window == BURST_MIN_LINES
+    }
+
+    /// Ends `n` whole windows from `window` on, holding `count` lines in
+    /// all, for the slowdown under way: it goes on while it stays far
+    /// enough below the rate before it, else it ends and is judged.
+    fn close(&mut self, window: i64, count: u64, n: i64) {
+        if n == 0 {
+            return;
+        }
+        if let Some(slow) = &mut self.slow {
+            let rate = slow.expected / (slow.until - slow.from) as f64;
+            let low = count as f64 <= (rate * n as f64 / 2.0).max(1.0);
+            let total = (slow.count + count) as f64;
+            if low && total * SLOW_GOES_ON <= rate * (slow.until + n - slow.from) as f64 {
+                slow.count += count;
+                slow.until += n;
+                slow.expected += rate * n as f64;
+                return;
+            }
+            self.end_slow();
+        }
+        let history = window - self.first_window;
+        if history < BURST_MIN_HISTORY {
+            return;
+        }
+        let rate = self.before as f64 / history as f64;
+        let variance = self.before_squares / history as f64 - rate * rate;
+        if variance <= SLOW_MAX_DISPERSION * rate && count as f64 * SLOW_GOES_ON <= rate * n as f64
+        {
+            self.slow = Some(Slowdown {
+                from: window,
+                until: window + n,
+                count,
+                expected: rate * n as f64,
+                history,
+            });
+        }
+    }
+
+    /// Judges the stretch under way, keeping it if it is the worst yet.
+    fn end_slow(&mut self) {
+        let Some(slow) = self.slow.take().filter(Slowdown::counts) else {
+            return;
+        };
+        if self.worst_slow.is_none_or(|w| slow.score() > w.score()) {
+            self.worst_slow = Some(slow);
+        }
+    }
+
+    /// The worst slowdown, the stretch under way included (its whole
+    /// windows: the open one is not over).
+    pub fn worst_slowdown(&self) -> Option<Slowdown> {
+        let mut rate = *self;
+        rate.end_slow();
+        rate.worst_slow
     }
 
     /// The window lines are being counted in.
@@ -225,6 +338,61 @@ mod tests {
             30,
             "kept once closed"
         );
+    }
+
+    /// A rate fed `per_window[w]` lines in window `w`.
+    fn rate_of(per_window: &[u64]) -> Rate {
+        let mut rate = Rate::new(0);
+        for (w, &n) in per_window.iter().enumerate() {
+            for _ in 0..n {
+                rate.add(w as i64);
+            }
+        }
+        rate
+    }
+
+    #[test]
+    fn a_rate_far_below_the_usual_is_a_slowdown() {
+        // 60 lines a window for 30 windows, then 5 to 7 for 20, then back.
+        let mut windows = vec![60; 30];
+        windows.extend((0..20).map(|w| 5 + w % 3));
+        windows.extend([60; 10]);
+        let slow = rate_of(&windows).worst_slowdown().unwrap();
+        assert_eq!((slow.from, slow.until), (30, 50));
+        assert_eq!(slow.count, windows[30..50].iter().sum::<u64>());
+        assert!((slow.expected - 1200.0).abs() < 1e-9, "{slow:?}");
+        assert!(slow.score() > 0.89);
+        // Still slow when the input ends: judged on its whole windows.
+        let ongoing = rate_of(&windows[..45]).worst_slowdown().unwrap();
+        assert_eq!((ongoing.from, ongoing.until), (30, 44));
+    }
+
+    #[test]
+    fn a_dip_a_stop_a_clumpy_past_or_a_short_history_is_no_slowdown() {
+        let mut half = vec![60; 30];
+        half.extend([30; 20]);
+        assert_eq!(rate_of(&half).worst_slowdown(), None, "half the rate");
+        let mut stop = vec![60; 30];
+        stop.extend([0; 20]);
+        stop.push(60);
+        assert_eq!(rate_of(&stop).worst_slowdown(), None, "a stop is a silence");
+        let mut sparse = vec![1; 30];
+        sparse.extend([0, 0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(
+            rate_of(&sparse).worst_slowdown(),
+            None,
+            "too few lines expected"
+        );
+        assert_eq!(
+            rate_of(&[60, 60, 2, 2, 60]).worst_slowdown(),
+            None,
+            "no history yet"
+        );
+        // A thousand lines in one window of twelve, then one a day.
+        let mut clumps = vec![0; 12];
+        clumps[3] = 1000;
+        clumps.extend([0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        assert_eq!(rate_of(&clumps).worst_slowdown(), None, "written in clumps");
     }
 
     #[test]

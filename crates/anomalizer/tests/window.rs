@@ -118,8 +118,10 @@ fn pca_flags_the_minute_where_sessions_stop_closing() {
     );
     // Only the PCA detector ran: no rule's findings.
     assert!(
-        recs.iter()
-            .all(|r| matches!(r["kind"].as_str(), Some("log.window_anomaly" | "log.summary"))),
+        recs.iter().all(|r| matches!(
+            r["kind"].as_str(),
+            Some("log.window_anomaly" | "log.summary")
+        )),
         "{recs:#?}"
     );
     let summary = recs.last().unwrap();
