@@ -27,7 +27,7 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
-pub fn deliver(sink: &Sink, digest: &Digest, policy: Policy, redactor: &Redactor) -> Delivery {
+pub fn deliver(sink: &Sink, digest: &Digest<'_>, policy: Policy, redactor: &Redactor) -> Delivery {
     let mut delay = policy.retry_delay;
     let mut attempt = 1;
     loop {

@@ -7,53 +7,72 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use secops_common::{Record, Severity};
+use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 use serde_json::{Value, json};
 
-use crate::ledger::Due;
+use crate::ledger::{Due, Owed};
 
-/// A message ready for any sink.
+/// A message ready for any sink. The records stay the ledger's JSON lines
+/// until a sink asks for them ([`Digest::firing`], [`Digest::resolved`]),
+/// which parse them one at a time: a message about 100,000 alerts never
+/// holds 100,000 parsed records.
 #[derive(Debug, Clone)]
-pub struct Digest {
+pub struct Digest<'a> {
     pub subject: String,
     pub body: String,
-    pub firing: Vec<Record>,
-    pub resolved: Vec<Record>,
+    firing: &'a [Owed<'a>],
+    resolved: &'a [Owed<'a>],
 }
 
 /// Longest alert text quoted in a subject.
 const SUBJECT_TEXT: usize = 120;
 
-impl Digest {
-    pub fn new(due: &Due, max_items: usize) -> Digest {
-        let firing: Vec<Record> = due.firing.iter().map(|(_, r)| r.clone()).collect();
-        let resolved: Vec<Record> = due.resolved.iter().map(|(_, r)| r.clone()).collect();
-        Digest {
-            subject: subject(&firing, &resolved),
-            body: body(&firing, &resolved, max_items),
-            firing,
-            resolved,
-        }
+impl<'a> Digest<'a> {
+    pub fn new(due: &'a Due<'a>, max_items: usize) -> Digest<'a> {
+        let mut digest = Digest {
+            subject: String::new(),
+            body: String::new(),
+            firing: &due.firing,
+            resolved: &due.resolved,
+        };
+        digest.subject = subject(&digest);
+        digest.body = body(&digest, max_items);
+        digest
     }
 
-    /// The records as JSON Lines, alerts first: what `--exec` reads.
-    pub fn jsonl(&self) -> String {
-        let mut out = String::new();
-        for rec in self.firing.iter().chain(&self.resolved) {
-            out.push_str(&rec.to_json());
-            out.push('\n');
-        }
-        out
+    pub fn firing_count(&self) -> usize {
+        self.firing.len()
     }
 
-    /// The `--webhook-format json` body.
-    pub fn json(&self) -> Value {
-        json!({
-            "subject": self.subject,
-            "firing_count": self.firing.len(),
-            "resolved_count": self.resolved.len(),
-            "firing": self.firing,
-            "resolved": self.resolved,
+    pub fn resolved_count(&self) -> usize {
+        self.resolved.len()
+    }
+
+    /// The firing alerts' records, worst first.
+    pub fn firing(&self) -> impl Iterator<Item = Record> + 'a {
+        self.firing.iter().map(Owed::record)
+    }
+
+    /// The recovery records, in the order they came.
+    pub fn resolved(&self) -> impl Iterator<Item = Record> + 'a {
+        self.resolved.iter().map(Owed::record)
+    }
+
+    /// The records as JSON Lines, alerts first, one line at a time: what
+    /// `--exec` reads.
+    pub fn jsonl(&self) -> impl Iterator<Item = String> + 'a {
+        self.firing().chain(self.resolved()).map(|rec| {
+            let mut line = rec.to_json();
+            line.push('\n');
+            line
         })
+    }
+
+    /// The `--webhook-format json` body: `{"subject", "firing_count",
+    /// "resolved_count", "firing", "resolved"}`, written straight from the
+    /// records rather than through a `Value` tree of all of them.
+    pub fn json(&self) -> String {
+        serde_json::to_string(&JsonBody(self)).expect("a digest always serializes")
     }
 
     /// The Slack-compatible body.
@@ -62,11 +81,39 @@ impl Digest {
     }
 }
 
-fn subject(firing: &[Record], resolved: &[Record]) -> String {
-    let all: Vec<&Record> = firing.iter().chain(resolved).collect();
-    let hosts = hosts(&all);
+struct JsonBody<'d, 'a>(&'d Digest<'a>);
+
+impl Serialize for JsonBody<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let digest = self.0;
+        let mut body = serializer.serialize_struct("Digest", 5)?;
+        body.serialize_field("subject", &digest.subject)?;
+        body.serialize_field("firing_count", &digest.firing.len())?;
+        body.serialize_field("resolved_count", &digest.resolved.len())?;
+        body.serialize_field("firing", &Records(digest.firing))?;
+        body.serialize_field("resolved", &Records(digest.resolved))?;
+        body.end()
+    }
+}
+
+/// Records serialized as a JSON array, each parsed only while it is written.
+struct Records<'a>(&'a [Owed<'a>]);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for owed in self.0 {
+            seq.serialize_element(&owed.record())?;
+        }
+        seq.end()
+    }
+}
+
+fn subject(digest: &Digest<'_>) -> String {
+    let (firing, resolved) = (digest.firing, digest.resolved);
+    let hosts = hosts(digest.firing().chain(digest.resolved()));
     let mut subject = String::from("[secops] ");
-    let lead = firing.first().or(resolved.first());
+    let lead = firing.first().or(resolved.first()).map(Owed::record);
     match (firing.len(), resolved.len()) {
         (1, 0) => write!(subject, "{} {}: ", upper(firing[0].severity), hosts),
         (0, 1) => write!(subject, "RESOLVED {}: ", hosts),
@@ -90,7 +137,7 @@ fn subject(firing: &[Record], resolved: &[Record]) -> String {
         let mut text = one_line(&lead.message);
         secops_common::text::clip(&mut text, SUBJECT_TEXT);
         subject.push_str(&text);
-        let rest = all.len() - 1;
+        let rest = firing.len() + resolved.len() - 1;
         if rest > 0 {
             write!(subject, " (+{rest} more)").expect("writing to a String");
         }
@@ -98,35 +145,35 @@ fn subject(firing: &[Record], resolved: &[Record]) -> String {
     subject
 }
 
-fn body(firing: &[Record], resolved: &[Record], max_items: usize) -> String {
+fn body(digest: &Digest<'_>, max_items: usize) -> String {
+    let (firing, resolved) = (digest.firing, digest.resolved);
     let mut out = String::new();
     if !firing.is_empty() {
         let mut counts = Vec::new();
         for severity in Severity::ALL.iter().rev() {
-            let n = firing.iter().filter(|r| r.severity == *severity).count();
+            let n = firing.iter().filter(|o| o.severity == *severity).count();
             if n > 0 {
                 counts.push(format!("{n} {severity}"));
             }
         }
-        let refs: Vec<&Record> = firing.iter().collect();
         let _ = writeln!(
             out,
             "{} alert{} firing on {} ({}).",
             firing.len(),
             if firing.len() == 1 { "" } else { "s" },
-            hosts(&refs),
+            hosts(digest.firing()),
             counts.join(", ")
         );
     }
     if !resolved.is_empty() {
         let _ = writeln!(out, "{} resolved.", resolved.len());
     }
-    let mut section = |title: &str, records: &[Record]| {
+    let mut section = |title: &str, records: &[Owed<'_>]| {
         if records.is_empty() {
             return;
         }
         let _ = writeln!(out, "\n{title}:");
-        for rec in records.iter().take(max_items) {
+        for rec in records.iter().take(max_items).map(Owed::record) {
             let _ = writeln!(
                 out,
                 "- [{}] {} {} {}: {}",
@@ -152,9 +199,9 @@ fn body(firing: &[Record], resolved: &[Record], max_items: usize) -> String {
 }
 
 /// `web1`, `web1, db2`, `web1, db2, db3 +4`.
-fn hosts(records: &[&Record]) -> String {
-    let set: BTreeSet<&str> = records.iter().map(|r| r.host.as_str()).collect();
-    let shown: Vec<&str> = set.iter().take(3).copied().collect();
+fn hosts(records: impl Iterator<Item = Record>) -> String {
+    let set: BTreeSet<String> = records.map(|r| r.host).collect();
+    let shown: Vec<&str> = set.iter().take(3).map(String::as_str).collect();
     let mut text = shown.join(", ");
     if set.len() > 3 {
         let _ = write!(text, " +{}", set.len() - 3);
@@ -176,16 +223,31 @@ fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn rec(host: &str, severity: Severity, message: &str) -> (String, Record) {
-        let mut rec = Record::new("disk-alert", "disk.alert", severity, message);
+    /// A record as the ledger keeps it: a JSON line.
+    fn line(host: &str, severity: Severity, message: &str) -> (String, Severity) {
+        let mut rec = Record::new("disk-alert", "disk.alert", severity, message)
+            .with("mount", message)
+            .with("percent", 93.5);
         rec.host = host.into();
-        (message.to_string(), rec)
+        (rec.to_json(), severity)
+    }
+
+    fn owed(lines: &[(String, Severity)]) -> Vec<Owed<'_>> {
+        lines
+            .iter()
+            .map(|(line, severity)| Owed {
+                key: "k",
+                line,
+                severity: *severity,
+            })
+            .collect()
     }
 
     #[test]
     fn one_alert_reads_as_itself() {
+        let lines = [line("web1", Severity::High, "/var is 93% full")];
         let due = Due {
-            firing: vec![rec("web1", Severity::High, "/var is 93% full")],
+            firing: owed(&lines),
             resolved: vec![],
         };
         let digest = Digest::new(&due, 10);
@@ -195,13 +257,14 @@ mod tests {
 
     #[test]
     fn many_alerts_are_counted_and_cut() {
-        let mut firing = vec![rec("db2", Severity::Critical, "disk\nfull")];
+        let mut firing = vec![line("db2", Severity::Critical, "disk\nfull")];
         for i in 0..12 {
-            firing.push(rec("web1", Severity::Medium, &format!("item {i}")));
+            firing.push(line("web1", Severity::Medium, &format!("item {i}")));
         }
+        let resolved = [line("web1", Severity::Info, "back")];
         let due = Due {
-            firing,
-            resolved: vec![rec("web1", Severity::Info, "back")],
+            firing: owed(&firing),
+            resolved: owed(&resolved),
         };
         let digest = Digest::new(&due, 5);
         assert_eq!(
@@ -215,6 +278,43 @@ mod tests {
         );
         assert!(digest.body.contains("- ... and 8 more"));
         assert!(digest.body.contains("Resolved:\n- [info] web1"));
-        assert_eq!(digest.jsonl().lines().count(), 14);
+        assert_eq!(digest.jsonl().count(), 14);
+    }
+
+    /// The bodies are written straight from the ledger's lines; they must
+    /// be byte for byte what serializing the parsed records gives.
+    #[test]
+    fn bodies_are_the_records_as_read() {
+        let firing = [
+            line("db2", Severity::Critical, "disk \"full\"\n\u{e9}"),
+            line("web1", Severity::High, "/var"),
+        ];
+        let resolved = [line("web1", Severity::Info, "back")];
+        let due = Due {
+            firing: owed(&firing),
+            resolved: owed(&resolved),
+        };
+        let digest = Digest::new(&due, 10);
+        let parse = |lines: &[(String, Severity)]| -> Vec<Record> {
+            lines
+                .iter()
+                .map(|(l, _)| Record::from_json(l).unwrap())
+                .collect()
+        };
+        let expected = json!({
+            "subject": digest.subject,
+            "firing_count": 2,
+            "resolved_count": 1,
+            "firing": parse(&firing),
+            "resolved": parse(&resolved),
+        });
+        assert_eq!(digest.json(), expected.to_string());
+        let jsonl: String = digest.jsonl().collect();
+        let expected: String = firing
+            .iter()
+            .chain(&resolved)
+            .map(|(l, _)| format!("{l}\n"))
+            .collect();
+        assert_eq!(jsonl, expected);
     }
 }

@@ -10,6 +10,11 @@
 //! that it is on disk as owed long before the group is sent: a process
 //! killed while it waits loses nothing.
 //!
+//! Memory stays small however much arrives: the channel is bounded, so the
+//! reader waits while a chunk is being saved rather than parsing the rest
+//! of a large input into records nobody has taken yet, and a chunk holds
+//! what [`Group::admit`] keeps of each record, not the parsed record.
+//!
 //! SIGINT or SIGTERM (systemd stopping a `healthmon | secops-notify`
 //! service) ends the wait: what has arrived is sent at once and the run
 //! ends, as every tool's `--interval` loop ends; a second signal ends the
@@ -29,6 +34,9 @@ use secops_common::{Error, Record};
 /// is over) or at this size.
 const CHUNK: usize = 100_000;
 
+/// Records read ahead of the chunk being taken in.
+const READ_AHEAD: usize = 1024;
+
 /// A pause in the input this long ends a chunk.
 const QUIET: Duration = Duration::from_millis(50);
 
@@ -41,10 +49,13 @@ const TICK: Duration = Duration::from_millis(200);
 
 /// What a group goes to.
 pub trait Group {
-    /// Whether `rec` belongs in a group (it is an alert or an ending).
-    fn wanted(&mut self, rec: &Record) -> bool;
+    /// What a chunk keeps of a record.
+    type Item;
+    /// What `rec` is in a group, or `None` when it does not belong in one
+    /// (it is neither an alert nor an ending).
+    fn admit(&mut self, rec: Record) -> Option<Self::Item>;
     /// Takes in records that arrived.
-    fn absorb(&mut self, records: Vec<Record>) -> Result<(), Error>;
+    fn absorb(&mut self, items: Vec<Self::Item>) -> Result<(), Error>;
     /// Sends what the group (and anything older) owes.
     fn flush(&mut self) -> Result<(), Error>;
 }
@@ -58,7 +69,7 @@ pub fn run_groups(
 ) -> Result<ReadStats, Error> {
     // The first SIGINT or SIGTERM sends what has arrived; a second exits at once.
     let stop = Stop::install()?;
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
     let inputs = inputs.to_vec();
     let reader = std::thread::spawn(move || {
         read_records(&inputs, |rec| {
@@ -94,8 +105,8 @@ pub fn run_groups(
                 let mut next = Some(first);
                 while let Some(rec) = next {
                     received += 1;
-                    if group.wanted(&rec) {
-                        chunk.push(rec);
+                    if let Some(item) = group.admit(rec) {
+                        chunk.push(item);
                     }
                     next = if chunk.len() < CHUNK && Instant::now() < until {
                         rx.recv_timeout(QUIET).ok()

@@ -29,7 +29,7 @@ use crate::delivery::{Policy, deliver};
 use crate::digest::Digest;
 use crate::grouping::Group;
 use crate::identity::identify;
-use crate::ledger::Ledger;
+use crate::ledger::{Arrival, Ledger};
 pub use crate::records::TOOL;
 use crate::records::{TABLE_COLUMNS, delivery_record};
 use crate::settings::Settings;
@@ -79,17 +79,20 @@ struct Notifier {
 }
 
 impl Group for Notifier {
-    fn wanted(&mut self, rec: &Record) -> bool {
+    type Item = Arrival;
+
+    fn admit(&mut self, rec: Record) -> Option<Arrival> {
         self.worst = self.worst.max(Some(rec.severity));
-        rec.severity >= self.settings.min_severity || identify(rec).ends
+        let id = identify(&rec);
+        (rec.severity >= self.settings.min_severity || id.ends).then(|| Arrival::new(&rec, id))
     }
 
     /// Marks what each sink is owed and saves it before anything is sent.
-    fn absorb(&mut self, records: Vec<Record>) -> Result<(), Error> {
+    fn absorb(&mut self, arrivals: Vec<Arrival>) -> Result<(), Error> {
         let now = unix_now();
         let names: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
         self.ledger
-            .absorb(&records, &names, now, self.settings.repeat_interval)
+            .absorb(arrivals, &names, now, self.settings.repeat_interval)
     }
 
     /// Sends each sink what it is owed; a debt is cleared only after its
@@ -110,20 +113,23 @@ impl Group for Notifier {
             secops_common::info!(
                 "{}: sending {} alert(s) and {} recovery notice(s) to {}",
                 sink.name(),
-                digest.firing.len(),
-                digest.resolved.len(),
+                digest.firing_count(),
+                digest.resolved_count(),
                 sink.target()
             );
             let delivery = deliver(sink, &digest, policy, &self.settings.redactor);
             let rec = delivery_record(sink, &digest, &delivery);
-            match &delivery.error {
-                None => {
-                    self.ledger.paid(sink.name(), &due, now)?;
-                }
-                Some(_) => {
-                    self.failed = true;
-                    secops_common::diag::error(format_args!("{}", rec.message));
-                }
+            // The digest and what is due borrow the ledger, which settling
+            // changes: what was sent is kept as its keys, and the rest is
+            // freed before the ledger (and then the record) grows again.
+            let receipt = delivery.error.is_none().then(|| due.receipt());
+            drop(digest);
+            drop(due);
+            if let Some(receipt) = receipt {
+                self.ledger.paid(sink.name(), &receipt, now)?;
+            } else {
+                self.failed = true;
+                secops_common::diag::error(format_args!("{}", rec.message));
             }
             self.out.write(&rec)?;
         }

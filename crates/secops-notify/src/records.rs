@@ -14,7 +14,7 @@ pub const TOOL: &str = "secops-notify";
 pub const TABLE_COLUMNS: [&str; 6] = ["severity", "kind", "sink", "firing", "resolved", "message"];
 
 /// `notify.sent` or `notify.failed` for one delivery.
-pub fn delivery_record(sink: &Sink, digest: &Digest, delivery: &Delivery) -> Record {
+pub fn delivery_record(sink: &Sink, digest: &Digest<'_>, delivery: &Delivery) -> Record {
     let (kind, severity, message) = match &delivery.error {
         None => (
             "notify.sent",
@@ -33,9 +33,8 @@ pub fn delivery_record(sink: &Sink, digest: &Digest, delivery: &Delivery) -> Rec
             ),
         ),
     };
-    let items = |records: &[Record]| -> Vec<Value> {
+    let items = |records: &mut dyn Iterator<Item = Record>| -> Vec<Value> {
         records
-            .iter()
             .map(|r| Value::from(format!("{}: {}", r.host, r.message)))
             .collect()
     };
@@ -43,10 +42,10 @@ pub fn delivery_record(sink: &Sink, digest: &Digest, delivery: &Delivery) -> Rec
         .with("sink", sink.name())
         .with("target", sink.target())
         .with("subject", digest.subject.as_str())
-        .with("firing", digest.firing.len())
-        .with("resolved", digest.resolved.len())
-        .with("alerts", items(&digest.firing))
-        .with("recoveries", items(&digest.resolved))
+        .with("firing", digest.firing_count())
+        .with("resolved", digest.resolved_count())
+        .with("alerts", items(&mut digest.firing()))
+        .with("recoveries", items(&mut digest.resolved()))
         .with("attempts", delivery.attempts);
     if let Some(err) = &delivery.error {
         rec.set("error", err.as_str());

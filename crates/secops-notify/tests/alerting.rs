@@ -489,3 +489,166 @@ fn no_sink_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nowhere to send alerts"));
 }
+
+/// Many alerts in one run, then their recoveries: the command gets every
+/// record exactly as it was read (byte for byte: the ledger keeps records
+/// as JSON lines and messages parse them only as they are sent), firing
+/// alerts worst first and then in the order their latest record came, a
+/// repeated alert once with its latest record; the state file keeps the
+/// same lines, keys in order; the recoveries then go out in the order they
+/// came and empty the ledger. Guards the ledger's and the digest's
+/// representation, which were changed to keep memory small.
+#[test]
+fn many_alerts_keep_their_records_and_order_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let got = dir.path().join("got");
+    let cmd = format!(
+        "cat > {0}.tmp && echo \"$SECOPS_NOTIFY_FIRING $SECOPS_NOTIFY_RESOLVED\" > {0}.count && mv {0}.tmp {0}",
+        got.display()
+    );
+    let severities = ["critical", "high", "high", "medium"];
+    let alert = |i: usize, severity: &str, percent: f64| {
+        record(
+            "disk-alert",
+            "disk.alert",
+            severity,
+            &format!("/srv/\"m{i}\" is {percent}% full\u{e9}"),
+            serde_json::json!({"mount": format!("/srv/m{i}"), "measure": "space",
+                "percent": percent, "free_bytes": 12_345_678_901_234u64, "device": null}),
+        )
+    };
+    let mut input = Vec::new();
+    for i in 0..300 {
+        input.push((i, alert(i, severities[i % 4], 91.5)));
+    }
+    // Said again, worse: the latest record counts, in its own place.
+    for i in (0..40).step_by(3) {
+        input.push((i, alert(i, "critical", 99.25)));
+    }
+    // What must go out: the latest record of each alert at or above high,
+    // critical before high, each in the order its latest record came.
+    let mut latest: std::collections::BTreeMap<usize, (usize, String)> = Default::default();
+    for (n, (i, line)) in input.iter().enumerate() {
+        latest.insert(*i, (n, line.clone()));
+    }
+    let mut expected: Vec<(u8, usize, String)> = latest
+        .values()
+        .filter_map(|(n, line)| {
+            let rank = match serde_json::from_str::<Value>(line).unwrap()["severity"].as_str() {
+                Some("critical") => 0,
+                Some("high") => 1,
+                _ => return None,
+            };
+            Some((rank, *n, line.clone()))
+        })
+        .collect();
+    expected.sort();
+    let text: String = input.iter().map(|(_, line)| line.as_str()).collect();
+    let out = run(
+        &["--exec", &cmd, "--state-dir", state.to_str().unwrap()],
+        &text,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let sent: String = expected.iter().map(|(_, _, line)| line.as_str()).collect();
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), sent);
+    let count = std::fs::read_to_string(got.with_extension("count")).unwrap();
+    assert_eq!(count.trim(), format!("{} 0", expected.len()));
+    let recs = records(&out.stdout);
+    let items: Vec<String> = expected
+        .iter()
+        .map(|(_, _, line)| {
+            let rec: Value = serde_json::from_str(line).unwrap();
+            format!("web1: {}", rec["message"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        of_kind(&recs, "notify.sent")[0]["alerts"],
+        serde_json::json!(items)
+    );
+
+    // The state file: the same lines, keys in order, all told, none owed.
+    let file = std::fs::read_to_string(state.join("notify.json")).unwrap();
+    assert!(file.ends_with("}}\n"), "one JSON document and a newline");
+    let alerts = ledger(&state);
+    let alerts = alerts.as_object().unwrap();
+    let keys: Vec<&String> = alerts.keys().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    let mut kept: Vec<&str> = alerts
+        .values()
+        .map(|e| {
+            assert_eq!(e["owed"], serde_json::json!([]));
+            let record: Value = serde_json::from_str(e["record"].as_str().unwrap()).unwrap();
+            assert_eq!(e["told"]["exec"]["severity"], record["severity"]);
+            assert_eq!(e["told"].as_object().unwrap().len(), 1);
+            e["record"].as_str().unwrap()
+        })
+        .collect();
+    let mut lines: Vec<&str> = expected
+        .iter()
+        .map(|(_, _, line)| line.trim_end())
+        .collect();
+    kept.sort();
+    lines.sort();
+    assert_eq!(kept, lines);
+
+    // Their recoveries, last alert first: sent in that order, then gone.
+    let ended: Vec<usize> = (0..300).rev().filter(|i| i % 4 != 3).take(100).collect();
+    let recoveries: Vec<String> = ended
+        .iter()
+        .map(|i| {
+            record(
+                "disk-alert",
+                "disk.recovered",
+                "info",
+                &format!("/srv/m{i} is back\nto 71%"),
+                serde_json::json!({"mount": format!("/srv/m{i}"), "measure": "space", "level": "ok"}),
+            )
+        })
+        .collect();
+    let out = run(
+        &["--exec", &cmd, "--state-dir", state.to_str().unwrap()],
+        &recoveries.concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), recoveries.concat());
+    let count = std::fs::read_to_string(got.with_extension("count")).unwrap();
+    assert_eq!(count.trim(), "0 100");
+    assert_eq!(
+        ledger(&state).as_object().unwrap().len(),
+        expected.len() - 100
+    );
+}
+
+/// Records are fed to the command as it reads them: one that reads only
+/// part of its input, or none of it, with far more than a pipe holds
+/// waiting, still ends the delivery as it exits.
+#[test]
+fn exec_that_does_not_read_all_its_input_is_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: String = (0..2000)
+        .map(|i| disk_alert(&format!("/srv/m{i}"), 93, "high"))
+        .collect();
+    assert!(input.len() > 4 * 65536);
+    for (n, cmd) in ["head -c 100 >/dev/null", "exit 0"].iter().enumerate() {
+        let state = dir.path().join(format!("state{n}"));
+        let out = run(
+            &[
+                "--exec",
+                cmd,
+                "--timeout",
+                "10m",
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+            &input,
+        );
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", stderr(&out));
+        let sent = of_kind(&records(&out.stdout), "notify.sent")
+            .first()
+            .map(|r| r["firing"].clone());
+        assert_eq!(sent, Some(Value::from(2000)), "{cmd}");
+    }
+}

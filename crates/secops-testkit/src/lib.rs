@@ -1,5 +1,6 @@
 //! Helpers the tools' integration tests share: they run each tool's real
-//! binary and read what it wrote. A dev-dependency only.
+//! binary and read what it wrote, and check that the real programs they
+//! compare with are installed. A dev-dependency only.
 
 use std::process::Output;
 
@@ -23,4 +24,15 @@ pub fn stderr(out: &Output) -> String {
 /// The records of one kind.
 pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
     records.iter().filter(|r| r["kind"] == kind).collect()
+}
+
+/// Fails the test unless `program` is on `PATH`, naming the Debian
+/// `package` to install: tests use real programs (tar, zstd, unshare, df)
+/// rather than mocks, and a missing one must say how to get it, not fail
+/// later with a confusing spawn error.
+pub fn require(program: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false);
+    assert!(found, "{program} is missing: apt-get install {package}");
 }

@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use secops_testkit::{of_kind, records, stderr};
+pub use secops_testkit::{of_kind, records, require, stderr};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_backup-rotate");
 
@@ -51,13 +51,6 @@ pub fn path(path: &Path) -> &str {
 pub fn succeeded(out: &Output) -> Vec<serde_json::Value> {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
     records(&out.stdout)
-}
-
-pub fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(found, "{program} is missing: apt-get install {package}");
 }
 
 /// File names in `dir`, sorted.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use secops_testkit::require;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use secops_testkit::{of_kind, records, stderr};
 
@@ -43,13 +44,6 @@ fn require_root() {
         nix::unistd::geteuid().is_root(),
         "these tests mount tmpfs and FUSE filesystems in private mount namespaces: run them as root (scripts/test does)"
     );
-}
-
-fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(found, "{program} is missing: apt-get install {package}");
 }
 
 /// A private mount namespace, alive while this guard is.

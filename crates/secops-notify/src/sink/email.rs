@@ -85,7 +85,7 @@ impl EmailSink {
         &self.target
     }
 
-    pub fn send(&self, digest: &Digest) -> Result<(), String> {
+    pub fn send(&self, digest: &Digest<'_>) -> Result<(), String> {
         let mut message = Message::builder()
             .from(self.from.clone())
             .subject(digest.subject.as_str())

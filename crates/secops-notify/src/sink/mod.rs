@@ -65,7 +65,7 @@ impl Sink {
         }
     }
 
-    pub fn send(&self, digest: &Digest) -> Result<(), String> {
+    pub fn send(&self, digest: &Digest<'_>) -> Result<(), String> {
         match self {
             Sink::Email(s) => s.send(digest),
             Sink::Webhook(s) => s.send(digest),

@@ -34,14 +34,13 @@ impl SyslogSink {
         &self.target
     }
 
-    pub fn send(&self, digest: &Digest) -> Result<(), String> {
+    pub fn send(&self, digest: &Digest<'_>) -> Result<(), String> {
         let socket =
             UnixDatagram::unbound().map_err(|err| format!("cannot open a socket: {err}"))?;
         let lines = digest
-            .firing
-            .iter()
-            .map(|r| frame(r, false))
-            .chain(digest.resolved.iter().map(|r| frame(r, true)));
+            .firing()
+            .map(|r| frame(&r, false))
+            .chain(digest.resolved().map(|r| frame(&r, true)));
         for line in lines {
             socket
                 .send_to(line.as_bytes(), &self.socket)

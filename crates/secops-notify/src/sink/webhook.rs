@@ -34,16 +34,16 @@ impl WebhookSink {
         &self.target
     }
 
-    pub fn send(&self, digest: &Digest) -> Result<(), String> {
+    pub fn send(&self, digest: &Digest<'_>) -> Result<(), String> {
         let body = match self.webhook.format {
-            WebhookFormat::Slack => digest.slack(),
+            WebhookFormat::Slack => digest.slack().to_string(),
             WebhookFormat::Json => digest.json(),
         };
         let response = self
             .agent
             .post(self.webhook.url.expose())
             .header("Content-Type", "application/json")
-            .send(body.to_string())
+            .send(body)
             .map_err(|err| describe(&err))?;
         let status = response.status();
         if status.is_success() {
