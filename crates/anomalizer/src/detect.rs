@@ -48,6 +48,8 @@ pub struct Observed<'a> {
     pub stream: usize,
     pub id: usize,
     pub template: &'a Template,
+    /// The template's version ([`crate::drain::Drain::version`]).
+    pub version: u64,
     /// The message's original tokens.
     pub tokens: &'a [&'a str],
     pub at: Origin,
@@ -83,6 +85,10 @@ struct Profile {
     /// Its latest line, what an ongoing silence shows.
     last_line: String,
     values: Vec<Values>,
+    /// The template's positions that hold a wildcard, as of a version of
+    /// it: parameter values are counted there only, and finding them
+    /// anew for every line would read every token of the template.
+    wildcards: (Option<u64>, Vec<usize>),
     rate: Option<Rate>,
     /// Contexts of the open window and of the worst burst so far.
     burst_contexts: Vec<(i64, Context)>,
@@ -248,6 +254,7 @@ impl Detector {
                 context: recent.context(o.line),
                 last_line: String::new(),
                 values: Vec::new(),
+                wildcards: (None, Vec::new()),
                 rate: None,
                 burst_contexts: Vec::new(),
                 gaps: Gaps::default(),
@@ -285,15 +292,20 @@ impl Detector {
         if profile.values.len() < positions {
             profile.values.resize_with(positions, Values::default);
         }
-        for ((slot, have), token) in profile
-            .values
-            .iter_mut()
-            .zip(&o.template.tokens)
-            .zip(o.tokens)
-        {
-            if !has_wildcard(have) || is_time_like(token) {
+        let (version, wildcards) = &mut profile.wildcards;
+        if *version != Some(o.version) {
+            *version = Some(o.version);
+            wildcards.clear();
+            wildcards.extend((0..positions).filter(|&i| has_wildcard(&o.template.tokens[i])));
+        }
+        for &position in wildcards.iter() {
+            let Some(token) = o.tokens.get(position) else {
+                break;
+            };
+            if is_time_like(token) {
                 continue;
             }
+            let slot = &mut profile.values[position];
             if let Some(n) = slot.counts.get_mut(*token) {
                 *n += 1;
             } else if slot.counts.len() < MAX_VALUES {
@@ -654,6 +666,7 @@ mod tests {
                 stream,
                 id,
                 template: &templates[id],
+                version: 0,
                 tokens: &[],
                 at: Origin {
                     file,

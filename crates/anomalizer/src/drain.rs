@@ -129,6 +129,13 @@ impl Drain {
         &self.templates
     }
 
+    /// A number that changes whenever template `id` may have changed
+    /// (its leaf's version), so callers can keep what they worked out
+    /// from its tokens until then.
+    pub fn version(&self, id: usize) -> u64 {
+        self.versions[self.leaf_of[id]]
+    }
+
     /// Files one line under a template and returns its id (an index into
     /// [`Drain::templates`], stable for the miner's life). `key` is the
     /// line's masked tokens as [`push_token`] writes them.

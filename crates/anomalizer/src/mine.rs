@@ -74,6 +74,11 @@ impl LineMiner {
     pub fn templates(&self) -> &[Template] {
         self.drain.templates()
     }
+
+    /// See [`Drain::version`].
+    pub fn template_version(&self, id: usize) -> u64 {
+        self.drain.version(id)
+    }
 }
 
 /// The message's tokens, split at white space as `split_whitespace` does,

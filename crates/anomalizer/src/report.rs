@@ -17,6 +17,7 @@ use crate::extract::{Entry, Splitter};
 use crate::ingest::{self, IngestStats, Source};
 use crate::mine::LineMiner;
 use crate::model::Model;
+use crate::summary::Timeline;
 use crate::window::Windows;
 
 const ANOMALY_COLUMNS: [&str; 5] = ["severity", "detector", "count", "score", "message"];
@@ -183,6 +184,7 @@ pub fn detect(
             stream,
             id: seen.id,
             template: &miner.templates()[seen.id],
+            version: miner.template_version(seen.id),
             tokens: seen.tokens,
             at: seen.at,
             level: seen.entry.level.as_deref(),
@@ -220,6 +222,7 @@ pub fn detect(
         suppressed,
         detector.streams(),
         !methods.is_empty(),
+        detector.timelines(),
     );
     if let Some(path) = insights {
         crate::summary::write(
@@ -259,6 +262,7 @@ fn summary(
     suppressed: usize,
     sources: usize,
     windowed: bool,
+    timelines: &[Timeline],
 ) -> Record {
     let templates = mined.miner.templates();
     let stats = &mined.stats;
@@ -275,11 +279,12 @@ fn summary(
         .take(10)
         .map(|t| format!("{} {}", t.count, t.text()))
         .collect();
-    let (rare, tokens, new, bursts, silences) = (
+    let (rare, tokens, new, bursts, slowdowns, silences) = (
         count("rare_template"),
         count("token_frequency"),
         count("new_template"),
         count("burst"),
+        count("slowdown"),
         count("silence"),
     );
     let windows = findings
@@ -301,13 +306,14 @@ fn summary(
         "log.summary",
         Severity::Info,
         format!(
-            "{} from {}, {}: {}, {rare} rare, {}, {}, {}, {new} new{windows_text}{more}",
+            "{} from {}, {}: {}, {rare} rare, {}, {}, {}, {}, {new} new{windows_text}{more}",
             counted(stats.lines, "line"),
             counted(stats.files, "file"),
             counted(sources, "source"),
             counted(templates.len(), "template"),
             counted(tokens, "dominating value"),
             counted(bursts, "burst"),
+            counted(slowdowns, "slowdown"),
             counted(silences, "silence"),
         ),
     )
@@ -320,6 +326,7 @@ fn summary(
     .with("token_anomalies", tokens)
     .with("new_templates", new)
     .with("bursts", bursts)
+    .with("slowdowns", slowdowns)
     .with("silences", silences)
     .with("window_anomalies", windowed.then_some(windows))
     .with("suppressed", suppressed)
@@ -332,6 +339,10 @@ fn summary(
     .with("unreadable_files", stats.unreadable)
     .with("unmatched_lines", mined.miner.unmatched)
     .with("top_templates", top)
+    .with(
+        "timeline",
+        crate::summary::recent_timeline(templates, timelines),
+    )
 }
 
 /// `1 line`, `2 lines`: a count and its noun, plural when it is not 1.

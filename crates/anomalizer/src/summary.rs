@@ -21,6 +21,9 @@ const MAX_BUCKETS: usize = 744;
 /// Templates given a timeline, the most frequent first.
 const TIMELINE_TEMPLATES: usize = 10;
 
+/// Hours a recent timeline covers (a week), up to the input's last hour.
+const RECENT_HOURS: i64 = 168;
+
 /// One template's lines per hour, sorted by hour.
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
@@ -45,6 +48,68 @@ impl Timeline {
             Err(i) => self.buckets.insert(i, (hour, 1)),
         }
     }
+
+    /// The hours from `start` to `end` (bucket numbers, both included).
+    fn between(&self, start: i64, end: i64) -> &[(i64, u64)] {
+        let from = self.buckets.partition_point(|b| b.0 < start);
+        let to = self.buckets.partition_point(|b| b.0 <= end);
+        &self.buckets[from..to]
+    }
+}
+
+/// `[["2026-11-21T10:00:00Z", 60], ...]`: hours and their line counts.
+fn hours_json(buckets: &[(i64, u64)]) -> Vec<Value> {
+    buckets
+        .iter()
+        .map(|(h, n)| json!([rfc3339(h * BUCKET_SECS), n]))
+        .collect()
+}
+
+/// The last week of the input (bucket numbers `start..=end`, ending at
+/// its latest timed hour) and the most frequent templates with timed
+/// lines: what the Markdown sparklines draw and the `log.summary`
+/// record's `timeline` carries, so both show the same thing.
+struct RecentWeek<'a> {
+    start: i64,
+    end: i64,
+    /// Template ids and their timelines, the most frequent first.
+    templates: Vec<(usize, &'a Timeline)>,
+}
+
+fn recent_week<'a>(templates: &[Template], timelines: &'a [Timeline]) -> Option<RecentWeek<'a>> {
+    let spans = timelines
+        .iter()
+        .filter_map(|t| Some((t.buckets.first()?.0, t.buckets.last()?.0)));
+    let start = spans.clone().map(|s| s.0).min()?;
+    let end = spans.map(|s| s.1).max()?;
+    Some(RecentWeek {
+        start: start.max(end - (RECENT_HOURS - 1)),
+        end,
+        templates: by_count(templates)
+            .into_iter()
+            .take(TIMELINE_TEMPLATES)
+            .filter_map(|id| Some((id, timelines.get(id).filter(|t| !t.buckets.is_empty())?)))
+            .collect(),
+    })
+}
+
+/// The `log.summary` record's `timeline`: lines per hour of the most
+/// frequent templates over the input's last week, hours without lines
+/// left out; `None` when no line had a time.
+pub fn recent_timeline(templates: &[Template], timelines: &[Timeline]) -> Option<Value> {
+    let week = recent_week(templates, timelines)?;
+    let series: Vec<Value> = week
+        .templates
+        .iter()
+        .map(|&(id, t)| {
+            json!({
+                "template_id": id,
+                "template": templates[id].text(),
+                "hours": hours_json(t.between(week.start, week.end)),
+            })
+        })
+        .collect();
+    Some(json!({"bucket_secs": BUCKET_SECS, "templates": series}))
 }
 
 /// One source as the summary shows it.
@@ -101,15 +166,18 @@ fn to_json(i: &Insights<'_>) -> Value {
                 json!({
                     "template_id": id,
                     "template": i.templates[id].text(),
-                    "hours": t.buckets.iter().map(|(h, n)| json!([rfc3339(h * BUCKET_SECS), n])).collect::<Vec<_>>(),
+                    "hours": hours_json(&t.buckets),
                     "lines_past_limit": t.dropped,
                 })
             })
         })
         .collect();
+    // The record's `timeline` is the last week of the file's own below.
+    let mut summary = i.summary.clone();
+    summary.fields.shift_remove("timeline");
     json!({
         "version": 1,
-        "summary": i.summary,
+        "summary": summary,
         "sources": i.sources.iter().map(|s| json!({
             "source": s.name,
             "lines": s.lines,
@@ -129,10 +197,8 @@ fn to_json(i: &Insights<'_>) -> Value {
 /// Eight levels of a sparkline, empty to full.
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// A template's hours from `start` to `end` as one bar per hour (at
-/// most 168: a week; longer spans show their last week).
+/// A template's hours from `start` to `end` as one bar per hour.
 fn sparkline(t: &Timeline, start: i64, end: i64) -> String {
-    let start = start.max(end - 167);
     let max = t.buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1);
     (start..=end)
         .map(
@@ -177,22 +243,16 @@ fn to_markdown(i: &Insights<'_>) -> String {
             cell(&i.templates[id].text()).replace('`', "'")
         );
     }
-    let hours = i
-        .timelines
-        .iter()
-        .flat_map(|t| t.buckets.iter().map(|b| b.0));
-    if let (Some(start), Some(end)) = (hours.clone().min(), hours.max()) {
+    if let Some(week) = recent_week(i.templates, i.timelines) {
         md += &format!(
             "\n## Timeline\n\nLines per hour from {} to {} (one bar per hour, the last week at most):\n\n```\n",
-            rfc3339(start.max(end - 167) * BUCKET_SECS),
-            rfc3339(end * BUCKET_SECS)
+            rfc3339(week.start * BUCKET_SECS),
+            rfc3339(week.end * BUCKET_SECS)
         );
-        for &id in ids.iter().take(TIMELINE_TEMPLATES) {
-            if let Some(t) = i.timelines.get(id).filter(|t| !t.buckets.is_empty()) {
-                let mut text = i.templates[id].text();
-                secops_common::text::clip(&mut text, 60);
-                md += &format!("{}  {text}\n", sparkline(t, start, end));
-            }
+        for &(id, t) in &week.templates {
+            let mut text = i.templates[id].text();
+            secops_common::text::clip(&mut text, 60);
+            md += &format!("{}  {text}\n", sparkline(t, week.start, week.end));
         }
         md += "```\n";
     }
@@ -216,5 +276,34 @@ mod tests {
         assert_eq!(t.buckets.len(), MAX_BUCKETS);
         assert_eq!(t.dropped, 10);
         assert_eq!(sparkline(&t, 0, 2), "▄▄█");
+    }
+
+    #[test]
+    fn the_record_timeline_holds_the_last_week_of_the_top_templates() {
+        let template = |text: &str, count| Template {
+            tokens: vec![text.to_string()],
+            count,
+        };
+        let templates = [
+            template("rare", 1),
+            template("often", 9),
+            template("untimed", 5),
+        ];
+        let (mut rare, mut often) = (Timeline::default(), Timeline::default());
+        rare.add(0);
+        for hour in [0, 100, 200, 200] {
+            often.add(hour * BUCKET_SECS + 59);
+        }
+        let timelines = [rare, often, Timeline::default()];
+        let value = recent_timeline(&templates, &timelines).unwrap();
+        assert_eq!(
+            value,
+            json!({"bucket_secs": 3600, "templates": [
+                {"template_id": 1, "template": "often", "hours": [
+                    ["1970-01-05T04:00:00Z", 1], ["1970-01-09T08:00:00Z", 2]]},
+                {"template_id": 0, "template": "rare", "hours": []},
+            ]})
+        );
+        assert_eq!(recent_timeline(&templates, &[]), None);
     }
 }

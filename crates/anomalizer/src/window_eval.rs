@@ -102,6 +102,7 @@ fn bgl_scores(
             stream,
             id,
             template: &miner.templates()[id],
+            version: miner.template_version(id),
             tokens: &tokens,
             at,
             level: entry.level.as_deref(),

@@ -85,7 +85,10 @@ fn jsonl_records_carry_the_kind_fields_and_a_summary() {
     assert_eq!(rare[0]["kind"], "log.rare_template");
     // Each rule's findings are a record kind of their own.
     for rec in recs.iter().filter(|r| r["detector"].is_string()) {
-        assert_eq!(rec["kind"], format!("log.{}", rec["detector"].as_str().unwrap()));
+        assert_eq!(
+            rec["kind"],
+            format!("log.{}", rec["detector"].as_str().unwrap())
+        );
     }
     assert_eq!(rare[0]["count"], 1);
     assert_eq!(rare[0]["first_seen"], "-:501");
@@ -343,6 +346,34 @@ fn a_storm_of_one_template_is_a_burst_with_its_time() {
     assert_eq!(bursts[0]["last_time"], "2026-11-21T11:00:39Z");
 }
 
+#[test]
+fn a_template_that_slows_far_below_its_rate_is_a_slowdown() {
+    // "request served" 60 times a minute; from 10:30 to 10:50 six times a
+    // minute, then back. A heartbeat keeps the source going throughout.
+    let mut log = String::new();
+    for minute in 0..70 {
+        let per_minute = if (30..50).contains(&minute) { 6 } else { 60 };
+        let (h, m) = (10 + minute / 60, minute % 60);
+        for i in 0..per_minute {
+            let second = i * 60 / per_minute;
+            log += &format!("2026-11-21T{h:02}:{m:02}:{second:02}Z request served in {i}ms\n");
+        }
+        log += &format!("2026-11-21T{h:02}:{m:02}:59Z heartbeat ok seq={minute}\n");
+    }
+    let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let slow = by_detector(&recs, "slowdown");
+    assert_eq!(slow.len(), 1, "{recs:#?}");
+    assert_eq!(slow[0]["kind"], "log.slowdown");
+    assert_eq!(slow[0]["template"], "request served in <*>");
+    assert_eq!(slow[0]["slow_from"], "2026-11-21T10:30:00Z");
+    assert_eq!(slow[0]["slow_until"], "2026-11-21T10:50:00Z");
+    assert_eq!(slow[0]["count"], 120);
+    assert_eq!(slow[0]["expected"], 1200.0);
+    assert!(by_detector(&recs, "silence").is_empty(), "it never stopped");
+}
+
 /// `count` lines of one steady template a minute apart from 10:00, plus
 /// `odd` once at line `odd_at`.
 fn steady_log(count: u32, odd_at: u32) -> String {
@@ -396,7 +427,10 @@ fn each_file_is_judged_by_its_own_volume() {
 fn a_plain_line_s_level_is_read_from_its_header() {
     let mut log = String::new();
     for i in 0..300 {
-        log += &format!("2026-11-21T10:{:02}:00Z INFO request served in {i}ms\n", i % 60);
+        log += &format!(
+            "2026-11-21T10:{:02}:00Z INFO request served in {i}ms\n",
+            i % 60
+        );
     }
     log += "2026-11-21T10:59:30Z [ERROR] disk sda1 remounted read-only\n";
     let out = run(anomalizer()
@@ -599,4 +633,88 @@ fn the_summary_file_holds_sources_findings_and_a_timeline() {
         text.contains("- Rare template: \"disk sda1 remounted read-only\""),
         "{text}"
     );
+}
+
+#[test]
+fn the_summary_record_carries_the_last_week_of_lines_per_hour() {
+    // 200 hours from 2026-11-10: a worker line (h % 7 + 1) times in every
+    // hour but each fifth, and a cache line twice every third hour.
+    let mut log = String::new();
+    let mut expected: [std::collections::BTreeMap<u32, u64>; 2] = Default::default();
+    for h in 0..200u32 {
+        let stamp =
+            |minute: u32| format!("2026-11-{:02}T{:02}:{minute:02}:00Z", 10 + h / 24, h % 24);
+        if h % 5 != 0 {
+            for i in 0..h % 7 + 1 {
+                log += &format!("{} worker {i} finished batch ok\n", stamp(i));
+                *expected[0].entry(h).or_default() += 1;
+            }
+        }
+        if h % 3 == 0 {
+            for i in 0..2 {
+                log += &format!("{} cache refreshed {} entries\n", stamp(30 + i), h * 10 + i);
+                *expected[1].entry(h).or_default() += 1;
+            }
+        }
+    }
+    // The input ends in hour 199: the last week starts at hour 32.
+    let hours = |counts: &std::collections::BTreeMap<u32, u64>| -> Value {
+        counts
+            .range(199 - 167..)
+            .map(|(h, n)| {
+                serde_json::json!([
+                    format!("2026-11-{:02}T{:02}:00:00Z", 10 + h / 24, h % 24),
+                    n
+                ])
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let insights = dir.path().join("insights.json");
+    let out = run(anomalizer()
+        .args(["--format", "jsonl", "--summary"])
+        .arg(&insights)
+        .stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let line = text.lines().last().unwrap();
+    let summary: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(summary["kind"], "log.summary", "the summary is one line");
+    let timeline = &summary["timeline"];
+    assert_eq!(timeline["bucket_secs"], 3600);
+    let series = timeline["templates"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "{timeline}");
+    assert!(
+        series[0]["template"]
+            .as_str()
+            .unwrap()
+            .starts_with("worker")
+    );
+    assert!(series[1]["template"].as_str().unwrap().starts_with("cache"));
+    assert!(series[0]["template_id"].is_u64());
+    assert_eq!(series[0]["hours"], hours(&expected[0]));
+    assert_eq!(series[1]["hours"], hours(&expected[1]));
+    // The --summary file keeps its own full timeline, not a second copy.
+    let file: Value = serde_json::from_slice(&fs::read(&insights).unwrap()).unwrap();
+    assert!(
+        file["summary"].get("timeline").is_none(),
+        "{}",
+        file["summary"]
+    );
+    assert_eq!(
+        file["timeline"]["templates"][0]["hours"]
+            .as_array()
+            .unwrap()
+            .len(),
+        160
+    );
+
+    // No line with a time: the field is there, null.
+    let out = run(anomalizer()
+        .args(["--format", "jsonl"])
+        .stdin_bytes(auth_log()));
+    let recs = records(&out.stdout);
+    let summary = recs.iter().find(|r| r["kind"] == "log.summary").unwrap();
+    assert_eq!(summary["timeline"], Value::Null);
+    assert!(summary.as_object().unwrap().contains_key("timeline"));
 }

@@ -523,3 +523,121 @@ fn the_browser_harness_sees_console_errors_and_alerts() {
         "an open alert is reported"
     );
 }
+
+/// anomalizer's JSON Lines for `log`, read from stdin as in
+/// `anomalizer --format jsonl | secops-report`.
+fn anomalizer_records(log: String) -> Vec<Value> {
+    let mut cmd = tool("anomalizer");
+    cmd.args(["--format", "jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        input.write_all(log.as_bytes()).unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.code().unwrap() <= 1,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn anomalizer_lines_per_hour_are_charted_per_host_with_templates_as_text() {
+    const HOSTILE_TEMPLATE: &str =
+        "waf <script>alert(x)</script> blocked \"><img src=z onerror=alert(x)>";
+    // Hours 10 to 14: a worker line (h - 9) * 10 times an hour but none
+    // at 12:00, and a hostile line 3 times every hour.
+    let mut log = String::new();
+    let mut worker = BTreeMap::new();
+    for h in 10..15 {
+        let count = if h == 12 { 0 } else { (h - 9) * 10 };
+        worker.insert(h, count);
+        for i in 0..count {
+            log.push_str(&format!(
+                "2026-11-21T{h}:{:02}:00Z worker {i} finished batch ok\n",
+                i % 60
+            ));
+        }
+        for i in 0..3 {
+            log.push_str(&format!("2026-11-21T{h}:30:{i:02}Z {HOSTILE_TEMPLATE}\n"));
+        }
+    }
+    let mut records = anomalizer_records(log);
+    // The same run as a second host's, as remote-run would relay it.
+    let fleet: Vec<Value> = records
+        .iter()
+        .map(|r| with(r.clone(), &[("host", "web2".into())]))
+        .collect();
+    records.extend(fleet);
+    let dir = tempfile::tempdir().unwrap();
+    let run = report_in(dir.path(), &["-o", "page.html"], jsonl(&records).as_bytes());
+    assert!(run.status <= 1, "{}", run.stderr);
+
+    let browser = Browser::start(Scripts::On);
+    browser.open(&dir.path().join("page.html"));
+    let charts = browser.eval(
+        "const h = Array.from(document.querySelectorAll('h3')).find(e => e.textContent === 'anomalizer: lines per hour by template'); \
+         const figures = Array.from(h.parentElement.querySelectorAll('figure')).filter(f => f.querySelector('figcaption').textContent.startsWith('anomalizer: lines per hour')); \
+         return {captions: figures.map(f => f.querySelector('figcaption').textContent), \
+         legend: figures.map(f => Array.from(f.querySelectorAll('ul.legend li')).map(l => ({text: l.textContent, title: l.getAttribute('title')}))), \
+         lines: figures.map(f => Array.from(f.querySelectorAll('polyline')).map(p => p.getAttribute('points').split(' ').length)), \
+         dots: Array.from(figures[0].querySelectorAll('circle title')).map(t => t.textContent), \
+         injected: document.querySelectorAll('[onerror],img').length, scripts: document.scripts.length};",
+    );
+    let hostname = records[0]["host"].as_str().unwrap();
+    assert_eq!(
+        charts["captions"],
+        serde_json::json!([
+            format!("anomalizer: lines per hour by template on {hostname}"),
+            "anomalizer: lines per hour by template on web2"
+        ])
+    );
+    let legend = &charts["legend"][0];
+    assert_eq!(legend[0]["text"], "worker <*> finished batch ok");
+    let hostile = legend[1]["title"].as_str().unwrap();
+    assert!(hostile.contains("<script>alert(x)</script>"), "{legend}");
+    assert_eq!(
+        legend[1]["text"], hostile,
+        "short templates are not clipped"
+    );
+    assert_eq!(
+        charts["lines"],
+        serde_json::json!([[5, 5], [5, 5]]),
+        "an hour a point"
+    );
+    for (h, count) in worker {
+        let dot = format!("worker <*> finished batch ok: {count} lines at 2026-11-21 {h}:00 UTC");
+        assert!(
+            charts["dots"].as_array().unwrap().iter().any(|d| d == &dot),
+            "{dot}: {}",
+            charts["dots"]
+        );
+    }
+    assert_eq!(charts["injected"], 0);
+    assert_eq!(
+        charts["scripts"], 2,
+        "only the page's own two script elements"
+    );
+    assert!(browser.console().is_empty(), "{:?}", browser.console());
+
+    // No line with a time: a summary without a timeline, and no chart.
+    let records =
+        anomalizer_records("worker 1 finished batch ok\nworker 2 finished batch ok\n".into());
+    let summary = records.iter().find(|r| r["kind"] == "log.summary").unwrap();
+    assert_eq!(summary["timeline"], Value::Null);
+    let run = report(&["--format", "html"], jsonl(&records).as_bytes());
+    assert!(run.status <= 1, "{}", run.stderr);
+    assert!(run.stdout.contains("log.summary"));
+    assert!(!run.stdout.contains("lines per hour"));
+}

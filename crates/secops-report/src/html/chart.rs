@@ -18,6 +18,9 @@ pub const MAX_TIMELINES: usize = 8;
 /// Templates drawn on one timeline.
 const MAX_TEMPLATES: usize = 25;
 
+/// Characters of a line's name in a legend.
+const LEGEND_TEXT: usize = 80;
+
 /// Line colours, told apart in colour and in greyscale print.
 const PALETTE: [&str; MAX_LINES] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
@@ -67,8 +70,57 @@ pub fn bars(out: &mut String, title: &str, bars: &[Bar<'_>]) {
     out.push_str("</svg>");
 }
 
-/// Percent figures over time, one line per series, with a legend.
-pub fn lines(out: &mut String, title: &str, series: &Series) {
+/// What a line chart's values are, for its axis and tooltips.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    /// 0 to 100 (or more), ticks every 25.
+    Percent,
+    /// Log lines counted per bucket: from 0 to a round figure.
+    Lines,
+}
+
+impl Unit {
+    /// The top of the axis and its five ticks, from 0 up.
+    fn scale(self, max: f64) -> (f64, [f64; 5]) {
+        let top = match self {
+            Unit::Percent => return (max.max(100.0), [0.0, 25.0, 50.0, 75.0, 100.0]),
+            Unit::Lines => round_up(max.max(1.0) / 4.0) * 4.0,
+        };
+        (top, [0.0, 0.25, 0.5, 0.75, 1.0].map(|f| top * f))
+    }
+
+    fn value(self, v: f64) -> String {
+        match self {
+            Unit::Percent => format!("{v:.1}%"),
+            Unit::Lines if v == 1.0 => "1 line".to_string(),
+            Unit::Lines => format!("{v} lines"),
+        }
+    }
+
+    fn tick(self, v: f64) -> String {
+        match self {
+            Unit::Percent => format!("{v}%"),
+            Unit::Lines => v.to_string(),
+        }
+    }
+}
+
+/// The smallest 1, 2 or 5 times a power of ten at or above `v` (v >= 1),
+/// so that ticks fall on figures a reader can add up.
+fn round_up(v: f64) -> f64 {
+    let mut step = 1.0;
+    loop {
+        for m in [1.0, 2.0, 5.0] {
+            if step * m >= v {
+                return step * m;
+            }
+        }
+        step *= 10.0;
+    }
+}
+
+/// Figures over time, one line per series, with a legend.
+pub fn lines(out: &mut String, title: &str, series: &Series, unit: Unit) {
     const WIDTH: f64 = 720.0;
     const HEIGHT: f64 = 240.0;
     const LEFT: f64 = 44.0;
@@ -80,7 +132,7 @@ pub fn lines(out: &mut String, title: &str, series: &Series) {
     let (t0, t1) = points().fold((f64::MAX, f64::MIN), |(lo, hi), &(t, _)| {
         (lo.min(t), hi.max(t))
     });
-    let top = points().map(|&(_, v)| v).fold(100.0_f64, f64::max);
+    let (top, ticks) = unit.scale(points().map(|&(_, v)| v).fold(0.0_f64, f64::max));
     let span = (t1 - t0).max(1.0);
     let x = |t: f64| LEFT + (WIDTH - LEFT - RIGHT) * (t - t0) / span;
     let y = |v: f64| TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - v / top);
@@ -89,10 +141,11 @@ pub fn lines(out: &mut String, title: &str, series: &Series) {
         r#"<figure class="chart-box"><figcaption>{title}</figcaption><svg class="chart lines" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}"><title>{title}</title>"#,
         title = Esc(title)
     );
-    for tick in [0.0, 25.0, 50.0, 75.0, 100.0] {
+    for tick in ticks {
         let _ = write!(
             out,
-            r#"<line class="grid" x1="{LEFT}" x2="{x2}" y1="{yy:.1}" y2="{yy:.1}"/><text class="axis" x="{tx}" y="{ty:.1}" text-anchor="end">{tick}%</text>"#,
+            r#"<line class="grid" x1="{LEFT}" x2="{x2}" y1="{yy:.1}" y2="{yy:.1}"/><text class="axis" x="{tx}" y="{ty:.1}" text-anchor="end">{}</text>"#,
+            unit.tick(tick),
             x2 = WIDTH - RIGHT,
             yy = y(tick),
             tx = LEFT - 6.0,
@@ -135,23 +188,27 @@ pub fn lines(out: &mut String, title: &str, series: &Series) {
             for &(t, v) in &line.points {
                 let _ = write!(
                     out,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"><title>{}: {v:.1}% at {}</title></circle>"#,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"><title>{}: {} at {}</title></circle>"#,
                     x(t),
                     y(v),
                     colour(i),
                     Esc(&line.name),
+                    unit.value(v),
                     Esc(&time_label(t, 0.0)),
                 );
             }
         }
     }
     out.push_str(r#"</svg><ul class="legend">"#);
+    // Names may be whole log templates: the legend shows their start,
+    // hovering shows them whole.
     for (i, line) in drawn.iter().enumerate() {
         let _ = write!(
             out,
-            r#"<li><span class="swatch" style="background:{}"></span>{}</li>"#,
+            r#"<li title="{}"><span class="swatch" style="background:{}"></span>{}</li>"#,
+            Esc(&line.name),
             colour(i),
-            Esc(&line.name)
+            Esc(&clipped(&line.name, LEGEND_TEXT))
         );
     }
     out.push_str("</ul>");
@@ -285,7 +342,7 @@ mod tests {
             }],
         };
         let mut svg = String::new();
-        lines(&mut svg, "cpu", &series);
+        lines(&mut svg, "cpu", &series, Unit::Percent);
         assert!(
             !svg.contains("<img") && svg.contains("&quot;&gt;&lt;img"),
             "{svg}"
@@ -298,5 +355,31 @@ mod tests {
         assert_eq!(time_label(1_763_751_720.0, 0.0), "2025-11-21 19:02 UTC");
         assert_eq!(clipped("abcdef", 3), "abc…");
         assert_eq!(clipped("abc", 3), "abc");
+    }
+
+    #[test]
+    fn counts_get_round_ticks_and_long_names_a_clipped_legend() {
+        assert_eq!(Unit::Lines.scale(0.0), (4.0, [0.0, 1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(Unit::Lines.scale(61.0).0, 80.0);
+        assert_eq!(Unit::Lines.scale(7001.0).0, 8000.0);
+        assert_eq!(Unit::Percent.scale(40.0).0, 100.0);
+        let name = format!("<script>{}", "x".repeat(100));
+        let series = Series {
+            lines: vec![Line {
+                name: name.clone(),
+                points: vec![(0.0, 3.0), (3600.0, 1.0)],
+            }],
+        };
+        let mut svg = String::new();
+        lines(&mut svg, "per hour", &series, Unit::Lines);
+        assert!(!svg.contains("<script"), "{svg}");
+        let shown = format!("&lt;script&gt;{}…</li>", "x".repeat(LEGEND_TEXT - 8));
+        assert!(svg.contains(&shown), "{svg}");
+        assert!(svg.contains(&format!("title=\"&lt;script&gt;{}\"", "x".repeat(100))));
+        assert!(
+            svg.contains("3 lines at") && svg.contains("1 line at"),
+            "{svg}"
+        );
+        assert!(svg.contains(">4</text>") && !svg.contains('%'), "{svg}");
     }
 }

@@ -23,6 +23,17 @@ pub const MAX_ROWS: usize = 5000;
 /// Burst windows kept per template for the timeline.
 const MAX_BURSTS: usize = 50;
 
+/// anomalizer summaries kept for the lines-per-hour charts (a fleet report
+/// has one per host); the rest are counted.
+pub const MAX_HOURLY: usize = 12;
+
+/// Templates kept per summary: anomalizer sends its top 10.
+const MAX_HOURLY_TEMPLATES: usize = 10;
+
+/// Hours kept per template, the latest: anomalizer sends a week (168); a
+/// month bounds what a hand-made record can make the page draw.
+const MAX_HOURS: i64 = 744;
+
 /// Everything the page shows, gathered record by record.
 #[derive(Debug, Default)]
 pub struct Page {
@@ -43,6 +54,21 @@ pub struct Page {
     /// order first reported.
     pub templates: Vec<TemplateSpan>,
     template_index: HashMap<String, usize>,
+    /// anomalizer's lines per hour of its top templates, one per
+    /// `log.summary` record that has a `timeline`, in input order.
+    pub hourly: Vec<HourlyTemplates>,
+    /// Such summaries past [`MAX_HOURLY`], not drawn.
+    pub hourly_left_out: u64,
+}
+
+/// One anomalizer run's most frequent templates, a line each of their
+/// lines per hour (hours without lines at zero, so a quiet hour reads as a
+/// dip, not as a straight line to the next busy one).
+#[derive(Debug)]
+pub struct HourlyTemplates {
+    pub host: String,
+    /// Lines named by template text; points are (hour start, lines).
+    pub series: Series,
 }
 
 /// A record time: seconds since the epoch for placing it, the text for
@@ -148,9 +174,15 @@ impl Page {
             }
             (
                 "anomalizer",
-                "log.rare_template" | "log.token_frequency" | "log.burst" | "log.silence"
-                | "log.new_template" | "log.window_anomaly",
+                "log.rare_template"
+                | "log.token_frequency"
+                | "log.burst"
+                | "log.slowdown"
+                | "log.silence"
+                | "log.new_template"
+                | "log.window_anomaly",
             ) => self.template(rec),
+            ("anomalizer", "log.summary") => self.hourly(rec),
             _ => {}
         }
     }
@@ -213,6 +245,77 @@ impl Page {
         if !span.detectors.iter().any(|d| d == detector) {
             span.detectors.push(detector.to_string());
         }
+    }
+
+    /// The `timeline` of an anomalizer `log.summary`: `bucket_secs` and
+    /// `templates`, each with `template` and `hours` as `[time, lines]`.
+    fn hourly(&mut self, rec: &Record) {
+        let Some(timeline) = rec.fields.get("timeline").filter(|t| !t.is_null()) else {
+            return;
+        };
+        let bucket = timeline
+            .get("bucket_secs")
+            .and_then(Value::as_u64)
+            .filter(|&b| b > 0)
+            .unwrap_or(3600) as f64;
+        let templates: Vec<(&str, Vec<(f64, f64)>)> = timeline
+            .get("templates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .take(MAX_HOURLY_TEMPLATES)
+            .filter_map(|t| {
+                let hours = t
+                    .get("hours")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|hour| {
+                        let at = epoch_secs(hour.get(0)?.as_str()?)?;
+                        Some((at, hour.get(1)?.as_f64()?))
+                    })
+                    .collect();
+                Some((t.get("template")?.as_str()?, hours))
+            })
+            .collect();
+        let times = || {
+            templates
+                .iter()
+                .flat_map(|(_, hours)| hours.iter().map(|h| h.0))
+        };
+        let (Some(first), Some(last)) = (
+            times().min_by(f64::total_cmp),
+            times().max_by(f64::total_cmp),
+        ) else {
+            return;
+        };
+        if self.hourly.len() >= MAX_HOURLY {
+            self.hourly_left_out += 1;
+            return;
+        }
+        let count = (((last - first) / bucket).floor() as i64 + 1).min(MAX_HOURS);
+        let start = last - (count - 1) as f64 * bucket;
+        let lines = templates
+            .into_iter()
+            .map(|(template, hours)| {
+                let mut points: Vec<(f64, f64)> = (0..count)
+                    .map(|i| (start + i as f64 * bucket, 0.0))
+                    .collect();
+                for (at, lines) in hours {
+                    let slot = ((at - start) / bucket).floor();
+                    if (0.0..count as f64).contains(&slot) {
+                        points[slot as usize].1 += lines;
+                    }
+                }
+                Line {
+                    name: template.to_string(),
+                    points,
+                }
+            })
+            .collect();
+        self.hourly.push(HourlyTemplates {
+            host: rec.host.clone(),
+            series: Series { lines },
+        });
     }
 
     fn table(&mut self, rec: Record) {
@@ -337,8 +440,12 @@ mod tests {
                 .with("percent", 81),
         );
         let anomaly = |detector: &str| {
-            let mut rec = rec("anomalizer", &format!("log.{detector}"), "2026-11-21T19:05:00Z")
-                .with("detector", detector);
+            let mut rec = rec(
+                "anomalizer",
+                &format!("log.{detector}"),
+                "2026-11-21T19:05:00Z",
+            )
+            .with("detector", detector);
             if detector != "burst" {
                 rec.set("first_seen", "/var/log/a:b.log:12");
             }
@@ -378,5 +485,57 @@ mod tests {
         assert_eq!(span.bursts, marks);
         assert_eq!(span.detectors, ["burst", "token_frequency", "pca"]);
         assert_eq!(span.last - span.first, 2400.0);
+    }
+
+    #[test]
+    fn anomalizer_summaries_become_hourly_lines_with_quiet_hours_at_zero() {
+        let mut page = Page::default();
+        let timeline = serde_json::json!({"bucket_secs": 3600, "templates": [
+            {"template_id": 0, "template": "worker <*> ok", "hours": [
+                ["2026-11-21T10:00:00Z", 60], ["2026-11-21T13:00:00Z", 5]]},
+            {"template_id": 3, "template": "cache <*>", "hours": [
+                ["2026-11-21T11:00:00Z", 2], "not an hour"]},
+        ]});
+        page.add(
+            rec("anomalizer", "log.summary", "2026-11-21T14:00:00Z").with("timeline", timeline),
+        );
+        page.add(
+            rec("anomalizer", "log.summary", "2026-11-21T14:00:00Z").with("timeline", Value::Null),
+        );
+        page.add(rec("anomalizer", "log.summary", "2026-11-21T14:00:00Z"));
+        assert_eq!(page.hourly.len(), 1);
+        let run = &page.hourly[0];
+        assert_eq!(run.host, "web1");
+        let hour = |h: u32| epoch_secs(&format!("2026-11-21T{h}:00:00Z")).unwrap();
+        let lines = &run.series.lines;
+        assert_eq!(lines[0].name, "worker <*> ok");
+        assert_eq!(
+            lines[0].points,
+            [
+                (hour(10), 60.0),
+                (hour(11), 0.0),
+                (hour(12), 0.0),
+                (hour(13), 5.0)
+            ]
+        );
+        assert_eq!(lines[1].name, "cache <*>");
+        assert_eq!(
+            lines[1].points,
+            [
+                (hour(10), 0.0),
+                (hour(11), 2.0),
+                (hour(12), 0.0),
+                (hour(13), 0.0)
+            ]
+        );
+
+        // A hand-made record spanning years draws its last month only.
+        let far = serde_json::json!({"bucket_secs": 3600, "templates": [{"template": "t", "hours": [
+            ["2020-01-01T00:00:00Z", 1], ["2026-11-21T10:00:00Z", 7]]}]});
+        page.add(rec("anomalizer", "log.summary", "2026-11-21T14:00:00Z").with("timeline", far));
+        let points = &page.hourly[1].series.lines[0].points;
+        assert_eq!(points.len(), MAX_HOURS as usize);
+        assert_eq!(points.last(), Some(&(hour(10), 7.0)));
+        assert_eq!(points.iter().map(|p| p.1).sum::<f64>(), 7.0);
     }
 }

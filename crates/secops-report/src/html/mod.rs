@@ -22,7 +22,7 @@ use secops_common::{Record, Severity};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use self::chart::Bar;
+use self::chart::{Bar, Unit};
 pub use self::collect::Page;
 use self::collect::{KindTable, TemplateSpan};
 use self::escape::{Esc, json_for_script};
@@ -217,7 +217,7 @@ fn overview(html: &mut String, page: &Page) {
         html.push_str(r#"<h3>healthmon over time</h3><div class="charts wide">"#);
         for (title, series) in health {
             if !series.is_empty() {
-                chart::lines(html, title, series);
+                chart::lines(html, title, series, Unit::Percent);
             }
         }
         html.push_str("</div>");
@@ -237,7 +237,30 @@ fn overview(html: &mut String, page: &Page) {
             );
         }
     }
+    hourly_templates(html, page);
     html.push_str("</section>");
+}
+
+/// anomalizer's most frequent templates, lines per hour over the last week
+/// of each run's logs (its `log.summary` timeline): one chart per run, so
+/// per host in a fleet report.
+fn hourly_templates(html: &mut String, page: &Page) {
+    if page.hourly.is_empty() {
+        return;
+    }
+    html.push_str(r#"<h3>anomalizer: lines per hour by template</h3><p class="note">The most frequent templates of each anomalizer run, lines per hour over the last week of its logs.</p><div class="charts wide">"#);
+    for run in &page.hourly {
+        let title = format!("anomalizer: lines per hour by template on {}", run.host);
+        chart::lines(html, &title, &run.series, Unit::Lines);
+    }
+    html.push_str("</div>");
+    if page.hourly_left_out > 0 {
+        let _ = write!(
+            html,
+            r#"<p class="note">{} more anomalizer summaries are not drawn.</p>"#,
+            page.hourly_left_out
+        );
+    }
 }
 
 /// The templates per log (and host, in a fleet report), in the order first
@@ -406,8 +429,14 @@ fn cell(html: &mut String, field: &str, value: Option<&Value>) {
                 let _ = write!(html, r#"<td class="num">{n}</td>"#);
             }
         },
+        // anomalizer's week of hourly counts is thousands of characters.
         Some(other) => {
-            let _ = write!(html, "<td>{}</td>", Esc(&other.to_string()));
+            let text = other.to_string();
+            if text.len() > LONG_TEXT {
+                let _ = write!(html, r#"<td><div class="long">{}</div></td>"#, Esc(&text));
+            } else {
+                let _ = write!(html, "<td>{}</td>", Esc(&text));
+            }
         }
     }
 }
