@@ -17,7 +17,7 @@ pub fn leading(line: &str, now: i64) -> Option<i64> {
 
 /// Whether `line` starts with a syslog (RFC 3164) time, `Mmm dd HH:MM:SS`.
 pub fn starts_syslog(line: &str) -> bool {
-    month_day_time(line, 1970).is_some()
+    month_day_time(line).is_some()
 }
 
 /// The time now, epoch seconds.
@@ -66,52 +66,56 @@ fn iso(s: &str) -> Option<i64> {
     }
     let mut secs = civil(num(s, 0..4)?, num(s, 5..7)?, num(s, 8..10)?)?
         + clock(num(s, 11..13)?, num(s, 14..16)?, num(s, 17..19)?)?;
-    let rest = s[19..].trim_start_matches(|c: char| c == '.' || c == ',' || c.is_ascii_digit());
-    if let Some(sign) = rest.chars().next().filter(|c| *c == '+' || *c == '-') {
+    let fraction = b[19..]
+        .iter()
+        .take_while(|&&c| c == b'.' || c == b',' || c.is_ascii_digit())
+        .count();
+    let rest = &s[19 + fraction..];
+    if let Some(&sign) = rest.as_bytes().first().filter(|&&c| c == b'+' || c == b'-') {
         let offset = num(rest, 1..3)? * 3600 + num(rest, 4..6).or_else(|| num(rest, 3..5))? * 60;
-        secs -= if sign == '+' { offset } else { -offset };
+        secs -= if sign == b'+' { offset } else { -offset };
     }
     Some(secs)
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 fn month(s: &str) -> Option<i64> {
-    let name = s.as_bytes().get(0..3)?;
-    // Most lines do not start with a month: one byte tells.
-    if !matches!(
-        name[0],
-        b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D'
-    ) {
-        return None;
-    }
-    MONTHS
-        .iter()
-        .position(|m| m.as_bytes() == name)
-        .map(|i| i as i64 + 1)
+    Some(match s.as_bytes().get(0..3)? {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    })
 }
 
-/// `Mmm dd HH:MM:SS` (day space-padded or not); returns the time and the
-/// rest of the line.
-fn month_day_time(s: &str, year: i64) -> Option<(i64, &str)> {
+/// `Mmm dd HH:MM:SS` (day space-padded or not): the month, the day, the
+/// seconds into the day and the rest of the line. The year is the
+/// caller's, so a line is read once whatever year it turns out to be in.
+fn month_day_time(s: &str) -> Option<(i64, i64, i64, &str)> {
     let m = month(s)?;
     let rest = s.get(3..)?.trim_start();
     let day_len = rest.bytes().position(|b| b == b' ')?;
     let d = num(rest, 0..day_len)?;
     let t = rest[day_len..].trim_start();
-    let secs = civil(year, m, d)? + clock(num(t, 0..2)?, num(t, 3..5)?, num(t, 6..8)?)?;
-    (t.as_bytes().get(2) == Some(&b':')).then_some((secs, &t[8..]))
+    let secs = clock(num(t, 0..2)?, num(t, 3..5)?, num(t, 6..8)?)?;
+    ((1..=31).contains(&d) && t.as_bytes().get(2) == Some(&b':')).then_some((m, d, secs, &t[8..]))
 }
 
 fn syslog(s: &str, now: i64) -> Option<i64> {
-    month(s)?;
+    let (m, d, clock, _) = month_day_time(s)?;
     let year = civil_from_days(now.div_euclid(86_400)).0;
-    let (secs, _) = month_day_time(s, year)?;
+    let secs = civil(year, m, d)? + clock;
     // A day of clock skew is not a year.
     if secs > now + 86_400 {
-        month_day_time(s, year - 1).map(|(secs, _)| secs)
+        Some(civil(year - 1, m, d)? + clock)
     } else {
         Some(secs)
     }
@@ -119,12 +123,9 @@ fn syslog(s: &str, now: i64) -> Option<i64> {
 
 /// `Www Mmm dd HH:MM:SS YYYY`.
 fn ctime(s: &str) -> Option<i64> {
-    let after_day = s.get(4..)?;
-    let (secs_in_year_0, rest) = month_day_time(after_day, 1970)?;
+    let (m, d, clock, rest) = month_day_time(s.get(4..)?)?;
     let year = num(rest.trim_start(), 0..4)?;
-    let (m, d) = (month(after_day)?, 1);
-    // Recompute in the right year: the day of year depends on leap years.
-    Some(secs_in_year_0 - civil(1970, m, d)? + civil(year, m, d)?)
+    Some(civil(year, m, d)? + clock)
 }
 
 fn clock(h: i64, m: i64, s: i64) -> Option<i64> {
