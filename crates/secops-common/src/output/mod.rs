@@ -101,6 +101,23 @@ impl Destination {
             Destination::File(file) => file,
         }
     }
+
+    /// Writes `before`, the record as JSON, then `after`, straight into
+    /// the destination's buffer: a huge record (secops-notify's list of
+    /// 100,000 alerts sent) is never held whole a second time. Each
+    /// destination gets its own copy of the serializer, so the many
+    /// small writes are buffer copies, not calls through `dyn Write`.
+    fn serialize(&mut self, before: &[u8], rec: &Record, after: &[u8]) -> io::Result<()> {
+        fn to<W: Write>(out: &mut W, before: &[u8], rec: &Record, after: &[u8]) -> io::Result<()> {
+            out.write_all(before)?;
+            serde_json::to_writer(&mut *out, rec)?;
+            out.write_all(after)
+        }
+        match self {
+            Destination::Stdout(out) => to(out, before, rec, after),
+            Destination::File(file) => to(file, before, rec, after),
+        }
+    }
 }
 
 enum Encoder {
@@ -131,7 +148,6 @@ pub struct Output {
     dest: Destination,
     encoder: Encoder,
     written: Written,
-    buf: Vec<u8>,
 }
 
 impl Output {
@@ -154,7 +170,6 @@ impl Output {
             dest,
             encoder,
             written: Written::default(),
-            buf: Vec::with_capacity(1024),
         })
     }
 
@@ -163,19 +178,11 @@ impl Output {
         self.written.records += 1;
         self.written.worst = self.written.worst.max(Some(rec.severity));
         let result = match &mut self.encoder {
-            Encoder::Jsonl => {
-                self.buf.clear();
-                serde_json::to_writer(&mut self.buf, rec).expect("a record always serializes");
-                self.buf.push(b'\n');
-                self.dest.writer().write_all(&self.buf)
-            }
+            Encoder::Jsonl => self.dest.serialize(b"", rec, b"\n"),
             Encoder::Json { records } => {
-                self.buf.clear();
-                self.buf
-                    .extend_from_slice(if *records == 0 { b"[\n" } else { b",\n" });
+                let separator: &[u8] = if *records == 0 { b"[\n" } else { b",\n" };
                 *records += 1;
-                serde_json::to_writer(&mut self.buf, rec).expect("a record always serializes");
-                self.dest.writer().write_all(&self.buf)
+                self.dest.serialize(separator, rec, b"")
             }
             Encoder::Csv(spool) => spool.push(rec),
             Encoder::Table(table) | Encoder::Markdown(table) => {
