@@ -141,7 +141,7 @@ impl Drain {
     /// line's masked tokens as [`push_token`] writes them.
     pub fn add(&mut self, key: &str) -> usize {
         if let Some(&(id, version)) = self.repeats.get(key)
-            && self.versions[self.leaf_of[id]] == version
+            && self.version(id) == version
         {
             self.templates[id].count += 1;
             return id;
@@ -156,8 +156,7 @@ impl Drain {
             if self.repeats.len() >= self.repeats_cap {
                 self.repeats.clear();
             }
-            let version = self.versions[self.leaf_of[id]];
-            self.repeats.insert(key.to_string(), (id, version));
+            self.repeats.insert(key.to_string(), (id, self.version(id)));
         }
         id
     }
@@ -409,9 +408,12 @@ mod tests {
                 _ => common[next(common.len())].clone(),
             };
             let key = key(line.iter().copied());
-            hits += usize::from(remembering.repeats.get(&key).is_some_and(|&(id, version)| {
-                remembering.versions[remembering.leaf_of[id]] == version
-            }));
+            hits += usize::from(
+                remembering
+                    .repeats
+                    .get(&key)
+                    .is_some_and(|&(id, version)| remembering.version(id) == version),
+            );
             assert_eq!(fresh.add(&key), remembering.add(&key), "{line:?}");
         }
         let counts = |d: &Drain| {

@@ -229,14 +229,13 @@ fn header_token(token: &str) -> Option<HeaderToken<'_>> {
     let start = b.iter().position(|c| !edge(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|c| !edge(c)).map_or(start, |e| e + 1);
     let bare = &token[start..end];
+    let bracketed = b.first() == Some(&b'[') && b.last() == Some(&b']');
     match bare.bytes().next() {
-        Some(first) if first.is_ascii_alphabetic() => header_word(bare).or_else(|| {
-            (b.first() == Some(&b'[') && b.last() == Some(&b']')).then_some(HeaderToken::Other)
-        }),
-        first => (token == "-"
-            || (b.first() == Some(&b'[') && b.last() == Some(&b']'))
-            || first.is_some_and(|b| b.is_ascii_digit()))
-        .then_some(HeaderToken::Other),
+        Some(first) if first.is_ascii_alphabetic() => {
+            header_word(bare).or(bracketed.then_some(HeaderToken::Other))
+        }
+        first => (token == "-" || bracketed || first.is_some_and(|b| b.is_ascii_digit()))
+            .then_some(HeaderToken::Other),
     }
 }
 

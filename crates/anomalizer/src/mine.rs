@@ -67,6 +67,7 @@ impl LineMiner {
         self.drain.add(key)
     }
 
+    /// The tree's configuration, for miners made alike.
     pub fn config(&self) -> DrainConfig {
         self.drain.config()
     }
@@ -112,6 +113,7 @@ pub fn split_tokens<'m>(message: &'m str, out: &mut Vec<&'m str>, valued: &mut V
         seen |= flags;
     }
     if seen & NON_ASCII != 0 {
+        // Unicode white space may split tokens too: do it the slow way.
         out.clear();
         valued.clear();
         out.extend(message.split_whitespace());
