@@ -145,7 +145,9 @@ impl<T> SinkMap<T> {
 
     /// The sinks, in order.
     pub fn sinks(&self) -> SinkSet {
-        SinkSet(self.0.iter().map(|(k, _)| k.clone()).collect())
+        SinkSet(SinkMap(
+            self.0.iter().map(|(k, _)| (k.clone(), ())).collect(),
+        ))
     }
 
     fn find(&self, sink: &str) -> Result<usize, usize> {
@@ -154,48 +156,44 @@ impl<T> SinkMap<T> {
 }
 
 /// Sink names, sorted and distinct: a `BTreeSet` in the file (a JSON
-/// array), a short vector in memory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// array), a [`SinkMap`] holding nothing per sink in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(from = "BTreeSet<String>")]
-pub struct SinkSet(Vec<Name>);
+pub struct SinkSet(SinkMap<()>);
 
 impl From<BTreeSet<String>> for SinkSet {
     fn from(set: BTreeSet<String>) -> Self {
-        SinkSet(set.into_iter().map(interned).collect())
+        SinkSet(SinkMap(
+            set.into_iter().map(|n| (interned(n), ())).collect(),
+        ))
+    }
+}
+
+impl Serialize for SinkSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.0.iter().map(|(k, ())| k))
     }
 }
 
 impl SinkSet {
     pub fn contains(&self, sink: &str) -> bool {
-        self.find(sink).is_ok()
+        self.0.get(sink).is_some()
     }
 
     pub fn insert(&mut self, sink: &'static str) {
-        if let Err(i) = self.find(sink) {
-            self.0.reserve_exact(1);
-            self.0.insert(i, Cow::Borrowed(sink));
-        }
+        self.0.insert(sink, ());
     }
 
     pub fn remove(&mut self, sink: &str) {
-        if let Ok(i) = self.find(sink) {
-            self.0.remove(i);
-            if self.0.is_empty() {
-                self.clear();
-            }
-        }
+        self.0.remove(sink);
     }
 
     pub fn clear(&mut self) {
-        self.0 = Vec::new();
+        self.0.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn find(&self, sink: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|k| k.as_ref().cmp(sink))
+        self.0.0.is_empty()
     }
 }
 
