@@ -9,7 +9,9 @@ use std::path::Path;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::Value;
-use support::{anomalizer, by_detector, data_dir, loghub_format, records, run, stderr};
+use support::{
+    anomalizer, by_detector, data_dir, loghub_format, records, run, run_records, stderr,
+};
 
 fn write_gz(path: &Path, text: &str) {
     let mut gz = GzEncoder::new(fs::File::create(path).unwrap(), Compression::fast());
@@ -73,13 +75,13 @@ fn the_seed_example_reports_the_dominating_user_and_the_rare_line() {
 
 #[test]
 fn jsonl_records_carry_the_kind_fields_and_a_summary() {
-    let out = run(anomalizer()
-        .args(["--format", "jsonl"])
-        .arg("--log")
-        .arg("-")
-        .stdin_bytes(auth_log()));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(
+        anomalizer()
+            .args(["--format", "jsonl"])
+            .arg("--log")
+            .arg("-")
+            .stdin_bytes(auth_log()),
+    );
     let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{recs:#?}");
     assert_eq!(rare[0]["kind"], "log.rare_template");
@@ -121,13 +123,13 @@ fn rotated_and_compressed_logs_are_read_oldest_first() {
     fs::write(dir.path().join("app.log.1"), "middle line 2\n").unwrap();
     fs::write(dir.path().join("app.log"), "newest line 3\n").unwrap();
     fs::write(dir.path().join("notes.txt"), "not a log\n").unwrap();
-    let out = run(anomalizer()
-        .arg("parse")
-        .args(["--log-dir"])
-        .arg(dir.path())
-        .args(["--glob", "app.log*", "--format", "jsonl"]));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(
+        anomalizer()
+            .arg("parse")
+            .args(["--log-dir"])
+            .arg(dir.path())
+            .args(["--glob", "app.log*", "--format", "jsonl"]),
+    );
     let sources: Vec<&str> = recs
         .iter()
         .map(|r| r["source"].as_str().unwrap().rsplit('/').next().unwrap())
@@ -305,13 +307,13 @@ fn a_learnt_model_judges_each_source_against_its_own_past() {
     // The app's line turns up in the auth log: known to the model, but
     // never seen in that source.
     fs::write(&auth, auth_log() + "worker 9 started in 12ms\n").unwrap();
-    let out = run(anomalizer()
-        .args([&auth, &app])
-        .arg("--model")
-        .arg(&model)
-        .args(["--format", "jsonl"]));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(
+        anomalizer()
+            .args([&auth, &app])
+            .arg("--model")
+            .arg(&model)
+            .args(["--format", "jsonl"]),
+    );
     let new = by_detector(&recs, "new_template");
     assert_eq!(new.len(), 1, "{recs:#?}");
     assert_eq!(new[0]["source"], auth.display().to_string());
@@ -334,9 +336,7 @@ fn a_storm_of_one_template_is_a_burst_with_its_time() {
             "2026-11-21T11:00:{second:02}Z Failed password for user{second} from 10.0.1.{second}\n"
         );
     }
-    let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
     let bursts = by_detector(&recs, "burst");
     assert_eq!(bursts.len(), 1, "{recs:#?}");
     assert_eq!(bursts[0]["template"], "Failed password for <*> from <*>");
@@ -360,9 +360,7 @@ fn a_template_that_slows_far_below_its_rate_is_a_slowdown() {
         }
         log += &format!("2026-11-21T{h:02}:{m:02}:59Z heartbeat ok seq={minute}\n");
     }
-    let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
     let slow = by_detector(&recs, "slowdown");
     assert_eq!(slow.len(), 1, "{recs:#?}");
     assert_eq!(slow[0]["kind"], "log.slowdown");
@@ -400,12 +398,12 @@ fn each_file_is_judged_by_its_own_volume() {
     }
     big += "GET /admin.php 403 1\n";
     fs::write(dir.path().join("big.log"), big).unwrap();
-    let out = run(anomalizer()
-        .arg("--log-dir")
-        .arg(dir.path())
-        .args(["--format", "jsonl"]));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(
+        anomalizer()
+            .arg("--log-dir")
+            .arg(dir.path())
+            .args(["--format", "jsonl"]),
+    );
     let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{rare:#?}");
     assert_eq!(rare[0]["template"], "GET /admin.php <*> <*>");
@@ -433,11 +431,11 @@ fn a_plain_line_s_level_is_read_from_its_header() {
         );
     }
     log += "2026-11-21T10:59:30Z [ERROR] disk sda1 remounted read-only\n";
-    let out = run(anomalizer()
-        .args(["--format", "jsonl", "--log", "-"])
-        .stdin_bytes(log));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(
+        anomalizer()
+            .args(["--format", "jsonl", "--log", "-"])
+            .stdin_bytes(log),
+    );
     let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{recs:#?}");
     assert_eq!(rare[0]["template"], "disk sda1 remounted read-only");
@@ -458,9 +456,7 @@ fn a_heartbeat_that_stops_is_a_silence_with_its_times() {
             i % 7
         );
     }
-    let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
     let silences = by_detector(&recs, "silence");
     assert_eq!(silences.len(), 1, "{recs:#?}");
     let s = silences[0];
@@ -560,11 +556,11 @@ fn findings_are_capped_per_source_and_the_rest_counted() {
     ] {
         log += &format!("{word} happened\n");
     }
-    let out = run(anomalizer()
-        .args(["--format", "jsonl", "--max-per-source", "4"])
-        .stdin_bytes(log));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(
+        anomalizer()
+            .args(["--format", "jsonl", "--max-per-source", "4"])
+            .stdin_bytes(log),
+    );
     assert_eq!(recs.len(), 5, "4 findings and the summary: {recs:#?}");
     assert_eq!(recs[4]["suppressed"], 11);
 }

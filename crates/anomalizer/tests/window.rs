@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{anomalizer, records, run, stderr};
+use support::{anomalizer, records, run, run_records, stderr};
 
 /// Sessions opened per minute: varies with the load, in a fixed pattern.
 fn load(minute: usize) -> usize {
@@ -73,14 +73,14 @@ fn pca_flags_the_minute_where_sessions_stop_closing() {
     let dir = tempfile::tempdir().unwrap();
     let log = write(dir.path(), "auth.log", &login_log(Some(70)));
     let insights = dir.path().join("insights.json");
-    let out = run(anomalizer()
-        .arg("--log")
-        .arg(&log)
-        .arg("--summary")
-        .arg(&insights)
-        .args(["--detector", "pca", "--format", "jsonl"]));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
+    let recs = run_records(
+        anomalizer()
+            .arg("--log")
+            .arg(&log)
+            .arg("--summary")
+            .arg(&insights)
+            .args(["--detector", "pca", "--format", "jsonl"]),
+    );
     let found = windows(&recs);
     assert_eq!(found.len(), 1, "{recs:#?}");
     let w = found[0];
@@ -132,14 +132,12 @@ fn pca_flags_the_minute_where_sessions_stop_closing() {
 fn a_steady_log_has_no_window_anomaly() {
     let dir = tempfile::tempdir().unwrap();
     let log = write(dir.path(), "auth.log", &login_log(None));
-    let out = run(anomalizer().arg("--log").arg(&log).args([
+    let recs = run_records(anomalizer().arg("--log").arg(&log).args([
         "--detector",
         "rules,pca",
         "--format",
         "jsonl",
     ]));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out.stdout);
     assert!(windows(&recs).is_empty(), "{recs:#?}");
     assert_eq!(recs.last().unwrap()["window_anomalies"], 0);
 }

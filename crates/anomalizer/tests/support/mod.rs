@@ -19,6 +19,13 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("anomalizer runs")
 }
 
+/// The records of a run that must succeed.
+pub fn run_records(cmd: &mut Command) -> Vec<Value> {
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    records(&out.stdout)
+}
+
 /// The records of one detector (`rare_template`, `burst`, `pca`, ...).
 pub fn by_detector<'r>(records: &'r [Value], detector: &str) -> Vec<&'r Value> {
     records
