@@ -105,6 +105,23 @@ impl CommonArgs {
     }
 }
 
+/// `--state-dir`, the same in every tool that keeps state: baselines,
+/// what the last run saw, what was sent.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StateArgs {
+    /// Keep state in DIR [default: /var/lib/secops as root, else
+    /// $XDG_STATE_HOME/secops]; created 0700, refused if others can write it
+    #[arg(long, value_name = "DIR", help_heading = "State")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// The directory, created and checked (see [`crate::state::state_dir`]).
+    pub fn dir(&self) -> Result<PathBuf, Error> {
+        crate::state::state_dir(self.state_dir.as_deref())
+    }
+}
+
 /// Flags of tools that can run as a loop.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct RepeatArgs {

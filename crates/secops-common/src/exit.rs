@@ -28,6 +28,16 @@ impl Exit {
             _ => Exit::Clean,
         }
     }
+
+    /// Every tool's status: 3 when the run failed (partial results were
+    /// still written), else by the worst severity written.
+    pub fn of_run(failed: bool, worst: Option<Severity>, fail_on: Severity) -> Exit {
+        if failed {
+            Exit::Failed
+        } else {
+            Exit::for_findings(worst, fail_on)
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
@@ -71,6 +81,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Context for I/O errors: `fs::read(&path).context(|| format!("cannot
+/// read {}", path.display()))?` fails the run (exit 3) with one line that
+/// says what was being done and why it failed.
+pub trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, Error>;
+}
+
+impl<T> Context<T> for std::io::Result<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, Error> {
+        self.map_err(|err| Error::failed(format!("{}: {err}", what())))
+    }
+}
+
 /// The result every tool's `run` returns.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -92,6 +115,22 @@ mod tests {
         assert_eq!(
             Exit::for_findings(Some(Severity::Critical), Severity::Low),
             Exit::Found
+        );
+    }
+
+    #[test]
+    fn a_failed_run_outranks_its_findings() {
+        let critical = Some(Severity::Critical);
+        assert_eq!(Exit::of_run(true, None, Severity::High), Exit::Failed);
+        assert_eq!(Exit::of_run(true, critical, Severity::High), Exit::Failed);
+        assert_eq!(Exit::of_run(false, critical, Severity::High), Exit::Found);
+        let err = std::fs::read("/nonexistent/x")
+            .context(|| "cannot read /nonexistent/x".into())
+            .unwrap_err();
+        assert_eq!(err.exit, Exit::Failed);
+        assert!(
+            err.message
+                .starts_with("cannot read /nonexistent/x: No such file")
         );
     }
 

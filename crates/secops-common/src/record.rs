@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+use crate::alert::{ALERT, ALERT_ID, Alerting, Stage, alert_id};
 use crate::severity::Severity;
 
 /// The fields every record has, in the order they are written.
@@ -34,9 +35,10 @@ pub struct Record {
 }
 
 impl Record {
-    /// A record observed now on this host.
+    /// An observation made now on this host: `"alert":"none"` until
+    /// [`Record::firing`] or [`Record::resolved`] says otherwise.
     pub fn new(tool: &str, kind: &str, severity: Severity, message: impl Into<String>) -> Record {
-        Record {
+        let mut rec = Record {
             ts: now_rfc3339(),
             host: hostname().to_string(),
             tool: tool.to_string(),
@@ -46,6 +48,55 @@ impl Record {
             // Most kinds carry a dozen or two fields: sizing the map once
             // saves four rehashes per record on large scans.
             fields: Map::with_capacity(24),
+        };
+        rec.fields.insert(ALERT.to_string(), Value::from("none"));
+        rec
+    }
+
+    /// Makes this record the firing alert that `parts` identify on its
+    /// host (see [`alert_id`]).
+    pub fn firing(self, parts: &[&str]) -> Record {
+        let id = alert_id(&self.tool, parts);
+        self.with_alert(Stage::Firing, id)
+    }
+
+    /// Makes this record the end of the alert that `parts` identify.
+    pub fn resolved(self, parts: &[&str]) -> Record {
+        let id = alert_id(&self.tool, parts);
+        self.with_alert(Stage::Resolved, id)
+    }
+
+    /// Sets the alert stage and id, right after the common fields; for a
+    /// record that ends an alert whose id was read back from state.
+    pub fn with_alert(mut self, stage: Stage, id: impl Into<String>) -> Record {
+        self.fields
+            .shift_insert(0, ALERT.to_string(), Value::from(stage.as_str()));
+        self.fields
+            .shift_insert(1, ALERT_ID.to_string(), Value::from(id.into()));
+        self
+    }
+
+    /// What this record says about alerts (checked when it was read).
+    pub fn alerting(&self) -> Alerting<'_> {
+        let id = || {
+            self.fields
+                .get(ALERT_ID)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        match self.fields.get(ALERT).and_then(Value::as_str) {
+            None => Alerting::Unknown,
+            Some("firing") => Alerting::Alert(Stage::Firing, id()),
+            Some("resolved") => Alerting::Alert(Stage::Resolved, id()),
+            Some(_) => Alerting::Observation,
+        }
+    }
+
+    /// The alert id of a firing or resolved record.
+    pub fn alert_id(&self) -> Option<&str> {
+        match self.alerting() {
+            Alerting::Alert(_, id) => Some(id),
+            _ => None,
         }
     }
 
@@ -59,6 +110,10 @@ impl Record {
     /// Sets a kind field in place.
     pub fn set(&mut self, name: &str, value: impl Into<Value>) {
         debug_assert!(!COMMON_FIELDS.contains(&name), "{name} is a common field");
+        debug_assert!(
+            name != ALERT && name != ALERT_ID,
+            "{name} is set by Record::firing or Record::resolved"
+        );
         self.fields.insert(name.to_string(), value.into());
     }
 
@@ -170,6 +225,9 @@ impl<'de> serde::de::Visitor<'de> for RecordSeed<'_> {
         let Ok(severity) = severity.parse() else {
             return Err(self.fail(RecordError::BadSeverity(severity)));
         };
+        if let Some(problem) = alert_problem(&fields) {
+            return Err(self.fail(problem));
+        }
         Ok(Record {
             ts,
             host,
@@ -201,6 +259,35 @@ impl<'de> serde::de::Visitor<'de> for RecordSeed<'_> {
     }
     fn visit_unit<E: serde::de::Error>(self) -> Result<Record, E> {
         Err(self.fail(RecordError::NotAnObject("null")))
+    }
+}
+
+/// What is wrong with a record's `alert` and `alert_id`, if anything: a
+/// firing record must say which alert it is, or it could never be resolved.
+fn alert_problem(fields: &Map<String, Value>) -> Option<RecordError> {
+    let stage = match fields.get(ALERT)? {
+        Value::String(s) if s == "none" => return None,
+        Value::String(s) if s == "firing" || s == "resolved" => s,
+        other => return Some(RecordError::BadAlert(other.to_string())),
+    };
+    match fields.get(ALERT_ID) {
+        Some(Value::String(id)) if !id.is_empty() => None,
+        None | Some(Value::Null | Value::String(_)) => {
+            Some(RecordError::MissingAlertId(stage.clone()))
+        }
+        Some(other) => Some(RecordError::NotAString(ALERT_ID, json_type(other))),
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Record, D::Error> {
+        let mut problem = None;
+        serde::de::DeserializeSeed::deserialize(
+            RecordSeed {
+                problem: &mut problem,
+            },
+            de,
+        )
     }
 }
 
@@ -252,6 +339,8 @@ pub enum RecordError {
     Missing(&'static str),
     NotAString(&'static str, &'static str),
     BadSeverity(String),
+    BadAlert(String),
+    MissingAlertId(String),
 }
 
 impl fmt::Display for RecordError {
@@ -268,6 +357,13 @@ impl fmt::Display for RecordError {
             RecordError::BadSeverity(word) => write!(
                 f,
                 "field `severity`: unknown severity {word:?} (expected info, low, medium, high or critical)"
+            ),
+            RecordError::BadAlert(found) => {
+                write!(f, "field `alert`: {found} is not none, firing or resolved")
+            }
+            RecordError::MissingAlertId(stage) => write!(
+                f,
+                "missing field `alert_id`: a {stage} record must name its alert"
             ),
         }
     }
@@ -340,9 +436,70 @@ mod tests {
         rec.host = "web1".into();
         assert_eq!(
             rec.to_json(),
-            r#"{"ts":"2026-11-21T19:02:00Z","host":"web1","tool":"traffic-cop","kind":"port","severity":"high","message":"tcp 0.0.0.0:8080 is open","status":"unapproved","port":8080,"pid":null}"#
+            r#"{"ts":"2026-11-21T19:02:00Z","host":"web1","tool":"traffic-cop","kind":"port","severity":"high","message":"tcp 0.0.0.0:8080 is open","alert":"none","status":"unapproved","port":8080,"pid":null}"#
         );
         assert_eq!(Record::from_json(&rec.to_json()), Ok(rec));
+    }
+
+    #[test]
+    fn alerts_carry_their_stage_and_id_after_the_message() {
+        let mut rec = Record::new("disk-alert", "disk.alert", Severity::High, "full")
+            .with("mount", "/var")
+            .firing(&["space", "/var"]);
+        rec.ts = "t".into();
+        rec.host = "h".into();
+        let id = crate::alert::alert_id("disk-alert", &["space", "/var"]);
+        assert_eq!(
+            rec.to_json(),
+            format!(
+                r#"{{"ts":"t","host":"h","tool":"disk-alert","kind":"disk.alert","severity":"high","message":"full","alert":"firing","alert_id":"{id}","mount":"/var"}}"#
+            )
+        );
+        assert_eq!(rec.alerting(), Alerting::Alert(Stage::Firing, &id));
+        let back = Record::from_json(&rec.to_json()).unwrap();
+        assert_eq!(back, rec);
+        let over = back.with_alert(Stage::Resolved, id.clone());
+        assert_eq!(over.alerting(), Alerting::Alert(Stage::Resolved, &id));
+        assert_eq!(
+            over.fields.keys().take(3).collect::<Vec<_>>(),
+            ["alert", "alert_id", "mount"]
+        );
+
+        let observation = Record::new("t", "k", Severity::High, "m");
+        assert_eq!(observation.alerting(), Alerting::Observation);
+        assert_eq!(observation.alert_id(), None);
+        let old = Record::from_json(
+            r#"{"ts":"t","host":"h","tool":"x","kind":"k","severity":"low","message":"m"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.alerting(), Alerting::Unknown);
+    }
+
+    #[test]
+    fn a_firing_record_must_name_its_alert() {
+        let err = |tail: &str| {
+            Record::from_json(&format!(
+                r#"{{"ts":"t","host":"h","tool":"x","kind":"k","severity":"low","message":"m"{tail}}}"#
+            ))
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            err(r#","alert":"firing""#),
+            "missing field `alert_id`: a firing record must name its alert"
+        );
+        assert_eq!(
+            err(r#","alert":"resolved","alert_id":"""#),
+            "missing field `alert_id`: a resolved record must name its alert"
+        );
+        assert_eq!(
+            err(r#","alert":"fired","alert_id":"a""#),
+            r#"field `alert`: "fired" is not none, firing or resolved"#
+        );
+        assert_eq!(
+            err(r#","alert":"firing","alert_id":7"#),
+            "field `alert_id` must be a string, not a number"
+        );
     }
 
     #[test]

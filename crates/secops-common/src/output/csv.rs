@@ -251,10 +251,10 @@ mod tests {
         );
         assert_eq!(
             out,
-            "ts,host,tool,kind,severity,message,port,pid,user\n\
-             T,h,t,k,low,m,22,,\n\
-             T,h,t,k,low,m,,,root\n\
-             T,h,t,k,low,m,80,,bob\n"
+            "ts,host,tool,kind,severity,message,alert,port,pid,user\n\
+             T,h,t,k,low,m,none,22,,\n\
+             T,h,t,k,low,m,none,,,root\n\
+             T,h,t,k,low,m,none,80,,bob\n"
         );
     }
 
@@ -273,7 +273,7 @@ mod tests {
         let row = out.split_once('\n').unwrap().1;
         assert_eq!(
             row,
-            "T,h,t,k,low,m,'=cmd|'/c calc'!A0,\"say \"\"hi\"\", then\nleave\",-5,'-5,\"[\"\"x\"\",1]\"\n"
+            "T,h,t,k,low,m,none,'=cmd|'/c calc'!A0,\"say \"\"hi\"\", then\nleave\",-5,'-5,\"[\"\"x\"\",1]\"\n"
         );
         let raw = render(&[rec(&[("a", "=1+1".into())])], false);
         assert!(raw.ends_with(",=1+1\n"), "{raw}");
@@ -301,7 +301,10 @@ mod tests {
         assert_eq!(lines.len(), 41);
         assert!(lines[0].ends_with(",n,blob,late"));
         for (i, line) in lines[1..].iter().enumerate() {
-            assert!(line.starts_with(&format!("T,h,t,k,low,m,{i},x")), "row {i}");
+            assert!(
+                line.starts_with(&format!("T,h,t,k,low,m,none,{i},x")),
+                "row {i}"
+            );
             let expect_end = if i == 39 { ",yes" } else { "x," };
             assert!(line.ends_with(expect_end), "row {i} padding");
         }
