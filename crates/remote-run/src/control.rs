@@ -22,8 +22,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use secops_common::Error;
-
-use crate::inventory::Server;
+use secops_inventory::Server;
 
 /// Unix socket paths are limited to about 104 bytes (108 on Linux, 104 on
 /// the BSDs), and ssh binds the master under a 17-byte random suffix

@@ -11,9 +11,7 @@ pub mod cli;
 mod control;
 mod fdlimit;
 mod fetch_tree;
-pub mod hostrange;
 mod interrupt;
-pub mod inventory;
 mod passthrough;
 mod quote;
 mod records;
@@ -25,12 +23,12 @@ use std::sync::mpsc;
 use std::thread;
 
 use secops_common::{Error, Exit, Output, Record};
+use secops_inventory::{Inventory, Selection, Server, hostrange};
 
 use crate::classify::Status;
 pub use crate::cli::Args;
 use crate::cli::{Action, FleetArgs};
 use crate::control::Control;
-use crate::inventory::{Inventory, Selection, Server};
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
 use crate::ssh::SshOptions;
@@ -143,7 +141,7 @@ fn hosts(fleet: &FleetArgs) -> Result<Vec<Server>, Error> {
         .map(hostrange::expand)
         .transpose()
         .map_err(|err| Error::bad_input(format!("--hosts: {err}")))?;
-    inventory::select(
+    secops_inventory::select(
         inventory.as_ref(),
         &Selection {
             group: fleet.group.as_deref(),

@@ -16,11 +16,12 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use secops_inventory::Server;
+
 use crate::capture::Bounded;
 use crate::classify::{Status, classify};
 use crate::control::Control;
 use crate::interrupt;
-use crate::inventory::Server;
 use crate::passthrough::{self, Stdout};
 
 /// How every host is reached and run.

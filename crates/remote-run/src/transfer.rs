@@ -20,9 +20,10 @@ use sha2::{Digest, Sha256};
 use secops_common::atomic::AtomicFile;
 use secops_common::{Error, Record};
 
+use secops_inventory::Server;
+
 use crate::classify::Status;
 use crate::fetch_tree;
-use crate::inventory::Server;
 use crate::quote;
 use crate::records::{self, Copied};
 use crate::ssh::{self, SshOptions};

@@ -18,9 +18,9 @@ mod target;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use remote_run::inventory::{Inventory, Selection, select};
 use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, Output, Record, info, warn};
+use secops_inventory::{Inventory, Selection, select};
 
 pub use crate::cli::Args;
 use crate::cli::EngineChoice;
@@ -238,7 +238,7 @@ fn targets(args: &Args) -> Result<Vec<Target>, Error> {
     Ok(targets)
 }
 
-/// The addresses of a remote-run inventory (its own parser, so vulnscan
+/// The addresses of a fleet inventory (secops-inventory, so vulnscan
 /// reads every format remote-run does), each server's `address` or, as ssh
 /// would, its name.
 fn server_targets(path: &Path, group: Option<&str>) -> Result<Vec<String>, Error> {

@@ -4,11 +4,16 @@
 //! `--hosts` and `--limit`, plus plain ssh-config aliases when a name is not
 //! in the inventory.
 //!
+//! remote-run runs on these hosts and vulnscan scans their addresses; both
+//! read inventories through this one crate, so a fleet means the same hosts
+//! to every tool and scanning one needs no SSH code.
+//!
 //! There is deliberately no password anywhere: authentication is by key and
 //! agent only, as OpenSSH in BatchMode does it, and an Ansible inventory
 //! carrying `ansible_password` is refused rather than half-used.
 
 mod ansible;
+pub mod hostrange;
 mod ini;
 pub mod limit;
 mod servers_json;

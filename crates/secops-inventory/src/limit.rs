@@ -12,7 +12,7 @@ use globset::{Glob, GlobMatcher};
 
 use secops_common::Error;
 
-use super::{Inventory, Server};
+use crate::{Inventory, Server};
 
 enum Op {
     Union,

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use secops_common::config::{Syntax, parse};
 
-use super::ansible::{Conn, Tree};
-use super::yaml::Vars;
+use crate::ansible::{Conn, Tree};
+use crate::yaml::Vars;
 
 const EXTENSIONS: [&str; 3] = ["yml", "yaml", "json"];
 
@@ -149,9 +149,9 @@ mod tests {
         fs::write(path, text).unwrap();
     }
 
-    fn resolve(root: &Path, ini: &str) -> Result<Vec<super::super::Server>, String> {
+    fn resolve(root: &Path, ini: &str) -> Result<Vec<crate::Server>, String> {
         let inventory = root.join("hosts");
-        let mut tree = super::super::ini::parse(ini)?;
+        let mut tree = crate::ini::parse(ini)?;
         load(&mut tree, &inventory)?;
         tree.resolve().map(|(servers, _)| servers)
     }

@@ -12,7 +12,7 @@
 use std::num::NonZeroU16;
 use std::path::PathBuf;
 
-use super::Server;
+use crate::Server;
 
 /// The connection settings a host's vars give.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -2,9 +2,8 @@
 //! (`web[01:10].example.com ansible_user=ops`, `db1:2222`), `[group:vars]`
 //! and `[group:children]`; hosts before any section are ungrouped.
 
+use crate::ansible::{self, Tree};
 use crate::hostrange;
-
-use super::ansible::{self, Tree};
 
 enum Section {
     Hosts(usize),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use secops_common::config::{Syntax, parse as parse_config};
 
-use super::Server;
+use crate::Server;
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn the_example_inventory_parses() {
-        let (servers, groups) = parse(include_str!("../../../../config/servers.json")).unwrap();
+        let (servers, groups) = parse(include_str!("../../../config/servers.json")).unwrap();
         assert_eq!(servers.len(), 4);
         assert!(servers.iter().any(|s| s.jump.is_some()));
         assert_eq!(groups, ["web", "prod", "db", "staging"]);

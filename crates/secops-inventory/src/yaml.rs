@@ -10,9 +10,8 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor}
 
 use secops_common::config::{Syntax, parse as parse_config};
 
+use crate::ansible::{self, Conn, Tree, Var};
 use crate::hostrange;
-
-use super::ansible::{self, Conn, Tree, Var};
 
 /// Errors read `LINE:COL: PATH: problem`.
 pub fn parse(text: &str) -> Result<Tree, String> {
