@@ -16,11 +16,12 @@ Examples:
   healthmon --interval 10s --alerts-only | secops-notify --group-wait 30s --syslog --exec '/usr/local/bin/page-oncall'
   secops-notify --config /etc/secops/notify.yaml alerts.jsonl
 
-Records at or above --min-severity are alerts; `*.recovered` records (and
-`*.closed`, or a `status` of resolved/recovered) end an alert that was sent
-and become recovery notices. Alerts are deduplicated by host, tool, kind and
-the record's identity fields, and a still-firing alert is repeated only after
---repeat-interval. Records that arrive within --group-wait go out as one
+Records with `alert` firing at or above --min-severity are alerts, one per
+host and `alert_id`; `alert` resolved ends one that was sent and becomes a
+recovery notice; `alert` none (an observation) never pages. Records without
+an alert field (older programs) are alerts by severity alone, one per host,
+kind and message. A still-firing alert is repeated only after
+--repeat-interval, or at once when its severity rises. Records that arrive within --group-wait go out as one
 message. Every message sent writes a notify.sent record, every delivery that
 failed after all attempts a notify.failed record.
 

@@ -579,7 +579,7 @@ mod tests {
             format!("/var is {percent}% full"),
         )
         .with("mount", "/var")
-        .with("measure", "space")
+        .firing(&["space", "/var"])
     }
 
     fn recovered() -> Record {
@@ -590,7 +590,7 @@ mod tests {
             "/var is back",
         )
         .with("mount", "/var")
-        .with("measure", "space")
+        .resolved(&["space", "/var"])
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -598,7 +598,7 @@ mod tests {
     fn arrivals(records: &[Record]) -> Vec<Arrival> {
         records
             .iter()
-            .map(|r| Arrival::new(r, identify(r)))
+            .map(|r| Arrival::new(r, identify(r).expect("an alert")))
             .collect()
     }
 
@@ -701,7 +701,8 @@ mod tests {
         disk.absorb(arrivals(&[alert(Severity::High, 93)]), &["email"], 10, HOUR)
             .unwrap();
         let changed = Record::new("fim-check", "fim.changed", Severity::High, "x")
-            .with("path", "/etc/passwd");
+            .with("path", "/etc/passwd")
+            .firing(&["path", "/etc/passwd"]);
         fim.absorb(arrivals(&[changed]), &["email"], 11, HOUR)
             .unwrap();
         let due = fim.due("email");
@@ -777,7 +778,12 @@ mod tests {
         // Many new alerts (the map is repacked) and a settle (in memory,
         // the file being this run's own) still save what a re-read gives.
         let batch: Vec<Record> = (0..500)
-            .map(|i| alert(Severity::Critical, 90).with("mount", format!("/m{i}")))
+            .map(|i| {
+                let mount = format!("/m{i}");
+                alert(Severity::Critical, 90)
+                    .with("mount", mount.as_str())
+                    .firing(&["space", &mount])
+            })
             .collect();
         ledger
             .absorb(arrivals(&batch), &["email"], 8, HOUR)

@@ -1,7 +1,8 @@
 //! secops-notify: delivers secops records as alerts people do not mute.
 //!
-//! Records at or above `--min-severity` become alerts, keyed by what they
-//! are about ([`identity`]); the [`ledger`] in the state directory decides
+//! Firing records at or above `--min-severity` become alerts, keyed by the
+//! host and the `alert_id` the writing tool gave them ([`identity`]);
+//! observations never do; the [`ledger`] in the state directory decides
 //! what each sink is owed (new alerts, repeats after `--repeat-interval`,
 //! escalations, recoveries) and remembers it across runs; records that
 //! arrive together are [`grouping`] into one [`digest`] per sink; each
@@ -83,7 +84,7 @@ impl Group for Notifier {
 
     fn admit(&mut self, rec: Record) -> Option<Arrival> {
         self.worst = self.worst.max(Some(rec.severity));
-        let id = identify(&rec);
+        let id = identify(&rec)?;
         (rec.severity >= self.settings.min_severity || id.ends).then(|| Arrival::new(&rec, id))
     }
 

@@ -49,6 +49,9 @@ pub fn delivery_record(sink: &Sink, digest: &Digest<'_>, delivery: &Delivery) ->
         .with("attempts", delivery.attempts);
     if let Some(err) = &delivery.error {
         rec.set("error", err.as_str());
+        // A message that was not delivered is itself an alert, for
+        // whoever reads this tool's output (a second notifier, secops).
+        rec = rec.firing(&["delivery", sink.name()]);
     }
     rec
 }

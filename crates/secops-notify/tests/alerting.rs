@@ -112,7 +112,7 @@ fn a_recovery_is_sent_once_and_only_for_what_was_alerted() {
         "health.alert",
         "high",
         "cpu is 99.0%, above the critical level 90.0% for 3 samples",
-        serde_json::json!({"metric": "cpu", "level": "critical", "previous_level": "ok"}),
+        serde_json::json!({"alert": "firing", "alert_id": "healthmon:cpu", "metric": "cpu", "level": "critical", "previous_level": "ok"}),
     );
     hook(&http, state.path(), &[], &cpu);
     assert_eq!(bodies(&http).len(), 2);
@@ -122,7 +122,7 @@ fn a_recovery_is_sent_once_and_only_for_what_was_alerted() {
         "health.recovered",
         "info",
         "cpu is back to 35.2%, below 90.0% for 3 samples",
-        serde_json::json!({"metric": "cpu", "level": "ok", "previous_level": "critical"}),
+        serde_json::json!({"alert": "resolved", "alert_id": "healthmon:cpu", "metric": "cpu", "level": "ok", "previous_level": "critical"}),
     );
     let out = hook(
         &http,
@@ -514,7 +514,8 @@ fn many_alerts_keep_their_records_and_order_exactly() {
             "disk.alert",
             severity,
             &format!("/srv/\"m{i}\" is {percent}% full\u{e9}"),
-            serde_json::json!({"mount": format!("/srv/m{i}"), "measure": "space",
+            serde_json::json!({"alert": "firing", "alert_id": format!("disk-alert:space:/srv/m{i}"),
+                "mount": format!("/srv/m{i}"), "measure": "space",
                 "percent": percent, "free_bytes": 12_345_678_901_234u64, "device": null}),
         )
     };
@@ -604,7 +605,8 @@ fn many_alerts_keep_their_records_and_order_exactly() {
                 "disk.recovered",
                 "info",
                 &format!("/srv/m{i} is back\nto 71%"),
-                serde_json::json!({"mount": format!("/srv/m{i}"), "measure": "space", "level": "ok"}),
+                serde_json::json!({"alert": "resolved", "alert_id": format!("disk-alert:space:/srv/m{i}"),
+                    "mount": format!("/srv/m{i}"), "measure": "space", "level": "ok"}),
             )
         })
         .collect();

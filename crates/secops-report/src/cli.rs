@@ -25,6 +25,12 @@ Examples:
   # Choose the table columns
   secops-report --format table --columns severity,host,port,process,user ports.jsonl
 
+  # What is still firing across the fleet, from the central log
+  secops-report --open --format table fleet.jsonl
+
+  # Alerts that fired or resolved, without the observations
+  secops-report --alert firing,resolved fleet.jsonl
+
   # Mix files and stdin; write atomically, format from the extension
   fim-check verify | secops-report -o reports/today.csv ports.jsonl -
 
@@ -51,6 +57,11 @@ pub struct Args {
 
     #[command(flatten)]
     pub filter: Filter,
+
+    /// Report only the alerts still firing at the end of the input: the
+    /// latest record of each (host, alert_id) whose latest word is firing
+    #[arg(long, help_heading = "Filters")]
+    pub open: bool,
 
     /// Put records that share a host, tool, kind or severity together; in
     /// table and Markdown output each group gets a heading with its counts

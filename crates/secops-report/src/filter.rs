@@ -3,10 +3,10 @@
 //! one flag are alternatives (any may match). Records a filter removes count
 //! for nothing: not in the summary and not for `--fail-on`.
 
-use clap::Args;
-use secops_common::{Record, Severity};
+use clap::{Args, ValueEnum};
+use secops_common::{Alerting, Record, Severity, Stage};
 
-/// The `--min-severity`, `--tool`, `--kind` and `--host` filters.
+/// The `--min-severity`, `--tool`, `--kind`, `--host` and `--alert` filters.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Filter {
     /// Report only records at or above SEVERITY
@@ -40,6 +40,36 @@ pub struct Filter {
         help_heading = "Filters"
     )]
     pub hosts: Vec<String>,
+
+    /// Report only records whose `alert` is STATE: firing, resolved or none
+    /// (observations); records of programs without the field match none
+    #[arg(
+        long = "alert",
+        value_name = "STATE",
+        value_enum,
+        value_delimiter = ',',
+        help_heading = "Filters"
+    )]
+    pub alerts: Vec<AlertState>,
+}
+
+/// The `alert` field's values, as `--alert` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlertState {
+    Firing,
+    Resolved,
+    None,
+}
+
+impl AlertState {
+    fn of(rec: &Record) -> Option<AlertState> {
+        match rec.alerting() {
+            Alerting::Unknown => None,
+            Alerting::Observation => Some(AlertState::None),
+            Alerting::Alert(Stage::Firing, _) => Some(AlertState::Firing),
+            Alerting::Alert(Stage::Resolved, _) => Some(AlertState::Resolved),
+        }
+    }
 }
 
 impl Filter {
@@ -48,6 +78,8 @@ impl Filter {
             && any_or_none(&self.tools, |tool| *tool == rec.tool)
             && any_or_none(&self.kinds, |kind| kind_within(&rec.kind, kind))
             && any_or_none(&self.hosts, |host| host.eq_ignore_ascii_case(&rec.host))
+            && (self.alerts.is_empty()
+                || AlertState::of(rec).is_some_and(|s| self.alerts.contains(&s)))
     }
 }
 
@@ -99,6 +131,7 @@ mod tests {
             tools: strings(&["traffic-cop", "vulnscan"]),
             kinds: strings(&["port"]),
             hosts: strings(&["WEB1", "db1"]),
+            alerts: vec![],
         };
         assert!(filter.matches(&rec("web1", "traffic-cop", "port", Severity::High)));
         assert!(filter.matches(&rec("db1", "vulnscan", "port.opened", Severity::Medium)));
@@ -106,5 +139,19 @@ mod tests {
         assert!(!filter.matches(&rec("web2", "traffic-cop", "port", Severity::High)));
         assert!(!filter.matches(&rec("web1", "fim-check", "port", Severity::High)));
         assert!(!filter.matches(&rec("web1", "traffic-cop", "fim.changed", Severity::High)));
+
+        let alerts = Filter {
+            alerts: vec![AlertState::Firing],
+            ..Filter::default()
+        };
+        let firing = rec("web1", "t", "k", Severity::Low).firing(&["x"]);
+        assert!(alerts.matches(&firing));
+        assert!(!alerts.matches(&rec("web1", "t", "k", Severity::High)));
+        assert!(!alerts.matches(&firing.clone().resolved(&["x"])));
+        let old = Record::from_json(
+            r#"{"ts":"t","host":"h","tool":"x","kind":"k","severity":"high","message":"m"}"#,
+        )
+        .unwrap();
+        assert!(!alerts.matches(&old));
     }
 }

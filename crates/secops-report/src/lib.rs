@@ -13,6 +13,7 @@ mod columns;
 mod filter;
 mod group;
 mod html;
+mod open;
 mod report;
 mod summary;
 
@@ -22,6 +23,7 @@ use secops_common::{Error, Exit, Format, Output, Record, Severity, info, warn};
 pub use crate::cli::Args;
 pub use crate::filter::Filter;
 pub use crate::group::GroupBy;
+use crate::open::OpenAlerts;
 use crate::report::{Layout, Style};
 
 /// Runs a report as `args` ask, returning the exit status: 2 if any input
@@ -60,12 +62,7 @@ fn write_records(args: &Args, format: Format) -> Result<(ReadStats, Reported), E
     }
     let mut out = Output::open(&args.common.output_spec_as(format, &[]))?;
     let stats = match args.group_by {
-        None => read_records(&args.files, |rec| {
-            if args.filter.matches(&rec) {
-                out.write(&rec)?;
-            }
-            Ok(())
-        })?,
+        None => read_kept_each(args, |rec| out.write(&rec))?,
         Some(by) => {
             let (kept, stats) = read_kept(args, |_| {})?;
             for group in group::group(kept, by) {
@@ -129,15 +126,12 @@ fn write_html(args: &Args) -> Result<(ReadStats, Reported), Error> {
     let mut out = Output::open(&args.common.output_spec_as(Format::Html, &[]))?;
     let mut page = html::Page::default();
     let mut worst = None;
-    let stats = read_records(&args.files, |rec| {
-        if args.filter.matches(&rec) {
-            worst = worst.max(Some(rec.severity));
-            page.add(rec);
-        } else {
-            page.filtered_out += 1;
-        }
+    let stats = read_kept_each(args, |rec| {
+        worst = worst.max(Some(rec.severity));
+        page.add(rec);
         Ok(())
     })?;
+    page.filtered_out = stats.records - page.summary.records();
     out.write_text(|w| html::render(w, &page))?;
     out.finish()?;
     let reported = Reported {
@@ -153,12 +147,40 @@ fn read_kept(
     mut trim: impl FnMut(&mut Record),
 ) -> Result<(Vec<Record>, ReadStats), Error> {
     let mut kept = Vec::new();
-    let stats = read_records(&args.files, |mut rec| {
-        if args.filter.matches(&rec) {
-            trim(&mut rec);
-            kept.push(rec);
-        }
+    let stats = read_kept_each(args, |mut rec| {
+        trim(&mut rec);
+        kept.push(rec);
         Ok(())
     })?;
     Ok((kept, stats))
+}
+
+/// Reads every input and hands `keep` each record the filters pass, as it
+/// is read; with `--open`, once the input ends, the latest record of each
+/// alert still firing.
+fn read_kept_each(
+    args: &Args,
+    mut keep: impl FnMut(Record) -> Result<(), Error>,
+) -> Result<ReadStats, Error> {
+    if !args.open {
+        return read_records(&args.files, |rec| {
+            if args.filter.matches(&rec) {
+                keep(rec)?;
+            }
+            Ok(())
+        });
+    }
+    // Filters apply to each alert's latest record, not to its history: an
+    // alert that escalated to critical and then resolved is not open.
+    let mut open = OpenAlerts::default();
+    let stats = read_records(&args.files, |rec| {
+        open.add(rec);
+        Ok(())
+    })?;
+    for rec in open.into_records() {
+        if args.filter.matches(&rec) {
+            keep(rec)?;
+        }
+    }
+    Ok(stats)
 }

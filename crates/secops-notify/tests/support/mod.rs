@@ -56,7 +56,8 @@ pub fn disk_alert(mount: &str, percent: u32, severity: &str) -> String {
         "disk.alert",
         severity,
         &format!("{mount} is {percent}% full, above the critical level of 90%"),
-        serde_json::json!({"mount": mount, "measure": "space", "level": "crit", "percent": percent}),
+        serde_json::json!({"alert": "firing", "alert_id": format!("disk-alert:space:{mount}"),
+                           "mount": mount, "measure": "space", "level": "crit", "percent": percent}),
     )
 }
 
@@ -66,7 +67,8 @@ pub fn disk_recovered(mount: &str) -> String {
         "disk.recovered",
         "info",
         &format!("{mount} is back to 71% full, at or below its warning level of 80%"),
-        serde_json::json!({"mount": mount, "measure": "space", "level": "ok", "was": "crit", "reason": "below"}),
+        serde_json::json!({"alert": "resolved", "alert_id": format!("disk-alert:space:{mount}"),
+                           "mount": mount, "measure": "space", "level": "ok", "was": "crit", "reason": "below"}),
     )
 }
 

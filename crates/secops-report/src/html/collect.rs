@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
 
 use secops_common::Record;
+use secops_common::alert::ALERT_ID;
 use serde_json::Value;
 
 use crate::summary::Summary;
@@ -343,7 +344,9 @@ impl Page {
         };
         table.total += 1;
         if table.rows.len() < MAX_ROWS {
-            for name in rec.fields.keys() {
+            // The alert's stage is a column; its id is a hash that means
+            // nothing to a reader of the page.
+            for name in rec.fields.keys().filter(|n| *n != ALERT_ID) {
                 if !table.fields.contains(name) {
                     table.fields.push(name.clone());
                 }
@@ -414,7 +417,7 @@ mod tests {
             (t.kinds[0].rows.len(), t.kinds[0].total),
             (MAX_ROWS, MAX_ROWS as u64 + 3)
         );
-        assert_eq!(t.kinds[1].fields, ["x", "y"]);
+        assert_eq!(t.kinds[1].fields, ["alert", "x", "y"]);
         assert_eq!(page.tools[1].tool, "u");
         assert_eq!(page.summary.records(), MAX_ROWS as u64 + 5);
         assert_eq!(page.first.unwrap().text, "2026-11-21T19:01:00Z");
