@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use secops_common::cli::{CommonArgs, RepeatArgs};
+use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -12,12 +12,16 @@ Examples:
   traffic-cop -w ports.json | secops-report --csv > ports.csv
   traffic-cop -w ports.json --interval 5s --format jsonl >> ports.jsonl   watch for changes
   traffic-cop --all --profile --format json
-  traffic-cop -w ports.json --state-dir /var/lib/secops | secops-notify ...   cron: also port.closed
+  traffic-cop -w ports.json --format jsonl | secops-notify ...   cron: alerts fire, then resolve
 
 Statuses: approved, unapproved (port listed, but another process, exe, user or
 scope), unverified (process not visible to check), unknown (port not listed),
-unchecked (no whitelist). Exit status: 0 nothing at or above --fail-on, 1
-something was, 2 bad whitelist or usage, 3 the scan failed.";
+unchecked (no whitelist). A listener that is not approved is a firing alert;
+it resolves when the listener closes or is approved, within --interval and,
+through the state directory, across runs (a table without --output or
+--state-dir, an operator's look, leaves the state alone). Exit status: 0
+nothing at or above --fail-on, 1 something was, 2 bad whitelist or usage, 3
+the scan failed.";
 
 /// Map open ports to PID, process, executable and user, and check them
 /// against a whitelist of approved services.
@@ -36,11 +40,13 @@ pub struct Args {
     #[arg(long)]
     pub profile: bool,
 
-    /// Keep this run's listeners in DIR and also report those closed since
-    /// the previous run (port.closed), so cron runs give alert recoveries;
-    /// --interval reports closures by itself
-    #[arg(long, value_name = "DIR", conflicts_with = "interval")]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Remember nothing between runs: no port.closed or resolution for what
+    /// ended since the last run (within --interval they are still reported)
+    #[arg(long, conflicts_with = "state_dir", help_heading = "State")]
+    pub no_state: bool,
 
     #[command(flatten)]
     pub repeat: RepeatArgs,

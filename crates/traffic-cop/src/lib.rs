@@ -5,7 +5,7 @@
 
 mod cgroup;
 pub mod cli;
-mod last_run;
+mod listeners;
 mod monitor;
 mod owners;
 mod process;
@@ -17,10 +17,10 @@ mod users;
 pub mod whitelist;
 
 use secops_common::repeat::Repeat;
-use secops_common::{Error, Exit, Output};
+use secops_common::{Error, Exit, Format, LastRun, Output, OutputSpec};
 
 pub use crate::cli::Args;
-use crate::last_run::LastRun;
+use crate::listeners::Listeners;
 use crate::monitor::Monitor;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
@@ -30,7 +30,16 @@ use crate::whitelist::Whitelist;
 /// Runs traffic-cop as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     let whitelist = args.whitelist.as_deref().map(Whitelist::load).transpose()?;
-    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    let spec = args.common.output_spec(&TABLE_COLUMNS)?;
+    let interval = args.repeat.interval.is_some();
+    let mut listeners = match memory(args, &spec)? {
+        Some(memory) => Some(Listeners::new(memory)),
+        // A loop resolves its own alerts from memory; a single pass with
+        // nothing to compare with needs no memory at all.
+        None if interval => Some(Listeners::new(LastRun::in_memory())),
+        None => None,
+    };
+    let mut out = Output::open(&spec)?;
     let mut scanner = Scanner::new(
         ScanOptions {
             all: args.all,
@@ -38,8 +47,19 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         },
         whitelist,
     );
-    let mut last_run = args.state_dir.as_deref().map(LastRun::load).transpose()?;
-    let mut monitor = Monitor::new(args.repeat.interval.is_some());
+    let mut monitor = Monitor::new(interval);
+    let mut failed = false;
+    // The state is kept once a pass's records are out: after each pass on
+    // stdout, at the end with --output (the file appears only then), so a
+    // run whose output failed reports the same endings next time.
+    let mut save = |listeners: &Option<Listeners>| {
+        if let Some(Err(err)) = listeners.as_ref().map(Listeners::save) {
+            secops_common::diag::error(format_args!(
+                "{err}; what ends before the next run may go unreported"
+            ));
+            failed = true;
+        }
+    };
     Repeat::new(&args.repeat)?.run(|pass| {
         let scan = scanner.scan()?;
         if pass == 0 {
@@ -52,17 +72,43 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 );
             }
         }
-        let closed = match &mut last_run {
-            Some(last_run) => last_run.compare(&scan.ports),
+        let ended = match &mut listeners {
+            Some(listeners) => listeners.pass(&scan.ports),
             None => Vec::new(),
         };
-        monitor.pass(scan.ports, |rec| out.write(&rec))?;
-        closed.iter().try_for_each(|rec| out.write(rec))?;
-        out.flush()
+        monitor.pass(scan.ports, ended, |rec| out.write(&rec))?;
+        out.flush()?;
+        if spec.path.is_none() {
+            save(&listeners);
+        }
+        Ok(())
     })?;
     let written = out.finish()?;
-    if let Some(last_run) = &last_run {
-        last_run.save()?;
+    if spec.path.is_some() {
+        save(&listeners);
     }
-    Ok(Exit::for_findings(written.worst, args.common.fail_on))
+    Ok(Exit::of_run(failed, written.worst, args.common.fail_on))
+}
+
+/// The memory of the last run, in the state directory; `None` with
+/// `--no-state`, and for a look at a table on a terminal without
+/// `--state-dir` (an operator's look must not take the endings that cron's
+/// next run should report). A default directory that cannot be used costs
+/// the endings across runs, not the run; one given with `--state-dir` must
+/// work.
+fn memory(args: &Args, spec: &OutputSpec) -> Result<Option<LastRun>, Error> {
+    let look = spec.format == Format::Table && spec.path.is_none();
+    if args.no_state || (look && args.state.state_dir.is_none()) {
+        return Ok(None);
+    }
+    match args.state.dir() {
+        Ok(dir) => LastRun::load(&dir, TOOL).map(Some),
+        Err(err) if args.state.state_dir.is_none() => {
+            secops_common::warn!(
+                "{err}; listeners closed and alerts ended since the last run are not reported"
+            );
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
 }

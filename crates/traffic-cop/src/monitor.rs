@@ -2,14 +2,17 @@
 //! A socket is identified by protocol, address, port and inode, so a
 //! restarted service shows as closed and opened again, and a socket whose
 //! holder or verdict changed (the binding process exited and left it to a
-//! child, a new whitelist) as `.changed`.
+//! child, a new whitelist) as `.changed`. What ended since the last pass
+//! or run (see [`crate::listeners`]) is written after the first listing,
+//! and later rides on the change that ends it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use secops_common::Record;
 
-use crate::records::{base_kind, closed_record, describe, port_record};
+use crate::listeners::resolve_on_changes;
+use crate::records::{base_kind, closed_record, describe, port_record, was};
 use crate::scan::Port;
 use crate::sockets::Proto;
 
@@ -32,18 +35,26 @@ impl Monitor {
     }
 
     /// Hands `emit` the records this pass produces: everything the first
-    /// time, changes after that. Records are made and handed over one at a
-    /// time, so a pass over thousands of sockets never holds them all.
+    /// time, then `ended` (what ended since the last run); changes after
+    /// that, with the alerts `ended` holds resolved on them. Listing
+    /// records are made and handed over one at a time, so a pass over
+    /// thousands of sockets never holds them all.
     pub fn pass<E>(
         &mut self,
         ports: Vec<Port>,
+        ended: Vec<Record>,
         mut emit: impl FnMut(Record) -> Result<(), E>,
     ) -> Result<(), E> {
         match &self.previous {
-            None => ports
-                .iter()
-                .try_for_each(|p| emit(port_record(p, base_kind(p), describe(p))))?,
-            Some(previous) => changes(previous, &ports).into_iter().try_for_each(emit)?,
+            None => {
+                ports
+                    .iter()
+                    .try_for_each(|p| emit(port_record(p, base_kind(p), describe(p))))?;
+                ended.into_iter().try_for_each(&mut emit)?;
+            }
+            Some(previous) => resolve_on_changes(changes(previous, &ports), ended)
+                .into_iter()
+                .try_for_each(emit)?,
         }
         if !self.remember {
             return Ok(());
@@ -73,10 +84,10 @@ fn changes(previous: &HashMap<Key, Port>, current: &[Port]) -> Vec<Record> {
                 format!("opened: {}", describe(port)),
             )),
             Some(before) if before.verdict != port.verdict || before.pids != port.pids => {
-                let was = match &before.owner {
-                    Some(o) => format!("{}, pid {}", before.verdict.status.as_str(), o.pid),
-                    None => before.verdict.status.as_str().to_string(),
-                };
+                let was = was(
+                    before.verdict.status.as_str(),
+                    before.owner.as_ref().map(|o| o.pid.into()),
+                );
                 records.push(port_record(
                     port,
                     &format!("{kind}.changed"),
@@ -135,7 +146,7 @@ mod tests {
     fn pass(monitor: &mut Monitor, ports: Vec<Port>) -> Vec<Record> {
         let mut records = Vec::new();
         monitor
-            .pass(ports, |r| {
+            .pass(ports, Vec::new(), |r| {
                 records.push(r);
                 Ok::<_, ()>(())
             })

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use secops_common::{Record, Severity};
+use secops_common::alert::alert_id;
+use secops_common::{Record, Severity, Stage};
 
 use crate::scan::Port;
 use crate::whitelist::Status;
@@ -35,8 +36,57 @@ pub fn base_kind(port: &Port) -> &'static str {
     }
 }
 
-/// The full record of a port, of kind `kind` (`port`, `port.opened`, ...).
+/// Whether a socket is the alert of docs/records.md: a listener that is
+/// not approved (`unapproved`, `unverified`, `unknown`). Approved and
+/// unchecked listeners, and connections, are observations.
+pub fn alerts(port: &Port) -> bool {
+    port.socket.is_server()
+        && matches!(
+            port.verdict.status,
+            Status::Unapproved | Status::Unverified | Status::Unknown
+        )
+}
+
+/// The `alert_id` of a listener: parts `listener`, protocol, address (as
+/// the `addr` field writes it) and port.
+pub fn listener_id(proto: &str, addr: &str, port: u64) -> String {
+    alert_id(TOOL, &["listener", proto, addr, &port.to_string()])
+}
+
+/// The `alert_id` of the listener a `port*` record is about.
+pub fn record_listener_id(rec: &Record) -> Option<String> {
+    let text = |name: &str| rec.fields.get(name).and_then(|v| v.as_str());
+    Some(listener_id(
+        text("proto")?,
+        text("addr")?,
+        rec.fields.get("port")?.as_u64()?,
+    ))
+}
+
+/// Makes `rec` the end of the alert `id`: `resolved`, severity info.
+pub fn resolve(mut rec: Record, id: impl Into<String>) -> Record {
+    rec.severity = Severity::Info;
+    rec.with_alert(Stage::Resolved, id)
+}
+
+/// The full record of a port, of kind `kind` (`port`, `port.opened`, ...):
+/// `firing` when it [`alerts`], else an observation.
 pub fn port_record(port: &Port, kind: &str, message: String) -> Record {
+    let rec = observation(port, kind, message);
+    if alerts(port) {
+        let id = listener_id(
+            port.socket.proto.as_str(),
+            &port.socket.local.ip().to_string(),
+            port.socket.local.port().into(),
+        );
+        rec.with_alert(Stage::Firing, id)
+    } else {
+        rec
+    }
+}
+
+/// The fields of a port, as an observation.
+fn observation(port: &Port, kind: &str, message: String) -> Record {
     let s = &port.socket;
     let owner = port.owner.as_ref();
     let mut rec = Record::new(TOOL, kind, port.verdict.severity, message)
@@ -135,9 +185,18 @@ pub fn describe(port: &Port) -> String {
     format!("{} is {}{verdict}{reason}", Endpoint(port), Holder(port))
 }
 
-/// A closed socket is news, not a finding.
+/// `unknown, pid 1234`: what a socket was, for `.changed` messages.
+pub fn was(status: &str, pid: Option<u64>) -> String {
+    match pid {
+        Some(pid) => format!("{status}, pid {pid}"),
+        None => status.to_string(),
+    }
+}
+
+/// A closed socket is news, not a finding: an observation, unless it ends
+/// an alert (see [`resolve`]).
 pub fn closed_record(port: &Port) -> Record {
-    let mut rec = port_record(
+    let mut rec = observation(
         port,
         &format!("{}.closed", base_kind(port)),
         format!("{} closed (it was {})", Endpoint(port), Holder(port)),

@@ -199,7 +199,7 @@ fn seed_usage_writes_a_json_array_report() {
     run(traffic_cop().arg("-o").arg(&csv));
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(
-        text.starts_with("ts,host,tool,kind,severity,message,status,proto,addr,port,"),
+        text.starts_with("ts,host,tool,kind,severity,message,alert,status,proto,addr,port,"),
         "{text}"
     );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -396,10 +396,13 @@ fn the_shipped_example_whitelist_is_valid() {
 }
 
 /// A one-shot run that keeps its listeners in `dir`.
-fn run_with_state(dir: &std::path::Path) -> std::process::Output {
-    run(traffic_cop()
-        .args(["--format", "jsonl", "--state-dir"])
-        .arg(dir))
+fn run_with_state(dir: &std::path::Path, whitelist: Option<&str>) -> std::process::Output {
+    let mut cmd = traffic_cop_with_state();
+    cmd.args(["--format", "jsonl", "--state-dir"]).arg(dir);
+    if let Some(list) = whitelist {
+        cmd.args(["--whitelist", list]);
+    }
+    run(&mut cmd)
 }
 
 #[test]
@@ -410,7 +413,7 @@ fn state_dir_reports_listeners_closed_since_the_last_run() {
     let port = |l: &TcpListener| l.local_addr().unwrap().port();
     let (closing_port, staying_port) = (port(&closing), port(&staying));
     let pass = || {
-        let out = run_with_state(state.path());
+        let out = run_with_state(state.path(), None);
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
         records(&out.stdout)
     };
@@ -425,7 +428,7 @@ fn state_dir_reports_listeners_closed_since_the_last_run() {
         of_kind(&first, "port.closed").is_empty(),
         "a first run has nothing to compare"
     );
-    let file = state.path().join("traffic-cop.listeners.jsonl");
+    let file = state.path().join("traffic-cop.last-run.json");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 
@@ -437,6 +440,10 @@ fn state_dir_reports_listeners_closed_since_the_last_run() {
         .find(|r| r["kind"] == "port.closed" && r["port"] == closing_port)
         .unwrap();
     assert_eq!(closed["severity"], "info");
+    assert_eq!(
+        closed["alert"], "none",
+        "without a whitelist nothing alerted, so nothing resolves"
+    );
     assert_eq!(closed["pid"], std::process::id(), "it names who held it");
     assert_eq!(closed_on(&second, staying_port), 0);
     assert!(
@@ -456,33 +463,134 @@ fn state_dir_reports_listeners_closed_since_the_last_run() {
 }
 
 #[test]
+fn unapproved_listeners_fire_and_resolve_when_approved_or_closed() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let approving = TcpListener::bind("0.0.0.0:0").unwrap();
+    let closing = TcpListener::bind("0.0.0.0:0").unwrap();
+    let approved = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = |l: &TcpListener| l.local_addr().unwrap().port();
+    let none = whitelist(&dir, &json!([{"port": port(&approved)}]));
+    let pass = |list: &str| {
+        let out = run_with_state(state.path(), Some(list));
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        records(&out.stdout)
+    };
+    // (kind, severity, alert) of the records about one port.
+    let about = |recs: &[Value], port: u16| -> Vec<(String, String, String)> {
+        recs.iter()
+            .filter(|r| r["proto"] == "tcp" && r["port"] == port)
+            .map(|r| {
+                let text = |f: &str| r[f].as_str().unwrap().to_string();
+                (text("kind"), text("severity"), text("alert"))
+            })
+            .collect()
+    };
+    let row = |kind: &str, severity: &str, alert: &str| {
+        (kind.to_string(), severity.to_string(), alert.to_string())
+    };
+
+    let first = pass(&none);
+    assert_eq!(
+        about(&first, port(&approving)),
+        [row("port", "high", "firing")]
+    );
+    assert_eq!(
+        about(&first, port(&approved)),
+        [row("port", "info", "none")]
+    );
+    let firing = record_for(&first, "tcp", port(&approving));
+    let id = firing["alert_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("traffic-cop:") && id.len() == 44, "{id}");
+    assert!(
+        first
+            .iter()
+            .all(|r| r.get("alert_id").is_none() || r["alert"] != "none"),
+        "observations carry no alert_id"
+    );
+
+    // Still unapproved: written again, firing, the same alert.
+    let second = pass(&none);
+    let again = record_for(&second, "tcp", port(&approving));
+    assert_eq!(
+        (&again["alert"], &again["alert_id"]),
+        (&json!("firing"), &json!(id))
+    );
+
+    // One approved, the other closed: one resolution each.
+    let approving_port = port(&approving);
+    let closing_port = port(&closing);
+    drop(closing);
+    let some = whitelist(
+        &dir,
+        &json!([{"port": port(&approved)}, {"port": approving_port}]),
+    );
+    let third = pass(&some);
+    assert_eq!(
+        about(&third, approving_port),
+        [
+            row("port", "info", "none"),
+            row("port.changed", "info", "resolved")
+        ]
+    );
+    let changed = third
+        .iter()
+        .find(|r| r["kind"] == "port.changed" && r["port"] == approving_port)
+        .unwrap();
+    assert_eq!(changed["alert_id"], json!(id));
+    assert!(
+        changed["message"]
+            .as_str()
+            .unwrap()
+            .contains(" and is on the whitelist (was unknown, pid "),
+        "{changed}"
+    );
+    assert_eq!(
+        about(&third, closing_port),
+        [row("port.closed", "info", "resolved")]
+    );
+    let fourth = pass(&some);
+    assert!(
+        fourth.iter().all(|r| r["alert"] != "resolved"
+            || r["port"] != approving_port && r["port"] != closing_port),
+        "resolved once: {fourth:#?}"
+    );
+}
+
+#[test]
 fn a_damaged_state_file_is_named_and_replaced() {
     let state = tempfile::tempdir().unwrap();
     std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let file = state.path().join("traffic-cop.listeners.jsonl");
+    let file = state.path().join("traffic-cop.last-run.json");
     std::fs::write(&file, "not json\n").unwrap();
-    let out = run_with_state(state.path());
+    let out = run_with_state(state.path(), None);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(&format!("{}:1:", file.display())),
+        stderr(&out).contains(&format!("{}: damaged", file.display())),
         "{}",
         stderr(&out)
     );
-    let saved = std::fs::read_to_string(&file).unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1, "{saved}");
+
+    // A newer file is refused rather than overwritten.
+    std::fs::write(&file, r#"{"version":9,"saved":"x","entries":{}}"#).unwrap();
+    let out = run_with_state(state.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        saved
-            .lines()
-            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+        stderr(&out).contains("field `version`: 9"),
+        "{}",
+        stderr(&out)
     );
 
     let out = traffic_cop()
-        .args(["--interval", "1s", "--state-dir"])
+        .args(["--state-dir"])
         .arg(state.path())
         .output()
         .unwrap();
     assert_eq!(
         out.status.code(),
         Some(2),
-        "--state-dir is for one-shot runs"
+        "--no-state and --state-dir conflict"
     );
 }

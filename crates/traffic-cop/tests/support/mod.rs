@@ -10,7 +10,16 @@ use serde_json::Value;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use secops_testkit::{records, stderr};
 
+/// traffic-cop with `--no-state`: a test run must not read or write the
+/// machine's state directory (/var/lib/secops as root).
 pub fn traffic_cop() -> Command {
+    let mut cmd = traffic_cop_with_state();
+    cmd.arg("--no-state");
+    cmd
+}
+
+/// traffic-cop as it is installed: the test passes `--state-dir`.
+pub fn traffic_cop_with_state() -> Command {
     Command::new(env!("CARGO_BIN_EXE_traffic-cop"))
 }
 
