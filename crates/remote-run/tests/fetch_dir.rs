@@ -181,10 +181,12 @@ fn a_hostile_listing_cannot_write_outside_the_host_directory() {
     let evil = evil_dir.path().join("evil.tar");
     fs::write(&evil, &tar).unwrap();
     // Whatever fetch asks, this host answers with the archive above.
-    let sshd = Sshd::start_with(
-        "127.0.0.1",
-        &format!("ForceCommand printf D; exec cat {}\n", evil.display()),
-    );
+    let sshd = Sshd::builder()
+        .config(&format!(
+            "ForceCommand printf D; exec cat {}\n",
+            evil.display()
+        ))
+        .start();
     let config = sshd.ssh_config(&aliases(1), "");
     let dest = tempfile::tempdir().unwrap();
     let out = run(remote_run()

@@ -28,7 +28,7 @@ impl Fleet {
     fn start() -> Fleet {
         let mut servers: Vec<Sshd> = NAMES
             .iter()
-            .map(|(_, _, addr)| Sshd::start_on(addr))
+            .map(|(_, _, addr)| Sshd::builder().on(addr).start())
             .collect();
         servers[3].stop();
         let dir = tempfile::tempdir().unwrap();

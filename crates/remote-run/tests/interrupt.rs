@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{Sshd, aliases, processes_under, records, remote_run, results, stderr};
+use support::{
+    PATIENCE, Sshd, aliases, processes_under, records, remote_run, results, stderr, wait_until,
+};
 
 #[test]
 fn sigint_stops_every_ssh_and_reports_each_host() {
@@ -39,16 +41,13 @@ fn sigint_stops_every_ssh_and_reports_each_host() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while fs::read_dir(&started_dir).unwrap().count() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the remote commands did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        wait_until(PATIENCE, || fs::read_dir(&started_dir).unwrap().count()
+            >= 2),
+        "the remote commands did not start"
+    );
     assert_eq!(
-        processes_under(sshd.dir.path())
+        processes_under(sshd.dir())
             .iter()
             .filter(|c| c.starts_with("ssh "))
             .count(),
@@ -72,14 +71,14 @@ fn sigint_stops_every_ssh_and_reports_each_host() {
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
     // No ssh started with this test's config is left.
     let ours = || {
-        processes_under(sshd.dir.path())
+        processes_under(sshd.dir())
             .into_iter()
             .filter(|c| c.starts_with("ssh "))
             .collect::<Vec<_>>()
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ours().is_empty() {
-        assert!(Instant::now() < deadline, "ssh left running: {:#?}", ours());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        wait_until(Duration::from_secs(10), || ours().is_empty()),
+        "ssh left running: {:#?}",
+        ours()
+    );
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use support::{Sshd, aliases, closed_port, records, remote_run, results, run, stderr};
+use support::{Sshd, aliases, closed_port, records, remote_run, results, run, stderr, wait_until};
 
 #[test]
 fn twenty_aliases_each_get_one_result() {
@@ -145,15 +145,11 @@ fn the_timeout_kills_the_remote_command() {
     assert_eq!(results["h01"]["status"], "timeout", "{}", results["h01"]);
     let pid = fs::read_to_string(&pid_file).expect("the remote command started");
     let proc_dir = format!("/proc/{}", pid.trim());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while fs::metadata(&proc_dir).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "remote sleep (pid {}) still runs",
-            pid.trim()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        wait_until(Duration::from_secs(5), || fs::metadata(&proc_dir).is_err()),
+        "remote sleep (pid {}) still runs",
+        pid.trim()
+    );
 }
 
 #[test]

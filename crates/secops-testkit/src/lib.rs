@@ -1,38 +1,34 @@
-//! Helpers the tools' integration tests share: they run each tool's real
-//! binary and read what it wrote, and check that the real programs they
-//! compare with are installed. A dev-dependency only.
+//! The harness every tool's tests share, in the spirit of uutils'
+//! `tests/common/util.rs`: tests run the real binaries against real
+//! programs on loopback, and what that takes is written once here.
+//!
+//! - [`run`] and [`run_with_stdin`] run a tool; [`assert_exit`],
+//!   [`records`], [`of_kind`] and [`stderr`] read what it did.
+//! - [`tool`] and [`tool_path`] find a sibling tool's binary in
+//!   `target/<profile>/`, never by a nested `cargo build`.
+//! - [`require`] fails a test whose real program is missing, naming the
+//!   package to install.
+//! - [`free_port`], [`closed_port`] and [`PortBlock`] hand out loopback
+//!   ports; [`wait_until`] polls with one patience for every test.
+//! - [`Daemon`] is any program serving on loopback, killed on drop;
+//!   [`Sshd`] is a real OpenSSH server with generated keys.
+//! - [`parse_csv`] reads CSV back with Python's `csv` module, an
+//!   independent reader, as a spreadsheet import would.
+//!
+//! A dev-dependency only.
 
-use std::process::Output;
+mod csv;
+mod daemon;
+mod net;
+mod programs;
+mod run;
+mod sshd;
+mod wait;
 
-use serde_json::Value;
-
-/// Every line of a run's stdout as JSON, failing the test on a line that
-/// is not JSON (a tool must never mix anything else into its records).
-pub fn records(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8(stdout.to_vec())
-        .expect("stdout is UTF-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}")))
-        .collect()
-}
-
-/// A run's stderr as text.
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The records of one kind.
-pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
-    records.iter().filter(|r| r["kind"] == kind).collect()
-}
-
-/// Fails the test unless `program` is on `PATH`, naming the Debian
-/// `package` to install: tests use real programs (tar, zstd, unshare, df)
-/// rather than mocks, and a missing one must say how to get it, not fail
-/// later with a confusing spawn error.
-pub fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(found, "{program} is missing: apt-get install {package}");
-}
+pub use crate::csv::parse_csv;
+pub use crate::daemon::Daemon;
+pub use crate::net::{PortBlock, closed_port, free_port};
+pub use crate::programs::{bin_dir, require, tool, tool_path};
+pub use crate::run::{assert_exit, of_kind, records, run, run_with_stdin, stderr};
+pub use crate::sshd::{Sshd, SshdBuilder, client_config};
+pub use crate::wait::{PATIENCE, wait_until};
