@@ -1,24 +1,28 @@
 //! Which mounts are alerting, remembered across the passes of an
-//! `--interval` loop and, through a small state file, across cron runs, so
-//! that a mount dropping back below its level gives one `disk.recovered`
-//! record (what secops-notify turns into a recovery notice).
+//! `--interval` loop and, through secops-common's [`LastRun`] in the state
+//! directory, across cron runs: a mount dropping back below its level gives
+//! one `disk.recovered` record, a mount that can be checked again after a
+//! `disk.error` one `disk.error_cleared`, each resolving its alert.
+//!
+//! What is remembered is the last firing record of each alert, so its
+//! `since` and `level` come back with it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use secops_common::Error;
-use secops_common::atomic::write_atomic;
+use secops_common::alert::alert_id;
+use secops_common::{Error, LastRun, Record};
+use serde_json::Value;
 
 use crate::limits::{Level, Measure};
+use crate::records::{TOOL, alert_parts, error_parts};
 
-/// The state file's name in the state directory.
-pub const STATE_FILE: &str = "disk-alert.json";
+/// The name of disk-alert's memory in the state directory.
+const STATE_NAME: &str = "disk-alert";
 
-/// One measure of one mount that is over its warning level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One measure of one mount that was over its warning level, as the last
+/// pass left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alerting {
     pub mount: PathBuf,
     pub measure: Measure,
@@ -27,233 +31,158 @@ pub struct Alerting {
     pub since: String,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StateFile {
-    alerting: Vec<Alerting>,
+impl Alerting {
+    /// The alert a remembered `disk.alert` record stands for.
+    fn of(rec: &Record) -> Option<Alerting> {
+        fn parse<T: serde::de::DeserializeOwned>(rec: &Record, name: &str) -> Option<T> {
+            serde_json::from_value(rec.fields.get(name)?.clone()).ok()
+        }
+        Some(Alerting {
+            mount: PathBuf::from(parse::<String>(rec, "mount")?),
+            measure: parse(rec, "measure")?,
+            level: parse(rec, "level")?,
+            since: parse(rec, "since")?,
+        })
+    }
 }
 
-/// What a new observation means for a mount's alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Observation {
-    /// Not alerting, and was not.
-    Quiet,
-    /// Over a level, since then.
-    Alerting { since: String },
-    /// Was alerting (as described) and no longer is.
-    Recovered(Alerting),
+/// What ended without the mount being checked: it is no longer mounted.
+#[derive(Debug)]
+pub enum Unmounted {
+    Alert(Alerting),
+    /// A mount that could not be checked, by its mount point and `since`.
+    Error { mount: String, since: String },
 }
 
-/// The alerting mounts, and the file they are kept in (if any).
+/// The alerting mounts of the last pass, and what this pass resolved.
 #[derive(Debug)]
 pub struct Memory {
-    file: Option<PathBuf>,
-    alerting: BTreeMap<(PathBuf, Measure), Alerting>,
-    changed: bool,
+    last: LastRun,
+    /// Alert ids this pass resolved itself (back below, checkable again).
+    resolved: HashSet<String>,
 }
 
 impl Memory {
     /// Memory for this process only.
     pub fn in_process() -> Memory {
         Memory {
-            file: None,
-            alerting: BTreeMap::new(),
-            changed: false,
+            last: LastRun::in_memory(),
+            resolved: HashSet::new(),
         }
     }
 
-    /// Memory kept in `dir`/disk-alert.json. A state file that cannot be
-    /// parsed is set aside with a warning rather than stopping alerts: the
-    /// cost is at most one missed recovery notice.
+    /// Memory kept in the state directory `dir`.
     pub fn in_dir(dir: &Path) -> Result<Memory, Error> {
-        let file = dir.join(STATE_FILE);
-        let mut memory = Memory {
-            file: Some(file.clone()),
-            ..Memory::in_process()
-        };
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(memory),
-            Err(err) => {
-                return Err(Error::failed(format!(
-                    "cannot read {}: {err}",
-                    file.display()
-                )));
-            }
-        };
-        match secops_common::config::parse::<StateFile>(&text, secops_common::config::Syntax::Json)
-        {
-            Ok(state) => {
-                memory.alerting = state
-                    .alerting
-                    .into_iter()
-                    .map(|a| ((a.mount.clone(), a.measure), a))
-                    .collect();
-            }
-            Err(err) => {
-                secops_common::warn!("ignoring {}:{err}; alerts start afresh", file.display());
-                memory.changed = true;
-            }
-        }
-        Ok(memory)
+        Ok(Memory {
+            last: LastRun::load(dir, STATE_NAME)?,
+            resolved: HashSet::new(),
+        })
     }
 
-    /// Records that `measure` of `mount` now stands at `level`.
-    pub fn observe(
-        &mut self,
-        mount: &Path,
-        measure: Measure,
-        level: Level,
-        now: &str,
-    ) -> Observation {
-        let key = (mount.to_path_buf(), measure);
-        if !level.is_alert() {
-            return match self.alerting.remove(&key) {
-                Some(was) => {
-                    self.changed = true;
-                    Observation::Recovered(was)
-                }
-                None => Observation::Quiet,
-            };
-        }
-        let entry = self.alerting.entry(key).or_insert_with(|| {
-            self.changed = true;
-            Alerting {
-                mount: mount.to_path_buf(),
-                measure,
-                level,
-                since: now.to_string(),
-            }
-        });
-        if entry.level != level {
-            entry.level = level;
-            self.changed = true;
-        }
-        Observation::Alerting {
-            since: entry.since.clone(),
+    /// `measure` of `mount` as the last pass left it, if it was alerting.
+    pub fn previous(&self, mount: &str, measure: Measure) -> Option<Alerting> {
+        let id = alert_id(TOOL, &alert_parts(measure, mount));
+        self.last.previous(&id).and_then(Alerting::of)
+    }
+
+    /// When `mount` was first found uncheckable, if the last pass could not
+    /// check it either.
+    pub fn previous_error(&self, mount: &str) -> Option<String> {
+        let id = alert_id(TOOL, &error_parts(mount));
+        let rec = self.last.previous(&id)?;
+        let since = rec.fields.get("since").and_then(Value::as_str);
+        Some(since.unwrap_or(&rec.ts).to_string())
+    }
+
+    /// Remembers a firing record (`disk.alert`, `disk.error`) of this pass.
+    pub fn fire(&mut self, rec: &Record) {
+        self.last.fire(rec);
+    }
+
+    /// Notes that this pass wrote the resolution of `rec`.
+    pub fn resolved(&mut self, rec: &Record) {
+        if let Some(id) = rec.alert_id() {
+            self.resolved.insert(id.to_string());
         }
     }
 
-    /// Forgets the alerts of mounts that are no longer mounted at all, and
-    /// returns them: with `--all`, their alert is over.
-    pub fn forget_unmounted(&mut self, mounted: &HashSet<PathBuf>) -> Vec<Alerting> {
-        let gone: Vec<_> = self
-            .alerting
-            .keys()
-            .filter(|(mount, _)| !mounted.contains(mount))
-            .cloned()
-            .collect();
-        self.changed |= !gone.is_empty();
-        gone.iter()
-            .filter_map(|key| self.alerting.remove(key))
+    /// Ends the pass. With `mounted` (an `--all` pass), the alerts of mounts
+    /// that are no longer mounted are over, and returned; alerts of mounts
+    /// this pass did not look at are carried to the next.
+    pub fn end_pass(&mut self, mounted: Option<&HashSet<PathBuf>>) -> Vec<Unmounted> {
+        let resolved = std::mem::take(&mut self.resolved);
+        let unmounted = |rec: &Record| {
+            let mount = rec.fields.get("mount").and_then(Value::as_str);
+            mounted.zip(mount).is_some_and(|(set, m)| !set.contains(Path::new(m)))
+        };
+        self.last
+            .end_pass(|rec| rec.alert_id().is_some_and(|id| resolved.contains(id)) || unmounted(rec))
+            .into_iter()
+            .filter(|rec| !rec.alert_id().is_some_and(|id| resolved.contains(id)))
+            .filter_map(|rec| match rec.kind.as_str() {
+                "disk.error" => Some(Unmounted::Error {
+                    since: rec
+                        .fields
+                        .get("since")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&rec.ts)
+                        .to_string(),
+                    mount: rec.fields.get("mount")?.as_str()?.to_string(),
+                }),
+                _ => Alerting::of(&rec).map(Unmounted::Alert),
+            })
             .collect()
     }
 
-    /// Writes the state file (0600, atomically) if anything changed since
-    /// it was read or last written.
-    pub fn save(&mut self) -> Result<(), Error> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        if !self.changed {
-            return Ok(());
-        }
-        let state = StateFile {
-            alerting: self.alerting.values().cloned().collect(),
-        };
-        let mut text = serde_json::to_vec_pretty(&state).expect("state always serializes");
-        text.push(b'\n');
-        write_atomic(file, &text, 0o600)
-            .map_err(|err| Error::failed(format!("cannot write {}: {err}", file.display())))?;
-        self.changed = false;
-        Ok(())
+    /// Writes the memory to the state file, if there is one.
+    pub fn save(&self) -> Result<(), Error> {
+        self.last.save()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use secops_common::Severity;
 
-    #[test]
-    fn alerts_start_escalate_and_recover_once() {
-        let mut memory = Memory::in_process();
-        let root = Path::new("/");
-        assert_eq!(
-            memory.observe(root, Measure::Space, Level::Ok, "t0"),
-            Observation::Quiet
-        );
-        let since = Observation::Alerting { since: "t1".into() };
-        assert_eq!(
-            memory.observe(root, Measure::Space, Level::Warn, "t1"),
-            since
-        );
-        assert_eq!(
-            memory.observe(root, Measure::Space, Level::Crit, "t2"),
-            since
-        );
-        // Inodes are a separate alert.
-        assert_eq!(
-            memory.observe(root, Measure::Inodes, Level::Ok, "t2"),
-            Observation::Quiet
-        );
-        match memory.observe(root, Measure::Space, Level::Ok, "t3") {
-            Observation::Recovered(was) => {
-                assert_eq!((was.level, was.since.as_str()), (Level::Crit, "t1"))
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(
-            memory.observe(root, Measure::Space, Level::Ok, "t4"),
-            Observation::Quiet
-        );
+    fn alert(mount: &str, measure: Measure, level: Level, since: &str) -> Record {
+        Record::new(TOOL, "disk.alert", Severity::High, "over")
+            .with("mount", mount)
+            .with("measure", measure.as_str())
+            .with("level", level.as_str())
+            .with("since", since)
+            .firing(&alert_parts(measure, mount))
     }
 
     #[test]
-    fn the_state_file_carries_alerts_between_runs() {
+    fn alerts_carry_their_start_and_unmounted_ones_end() {
         let dir = tempfile::tempdir().unwrap();
         let mut first = Memory::in_dir(dir.path()).unwrap();
-        first.observe(Path::new("/var"), Measure::Space, Level::Warn, "t1");
-        first.observe(Path::new("/gone"), Measure::Inodes, Level::Full, "t1");
+        assert_eq!(first.previous("/var", Measure::Space), None);
+        first.fire(&alert("/var", Measure::Space, Level::Warn, "t1"));
+        first.fire(&alert("/gone", Measure::Inodes, Level::Full, "t1"));
+        first.fire(&alert("/other", Measure::Space, Level::Crit, "t1"));
+        assert!(first.end_pass(None).is_empty());
         first.save().unwrap();
-        let file = dir.path().join(STATE_FILE);
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
 
+        // The next run checks /var (back below) with --all: /gone is not
+        // mounted, /other is mounted but was not looked at.
         let mut second = Memory::in_dir(dir.path()).unwrap();
-        let gone = second.forget_unmounted(&HashSet::from([PathBuf::from("/var")]));
+        let was = second.previous("/var", Measure::Space).unwrap();
+        assert_eq!((was.level, was.since.as_str()), (Level::Warn, "t1"));
+        assert_eq!(second.previous("/var", Measure::Inodes), None);
+        let recovered = Record::new(TOOL, "disk.recovered", Severity::Info, "back")
+            .resolved(&alert_parts(Measure::Space, "/var"));
+        second.resolved(&recovered);
+        let mounted = HashSet::from([PathBuf::from("/var"), PathBuf::from("/other")]);
+        let gone = second.end_pass(Some(&mounted));
         assert_eq!(gone.len(), 1);
-        assert_eq!(gone[0].mount, Path::new("/gone"));
-        assert!(matches!(
-            second.observe(Path::new("/var"), Measure::Space, Level::Ok, "t2"),
-            Observation::Recovered(was) if was.since == "t1"
-        ));
+        assert!(matches!(&gone[0], Unmounted::Alert(a) if a.mount == Path::new("/gone")));
         second.save().unwrap();
-        let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(text, "{\n  \"alerting\": []\n}\n");
 
-        // Nothing changed: the file is not rewritten.
-        std::fs::write(&file, "{\"alerting\": []}").unwrap();
-        let mut third = Memory::in_dir(dir.path()).unwrap();
-        third.observe(Path::new("/"), Measure::Space, Level::Ok, "t3");
-        third.save().unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&file).unwrap(),
-            "{\"alerting\": []}"
-        );
-    }
-
-    #[test]
-    fn a_damaged_state_file_is_replaced_not_fatal() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(STATE_FILE), "{not json").unwrap();
-        let mut memory = Memory::in_dir(dir.path()).unwrap();
-        assert_eq!(
-            memory.observe(Path::new("/"), Measure::Space, Level::Ok, "t"),
-            Observation::Quiet
-        );
-        memory.save().unwrap();
-        let text = std::fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
-        assert!(text.contains("\"alerting\": []"), "{text}");
+        let third = Memory::in_dir(dir.path()).unwrap();
+        assert_eq!(third.previous("/var", Measure::Space), None);
+        assert_eq!(third.previous("/gone", Measure::Inodes), None);
+        assert!(third.previous("/other", Measure::Space).is_some());
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use secops_common::cli::{CommonArgs, RepeatArgs, parse_duration};
+use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs, parse_duration};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -111,18 +111,13 @@ pub struct Args {
     #[arg(long, requires = "prom_file", help_heading = "Metrics")]
     pub no_node_metrics: bool,
 
-    /// Where to remember alerting mounts between runs, for disk.recovered
-    /// records [default: /var/lib/secops as root, else $XDG_STATE_HOME/secops]
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with = "no_state",
-        help_heading = "State"
-    )]
-    pub state_dir: Option<PathBuf>,
+    /// Where alerting mounts are remembered between runs, for
+    /// disk.recovered records
+    #[command(flatten)]
+    pub state: StateArgs,
 
     /// Remember nothing between runs (recoveries only within --interval)
-    #[arg(long, help_heading = "State")]
+    #[arg(long, conflicts_with = "state_dir", help_heading = "State")]
     pub no_state: bool,
 
     #[command(flatten)]

@@ -51,11 +51,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         Ok(())
     })?;
     let worst = sink.finish()?;
-    Ok(if failed {
-        Exit::Failed
-    } else {
-        Exit::for_findings(worst, args.common.fail_on)
-    })
+    Ok(Exit::of_run(failed, worst, args.common.fail_on))
 }
 
 /// The alert memory: kept in the state directory when records are written
@@ -66,9 +62,9 @@ fn memory(args: &Args) -> Result<Memory, Error> {
     if !args.wants_records() || args.no_state {
         return Ok(Memory::in_process());
     }
-    match secops_common::state::state_dir(args.state_dir.as_deref()) {
+    match args.state.dir() {
         Ok(dir) => Memory::in_dir(&dir),
-        Err(err) if args.state_dir.is_none() => {
+        Err(err) if args.state.state_dir.is_none() => {
             secops_common::warn!("{err}; recoveries are only reported within this run");
             Ok(Memory::in_process())
         }

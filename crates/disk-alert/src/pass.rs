@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use secops_common::{Error, Output, Record, Severity};
 
 use crate::alert_log::{self, AlertLine, DEFAULT_LOG};
-use crate::alerting::{Memory, Observation};
+use crate::alerting::{Memory, Unmounted};
 use crate::check::{self, Assessment, Selection};
 use crate::cli::Args;
 use crate::config::Config;
@@ -110,50 +110,60 @@ impl Plan {
         let mut lines = Vec::new();
         let mut metrics = Metrics::new(self.node_metrics);
         for checked in &survey.checked {
+            let mount = checked.mountpoint().display().to_string();
             let usage = match &checked.usage {
                 Ok(usage) => usage,
                 Err(err) => {
-                    let rec = records::error_record(checked, err);
+                    let since = memory.previous_error(&mount).unwrap_or_else(|| now.clone());
+                    let rec = records::error_record(checked, err, &since);
                     secops_common::diag::error(format_args!("{}", rec.message));
+                    memory.fire(&rec);
                     sink.emit(rec)?;
                     metrics.failed(checked);
                     failed = true;
                     continue;
                 }
             };
+            if let Some(since) = memory.previous_error(&mount) {
+                let rec = records::error_cleared_record(&mount, Some(checked), &since);
+                memory.resolved(&rec);
+                sink.emit(rec)?;
+            }
             let mountpoint = checked.mountpoint();
             let assessment = Assessment::of(usage, mountpoint, &self.limits, self.inodes);
             sink.emit(records::usage_record(checked, usage, &assessment))?;
             for (measure, levels, level) in assessment.measures() {
-                match memory.observe(mountpoint, measure, level, &now) {
-                    Observation::Quiet => {}
-                    Observation::Alerting { since } => {
-                        sink.emit(records::alert_record(
-                            checked, usage, measure, levels, level, &since,
-                        ))?;
-                        lines.push(AlertLine {
-                            percent: match measure {
-                                Measure::Space => usage.percent,
-                                Measure::Inodes => usage.inodes_percent,
-                            }
-                            .unwrap_or(100),
-                            measure,
-                            mount: self.name_mounts.then(|| mountpoint.to_path_buf()),
-                        });
-                    }
-                    Observation::Recovered(was) => {
-                        sink.emit(records::recovered_record(
-                            checked, usage, measure, levels, &was,
-                        ))?;
-                    }
+                let was = memory.previous(&mount, measure);
+                if level.is_alert() {
+                    let since = was.map_or_else(|| now.clone(), |was| was.since);
+                    let rec = records::alert_record(checked, usage, measure, levels, level, &since);
+                    memory.fire(&rec);
+                    sink.emit(rec)?;
+                    lines.push(AlertLine {
+                        percent: match measure {
+                            Measure::Space => usage.percent,
+                            Measure::Inodes => usage.inodes_percent,
+                        }
+                        .unwrap_or(100),
+                        measure,
+                        mount: self.name_mounts.then(|| mountpoint.to_path_buf()),
+                    });
+                } else if let Some(was) = was {
+                    let rec = records::recovered_record(checked, usage, measure, levels, &was);
+                    memory.resolved(&rec);
+                    sink.emit(rec)?;
                 }
             }
             metrics.mount(checked, usage, &assessment);
         }
-        if matches!(self.selection, Selection::All(_)) {
-            for was in memory.forget_unmounted(&survey.mounted) {
-                sink.emit(records::unmounted_record(&was))?;
-            }
+        let all = matches!(self.selection, Selection::All(_));
+        for gone in memory.end_pass(all.then_some(&survey.mounted)) {
+            sink.emit(match gone {
+                Unmounted::Alert(was) => records::unmounted_record(&was),
+                Unmounted::Error { mount, since } => {
+                    records::error_cleared_record(&mount, None, &since)
+                }
+            })?;
         }
         if let Some(log) = &self.log {
             if let Err(err) = alert_log::append(log, &lines, &alert_log::date_now()) {
@@ -167,10 +177,12 @@ impl Plan {
                 failed = true;
             }
         }
+        // Saved once the records are out: a pass whose output failed
+        // reports the same recoveries again next time.
+        sink.flush()?;
         if let Err(err) = memory.save() {
             secops_common::warn!("{err}; recoveries may go unreported");
         }
-        sink.flush()?;
         Ok(failed)
     }
 }

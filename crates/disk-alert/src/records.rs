@@ -29,7 +29,18 @@ pub const TABLE_COLUMNS: [&str; 12] = [
     "error",
 ];
 
+/// What names a measure's alert on a mount (docs/records.md, "Alerts").
+pub fn alert_parts(measure: Measure, mount: &str) -> [&str; 2] {
+    [measure.as_str(), mount]
+}
+
+/// What names the alert of a mount that cannot be checked.
+pub fn error_parts(mount: &str) -> [&str; 2] {
+    ["error", mount]
+}
+
 /// `disk.usage`: one per filesystem checked, severity by its worse level.
+/// An observation: the `disk.alert` beside it is what pages.
 pub fn usage_record(checked: &Checked, usage: &Usage, assessment: &Assessment) -> Record {
     let (levels, level) = assessment.space;
     let mut rec = Record::new(
@@ -72,7 +83,8 @@ pub fn alert_record(
     rec.set("crit", levels.crit);
     rec.set("since", since);
     figures(&mut rec, Some(usage));
-    rec
+    let mount = path_text(checked.mountpoint());
+    rec.firing(&alert_parts(measure, &mount))
 }
 
 /// `disk.recovered`: a measure that was alerting is back at or below its
@@ -101,7 +113,8 @@ pub fn recovered_record(
     mount_fields(&mut rec, checked);
     recovery_fields(&mut rec, measure, Some(levels), was, "below");
     figures(&mut rec, Some(usage));
-    rec
+    let mount = path_text(checked.mountpoint());
+    rec.resolved(&alert_parts(measure, &mount))
 }
 
 /// `disk.recovered` for an alerting mount that is no longer mounted.
@@ -124,11 +137,12 @@ pub fn unmounted_record(was: &Alerting) -> Record {
     rec.set("readonly", None::<bool>);
     recovery_fields(&mut rec, was.measure, None, was, "unmounted");
     figures(&mut rec, None);
-    rec
+    let mount = path_text(&was.mount);
+    rec.resolved(&alert_parts(was.measure, &mount))
 }
 
-/// `disk.error`: a filesystem that could not be checked.
-pub fn error_record(checked: &Checked, err: &UsageError) -> Record {
+/// `disk.error`: a filesystem that could not be checked, since `since`.
+pub fn error_record(checked: &Checked, err: &UsageError, since: &str) -> Record {
     let what = match &checked.mount {
         Some(m) => format!(
             "{} ({} on {})",
@@ -147,7 +161,32 @@ pub fn error_record(checked: &Checked, err: &UsageError) -> Record {
     mount_fields(&mut rec, checked);
     rec.set("error", err.to_string());
     rec.set("timed_out", err.is_timeout());
-    rec
+    rec.set("since", since);
+    let mount = path_text(checked.mountpoint());
+    rec.firing(&error_parts(&mount))
+}
+
+/// `disk.error_cleared`: a filesystem that could not be checked since
+/// `since` can be again (`checked`), or is no longer mounted (`None`).
+pub fn error_cleared_record(mount: &str, checked: Option<&Checked>, since: &str) -> Record {
+    let message = match checked {
+        Some(_) => format!("{mount} can be checked again"),
+        None => format!("{mount} is no longer mounted; its check error is over"),
+    };
+    let mut rec = Record::new(TOOL, "disk.error_cleared", Severity::Info, message);
+    match checked {
+        Some(checked) => mount_fields(&mut rec, checked),
+        None => {
+            rec.set("mount", mount);
+            rec.set("path", mount);
+            rec.set("device", None::<String>);
+            rec.set("fstype", None::<String>);
+            rec.set("readonly", None::<bool>);
+        }
+    }
+    rec.set("since", since);
+    rec.set("reason", if checked.is_some() { "checked" } else { "unmounted" });
+    rec.resolved(&error_parts(mount))
 }
 
 fn mount_fields(rec: &mut Record, checked: &Checked) {
@@ -330,7 +369,7 @@ mod tests {
     #[test]
     fn errors_name_the_mount_and_whether_it_hung() {
         let c = checked();
-        let rec = error_record(&c, c.usage.as_ref().unwrap_err());
+        let rec = error_record(&c, c.usage.as_ref().unwrap_err(), "t");
         assert_eq!(
             rec.message,
             "cannot check /var (xfs on /dev/vdb1): timed out after 5s (the mount may be hung)"

@@ -230,7 +230,7 @@ fn a_recovery_is_reported_once_across_cron_runs() {
         "the alert began once"
     );
 
-    let file = state.join("disk-alert.json");
+    let file = state.join("disk-alert.last-run.json");
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
@@ -251,6 +251,14 @@ fn a_recovery_is_reported_once_across_cron_runs() {
     );
     assert_eq!(recovered["severity"], "info");
     assert_eq!(recovered["percent"], 50);
+    // The contract: the recovery resolves the alert the first run raised.
+    let alert = record_for(&first, "disk.alert", &mount);
+    assert_eq!(
+        (&alert["alert"], &recovered["alert"]),
+        (&Value::from("firing"), &Value::from("resolved"))
+    );
+    assert_eq!(recovered["alert_id"], alert["alert_id"]);
+    assert_eq!(record_for(&first, "disk.usage", &mount)["alert"], "none");
 
     let (_, fourth) = run_jsonl(&ns, &mount, &state_arg);
     assert!(of_kind(&fourth, "disk.recovered").is_empty(), "{fourth:?}");
