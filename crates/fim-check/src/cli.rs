@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, CommandFactory, FromArgMatches, Parser, Subcommand};
-use secops_common::cli::CommonArgs;
+use secops_common::cli::{CommonArgs, StateArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -21,6 +21,10 @@ Examples:
 
 The baseline lives in the state directory (fim.baseline), sealed with an
 HMAC-SHA256 whose key is fim.key there (created 0600 by the first init).
+What verify reported as firing is remembered there too
+(fim-check.last-run.json), so the next run says when it is over
+(fim.resolved). A baseline that cannot be trusted (edited, truncated, key
+missing) is a critical fim.baseline_invalid record as well as an error.
 Exit status: 0 nothing at or above --fail-on, 1 something was, 2 bad usage,
 bad policy or a baseline that fails its HMAC check, 3 something could not be
 read (the rest was still checked). With --aide-exit-codes: the sum of 1 added,
@@ -42,10 +46,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Baseline")]
     pub key: Option<PathBuf>,
 
-    /// Where baseline and key live [default: /var/lib/secops as root, else
-    /// $XDG_STATE_HOME/secops]
-    #[arg(long, value_name = "DIR", help_heading = "Baseline")]
-    pub state_dir: Option<PathBuf>,
+    // The state directory: baseline and key by default, and what the last
+    // run reported as firing.
+    #[command(flatten)]
+    pub state: StateArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -1,20 +1,22 @@
 //! The subcommands: where the baseline and key live, and init, verify,
 //! update and show on top of scan, diff and baseline.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use secops_common::{Error, Exit, Output, Record};
 
+use crate::alerts::Alerts;
 use crate::baseline::{self, Baseline, Header};
 use crate::cli::{Args, CheckArgs, Command, InitArgs, WatchArgs};
-use crate::diff::{Unchanged, aide_bits, compare};
+use crate::diff::{Unchanged, aide_bits, compare, unknown};
 use crate::entry::Entry;
 use crate::key::Key;
 use crate::policy::{Policy, Scope};
 use crate::records::{
-    Counts, ERROR_SEVERITY, TABLE_COLUMNS, entry_record, event_record, header_record,
-    problem_record,
+    Counts, ERROR_SEVERITY, Reason, TABLE_COLUMNS, entry_record, event_record, header_record,
+    problem_record, resolved_record,
 };
 use crate::scan::{ProblemKind, Scan, ScanOptions, scan};
 
@@ -44,7 +46,7 @@ impl Store {
                 key: key.clone(),
             });
         }
-        let dir = secops_common::state::state_dir(args.state_dir.as_deref())?;
+        let dir = args.state.dir()?;
         Ok(Store {
             baseline: args
                 .baseline
@@ -65,6 +67,11 @@ impl Store {
             );
         }
         Ok(base)
+    }
+
+    /// The memory of what was firing about this baseline.
+    fn alerts(&self, args: &Args) -> Alerts {
+        Alerts::open(&args.state, &self.baseline, &self.key)
     }
 
     fn writer(&self, key: &Key) -> Result<baseline::Writer, Error> {
@@ -111,6 +118,7 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
     }
     let key = Key::load_or_create(&store.key)?;
     let scope = Scope::new(policy)?;
+    let mut alerts = store.alerts(args);
     let started = Instant::now();
     let mut writer = store.writer(&key)?;
     let mut counts = Counts::default();
@@ -124,7 +132,7 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
         ..ScanOptions::of(&scope)
     });
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    write_problems(&mut out, &found)?;
+    write_problems(&mut out, &found, &mut alerts)?;
     let header = Header {
         created: String::new(),
         host: String::new(),
@@ -133,9 +141,17 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
         entries: 0,
         version: String::new(),
     };
-    out.write(&store.seal(writer, header, &counts, &found)?)?;
+    let summary = store.seal(writer, header, &counts, &found)?;
+    // A new baseline takes the tree as it is: whatever was firing about
+    // the old one is accepted.
+    let looked = |path: &[u8]| !unknown(&found.problems, path);
+    for rec in alerts.end_pass(looked, |_| true) {
+        out.write(&rec)?;
+    }
+    out.write(&summary)?;
     secops_common::info!("recorded the tree in {:.2?}", started.elapsed());
     out.finish()?;
+    alerts.save()?;
     // The summary is information; only problems weigh on the status.
     let worst = (!found.problems.is_empty()).then_some(ERROR_SEVERITY);
     Ok(conclude(&found, worst, args))
@@ -148,7 +164,12 @@ fn verify(
     aide: &mut u8,
     accept: bool,
 ) -> Result<Exit, Error> {
-    let base = store.load()?;
+    let mut alerts = store.alerts(args);
+    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    let base = match store.load() {
+        Ok(base) => base,
+        Err(err) => return Err(alerts.refuse(&mut out, err)),
+    };
     let scope = Scope::new(base.header.policy.clone())?;
     let started = Instant::now();
     // update writes the new baseline as the scan goes.
@@ -173,14 +194,16 @@ fn verify(
     let old = unchanged.rest();
     // Entries read again from the baseline must be what its HMAC covered
     // before anything is said or sealed.
-    base.intact()?;
+    if let Err(err) = base.intact() {
+        return Err(alerts.refuse(&mut out, err));
+    }
     let events = compare(&scope, &old, &found);
     *aide = aide_bits(&events);
-    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    for event in &events {
-        out.write(&event_record(event))?;
+    let differences: Vec<Record> = events.iter().map(event_record).collect();
+    for rec in &differences {
+        out.write(rec)?;
     }
-    write_problems(&mut out, &found)?;
+    write_problems(&mut out, &found, &mut alerts)?;
     secops_common::info!(
         "checked {} entries in {:.2?}: {} differences, {} problems",
         found.entries.len() + unchanged.dropped(),
@@ -188,8 +211,44 @@ fn verify(
         events.len(),
         found.problems.len()
     );
-    if let Some(writer) = writer {
-        out.write(&store.seal(writer, base.header.clone(), &counts, &found)?)?;
+    let looked = |path: &[u8]| !unknown(&found.problems, path);
+    let summary = match writer {
+        Some(writer) => match store.seal(writer, base.header.clone(), &counts, &found) {
+            Ok(summary) => Some(summary),
+            Err(err) => {
+                // Nothing was accepted: the differences still hold.
+                for rec in &differences {
+                    alerts.fire(rec);
+                }
+                for rec in alerts.end_pass(looked, |_| false) {
+                    out.write(&rec)?;
+                }
+                out.finish()?;
+                alerts.save()?;
+                return Err(err);
+            }
+        },
+        None => None,
+    };
+    let accepted: HashSet<&[u8]> = match summary {
+        // update took every difference into the baseline: each alert ends
+        // now, those that were firing before through the memory.
+        Some(_) => {
+            for rec in differences.iter().filter(|r| !alerts.was_firing(r)) {
+                out.write(&resolved_record(rec, Reason::Accepted, &store.baseline))?;
+            }
+            events.iter().map(|e| e.path()).collect()
+        }
+        None => {
+            differences.iter().for_each(|rec| alerts.fire(rec));
+            HashSet::new()
+        }
+    };
+    for rec in alerts.end_pass(looked, |path| accepted.contains(path)) {
+        out.write(&rec)?;
+    }
+    if let Some(summary) = summary {
+        out.write(&summary)?;
         if found
             .problems
             .iter()
@@ -201,6 +260,7 @@ fn verify(
         }
     }
     let written = out.finish()?;
+    alerts.save()?;
     if accept {
         // The differences were accepted: only a failure to read is left.
         return Ok(conclude(&found, None, args));
@@ -223,9 +283,13 @@ fn show(args: &Args, store: &Store) -> Result<Exit, Error> {
 }
 
 fn watch(args: &Args, opts: &WatchArgs, store: &Store) -> Result<Exit, Error> {
-    let base = store.load()?;
-    let scope = Scope::new(base.header.policy.clone())?;
+    let mut alerts = store.alerts(args);
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    let base = match store.load() {
+        Ok(base) => base,
+        Err(err) => return Err(alerts.refuse(&mut out, err)),
+    };
+    let scope = Scope::new(base.header.policy.clone())?;
     let watched = crate::watch::watch(
         &scope,
         &base,
@@ -234,20 +298,24 @@ fn watch(args: &Args, opts: &WatchArgs, store: &Store) -> Result<Exit, Error> {
             settle: opts.settle,
         },
         &mut out,
+        &mut alerts,
     )?;
     let written = out.finish()?;
-    Ok(if watched.failed {
-        Exit::Failed
-    } else {
-        Exit::for_findings(written.worst, args.common.fail_on)
-    })
+    Ok(Exit::of_run(
+        watched.failed,
+        written.worst,
+        args.common.fail_on,
+    ))
 }
 
-fn write_problems(out: &mut Output, found: &Scan) -> Result<(), Error> {
-    found
-        .problems
-        .iter()
-        .try_for_each(|p| out.write(&problem_record(p)))
+/// Writes the scan's problems, each a firing `fim.error`.
+fn write_problems(out: &mut Output, found: &Scan, alerts: &mut Alerts) -> Result<(), Error> {
+    for problem in &found.problems {
+        let rec = problem_record(problem);
+        out.write(&rec)?;
+        alerts.fire(&rec);
+    }
+    Ok(())
 }
 
 /// 3 when something could not be read, else by what was written.
@@ -256,9 +324,5 @@ fn conclude(found: &Scan, worst: Option<secops_common::Severity>, args: &Args) -
         .problems
         .iter()
         .any(|p| p.kind != ProblemKind::ChangedDuringScan);
-    if failed {
-        Exit::Failed
-    } else {
-        Exit::for_findings(worst, args.common.fail_on)
-    }
+    Exit::of_run(failed, worst, args.common.fail_on)
 }

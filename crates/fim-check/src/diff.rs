@@ -184,7 +184,7 @@ fn problem_at<'p>(problems: &'p [Problem], path: &[u8]) -> Option<&'p Problem> {
 
 /// Whether the scan could not see `path`: it failed on the path itself or
 /// on a directory above it.
-fn unknown(problems: &[Problem], path: &[u8]) -> bool {
+pub fn unknown(problems: &[Problem], path: &[u8]) -> bool {
     problem_at(problems, path).is_some()
         || problems.iter().any(|p| {
             p.kind == ProblemKind::UnreadableDir

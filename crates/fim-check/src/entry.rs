@@ -68,14 +68,45 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    fn text(self) -> String {
-        let time = if self.secs >= 0 {
-            std::time::UNIX_EPOCH + std::time::Duration::new(self.secs as u64, self.nanos)
-        } else {
-            std::time::UNIX_EPOCH - std::time::Duration::from_secs(self.secs.unsigned_abs())
+    /// RFC 3339 UTC with nanoseconds, for any time a file system can hold:
+    /// before 1970 (`touch -d @-1`) as well as after 9999, where a year
+    /// outside 0000-9999 is written with its sign and all its digits
+    /// (ISO 8601's expanded form: `-0001-12-31T...`, `+10000-01-01T...`).
+    /// The standard formatters refuse both, and a record that cannot be
+    /// written must not end the run before later changes are reported.
+    pub fn text(self) -> String {
+        let secs = i128::from(self.secs) + i128::from(self.nanos / 1_000_000_000);
+        let nanos = self.nanos % 1_000_000_000;
+        let days = secs.div_euclid(86_400);
+        let of_day = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let year = match year {
+            0..=9999 => format!("{year:04}"),
+            y if y < 0 => format!("-{:04}", -y),
+            y => format!("+{y}"),
         };
-        humantime::format_rfc3339_nanos(time).to_string()
+        format!(
+            "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+            of_day / 3600,
+            of_day / 60 % 60,
+            of_day % 60
+        )
     }
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`), for any day an `i64` of seconds reaches.
+fn civil_from_days(days: i128) -> (i128, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    (year, month, day)
 }
 
 /// Everything recorded about one path. Attributes a rule does not ask for
@@ -240,5 +271,43 @@ fn xattr_value(value: &[u8]) -> String {
         Some((0, body)) if body.iter().all(printable) => text_of(body),
         _ if value.iter().all(printable) => text_of(value),
         _ => format!("0x{}", hex(value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(secs: i64, nanos: u32) -> String {
+        Stamp { secs, nanos }.text()
+    }
+
+    #[test]
+    fn times_of_any_year_are_written_never_refused() {
+        assert_eq!(text(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(text(1_795_287_720, 5), "2026-11-21T19:02:00.000000005Z");
+        assert_eq!(text(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+        // Before 1970: `touch -d @-1`, and a timespec's nanoseconds count
+        // forward from its (negative) second.
+        assert_eq!(text(-1, 0), "1969-12-31T23:59:59.000000000Z");
+        assert_eq!(text(-1, 500_000_000), "1969-12-31T23:59:59.500000000Z");
+        assert_eq!(text(-2_208_988_800, 0), "1900-01-01T00:00:00.000000000Z");
+        // The ends of RFC 3339's years, and past them.
+        assert_eq!(text(253_402_300_799, 0), "9999-12-31T23:59:59.000000000Z");
+        assert_eq!(text(253_402_300_800, 0), "+10000-01-01T00:00:00.000000000Z");
+        assert_eq!(text(-62_167_219_200, 0), "0000-01-01T00:00:00.000000000Z");
+        assert_eq!(text(-62_167_219_201, 0), "-0001-12-31T23:59:59.000000000Z");
+        // Whatever a file system (or a baseline) holds.
+        for secs in [i64::MIN, i64::MAX] {
+            assert!(text(secs, u32::MAX).ends_with('Z'));
+        }
+        // Agrees with humantime wherever humantime can format.
+        for secs in [1, 86_399, 1_000_000_000, 4_102_444_800, 253_402_300_799] {
+            let time = std::time::UNIX_EPOCH + std::time::Duration::new(secs as u64, 123);
+            assert_eq!(
+                text(secs, 123),
+                humantime::format_rfc3339_nanos(time).to_string()
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! lists the baseline and `watch` reports changes as they happen.
 
 mod acl;
+mod alerts;
 pub mod attrs;
 mod baseline;
 pub mod cli;

@@ -1,7 +1,9 @@
 //! Turning differences, problems and baseline entries into records: the
 //! fields of `docs/records.md` and one sentence an operator can act on.
 
-use secops_common::{Record, Severity};
+use std::path::Path;
+
+use secops_common::{Error, Record, Severity, Stage};
 use serde_json::Value;
 
 use crate::attrs::Attr;
@@ -29,7 +31,30 @@ fn about(kind: &str, severity: Severity, message: String, path: &[u8]) -> Record
     rec
 }
 
+/// The alert parts of what is about `path` (`first` is `path` or
+/// `error`): the path as text and, for a name that is not UTF-8, its exact
+/// bytes too, so two names that read the same as text stay two alerts.
+fn parts(first: &str, path: &[u8]) -> Vec<String> {
+    let mut parts = vec![first.to_string(), text_of(path)];
+    if std::str::from_utf8(path).is_err() {
+        parts.push(base64(path));
+    }
+    parts
+}
+
+fn firing(rec: Record, parts: &[String]) -> Record {
+    rec.firing(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// A difference: firing, one alert per path whatever the change (a change
+/// then a removal is the same alert, its record updated), so that the
+/// path's restoration or acceptance ends it.
 pub fn event_record(event: &Event<'_>) -> Record {
+    let rec = difference_record(event);
+    firing(rec, &parts("path", event.path()))
+}
+
+fn difference_record(event: &Event<'_>) -> Record {
     match event {
         Event::Added(entry, rule) => {
             let mut rec = about(
@@ -118,9 +143,97 @@ pub fn problem_record(problem: &Problem) -> Record {
             ),
         ),
     };
-    about("fim.error", ERROR_SEVERITY, message, &problem.path)
+    let rec = about("fim.error", ERROR_SEVERITY, message, &problem.path)
         .with("reason", reason)
-        .with("error", problem.error.as_str())
+        .with("error", problem.error.as_str());
+    firing(rec, &parts("error", &problem.path))
+}
+
+/// `fim.baseline_invalid`: the baseline (or its key) cannot be trusted, so
+/// nothing was compared. Critical and firing: an edited or deleted
+/// baseline is how an intruder would silence the check, so it must page
+/// rather than only print to stderr.
+pub fn baseline_invalid_record(baseline: &Path, key: &Path, err: &Error) -> Record {
+    let file = baseline.display().to_string();
+    let message = match err.message.contains(&file) {
+        true => format!("file integrity was not checked: {err}"),
+        false => format!("file integrity was not checked against {file}: {err}"),
+    };
+    Record::new(TOOL, "fim.baseline_invalid", Severity::Critical, message)
+        .with("baseline", baseline.to_string_lossy())
+        .with("key", key.to_string_lossy())
+        .with("error", err.message.as_str())
+        .firing(&["baseline", &baseline.to_string_lossy()])
+}
+
+/// Why an alert of fim-check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The path is as the baseline records it again (or no longer watched).
+    Restored,
+    /// `update` (or `init --force`) took the path as it is into the baseline.
+    Accepted,
+    /// A path that could not be checked was checked.
+    Checked,
+    /// The baseline is trusted again.
+    Valid,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Restored => "restored",
+            Reason::Accepted => "accepted",
+            Reason::Checked => "checked",
+            Reason::Valid => "valid",
+        }
+    }
+}
+
+/// `fim.resolved`: the end of the alert `fired` raised (as remembered, or
+/// as written in this run), severity info.
+pub fn resolved_record(fired: &Record, reason: Reason, baseline: &Path) -> Record {
+    let path = fired.fields.get("path").and_then(Value::as_str);
+    let name = path.map(shown_text).unwrap_or_default();
+    let was = fired.kind.as_str();
+    let message = match reason {
+        Reason::Restored => format!(
+            "{name} is as the baseline records it again (it was reported as {})",
+            was.trim_start_matches("fim.")
+        ),
+        Reason::Accepted => format!(
+            "{name} was accepted into the baseline {} as it is now (it was reported as {})",
+            baseline.display(),
+            was.trim_start_matches("fim.")
+        ),
+        Reason::Checked => format!("{name} could be checked again"),
+        Reason::Valid => format!(
+            "baseline {} passes its checks again: file integrity is checked again",
+            baseline.display()
+        ),
+    };
+    let mut rec = Record::new(TOOL, "fim.resolved", Severity::Info, message);
+    rec.set(
+        "path",
+        match reason {
+            Reason::Valid => Value::from(baseline.to_string_lossy()),
+            _ => path.map_or(Value::Null, Value::from),
+        },
+    );
+    if let Some(b64) = fired.fields.get("path_b64") {
+        rec.set("path_b64", b64.clone());
+    }
+    rec.set("was", was);
+    rec.set("reason", reason.as_str());
+    rec.set("baseline", baseline.to_string_lossy());
+    let id = fired.alert_id().unwrap_or_default().to_string();
+    rec.with_alert(Stage::Resolved, id)
+}
+
+/// A path's text for a sentence: control characters escaped, as
+/// [`shown`] does for bytes.
+fn shown_text(path: &str) -> String {
+    shown(path.as_bytes())
 }
 
 /// What a baseline holds, for its summary.
@@ -154,7 +267,7 @@ impl Counts {
 /// `fim.baseline`: what a baseline holds, written by `show` before its
 /// entries and by `init` and `update` once they wrote it (with `errors`,
 /// the paths that could not be recorded), so a cron log shows the run.
-pub fn header_record(header: &Header, file: &std::path::Path, counts: &Counts) -> Record {
+pub fn header_record(header: &Header, file: &Path, counts: &Counts) -> Record {
     let Counts { files, dirs, bytes } = *counts;
     Record::new(
         TOOL,

@@ -27,8 +27,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use secops_common::signals::Stop;
 use secops_common::{Error, Output};
 
+use crate::alerts::Alerts;
 use crate::baseline::Baseline;
-use crate::diff::{Unchanged, compare};
+use crate::diff::{Unchanged, compare, unknown};
 use crate::entry::{Entry, Kind};
 use crate::policy::Scope;
 use crate::records::{event_record, problem_record};
@@ -74,6 +75,7 @@ pub fn watch(
     baseline: &Baseline,
     opts: &WatchOptions,
     out: &mut Output,
+    alerts: &mut Alerts,
 ) -> Result<Watched, Error> {
     let signals = Signals::install()?;
     let inotify = Inotify::init().map_err(|err| {
@@ -105,6 +107,7 @@ pub fn watch(
             trusted: opts.trust_metadata,
         },
         out,
+        alerts,
     )?;
     let full = watcher.full.take();
     if !full.is_empty() {
@@ -172,7 +175,7 @@ pub fn watch(
         } else {
             (outermost(std::mem::take(&mut dirty)), Pass::Changed)
         };
-        watcher.check(&targets, pass, out)?;
+        watcher.check(&targets, pass, out, alerts)?;
         let full = watcher.full.take();
         if !full.is_empty() {
             secops_common::warn!(
@@ -346,7 +349,13 @@ impl Watcher<'_> {
     /// baseline and writes what is new to say. `trusted` reuses baseline
     /// hashes as `--trust-metadata` does; `progress` draws the bar (the
     /// first check, of everything).
-    fn check(&mut self, targets: &[Target], pass: Pass, out: &mut Output) -> Result<(), Error> {
+    fn check(
+        &mut self,
+        targets: &[Target],
+        pass: Pass,
+        out: &mut Output,
+        alerts: &mut Alerts,
+    ) -> Result<(), Error> {
         let whole = pass != Pass::Changed;
         // A check of every tree holds only what differs, as verify does.
         let mut unchanged = Unchanged::new(self.scope, self.baseline);
@@ -381,10 +390,12 @@ impl Watcher<'_> {
         }
         old.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         old.dedup_by(|a, b| a.path == b.path);
-        self.baseline.intact()?;
+        if let Err(err) = self.baseline.intact() {
+            return Err(alerts.refuse(out, err));
+        }
         let events = compare(self.scope, &old, &found);
         let reported: HashSet<&[u8]> = events.iter().map(|e| e.path()).collect();
-        for (path, deep) in covered {
+        for &(path, deep) in &covered {
             if !reported.contains(path) {
                 self.said.remove(path);
             }
@@ -411,10 +422,30 @@ impl Watcher<'_> {
                 out.write(&rec)?;
                 self.said.insert(event.path().to_vec(), said);
             }
+            // Held, whether said again or not.
+            alerts.fire(&rec);
         }
         for problem in &found.problems {
             self.failed |= problem.kind != ProblemKind::ChangedDuringScan;
-            out.write(&problem_record(problem))?;
+            let rec = problem_record(problem);
+            out.write(&rec)?;
+            alerts.fire(&rec);
+        }
+        // What was firing among the paths checked and is not any more has
+        // ended; alerts about paths this check did not cover hold as they
+        // were.
+        let looked = |path: &[u8]| {
+            covered
+                .iter()
+                .any(|(c, deep)| path == *c || *deep && within(path, c))
+                && !unknown(&found.problems, path)
+        };
+        for rec in alerts.end_pass(looked, |_| false) {
+            out.write(&rec)?;
+        }
+        if let Err(err) = alerts.save() {
+            secops_common::warn!("{err}");
+            self.failed = true;
         }
         out.flush()
     }

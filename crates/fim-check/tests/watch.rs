@@ -298,3 +298,46 @@ fn the_watch_limit_is_named_when_reached() {
     assert!(err.contains("fs.inotify.max_user_watches"), "{err}");
     assert!(records(&out.stdout).is_empty());
 }
+
+#[test]
+fn an_alert_ends_as_soon_as_the_path_is_put_back() {
+    let sb = Sandbox::new();
+    fs::write(sb.path("f"), "f").unwrap();
+    fs::set_permissions(sb.path("f"), fs::Permissions::from_mode(0o644)).unwrap();
+    // Permissions only, so a mode put back is as the baseline records it.
+    let policy = sb.dir.path().join("policy.yaml");
+    fs::write(
+        &policy,
+        format!(
+            "paths:\n  - path: {}\n    attributes: perms\n",
+            sb.tree().display()
+        ),
+    )
+    .unwrap();
+    let out = support::run(sb.cmd("init").arg("--policy").arg(&policy));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    let watch = Watch::start(watch_cmd(&sb));
+
+    let mark = watch.seen();
+    fs::set_permissions(sb.path("f"), fs::Permissions::from_mode(0o666)).unwrap();
+    let fired = watch.wait_for(mark, "fim.changed", &sb.path("f"));
+    assert_eq!(fired["alert"], "firing");
+    let mark = watch.seen();
+    fs::set_permissions(sb.path("f"), fs::Permissions::from_mode(0o644)).unwrap();
+    let resolved = watch.wait_for(mark, "fim.resolved", &sb.path("f"));
+    assert_eq!(resolved["alert"], "resolved");
+    assert_eq!(resolved["alert_id"], fired["alert_id"]);
+    assert_eq!(resolved["reason"], "restored");
+
+    let (code, recs, stderr) = watch.stop();
+    assert_eq!(code, Some(1), "a high alert was written: {stderr:?}");
+    let about_f: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["path"] == sb.path("f").to_str().unwrap())
+        .map(|r| r["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(about_f, ["firing", "resolved"], "{recs:#?}");
+    // The next verify knows it ended: nothing to say.
+    let (code, recs) = sb.verify();
+    assert_eq!((code, recs.len()), (Some(0), 0), "{recs:#?}");
+}
