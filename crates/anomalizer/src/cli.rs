@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use secops_common::cli::CommonArgs;
 
-use crate::drain::DrainConfig;
-use crate::window::{Method, WindowConfig};
+use crate::detection::windows::{Method, WindowConfig};
+use crate::mining::drain::DrainConfig;
 
 const EXAMPLES: &str = r"Examples:
   anomalizer /var/log                                                 every text log, one source each

@@ -8,8 +8,8 @@ use std::path::Path;
 use secops_common::{Error, Record};
 use serde_json::{Value, json};
 
-use crate::drain::Template;
-use crate::timestamp::rfc3339;
+use crate::mining::drain::Template;
+use crate::mining::timestamp::rfc3339;
 
 /// Timeline bucket length.
 pub const BUCKET_SECS: i64 = 3600;

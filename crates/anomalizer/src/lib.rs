@@ -7,27 +7,14 @@
 //! `log.summary` of the run. `learn` saves the templates of
 //! a known-good period, and later runs report templates new since then.
 
-mod classify;
 pub mod cli;
-mod context;
-mod detect;
-mod drain;
-pub mod eval;
-mod extract;
+mod commands;
+mod detection;
+pub mod evaluation;
 mod fasthash;
-mod header;
-mod iforest;
-mod ingest;
-mod mine;
-mod model;
-mod pca;
-mod pipeline;
-mod report;
-mod rhythm;
-mod summary;
-mod timestamp;
-mod window;
-mod window_eval;
+mod input;
+mod insights;
+mod mining;
 
 use secops_common::{Error, Exit};
 
@@ -54,9 +41,9 @@ fn with_paths(input: &cli::InputArgs, paths: &[std::path::PathBuf]) -> cli::Inpu
 /// Runs anomalizer as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     match &args.command {
-        None => report::detect(
+        None => commands::detect::detect(
             &with_paths(&args.input, &args.paths),
-            detect::Rules {
+            detection::rules::Rules {
                 threshold: args.threshold,
                 max_per_source: args.max_per_source,
             },
@@ -65,12 +52,14 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             args.summary.as_deref(),
             &args.common,
         ),
-        Some(Command::Learn { input, model }) => report::learn(input, model),
-        Some(Command::Parse { files, input }) => report::parse(files, input, &args.common),
+        Some(Command::Learn { input, model }) => commands::detect::learn(input, model),
+        Some(Command::Parse { files, input }) => {
+            commands::detect::parse(files, input, &args.common)
+        }
         Some(Command::Eval {
             data,
             threshold,
             mining,
-        }) => report::eval(data, *threshold, mining.config(), &args.common),
+        }) => commands::detect::eval(data, *threshold, mining.config(), &args.common),
     }
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use anomalizer::eval;
+use anomalizer::evaluation::grouping as eval;
 use support::{data_dir, loghub_format};
 
 /// (dataset, floor with its `--log-format`, floor with no format), each

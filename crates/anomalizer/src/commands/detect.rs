@@ -9,16 +9,16 @@ use secops_common::{Error, Exit, Format, Output, Record, Severity};
 
 use crate::TOOL;
 use crate::cli::{Detectors, InputArgs};
-use crate::detect::{Detector, Observed, Origin, Rules};
-use crate::drain::DrainConfig;
-use crate::drain::Template;
-use crate::eval;
-use crate::extract::{Entry, Splitter};
-use crate::ingest::{self, IngestStats, Source};
-use crate::mine::LineMiner;
-use crate::model::Model;
-use crate::summary::Timeline;
-use crate::window::Windows;
+use crate::detection::model::Model;
+use crate::detection::rules::{Detector, Observed, Origin, Rules};
+use crate::detection::windows::Windows;
+use crate::evaluation::grouping as eval;
+use crate::input::ingest::{self, IngestStats, Source};
+use crate::insights::Timeline;
+use crate::mining::drain::DrainConfig;
+use crate::mining::drain::Template;
+use crate::mining::extract::{Entry, Splitter};
+use crate::mining::miner::LineMiner;
 
 const ANOMALY_COLUMNS: [&str; 5] = ["severity", "detector", "count", "score", "message"];
 const PARSE_COLUMNS: [&str; 4] = ["source", "line", "template_id", "template"];
@@ -77,7 +77,7 @@ fn mine_input(
     // A line without a time of its own (a stack trace's second line)
     // happened at the last time its file showed.
     let (mut file, mut last_time) = (usize::MAX, None);
-    crate::pipeline::mine(&sources, splitter, &mut miner, &mut stats, |miner, line| {
+    crate::input::pipeline::mine(&sources, splitter, &mut miner, &mut stats, |miner, line| {
         if line.file != file {
             (file, last_time) = (line.file, None);
         }
@@ -225,9 +225,9 @@ pub fn detect(
         detector.timelines(),
     );
     if let Some(path) = insights {
-        crate::summary::write(
+        crate::insights::write(
             path,
-            &crate::summary::Insights {
+            &crate::insights::Insights {
                 summary: &summary,
                 sources: detector.overview(),
                 templates,
@@ -341,7 +341,7 @@ fn summary(
     .with("top_templates", top)
     .with(
         "timeline",
-        crate::summary::recent_timeline(templates, timelines),
+        crate::insights::recent_timeline(templates, timelines),
     )
 }
 
@@ -486,7 +486,8 @@ pub fn eval(
             .with("positives", d.positives),
         )?;
     }
-    for rec in crate::window_eval::bgl_records(data, threshold, config, Default::default())? {
+    for rec in crate::evaluation::windows::bgl_records(data, threshold, config, Default::default())?
+    {
         out.write(&rec)?;
     }
     out.finish()?;

@@ -15,8 +15,8 @@ use std::path::Path;
 use secops_common::{Error, config};
 use serde::{Deserialize, Serialize};
 
-use crate::classify::WILDCARD;
-use crate::drain::Template;
+use crate::mining::drain::Template;
+use crate::mining::mask::WILDCARD;
 
 /// What `version` this build writes; it reads this one and 1.
 const VERSION: u32 = 2;

@@ -15,13 +15,13 @@ use std::collections::HashMap;
 use secops_common::{Record, Severity};
 
 use crate::TOOL;
-use crate::classify::is_time_like;
-use crate::context::{Context, Recent, clipped, set_clipped};
-use crate::drain::{Template, has_wildcard};
+use crate::detection::context::{Context, Recent, clipped, set_clipped};
+use crate::detection::rhythm::{Burst, Gaps, Rate, Silence, Slowdown, WINDOW_SECS, human_secs};
 use crate::fasthash::FastMap;
-use crate::rhythm::{Burst, Gaps, Rate, Silence, Slowdown, WINDOW_SECS, human_secs};
-use crate::summary::{SourceOverview, Timeline};
-use crate::timestamp::rfc3339;
+use crate::insights::{SourceOverview, Timeline};
+use crate::mining::drain::{Template, has_wildcard};
+use crate::mining::mask::is_time_like;
+use crate::mining::timestamp::rfc3339;
 
 /// Distinct values counted per parameter position; later new values only
 /// add to an "other" count.
@@ -48,7 +48,7 @@ pub struct Observed<'a> {
     pub stream: usize,
     pub id: usize,
     pub template: &'a Template,
-    /// The template's version ([`crate::drain::Drain::version`]).
+    /// The template's version ([`crate::mining::drain::Drain::version`]).
     pub version: u64,
     /// The message's original tokens.
     pub tokens: &'a [&'a str],

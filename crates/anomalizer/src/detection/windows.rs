@@ -2,8 +2,8 @@
 //! into windows (of time when its lines carry times, else of a fixed
 //! number of lines), each window a vector of template counts, and the
 //! windows whose mix of templates is unlike the source's others reported
-//! as `log.window_anomaly` records (see [`crate::pca`] and
-//! [`crate::iforest`] for the maths).
+//! as `log.window_anomaly` records (see [`crate::detection::pca`] and
+//! [`crate::detection::iforest`] for the maths).
 //!
 //! A rule looks at one template at a time; these look at how templates
 //! move together: a "session opened" that stops being followed by its
@@ -22,11 +22,11 @@ use secops_common::{Record, Severity};
 use serde_json::{Value, json};
 
 use crate::TOOL;
-use crate::detect::Origin;
-use crate::drain::Template;
-use crate::iforest::{Forest, Isolation};
-use crate::pca::{C_ALPHA, Pca, Unfit};
-use crate::timestamp::rfc3339;
+use crate::detection::iforest::{Forest, Isolation};
+use crate::detection::pca::{C_ALPHA, Pca, Unfit};
+use crate::detection::rules::Origin;
+use crate::mining::drain::Template;
+use crate::mining::timestamp::rfc3339;
 
 /// Templates with a dimension of their own per source, the most frequent
 /// there first; the rest share one "other templates" dimension, so ten
@@ -183,7 +183,7 @@ impl Windows {
     }
 
     /// Counts one line of template `id` in source `stream` (ids as
-    /// [`crate::detect::Detector::stream`] gives them, `name` its name);
+    /// [`crate::detection::rules::Detector::stream`] gives them, `name` its name);
     /// returns the key of the window it went to, in the units first chosen
     /// for the source (see [`Windows::anomalous`]); lines read before a source's
     /// first time get key 0 although they join its first time window.
@@ -329,9 +329,9 @@ impl Windows {
 /// A detector over window vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// PCA residual: the SPE against the Q-statistic ([`crate::pca`]).
+    /// PCA residual: the SPE against the Q-statistic ([`crate::detection::pca`]).
     Pca,
-    /// Isolation forest ([`crate::iforest`]).
+    /// Isolation forest ([`crate::detection::iforest`]).
     IsolationForest,
 }
 

@@ -15,10 +15,10 @@ use std::path::Path;
 
 use secops_common::Error;
 
-use crate::drain::DrainConfig;
-use crate::extract::Splitter;
-use crate::ingest::{self, IngestStats, Source};
-use crate::mine::LineMiner;
+use crate::input::ingest::{self, IngestStats, Source};
+use crate::mining::drain::DrainConfig;
+use crate::mining::extract::Splitter;
+use crate::mining::miner::LineMiner;
 
 /// One dataset's scores.
 #[derive(Debug, Clone, PartialEq)]

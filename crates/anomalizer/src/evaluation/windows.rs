@@ -16,15 +16,15 @@ use std::path::Path;
 use secops_common::{Error, Record, Severity};
 
 use crate::TOOL;
-use crate::detect::{Detector, Observed, Origin, Rules};
-use crate::drain::DrainConfig;
-use crate::eval::{Detection, loghub_formats};
-use crate::extract::Splitter;
-use crate::iforest::{Forest, Isolation};
-use crate::ingest::{self, IngestStats, Source};
-use crate::mine::LineMiner;
-use crate::pca::{C_ALPHA, Pca};
-use crate::window::{Method, WindowConfig, Windows, round};
+use crate::detection::iforest::{Forest, Isolation};
+use crate::detection::pca::{C_ALPHA, Pca};
+use crate::detection::rules::{Detector, Observed, Origin, Rules};
+use crate::detection::windows::{Method, WindowConfig, Windows, round};
+use crate::evaluation::grouping::{Detection, loghub_formats};
+use crate::input::ingest::{self, IngestStats, Source};
+use crate::mining::drain::DrainConfig;
+use crate::mining::extract::Splitter;
+use crate::mining::miner::LineMiner;
 
 /// BGL's layout as a `--format-regex` whose `ts` is the line's epoch
 /// field: the Loghub `--log-format` gives no time anomalizer can read, so
@@ -197,9 +197,9 @@ fn bgl_scores(
 /// models fitted on the first half of the normal blocks (as the rules'
 /// score learns from it), the held-out half and every abnormal block
 /// judged. The `log.eval` records of PCA and of the isolation forest
-/// (its cut, as in [`crate::iforest::Cut`], from the fitted blocks).
+/// (its cut, as in [`crate::detection::iforest::Cut`], from the fitted blocks).
 pub fn hdfs_records(data: &Path) -> Result<Vec<Record>, Error> {
-    let (normal, abnormal) = crate::eval::read_hdfs_sessions(data)?;
+    let (normal, abnormal) = crate::evaluation::grouping::read_hdfs_sessions(data)?;
     let keys = normal
         .iter()
         .chain(&abnormal)
@@ -283,7 +283,7 @@ fn points_at(finding: &Record, line: &Line) -> bool {
         Some("burst") => {
             let start = field("window_start")
                 .and_then(|s| s.as_str())
-                .and_then(|s| crate::timestamp::leading(s, 0));
+                .and_then(|s| crate::mining::timestamp::leading(s, 0));
             let secs = number("window_secs").unwrap_or(0);
             matches!((start, line.time), (Some(s), Some(t)) if (s..s + secs).contains(&t))
         }

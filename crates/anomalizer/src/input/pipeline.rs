@@ -21,9 +21,9 @@ use std::sync::mpsc::{Receiver, channel, sync_channel};
 
 use secops_common::Error;
 
-use crate::extract::{Entry, Splitter};
-use crate::ingest::{self, IngestStats, Source};
-use crate::mine::{LineMiner, mask_line, recycle, split_tokens};
+use crate::input::ingest::{self, IngestStats, Source};
+use crate::mining::extract::{Entry, Splitter};
+use crate::mining::miner::{LineMiner, mask_line, recycle, split_tokens};
 
 /// Lines per batch: large enough that handing a batch over costs nothing
 /// per line, small enough to stay in cache.

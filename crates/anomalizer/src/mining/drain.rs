@@ -8,8 +8,8 @@
 //! the search to a handful of templates per line, and memory grows with the
 //! number of templates, never with the number of lines.
 
-use crate::classify::WILDCARD;
 use crate::fasthash::FastMap;
+use crate::mining::mask::WILDCARD;
 
 /// Tree shape and matching threshold. One configuration for every log: a
 /// user has no ground truth to tune it with.
@@ -314,7 +314,7 @@ fn masked_key(token: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::mask;
+    use crate::mining::mask::mask;
 
     /// The key of `tokens`, as the miner writes it.
     fn key<'a>(tokens: impl IntoIterator<Item = &'a str>) -> String {

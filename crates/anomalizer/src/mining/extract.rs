@@ -14,8 +14,8 @@ use regex_automata::util::captures::Captures;
 use secops_common::Error;
 use serde_json::{Map, Value};
 
-use crate::header::{LogFormat, split_header};
-use crate::timestamp;
+use crate::mining::header::{LogFormat, split_header};
+use crate::mining::timestamp;
 
 /// One line taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -104,7 +104,7 @@ pub struct Header<'l> {
 /// the tree's first levels.
 pub fn split_header(line: &str) -> Header<'_> {
     let line = line.trim_start();
-    let syslog = crate::timestamp::starts_syslog(line);
+    let syslog = crate::mining::timestamp::starts_syslog(line);
     let mut rest = line;
     let mut level = None;
     for _ in 0..MAX_HEADER_TOKENS {

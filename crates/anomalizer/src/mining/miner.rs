@@ -2,9 +2,9 @@
 
 use std::borrow::Cow;
 
-use crate::classify::{Masked, WILDCARD, mask_into};
-use crate::drain::{Drain, DrainConfig, Template, push_token};
-use crate::extract::{Entry, Splitter};
+use crate::mining::drain::{Drain, DrainConfig, Template, push_token};
+use crate::mining::extract::{Entry, Splitter};
+use crate::mining::mask::{Masked, WILDCARD, mask_into};
 
 /// The miner every mode shares, so `parse`, `eval` and detection group
 /// lines identically.
@@ -29,7 +29,7 @@ impl LineMiner {
         LineMiner {
             splitter,
             drain: Drain::new(config),
-            now: crate::timestamp::now(),
+            now: crate::mining::timestamp::now(),
             unmatched: 0,
             key: String::new(),
             valued: Vec::new(),
@@ -42,7 +42,7 @@ impl LineMiner {
         self.splitter.split(line, self.now).unwrap_or_else(|| {
             self.unmatched += 1;
             Entry {
-                time: crate::timestamp::leading(line, self.now),
+                time: crate::mining::timestamp::leading(line, self.now),
                 level: None,
                 source: None,
                 message: Cow::Borrowed(line.trim()),
@@ -61,7 +61,7 @@ impl LineMiner {
         self.drain.add(&self.key)
     }
 
-    /// Files a line already masked (by [`crate::pipeline`]'s reading
+    /// Files a line already masked (by [`crate::input::pipeline`]'s reading
     /// threads) into the tree: `key` as [`mask_line`] writes it.
     pub fn add_key(&mut self, key: &str) -> usize {
         self.drain.add(key)

@@ -47,7 +47,7 @@ pub fn data_dir() -> PathBuf {
 
 /// The `--log-format` of a Loghub dataset, from `loghub/formats.tsv`.
 pub fn loghub_format(dataset: &str) -> String {
-    anomalizer::eval::loghub_formats(&data_dir())
+    anomalizer::evaluation::grouping::loghub_formats(&data_dir())
         .expect("formats.tsv reads")
         .into_iter()
         .find(|(d, _)| d == dataset)

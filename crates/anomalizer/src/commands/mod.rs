@@ -1,0 +1,3 @@
+//! The subcommands as the binary runs them.
+
+pub mod detect;
