@@ -6,24 +6,19 @@
 pub mod services;
 
 #[allow(unused_imports)] // each test file uses its own subset
-pub use secops_testkit::{of_kind, stderr};
+pub use secops_testkit::{PortBlock, of_kind, run, stderr};
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::thread;
 
 use serde_json::Value;
 
 pub fn vulnscan() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vulnscan"))
-}
-
-pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("vulnscan runs")
 }
 
 /// `vulnscan --engine ENGINE --no-state --ports PORTS EXTRA... 127.0.0.1`,
@@ -33,7 +28,7 @@ pub fn scan_loopback(engine: &str, ports: &str, extra: &[&str]) -> Vec<Value> {
         .args(["--engine", engine, "--no-state", "--ports", ports])
         .args(extra)
         .arg("127.0.0.1"));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    secops_testkit::assert_exit(&out, 0);
     records(&out)
 }
 
@@ -44,15 +39,7 @@ pub fn records(out: &Output) -> Vec<Value> {
 
 /// The real nmap; a test that needs it fails, never skips, without it.
 pub fn nmap() -> PathBuf {
-    which_nmap().expect("nmap is not installed: apt-get install nmap")
-}
-
-fn which_nmap() -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| PathBuf::from(dir).join("nmap"))
-        .find(|p| p.is_file())
+    secops_testkit::require("nmap", "nmap")
 }
 
 /// The ports of `vuln.port` records.
@@ -62,58 +49,6 @@ pub fn open_ports(records: &[Value]) -> BTreeSet<u16> {
         .filter(|r| r["kind"] == "vuln.port")
         .map(|r| r["port"].as_u64().unwrap() as u16)
         .collect()
-}
-
-/// A block of consecutive loopback ports that were all free when taken,
-/// held by listeners; tests keep some and drop the rest to make closed
-/// ports nothing else listens on. Below the ephemeral range, so no scan
-/// connect can accidentally land on itself.
-pub struct PortBlock {
-    pub first: u16,
-    pub size: u16,
-    pub listeners: Vec<(u16, TcpListener)>,
-}
-
-static NEXT_BLOCK: AtomicU16 = AtomicU16::new(0);
-
-impl PortBlock {
-    pub fn take(size: u16) -> PortBlock {
-        let base = 20_000 + (std::process::id() % 100) as u16 * 100;
-        for _ in 0..200 {
-            let first = base + NEXT_BLOCK.fetch_add(size, Ordering::Relaxed) % 2_000;
-            let listeners: Vec<(u16, TcpListener)> = (first..first + size)
-                .filter_map(|port| {
-                    TcpListener::bind(("127.0.0.1", port))
-                        .ok()
-                        .map(|l| (port, l))
-                })
-                .collect();
-            if listeners.len() == usize::from(size) {
-                return PortBlock {
-                    first,
-                    size,
-                    listeners,
-                };
-            }
-        }
-        panic!("no free block of {size} loopback ports between 20000 and 32000");
-    }
-
-    pub fn last(&self) -> u16 {
-        self.first + self.size - 1
-    }
-
-    pub fn range(&self) -> String {
-        format!("{}-{}", self.first, self.last())
-    }
-
-    /// Keeps listening only on `keep` (offsets into the block).
-    pub fn keep(&mut self, keep: &[u16]) -> BTreeSet<u16> {
-        let first = self.first;
-        self.listeners
-            .retain(|(port, _)| keep.contains(&(port - first)));
-        self.listeners.iter().map(|(port, _)| *port).collect()
-    }
 }
 
 /// Serves every connection on `listener` as a web server that allows
