@@ -45,11 +45,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         Command::Restore(restore) => run_restore(restore, &mut out)?,
     };
     let written = out.finish()?;
-    Ok(if failed {
-        Exit::Failed
-    } else {
-        Exit::for_findings(written.worst, args.common.fail_on)
-    })
+    Ok(Exit::of_run(failed, written.worst, args.common.fail_on))
 }
 
 /// Returns whether the run failed (exit 3).
@@ -65,7 +61,7 @@ fn run_create(args: &CreateArgs, out: &mut Output) -> Result<bool, Error> {
         Err(CreateError::Usage(err)) => return Err(err),
         Err(CreateError::Failed(error)) => {
             secops_common::diag::error(format_args!("{error}"));
-            out.write(&records::failed("create", None, &error))?;
+            out.write(&records::failed("create", None, Some(&args.dest), &error))?;
             if args.prune {
                 secops_common::warn!("not pruning: the new backup failed");
             }
@@ -137,7 +133,7 @@ fn run_verify(args: &VerifyArgs, out: &mut Output) -> Result<bool, Error> {
         secops_common::info!("verifying {}", archive.display());
         let rec = match verify::verify(archive) {
             Ok((manifest, took)) => records::verified(archive, &manifest, took),
-            Err(error) => records::failed("verify", Some(archive), &error),
+            Err(error) => records::failed("verify", Some(archive), None, &error),
         };
         out.write(&rec)?;
     }
@@ -173,7 +169,12 @@ fn run_restore(args: &RestoreArgs, out: &mut Output) -> Result<bool, Error> {
             Ok(false)
         }
         Err(error) => {
-            out.write(&records::failed("restore", Some(&args.archive), &error))?;
+            out.write(&records::failed(
+                "restore",
+                Some(&args.archive),
+                None,
+                &error,
+            ))?;
             Ok(true)
         }
     }

@@ -62,6 +62,7 @@ pub fn prune(
                 emit(records::failed(
                     "prune",
                     Some(&backup.path),
+                    None,
                     &err.to_string(),
                 ))?;
                 continue;

@@ -68,17 +68,22 @@ pub fn verified(path: &Path, m: &Manifest, took: Duration) -> Record {
     rec
 }
 
-/// `backup.failed`: a backup that was not made, or an archive that does not
-/// verify or restore. High: the operator may have no good copy.
-pub fn failed(stage: &str, archive: Option<&Path>, error: &str) -> Record {
+/// `backup.failed`: a backup that was not made (into `dest`), or an archive
+/// that does not verify, restore or prune. High: the operator may have no
+/// good copy. An alert of its own for each stage and archive (or
+/// destination, for a backup never made), so two backup jobs failing are
+/// two alerts.
+pub fn failed(stage: &str, archive: Option<&Path>, dest: Option<&Path>, error: &str) -> Record {
     let what = match archive {
         Some(path) => format!("{stage} of {} failed: {error}", path.display()),
         None => format!("{stage} failed: {error}"),
     };
+    let about = archive.or(dest).map(|p| p.display().to_string());
     Record::new(TOOL, "backup.failed", Severity::High, what)
         .with("stage", stage)
         .with("archive", archive.map(|p| p.display().to_string()))
         .with("error", error)
+        .firing(&[stage, about.as_deref().unwrap_or_default()])
 }
 
 /// `backup.unreadable`: a path left out of (or incomplete in) the backup.
@@ -91,6 +96,7 @@ pub fn unreadable(path: &Path, error: &str) -> Record {
     )
     .with("path", path.display().to_string())
     .with("error", error)
+    .firing(&["unreadable", &path.display().to_string()])
 }
 
 /// `backup.changed`: a file that changed while it was read.
@@ -212,5 +218,32 @@ fn size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secops_common::{Alerting, Stage};
+
+    #[test]
+    fn a_failed_backup_is_one_alert_per_stage_and_destination() {
+        let a = failed("create", None, Some(Path::new("/backup/a")), "disk full");
+        let again = failed("create", None, Some(Path::new("/backup/a")), "no space");
+        let b = failed("create", None, Some(Path::new("/backup/b")), "disk full");
+        assert!(matches!(a.alerting(), Alerting::Alert(Stage::Firing, _)));
+        assert_eq!(a.alert_id(), again.alert_id());
+        assert_ne!(a.alert_id(), b.alert_id());
+        let verify = failed("verify", Some(Path::new("/backup/a")), None, "bad");
+        assert_ne!(a.alert_id(), verify.alert_id());
+        assert!(
+            unreadable(Path::new("/etc/shadow"), "denied")
+                .alert_id()
+                .is_some()
+        );
+        assert_eq!(
+            changed(Path::new("/var/log/x"), "grew").alerting(),
+            Alerting::Observation
+        );
     }
 }

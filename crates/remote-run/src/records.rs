@@ -26,6 +26,18 @@ fn severity(status: Status) -> Severity {
     }
 }
 
+/// An outcome is an alert while it fails, resolved when it succeeds.
+/// remote-run keeps no memory between runs, so every success says
+/// `resolved`: readers ignore the end of an alert they never saw fire
+/// (docs/records.md, "Alerts").
+fn alert(rec: Record, ok: bool, parts: &[&str]) -> Record {
+    if ok {
+        rec.resolved(parts)
+    } else {
+        rec.firing(parts)
+    }
+}
+
 /// Why a host did not get as far as running anything, in words.
 fn not_run(status: Status) -> Option<&'static str> {
     Some(match status {
@@ -67,12 +79,13 @@ pub fn result(host: &str, command: &str, outcome: &Outcome) -> Record {
         .stdout
         .as_ref()
         .map_or((0, &empty), |s| (s.records.len(), &s.other));
-    outcome_record("remote.result", host, message, outcome)
+    let rec = outcome_record("remote.result", host, message, outcome)
         .with("command", command)
         .with("records", records as u64)
         .with("stdout", other.text())
         .with("stdout_bytes", other.total())
-        .with("stdout_truncated", other.truncated())
+        .with("stdout_truncated", other.truncated());
+    alert(rec, outcome.status == Status::Ok, &["result", command])
 }
 
 /// A file copied (or not) to or from one host.
@@ -118,13 +131,15 @@ pub fn copied<T>(kind: &str, host: &str, copied: &Copied, outcome: &Outcome<T>) 
         ),
     };
     let (bytes, sha256) = copied.file.clone().unzip();
-    outcome_record(kind, host, message, outcome)
+    let rec = outcome_record(kind, host, message, outcome)
         .with("local", copied.local)
         .with("remote", copied.remote)
         .with("bytes", bytes)
         .with("sha256", sha256)
         .with("mode", copied.mode.map(|m| format!("{m:04o}")))
-        .with("error", copied.error.clone())
+        .with("error", copied.error.clone());
+    let ok = outcome.status == Status::Ok && copied.error.is_none();
+    alert(rec, ok, &[verb, copied.remote])
 }
 
 /// One entry of a fetched directory: copied, skipped or failed.
@@ -183,14 +198,22 @@ pub fn fetched_entry(host: &str, remote_dir: &str, entry: &fetch_tree::Entry) ->
     let (bytes, sha256) = file.unzip();
     let mut rec = Record::new(TOOL, "remote.fetch.file", severity, message);
     rec.host = host.to_string();
-    rec.with("status", status)
-        .with("remote", remote)
+    let rec = rec
+        .with("status", status)
+        .with("remote", remote.as_str())
         .with("local", local)
         .with("bytes", bytes)
         .with("sha256", sha256)
         .with("mode", entry.mode.map(|m| format!("{:04o}", m & 0o7777)))
         .with("changed", changed)
-        .with("reason", reason)
+        .with("reason", reason);
+    // A file copied is an observation; one refused or failed is an alert
+    // (its directory's `remote.fetch` resolves nothing about it).
+    if severity >= Severity::Medium {
+        rec.firing(&["fetch.file", &remote])
+    } else {
+        rec
+    }
 }
 
 /// The `remote.fetch` record of a fetched directory: counts of what its
@@ -226,7 +249,7 @@ pub fn fetched_tree<T>(
             not_run(status).unwrap_or("failed")
         ),
     };
-    outcome_record("remote.fetch", host, message, outcome)
+    let rec = outcome_record("remote.fetch", host, message, outcome)
         .with("local", copied.local)
         .with("remote", copied.remote)
         .with("directory", true)
@@ -235,7 +258,9 @@ pub fn fetched_tree<T>(
         .with("skipped", skipped)
         .with("failed", failed)
         .with("sha256", None::<String>)
-        .with("error", copied.error.clone())
+        .with("error", copied.error.clone());
+    let ok = outcome.status == Status::Ok && copied.error.is_none() && failed == 0;
+    alert(rec, ok, &["fetch", copied.remote])
 }
 
 /// What `close` did to one host's shared connection.
@@ -254,4 +279,30 @@ pub fn master(host: &str, closed: bool) -> Record {
     let mut rec = Record::new(TOOL, "remote.master", Severity::Info, message);
     rec.host = host.to_string();
     rec.with("status", status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secops_common::{Alerting, Stage};
+
+    #[test]
+    fn a_host_fires_while_it_fails_and_resolves_when_it_succeeds() {
+        let outcome = |status| Outcome {
+            status,
+            exit_code: None,
+            stdout: None,
+            stderr: Bounded::new(0),
+            duration: std::time::Duration::ZERO,
+        };
+        let down = result("web1", "uptime", &outcome(Status::Unreachable));
+        let up = result("web1", "uptime", &outcome(Status::Ok));
+        assert!(matches!(down.alerting(), Alerting::Alert(Stage::Firing, _)));
+        assert!(matches!(up.alerting(), Alerting::Alert(Stage::Resolved, _)));
+        assert_eq!(down.alert_id(), up.alert_id());
+        assert_ne!(
+            down.alert_id(),
+            result("web1", "df -h", &outcome(Status::Unreachable)).alert_id()
+        );
+    }
 }
