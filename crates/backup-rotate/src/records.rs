@@ -47,7 +47,9 @@ pub fn created(dir: &Path, m: &Manifest) -> Record {
         ),
     );
     manifest_fields(&mut rec, dir, m);
-    rec
+    // backup-rotate keeps no memory between runs: every good backup ends
+    // the alert of one that failed into the same place, if there was one.
+    rec.resolved(&["create", &dir.display().to_string()])
 }
 
 /// `backup.verified`: an archive matched its manifest.
@@ -65,7 +67,7 @@ pub fn verified(path: &Path, m: &Manifest, took: Duration) -> Record {
     );
     manifest_fields(&mut rec, path.parent().unwrap_or(Path::new(".")), m);
     rec.set("duration_ms", took.as_millis() as u64);
-    rec
+    rec.resolved(&["verify", &path.display().to_string()])
 }
 
 /// `backup.failed`: a backup that was not made (into `dest`), or an archive
