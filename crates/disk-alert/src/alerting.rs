@@ -51,7 +51,10 @@ impl Alerting {
 pub enum Unmounted {
     Alert(Alerting),
     /// A mount that could not be checked, by its mount point and `since`.
-    Error { mount: String, since: String },
+    Error {
+        mount: String,
+        since: String,
+    },
 }
 
 /// The alerting mounts of the last pass, and what this pass resolved.
@@ -113,10 +116,14 @@ impl Memory {
         let resolved = std::mem::take(&mut self.resolved);
         let unmounted = |rec: &Record| {
             let mount = rec.fields.get("mount").and_then(Value::as_str);
-            mounted.zip(mount).is_some_and(|(set, m)| !set.contains(Path::new(m)))
+            mounted
+                .zip(mount)
+                .is_some_and(|(set, m)| !set.contains(Path::new(m)))
         };
         self.last
-            .end_pass(|rec| rec.alert_id().is_some_and(|id| resolved.contains(id)) || unmounted(rec))
+            .end_pass(|rec| {
+                rec.alert_id().is_some_and(|id| resolved.contains(id)) || unmounted(rec)
+            })
             .into_iter()
             .filter(|rec| !rec.alert_id().is_some_and(|id| resolved.contains(id)))
             .filter_map(|rec| match rec.kind.as_str() {

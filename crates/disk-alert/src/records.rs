@@ -185,7 +185,14 @@ pub fn error_cleared_record(mount: &str, checked: Option<&Checked>, since: &str)
         }
     }
     rec.set("since", since);
-    rec.set("reason", if checked.is_some() { "checked" } else { "unmounted" });
+    rec.set(
+        "reason",
+        if checked.is_some() {
+            "checked"
+        } else {
+            "unmounted"
+        },
+    );
     rec.resolved(&error_parts(mount))
 }
 
