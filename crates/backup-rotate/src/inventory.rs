@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use secops_common::Error;
+use secops_common::{Context, Error};
 
 use crate::manifest::Manifest;
 use crate::naming::{ArchiveName, MANIFEST_SUFFIX};
@@ -46,12 +46,10 @@ pub fn manifest_path(archive: &Path) -> PathBuf {
 
 /// Our archives in `dir` (only NAME's when given), newest first.
 pub fn scan(dir: &Path, name: Option<&str>) -> Result<Vec<Backup>, Error> {
-    let entries = fs::read_dir(dir)
-        .map_err(|err| Error::failed(format!("cannot list {}: {err}", dir.display())))?;
+    let entries = fs::read_dir(dir).context(|| format!("cannot list {}", dir.display()))?;
     let mut backups = Vec::new();
     for entry in entries {
-        let entry =
-            entry.map_err(|err| Error::failed(format!("cannot list {}: {err}", dir.display())))?;
+        let entry = entry.context(|| format!("cannot list {}", dir.display()))?;
         let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use secops_common::Error;
+use secops_common::{Context, Error};
 
 use crate::limits::{Level, Levels, Limits, Measure};
 use crate::mounts::{self, Filter, Mount};
@@ -48,8 +48,7 @@ pub struct Survey {
 /// Looks at every selected filesystem, through `prober` so none can hang
 /// the pass.
 pub fn check(selection: &Selection, prober: &mut Prober) -> Result<Survey, Error> {
-    let table = mounts::mount_table()
-        .map_err(|err| Error::failed(format!("cannot read the mount table: {err}")))?;
+    let table = mounts::mount_table().context(|| "cannot read the mount table".into())?;
     let mounted = table.iter().map(|m| m.mountpoint.clone()).collect();
     let checked = match selection {
         Selection::All(filter) => mounts::select(table, filter, prober)

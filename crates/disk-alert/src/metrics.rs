@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use secops_common::Error;
 use secops_common::prom::Exposition;
+use secops_common::{Context, Error};
 
 use crate::check::{Assessment, Checked};
 use crate::limits::Level;
@@ -161,7 +161,7 @@ impl Metrics {
             .sample(&[], now);
         self.exposition
             .write(path)
-            .map_err(|err| Error::failed(format!("cannot write {}: {err}", path.display())))
+            .context(|| format!("cannot write {}", path.display()))
     }
 
     /// The text that [`Metrics::write`] would write, less the timestamp.

@@ -18,7 +18,7 @@ use std::process::{ChildStdout, Stdio};
 use sha2::{Digest, Sha256};
 
 use secops_common::atomic::AtomicFile;
-use secops_common::{Error, Record};
+use secops_common::{Context, Error, Record};
 
 use secops_inventory::Server;
 
@@ -174,8 +174,7 @@ impl Target {
                 "fetch {remote:?}: give a file or directory path without '..' components"
             )));
         }
-        fs::create_dir_all(dir)
-            .map_err(|err| Error::failed(format!("cannot create {}: {err}", dir.display())))?;
+        fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
         Ok(Target {
             remote: remote.to_string(),
             relative,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, ValueEnum};
 
-use crate::exit::{Error, Exit};
+use crate::exit::{Context, Error, Exit};
 use crate::output::{Format, OutputSpec};
 use crate::severity::Severity;
 
@@ -184,7 +184,7 @@ fn generate(mut cmd: clap::Command, what: Generate) -> Result<Exit, Error> {
     match what {
         Generate::Man => clap_mangen::Man::new(cmd)
             .render(&mut out)
-            .map_err(|err| Error::failed(format!("cannot render the man page: {err}")))?,
+            .context(|| "cannot render the man page".into())?,
         Generate::CompleteBash => {
             clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, name, &mut out)
         }
@@ -197,7 +197,7 @@ fn generate(mut cmd: clap::Command, what: Generate) -> Result<Exit, Error> {
     }
     std::io::stdout()
         .write_all(&out)
-        .map_err(|err| Error::failed(format!("cannot write to stdout: {err}")))?;
+        .context(|| "cannot write to stdout".into())?;
     Ok(Exit::Clean)
 }
 

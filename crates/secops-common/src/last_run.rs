@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::Error;
+use crate::exit::{Context, Error};
 use crate::record::{Record, now_rfc3339};
 
 /// The file format's version.
@@ -136,7 +136,7 @@ impl LastRun {
         let mut bytes = serde_json::to_vec(&file).expect("records always serialize");
         bytes.push(b'\n');
         crate::atomic::write_atomic(path, &bytes, 0o600)
-            .map_err(|err| Error::failed(format!("cannot write {}: {err}", path.display())))
+            .context(|| format!("cannot write {}", path.display()))
     }
 }
 
