@@ -2,12 +2,11 @@
 //! `traffic-cop --whitelist ports.json | secops-report --csv > ports.csv`, and
 //! into secops-notify as the crontab runs it.
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use secops_pipeline_tests::tool;
+use secops_testkit::{parse_csv, tool};
 use serde_json::Value;
 
 /// Runs `left | right` and returns right's stdout, and both exit codes.
@@ -26,24 +25,6 @@ fn pipe(mut left: Command, mut right: Command) -> (Vec<u8>, Option<i32>, Option<
         String::from_utf8_lossy(&consumer.stderr)
     );
     (consumer.stdout, left_code, consumer.status.code())
-}
-
-/// CSV parsed by Python's csv module: an independent reader, as a
-/// spreadsheet would be.
-fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
-    let mut python = Command::new("python3")
-        .args([
-            "-c",
-            "import csv, json, sys; print(json.dumps(list(csv.reader(sys.stdin))))",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed (apt-get install python3)");
-    python.stdin.take().unwrap().write_all(bytes).unwrap();
-    let out = python.wait_with_output().unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn whitelist(dir: &tempfile::TempDir, approved_port: u16) -> PathBuf {

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
+use secops_testkit::{records, run_with_stdin, stderr, tool, tool_path};
 use serde_json::Value;
 
 use browser::{Browser, Scripts};
@@ -27,48 +27,6 @@ const HOSTILE_FILE: &str = "<script>alert(2)";
 /// A log line anomalizer will find rare, so its template carries markup
 /// into the table and the SVG timeline.
 const HOSTILE_LOG: &str = "kernel: \"><img src=y onerror=alert(5)> <b>bold</b> & done";
-
-/// The directory cargo builds this test's profile into (target/debug).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-/// A sibling tool's real binary. They are built once per test run (a no-op
-/// when `cargo test --workspace` already built them), so the report is made
-/// from what the tools really write today.
-fn tool_path(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let profile = profile_dir();
-    BUILT.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "traffic-cop",
-                "-p",
-                "healthmon",
-                "-p",
-                "disk-alert",
-                "-p",
-                "anomalizer",
-            ])
-            .env("CARGO_TARGET_DIR", profile.parent().unwrap())
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile.ends_with("release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("cargo runs");
-        assert!(status.success(), "building the tools failed");
-    });
-    profile.join(name)
-}
-
-fn tool(name: &str) -> Command {
-    Command::new(tool_path(name))
-}
 
 fn run_to_file(mut cmd: Command, path: &Path) -> i32 {
     let out = cmd.output().unwrap();
@@ -527,29 +485,12 @@ fn the_browser_harness_sees_console_errors_and_alerts() {
 /// anomalizer's JSON Lines for `log`, read from stdin as in
 /// `anomalizer --format jsonl | secops-report`.
 fn anomalizer_records(log: String) -> Vec<Value> {
-    let mut cmd = tool("anomalizer");
-    cmd.args(["--format", "jsonl"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        input.write_all(log.as_bytes()).unwrap();
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(
-        out.status.code().unwrap() <= 1,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_with_stdin(
+        tool("anomalizer").args(["--format", "jsonl"]),
+        log.as_bytes(),
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    assert!(out.status.code().unwrap() <= 1, "{}", stderr(&out));
+    records(&out.stdout)
 }
 
 #[test]

@@ -47,3 +47,19 @@ pub fn require(program: &str, package: &str) -> PathBuf {
         })
         .unwrap_or_else(|| panic!("{program} is missing: apt-get install {package}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "run the tests with `cargo test --workspace`")]
+    fn a_missing_sibling_says_how_to_build_it() {
+        tool_path("no-such-secops-tool");
+    }
+
+    #[test]
+    fn a_program_is_found_on_path() {
+        assert!(require("sh", "dash").is_file());
+    }
+}

@@ -4,20 +4,22 @@
 //! page's script ran, and collect the browser console.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use secops_testkit::{Daemon, free_port, wait_until};
 use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// chromedriver (its profile and logs in the daemon's dir) and the
+/// WebDriver session it holds; both end on drop.
 pub struct Browser {
-    driver: Child,
+    driver: Daemon,
     port: u16,
     session: String,
-    _profile: tempfile::TempDir,
 }
 
 /// How a page is loaded.
@@ -33,40 +35,33 @@ impl Browser {
             Path::new(CHROMIUM).exists(),
             "{CHROMIUM} is missing: apt-get install chromium chromium-driver"
         );
-        let port = free_port();
+        secops_testkit::require("chromedriver", "chromium-driver");
+        let port = free_port("127.0.0.1");
         let profile = tempfile::tempdir().unwrap();
         let log = profile.path().join("chromedriver.log");
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", log.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!("chromedriver would not start ({err}): apt-get install chromium-driver")
-            });
+        let driver = Daemon::start(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .arg(format!("--log-path={}", log.display())),
+            profile,
+            "127.0.0.1",
+            port,
+        );
         let mut browser = Browser {
             driver,
             port,
             session: String::new(),
-            _profile: profile,
         };
         // The machine may be busy compiling: wait generously for readiness.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok((200, status)) = browser.try_call("GET", "/status", None)
-                && status["value"]["ready"] == true
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver never became ready: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let ready = wait_until(Duration::from_secs(120), || {
+            matches!(browser.try_call("GET", "/status", None),
+                Ok((200, status)) if status["value"]["ready"] == true)
+        });
+        assert!(
+            ready,
+            "chromedriver never became ready: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         let mut args = vec![
             "--headless=new".to_string(),
             "--no-sandbox".into(),
@@ -79,7 +74,7 @@ impl Browser {
             "--window-size=1280,900".into(),
             format!(
                 "--user-data-dir={}",
-                browser._profile.path().join("chromium").display()
+                browser.driver.path("chromium").display()
             ),
         ];
         if scripts == Scripts::Off {
@@ -270,14 +265,7 @@ impl Drop for Browser {
         if !self.session.is_empty() {
             let _ = self.try_call("DELETE", &format!("/session/{}", self.session), None);
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

@@ -1,14 +1,16 @@
 //! Running secops-report as a user does: real files, real stdin, the real
-//! binary, and CSV read back by Python's `csv` module, the way a
-//! spreadsheet import or a script would read it.
+//! binary, and CSV read back by Python's `csv` module (secops-testkit's
+//! `parse_csv`), the way a spreadsheet import or a script would read it.
 
 #![allow(dead_code)] // each test file uses its own share of these
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
+
+#[allow(unused_imports)] // each test file uses its own share of these
+pub use secops_testkit::parse_csv;
 
 pub struct Run {
     pub status: i32,
@@ -23,22 +25,12 @@ pub fn report(args: &[&str], stdin: &[u8]) -> Run {
 
 /// Runs secops-report in `dir`.
 pub fn report_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_secops-report"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("secops-report starts");
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    // A writer thread, so a large input cannot deadlock against output.
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = secops_testkit::run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_secops-report"))
+            .args(args)
+            .current_dir(dir),
+        stdin,
+    );
     Run {
         status: out.status.code().expect("exited, not killed"),
         stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
@@ -85,26 +77,4 @@ pub fn messages(text: &str) -> Vec<String> {
             rec["message"].as_str().unwrap().to_string()
         })
         .collect()
-}
-
-/// Parses CSV with Python's `csv` module.
-pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let script = "import csv, io, json, sys\n\
-                  rows = csv.reader(io.TextIOWrapper(sys.stdin.buffer, encoding='utf-8', newline=''))\n\
-                  json.dump(list(rows), sys.stdout)";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| {
-            panic!("python3 reads the CSV back as a spreadsheet would, but it would not start ({err}): apt-get install python3")
-        });
-    let mut input = child.stdin.take().unwrap();
-    let text = text.to_string();
-    let writer = std::thread::spawn(move || input.write_all(text.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success(), "python3 could not parse the CSV");
-    serde_json::from_slice(&out.stdout).unwrap()
 }
