@@ -448,7 +448,7 @@ mod tests {
             .firing(&["space", "/var"]);
         rec.ts = "t".into();
         rec.host = "h".into();
-        let id = crate::alert::alert_id("disk-alert", &["space", "/var"]);
+        let id = alert_id("disk-alert", &["space", "/var"]);
         assert_eq!(
             rec.to_json(),
             format!(
