@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use secops_common::cli::{CommonArgs, RepeatArgs};
+use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs};
 
 use crate::thresholds::{Levels, Metric};
 
@@ -18,7 +18,10 @@ Examples:
 A threshold is CRIT or WARN,CRIT: a figure strictly above WARN is a warning
 (severity medium), above CRIT critical (severity high). --for N reports a
 level only after N consecutive samples at it; --clear M reports the recovery
-after M consecutive samples below it (default: the --for value). Exit status:
+after M consecutive samples below it (default: the --for value). Alerts are
+remembered in the state directory (healthmon.last-run.json), so a later run,
+from cron say, reports the recovery of what an earlier one raised; --for and
+--clear count samples within one run. Exit status:
 0 nothing at or above --fail-on, 1 something was, 2 bad usage or config, 3
 /proc could not be read.";
 
@@ -102,6 +105,14 @@ pub struct Args {
     /// (when both feed one Prometheus)
     #[arg(long, requires = "prom_file", help_heading = "Prometheus")]
     pub prom_no_node: bool,
+
+    // Where alerts are remembered between runs.
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Remember no alerts between runs (recoveries only within --interval)
+    #[arg(long, conflicts_with = "state_dir", help_heading = "State")]
+    pub no_state: bool,
 
     #[command(flatten)]
     pub repeat: RepeatArgs,

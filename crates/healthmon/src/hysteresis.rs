@@ -66,7 +66,22 @@ pub struct Transition {
     /// For an alert, the first sample of the run that reached its level;
     /// for a recovery, the first sample of the whole episode.
     pub since: SystemTime,
+    /// The first sample of the whole episode.
+    pub episode_since: SystemTime,
     /// The highest figure since the episode began.
+    pub peak: f64,
+}
+
+/// A condition at warning or critical as an earlier run left it, to carry
+/// on from (see [`Monitor::restore`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub metric: Metric,
+    pub subject: Subject,
+    pub level: Level,
+    pub value: Option<f64>,
+    pub since: SystemTime,
+    pub episode_since: SystemTime,
     pub peak: f64,
 }
 
@@ -83,6 +98,8 @@ struct Condition {
     /// When the current episode began (its first sample above a level).
     episode_since: SystemTime,
     peak: f64,
+    /// The last figure known.
+    value: Option<f64>,
     seen_in: u64,
 }
 
@@ -138,6 +155,7 @@ impl Monitor {
                 above_since: [now; 2],
                 episode_since: now,
                 peak: 0.0,
+                value: None,
                 seen_in: 0,
             });
         cond.subject = subject;
@@ -145,6 +163,7 @@ impl Monitor {
         let Some(value) = value else {
             return;
         };
+        cond.value = Some(value);
         let level = rule.levels.level(value);
         for (i, at) in [Level::Warning, Level::Critical].into_iter().enumerate() {
             if level >= at {
@@ -201,9 +220,67 @@ impl Monitor {
             value: Some(value),
             rule,
             since,
+            episode_since: cond.episode_since,
             peak: cond.peak,
         });
         cond.level = to;
+    }
+
+    /// Carries on from an earlier run: the condition is at `level` as if
+    /// it had held for `for` samples, so the next sample keeps it, raises
+    /// it or (after `clear` samples below) ends it, as in one long run. A
+    /// metric without a rule in this run is not restored.
+    pub fn restore(&mut self, r: Restored) {
+        let Some(rule) = self.rules.get(r.metric).copied() else {
+            return;
+        };
+        let held = |at: Level| if r.level >= at { rule.for_samples } else { 0 };
+        self.conditions.insert(
+            (r.metric, r.subject.key()),
+            Condition {
+                subject: r.subject,
+                level: r.level,
+                above: [held(Level::Warning), held(Level::Critical)],
+                below: [0; 2],
+                above_since: match r.level {
+                    Level::Critical => [r.episode_since, r.since],
+                    _ => [r.since; 2],
+                },
+                episode_since: r.episode_since,
+                peak: r.peak,
+                value: r.value,
+                seen_in: self.sample,
+            },
+        );
+    }
+
+    /// Every condition at warning or critical, as a transition from its
+    /// level to itself: what a run that begins says about alerts that
+    /// hold (each run writes them while they hold).
+    pub fn held(&self) -> Vec<Transition> {
+        let mut held: Vec<Transition> = self
+            .conditions
+            .iter()
+            .filter(|(_, c)| c.level > Level::Ok)
+            .map(|((metric, _), c)| Transition {
+                metric: *metric,
+                subject: c.subject.clone(),
+                from: c.level,
+                to: c.level,
+                value: c.value,
+                rule: *self
+                    .rules
+                    .get(*metric)
+                    .expect("conditions exist only for rules"),
+                since: c.above_since[usize::from(c.level == Level::Critical)],
+                episode_since: c.episode_since,
+                peak: c.peak,
+            })
+            .collect();
+        held.sort_by(|a, b| {
+            (a.metric, key_text(&a.subject)).cmp(&(b.metric, key_text(&b.subject)))
+        });
+        held
     }
 
     /// Ends a sample: a subject not observed in it is gone, and an alert
@@ -229,6 +306,7 @@ impl Monitor {
                     value: None,
                     rule: *rules.get(*metric).expect("conditions exist only for rules"),
                     since: cond.episode_since,
+                    episode_since: cond.episode_since,
                     peak: cond.peak,
                 });
             }
@@ -256,6 +334,15 @@ impl Monitor {
             .iter()
             .filter(|(_, c)| c.level > Level::Ok)
             .map(|((metric, _), c)| (*metric, &c.subject, c.level))
+    }
+}
+
+/// A subject's identity as text, to list conditions in a stable order.
+fn key_text(subject: &Subject) -> String {
+    match subject {
+        Subject::Host => String::new(),
+        Subject::Mount { mount, .. } => mount.clone(),
+        Subject::Process { pid, .. } => format!("{pid:010}"),
     }
 }
 
@@ -404,5 +491,55 @@ mod tests {
         m.observe(Metric::ProcCpu, hog, Some(1.0), now, &mut changes);
         m.end_sample(&mut changes);
         assert!(changes.is_empty() && m.conditions.is_empty());
+    }
+
+    #[test]
+    fn a_restored_alert_holds_escalates_and_ends_as_in_one_run() {
+        let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let restored = |level| Restored {
+            metric: Metric::Cpu,
+            subject: Subject::Host,
+            level,
+            value: Some(97.0),
+            since: at(10),
+            episode_since: at(5),
+            peak: 99.0,
+        };
+        // Still above: no change, and held says it still holds.
+        let mut m = monitor(Some(80.0), 95.0, 3, 1);
+        m.restore(restored(C));
+        assert_eq!(feed(&mut m, &[96.0]), [vec![]]);
+        let held = m.held();
+        assert_eq!(held.len(), 1);
+        assert_eq!((held[0].from, held[0].to), (C, C));
+        assert_eq!(
+            (held[0].value, held[0].since, held[0].peak),
+            (Some(96.0), at(10), 99.0)
+        );
+        // Below its levels: one recovery, for the whole episode.
+        let mut changes = Vec::new();
+        m.begin_sample();
+        m.observe(Metric::Cpu, Subject::Host, Some(10.0), at(20), &mut changes);
+        m.end_sample(&mut changes);
+        assert_eq!(changes.len(), 1);
+        assert_eq!((changes[0].from, changes[0].to), (C, K));
+        assert_eq!((changes[0].since, changes[0].peak), (at(5), 99.0));
+        assert!(m.held().is_empty());
+
+        // A warning that goes critical escalates at once (it has held).
+        let mut m = monitor(Some(80.0), 95.0, 1, 1);
+        m.restore(restored(W));
+        assert_eq!(feed(&mut m, &[99.0]), [vec![(W, C)]]);
+        // Not observed at all (no figure for it this run): gone.
+        let mut m = monitor(Some(80.0), 95.0, 1, 1);
+        m.restore(restored(W));
+        let mut changes = Vec::new();
+        m.begin_sample();
+        m.end_sample(&mut changes);
+        assert_eq!((changes[0].to, changes[0].value), (K, None));
+        // A metric without a rule in this run is not carried on.
+        let mut m = Monitor::new(Rules::default());
+        m.restore(restored(C));
+        assert!(m.held().is_empty());
     }
 }

@@ -8,6 +8,7 @@
 //! per process (see `processes`), so its own CPU and memory stay well
 //! below what it measures (docs/benchmarks.md).
 
+mod alerts;
 pub mod cli;
 mod cpu;
 mod disks;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, Output};
 
+use crate::alerts::Alerts;
 pub use crate::cli::Args;
 use crate::hysteresis::{Monitor, Subject, Transition};
 use crate::processes::Rank;
@@ -52,19 +54,31 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 "{metric} needs {} samples in a row to alert, and one run without --interval takes one: add --for 1 or run with --interval",
                 rule.for_samples
             );
+        } else if let Some((metric, rule)) =
+            settings.rules.iter().find(|(_, r)| r.clear_samples > 1)
+        {
+            secops_common::warn!(
+                "{metric} needs {} samples in a row below its level to recover, and one run without --interval takes one: add --clear 1 or run with --interval",
+                rule.clear_samples
+            );
         }
     }
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
     let repeat = Repeat::new(&args.repeat)?;
+    let mut alerts = Alerts::open(args)?;
     let mut sampler = Sampler::new(settings.top, &settings.mounts)?;
+    let all_mounts = settings.mounts.is_empty();
     let mut monitor = Monitor::new(settings.rules);
     let ticks_per_sec = procfs::ticks_per_second() as f64;
     let mut prom_failures = PromFailures::default();
     let mut changes = Vec::new();
     std::thread::sleep(args.repeat.interval.map_or(BASELINE, |i| i.min(BASELINE)));
-    repeat.run(|_| {
+    repeat.run(|pass| {
         let sample = sampler.sample()?;
         changes.clear();
+        if pass == 0 {
+            alerts.restore(&mut monitor, &sample, all_mounts);
+        }
         judge(&mut monitor, &sample, &mut sampler, &mut changes);
         if !args.alerts_only {
             write_sample(&mut out, &sample, monitor.alerts().count())?;
@@ -72,14 +86,35 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         for change in &changes {
             out.write(&records::transition_record(change, sample.at))?;
         }
+        if pass == 0 {
+            // Each run says what holds, changed in this sample or not (an
+            // alert restored from an earlier run and still above).
+            for held in monitor.held() {
+                let changed = changes
+                    .iter()
+                    .any(|c| c.metric == held.metric && c.subject.key() == held.subject.key());
+                if !changed {
+                    out.write(&records::transition_record(&held, sample.at))?;
+                }
+            }
+        }
+        for rec in alerts.after_sample(&monitor, &changes, sample.at) {
+            out.write(&rec)?;
+        }
         if let Some(path) = &args.prom_file {
             let metrics = metrics::exposition(&sample, &monitor, !args.prom_no_node, ticks_per_sec);
             prom_failures.note(path, metrics.write(path));
         }
-        out.flush()
+        out.flush()?;
+        // Once the records are out, so a run whose output failed reports
+        // the same changes again next time.
+        alerts.save(false);
+        Ok(())
     })?;
     let written = out.finish()?;
+    alerts.save(true);
     prom_failures.conclude()?;
+    alerts.conclude()?;
     Ok(Exit::for_findings(written.worst, args.common.fail_on))
 }
 

@@ -176,9 +176,32 @@ pub fn process_record(
         .with("cmdline", p.cmdline.as_deref())
 }
 
-/// `health.alert` when a condition's level rose (or fell from critical to
-/// warning), `health.recovered` when it is back to ok.
+/// The alert parts of a condition: the metric, then the mount or pid it is
+/// about.
+pub fn alert_parts(metric: Metric, subject: &Subject) -> Vec<String> {
+    let mut parts = vec![metric.as_str().to_string()];
+    match subject {
+        Subject::Host => {}
+        Subject::Mount { mount, .. } => parts.push(mount.clone()),
+        Subject::Process { pid, .. } => parts.push(pid.to_string()),
+    }
+    parts
+}
+
+/// `health.alert` (firing) when a condition's level rose (or fell from
+/// critical to warning), or holds at the start of a run (`from` = `to`);
+/// `health.recovered` (resolved, the same alert) when it is back to ok.
 pub fn transition_record(t: &Transition, at: SystemTime) -> Record {
+    let parts = alert_parts(t.metric, &t.subject);
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let rec = level_record(t, at);
+    match t.to {
+        Level::Ok => rec.resolved(&parts),
+        _ => rec.firing(&parts),
+    }
+}
+
+fn level_record(t: &Transition, at: SystemTime) -> Record {
     let levels = t.rule.levels;
     let what = subject_text(t.metric, &t.subject);
     let value = t.value.map(|v| t.metric.format(v));
@@ -221,8 +244,13 @@ pub fn transition_record(t: &Transition, at: SystemTime) -> Record {
     } else {
         let threshold = levels.threshold(t.to);
         let shown = t.metric.format(threshold.unwrap_or_default());
-        let value = value.unwrap_or_default();
-        let message = if t.to > t.from {
+        let value = value.unwrap_or_else(|| "unknown".to_string());
+        let message = if t.to == t.from {
+            format!(
+                "{what} is {value}, still above the {} level {shown} (since {since})",
+                t.to.as_str(),
+            )
+        } else if t.to > t.from {
             format!(
                 "{what} is {value}, above the {} level {shown} for {} sample{}",
                 t.to.as_str(),
@@ -333,6 +361,7 @@ mod tests {
                 clear_samples: 2,
             },
             since: SystemTime::UNIX_EPOCH,
+            episode_since: SystemTime::UNIX_EPOCH,
             peak: 97.0,
         }
     }
@@ -363,6 +392,19 @@ mod tests {
         assert_eq!(rec.fields["threshold"], 90.0);
         assert_eq!(rec.fields["mount"], "/var");
         assert_eq!(rec.fields["since"], "1970-01-01T00:00:00Z");
+        let id = secops_common::alert::alert_id("healthmon", &["disk", "/var"]);
+        assert_eq!(rec.alert_id(), Some(id.as_str()));
+        assert_eq!(rec.fields["alert"], "firing");
+
+        let held = transition_record(
+            &transition(Level::Critical, Level::Critical, Some(96.0), mount()),
+            at,
+        );
+        assert_eq!(
+            held.message,
+            "disk on /var is 96.0%, still above the critical level 90.0% (since 1970-01-01T00:00:00Z)"
+        );
+        assert_eq!(held.alert_id(), Some(id.as_str()));
 
         let down = transition_record(
             &transition(Level::Critical, Level::Warning, Some(85.0), mount()),
@@ -378,6 +420,10 @@ mod tests {
         assert_eq!(
             (ok.kind.as_str(), ok.severity),
             ("health.recovered", Severity::Info)
+        );
+        assert_eq!(
+            (ok.fields["alert"].as_str(), ok.alert_id()),
+            (Some("resolved"), Some(id.as_str()))
         );
         assert_eq!(
             ok.message,

@@ -8,8 +8,20 @@ use std::process::{Command, Output};
 #[allow(unused_imports)] // each test file uses its own subset
 pub use secops_testkit::{of_kind, records, stderr};
 
+/// healthmon remembering nothing between runs, so tests running side by
+/// side never see each other's alerts (the state directory of root is
+/// shared); tests of that memory use [`healthmon_with_state`].
 pub fn healthmon() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_healthmon"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_healthmon"));
+    cmd.arg("--no-state");
+    cmd
+}
+
+/// healthmon remembering its alerts in `dir`.
+pub fn healthmon_with_state(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_healthmon"));
+    cmd.arg("--state-dir").arg(dir);
+    cmd
 }
 
 pub fn run(cmd: &mut Command) -> Output {
