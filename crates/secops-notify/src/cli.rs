@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use secops_common::Severity;
-use secops_common::cli::{CommonArgs, parse_duration};
+use secops_common::cli::{CommonArgs, StateArgs, parse_duration};
 use serde::Deserialize;
 
 const EXAMPLES: &str = "\
@@ -61,10 +61,9 @@ pub struct Args {
           help_heading = "Alerting")]
     pub max_items: Option<u32>,
 
-    /// Where alert state lives [default: /var/lib/secops as root, else
-    /// $XDG_STATE_HOME/secops]
-    #[arg(long, value_name = "DIR", help_heading = "Alerting")]
-    pub state_dir: Option<PathBuf>,
+    /// Where what was sent is remembered
+    #[command(flatten)]
+    pub state: StateArgs,
 
     /// SMTP server: HOST:PORT, smtp://HOST:PORT (STARTTLS) or
     /// smtps://HOST:PORT (implicit TLS)

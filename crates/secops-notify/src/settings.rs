@@ -172,7 +172,7 @@ impl Settings {
                 .unwrap_or(REPEAT_INTERVAL),
             group_wait: args.group_wait.or(file.group_wait).unwrap_or(GROUP_WAIT),
             max_items: max_items as usize,
-            state_dir: args.state_dir.clone().or(file.state_dir),
+            state_dir: args.state.state_dir.clone().or(file.state_dir),
             attempts,
             retry_delay: args
                 .retry_delay
