@@ -14,12 +14,15 @@
 //!   [`Sshd`] is a real OpenSSH server with generated keys.
 //! - [`parse_csv`] reads CSV back with Python's `csv` module, an
 //!   independent reader, as a spreadsheet import would.
+//! - [`notify`] pipes a tool's records into the real secops-notify and
+//!   returns what it sent; [`still_firing`] reads what its state holds.
 //!
 //! A dev-dependency only.
 
 mod csv;
 mod daemon;
 mod net;
+mod notify;
 mod programs;
 mod run;
 mod sshd;
@@ -28,6 +31,7 @@ mod wait;
 pub use crate::csv::parse_csv;
 pub use crate::daemon::Daemon;
 pub use crate::net::{PortBlock, closed_port, free_port};
+pub use crate::notify::{Message, Sent, notify, still_firing};
 pub use crate::programs::{bin_dir, require, tool, tool_path};
 pub use crate::run::{assert_exit, of_kind, records, run, run_with_stdin, stderr};
 pub use crate::sshd::{Sshd, SshdBuilder, client_config};
