@@ -1,4 +1,5 @@
-//! `--interval` mode: after the first full listing, only what changed.
+//! `--interval` mode: after the first full listing, only what changed, and
+//! the listeners still alerting.
 //! A socket is identified by protocol, address, port and inode, so a
 //! restarted service shows as closed and opened again, and a socket whose
 //! holder or verdict changed (the binding process exited and left it to a
@@ -12,7 +13,7 @@ use std::net::SocketAddr;
 use secops_common::Record;
 
 use crate::listeners::resolve_on_changes;
-use crate::records::{base_kind, closed_record, describe, port_record, was};
+use crate::records::{alerts, base_kind, closed_record, describe, port_record, was};
 use crate::scan::Port;
 use crate::sockets::Proto;
 
@@ -94,6 +95,11 @@ fn changes(previous: &HashMap<Key, Port>, current: &[Port]) -> Vec<Record> {
                     format!("changed: {} (was {was})", describe(port)),
                 ));
             }
+            // Unchanged, still an alert: written again, as every alert is
+            // on every pass while it holds.
+            Some(_) if alerts(port) => {
+                records.push(port_record(port, kind, describe(port)));
+            }
             Some(_) => {}
         }
     }
@@ -164,10 +170,16 @@ mod tests {
             first.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
             ["port", "port"]
         );
-        assert!(
-            pass(&mut monitor, vec![a.clone(), b.clone()]).is_empty(),
-            "no change, no records"
+        let second = pass(&mut monitor, vec![a.clone(), b.clone()]);
+        assert_eq!(
+            second
+                .iter()
+                .map(|r| (r.kind.as_str(), r.fields["port"].as_u64().unwrap()))
+                .collect::<Vec<_>>(),
+            [("port", 80)],
+            "no change: only the alert that still holds"
         );
+        assert_eq!(second[0].fields["alert"], "firing");
 
         let c = port(8080, 3, Status::Unknown, Severity::High);
         let mut b2 = b.clone();
