@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use secops_testkit::{of_kind, records, stderr};
+use secops_testkit::{closed_port, of_kind, records, stderr, wait_until};
 use serde_json::Value;
 use support::*;
 
@@ -202,7 +202,10 @@ fn records_that_arrive_together_are_one_message_on_a_live_stream() {
     stdin.write_all(burst.as_bytes()).unwrap();
     stdin.flush().unwrap();
     // The stream stays open: the group goes out when --group-wait ends.
-    assert!(wait_until(|| !http.received().is_empty()), "no message");
+    assert!(
+        wait_until(PATIENCE, || !http.received().is_empty()),
+        "no message"
+    );
     let first = bodies(&http);
     assert_eq!(first.len(), 1);
     assert_eq!(first[0]["firing_count"], 3);
@@ -212,7 +215,7 @@ fn records_that_arrive_together_are_one_message_on_a_live_stream() {
         .unwrap();
     stdin.flush().unwrap();
     assert!(
-        wait_until(|| http.received().len() == 2),
+        wait_until(PATIENCE, || http.received().len() == 2),
         "no second message"
     );
     drop(stdin);
@@ -250,7 +253,7 @@ fn a_steady_trickle_does_not_hold_a_group_back() {
             std::thread::sleep(Duration::from_millis(5));
         }
     });
-    let arrived = wait_until(|| !http.received().is_empty());
+    let arrived = wait_until(PATIENCE, || !http.received().is_empty());
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
     child.wait().unwrap();
@@ -274,7 +277,10 @@ fn killed_mid_send_nothing_is_recorded_and_the_next_run_delivers() {
         .unwrap()
         .write_all(disk_alert("/var", 93, "high").as_bytes())
         .unwrap();
-    assert!(wait_until(|| stall.accepted() > 0), "never connected");
+    assert!(
+        wait_until(PATIENCE, || stall.accepted() > 0),
+        "never connected"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let entry = ledger(state.path());
@@ -302,7 +308,7 @@ fn killed_while_grouping_the_alerts_are_already_owed() {
         .unwrap();
     stdin.flush().unwrap();
     assert!(
-        wait_until(|| ledger(state.path())
+        wait_until(PATIENCE, || ledger(state.path())
             .as_object()
             .is_some_and(|l| !l.is_empty())),
         "the alert never reached the ledger"
@@ -338,7 +344,7 @@ fn sigterm_sends_what_has_arrived_and_ends_the_run() {
         .write_all(disk_alert("/var", 93, "high").as_bytes())
         .unwrap();
     stdin.flush().unwrap();
-    assert!(wait_until(|| ledger(state.path())
+    assert!(wait_until(PATIENCE, || ledger(state.path())
         .as_object()
         .is_some_and(|l| !l.is_empty())));
     let killed = Command::new("kill")

@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use secops_testkit::{of_kind, records, stderr};
+use secops_testkit::{closed_port, of_kind, records, stderr};
 use support::*;
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod support;
 
-use secops_testkit::{of_kind, records, stderr};
+use secops_testkit::{closed_port, of_kind, records, stderr};
 use serde_json::Value;
 use support::*;
 
