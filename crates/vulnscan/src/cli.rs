@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use secops_common::cli::{CommonArgs, RepeatArgs, parse_duration};
+use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs, parse_duration};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -124,13 +124,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Changes")]
     pub baseline: Option<PathBuf>,
 
-    /// Where the last scan is kept [default: /var/lib/secops for root,
-    /// else $XDG_STATE_HOME/secops]
-    #[arg(long, value_name = "DIR", help_heading = "Changes")]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArgs,
 
-    /// Neither read nor write the last scan in the state directory
-    #[arg(long, help_heading = "Changes")]
+    /// Neither read nor write the last scan in the state directory (an
+    /// --interval loop still compares each pass with the one before)
+    #[arg(long, conflicts_with = "state_dir", help_heading = "State")]
     pub no_state: bool,
 
     #[command(flatten)]

@@ -4,8 +4,8 @@
 //! previous scan so that cron alerts on changes.
 
 mod builtin;
+mod changes;
 pub mod cli;
-mod history;
 mod matchers;
 mod nmap;
 pub mod nmap_xml;
@@ -19,12 +19,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use secops_common::repeat::Repeat;
-use secops_common::{Error, Exit, Output, Record, info, warn};
+use secops_common::{Error, Exit, LastRun, Output, Record, info, warn};
 use secops_inventory::{Inventory, Selection, select};
 
+use crate::changes::{Scans, Snapshot};
 pub use crate::cli::Args;
 use crate::cli::EngineChoice;
-use crate::history::Snapshot;
 use crate::ports::PortList;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
@@ -43,12 +43,26 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             "--interval rescans the targets, so it cannot judge a --from-xml report",
         ));
     }
-    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    let spec = args.common.output_spec(&TABLE_COLUMNS)?;
+    let baseline = args.baseline.as_deref().map(Snapshot::load).transpose()?;
+    let mut out = Output::open(&spec)?;
     // What the previous pass of an --interval loop saw: only what is new
-    // since then is written again.
+    // since then is written again, besides the alerts still firing.
     let mut seen: Option<HashSet<FindingKey>> = None;
-    let mut previous: Option<Snapshot> = None;
-    Repeat::new(&args.repeat)?.run(|_| {
+    // The last scan of the selection, loaded with the first complete one.
+    let mut scans: Option<Scans> = None;
+    let mut failed = false;
+    // The state is kept once a pass's records are out: after each pass on
+    // stdout, at the end with --output (the file appears only then).
+    let mut save = |scans: &Option<Scans>| {
+        if let Some(Err(err)) = scans.as_ref().map(Scans::save) {
+            secops_common::diag::error(format_args!(
+                "{err}; the next scan of these targets may report changes again"
+            ));
+            failed = true;
+        }
+    };
+    Repeat::new(&args.repeat)?.run(|pass| {
         let scanned = match &args.from_xml {
             Some(path) => from_xml(path)?,
             None => scan_targets(args)?,
@@ -57,16 +71,22 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         for host in &scanned.hosts {
             host_records(host, scanned.engine, &rules, &mut records);
         }
-        let changes = changes(
-            args,
-            scanned.selection.as_deref(),
-            &records,
-            scanned.complete,
-            previous.as_ref(),
-        )?;
+        // An incomplete scan neither compares nor is kept: its missing
+        // hosts would read as closed ports and fixed findings.
+        let changes = if scanned.complete {
+            if scans.is_none() {
+                scans = Some(Scans::new(memory(args, scanned.selection.as_deref())?));
+            }
+            let baseline = baseline.as_ref().filter(|_| pass == 0);
+            scans.as_mut().unwrap().pass(&records, baseline)
+        } else {
+            warn!("the scan is incomplete, so it is not compared with the last one nor kept");
+            Vec::new()
+        };
         let keys: HashSet<FindingKey> = records.iter().map(FindingKey::of).collect();
         for rec in &records {
-            if seen.as_ref().is_none_or(|seen| !seen.contains(&FindingKey::of(rec))) {
+            let new = seen.as_ref().is_none_or(|seen| !seen.contains(&FindingKey::of(rec)));
+            if new || rec.alert_id().is_some() {
                 out.write(rec)?;
             }
         }
@@ -84,14 +104,37 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                     .to_string(),
             }));
         }
+        if spec.path.is_none() {
+            save(&scans);
+        }
         if args.repeat.interval.is_some() {
             seen = Some(keys);
-            previous = Some(Snapshot::of(&records));
         }
         Ok(())
     })?;
     let written = out.finish()?;
-    Ok(Exit::for_findings(written.worst, args.common.fail_on))
+    if spec.path.is_some() {
+        save(&scans);
+    }
+    Ok(Exit::of_run(failed, written.worst, args.common.fail_on))
+}
+
+/// The memory of the last scan of `selection`: its file in the state
+/// directory, else (`--no-state`, `--from-xml`) the process's. A default
+/// state directory that cannot be used costs the comparison, not the scan;
+/// one given with `--state-dir` must work.
+fn memory(args: &Args, selection: Option<&str>) -> Result<LastRun, Error> {
+    let Some(selection) = selection.filter(|_| !args.no_state) else {
+        return Ok(LastRun::in_memory());
+    };
+    match args.state.dir() {
+        Ok(dir) => LastRun::load(&dir, &changes::state_name(selection)),
+        Err(err) if args.state.state_dir.is_none() => {
+            warn!("{err}; this scan is not compared with the last one nor kept");
+            Ok(LastRun::in_memory())
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// What makes a record the same from one pass to the next: its kind, the
@@ -335,46 +378,4 @@ fn host_records(host: &Host, engine: Engine, rules: &RuleSet, out: &mut Vec<Reco
         let finding = rules.judge_script(&host.addr, None, script);
         out.push(records::finding_record(&host.addr, None, &finding, engine));
     }
-}
-
-/// Change records against the previous pass of an `--interval` loop, else
-/// `--baseline` or the kept last scan, and this scan
-/// kept for next time. An incomplete scan neither diffs nor replaces the
-/// state: its missing hosts would read as closed ports.
-fn changes(
-    args: &Args,
-    selection: Option<&str>,
-    records: &[Record],
-    complete: bool,
-    previous: Option<&Snapshot>,
-) -> Result<Vec<Record>, Error> {
-    if !complete {
-        warn!("the scan is incomplete, so it is not compared with the last one nor kept");
-        return Ok(Vec::new());
-    }
-    let now = Snapshot::of(records);
-    let state = match selection {
-        Some(selection) if !args.no_state => {
-            let dir = secops_common::state::state_dir(args.state_dir.as_deref())?;
-            Some(history::state_file(&dir, selection))
-        }
-        _ => None,
-    };
-    let before = match (&args.baseline, &state) {
-        // Later passes of an --interval loop compare with the pass before.
-        _ if previous.is_some() => previous.cloned(),
-        (Some(path), _) => Some(Snapshot::load(path)?),
-        (None, Some(path)) if path.exists() => Some(Snapshot::load(path)?),
-        _ => None,
-    };
-    if let Some(path) = &state {
-        history::save(path, records)?;
-    }
-    Ok(match before {
-        Some(before) => history::changes(&before, &now),
-        None => {
-            info!("no previous scan of these targets; the next run reports changes");
-            Vec::new()
-        }
-    })
 }

@@ -2,7 +2,8 @@
 //! for each rule match or script result, with the fields of
 //! docs/records.md and one sentence an operator can act on.
 
-use secops_common::{Record, Severity};
+use secops_common::alert::alert_id;
+use secops_common::{Record, Severity, Stage};
 use serde_json::Value;
 
 use crate::rules::Finding;
@@ -39,7 +40,42 @@ pub fn service_text(service: Option<&str>, product: Option<&str>, version: Optio
     }
 }
 
-/// The `vuln.port` record of one open port.
+/// The `alert_id` of a port's change alert: parts `port`, address,
+/// protocol and port.
+pub fn port_alert_id(addr: &str, proto: &str, port: u64) -> String {
+    alert_id(TOOL, &["port", addr, proto, &port.to_string()])
+}
+
+/// A `vuln.finding` above `info` is a firing alert, parts `finding`,
+/// address, protocol, port (both empty for a host script) and finding id;
+/// at `info` it is an observation.
+pub fn alert_stage(finding: Record) -> Record {
+    if finding.severity <= Severity::Info {
+        return finding;
+    }
+    let text = |name: &str| {
+        finding
+            .fields
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let port = finding
+        .fields
+        .get("port")
+        .and_then(|v| v.as_u64())
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let id = alert_id(
+        TOOL,
+        &["finding", &text("addr"), &text("proto"), &port, &text("id")],
+    );
+    finding.with_alert(Stage::Firing, id)
+}
+
+/// The `vuln.port` record of one open port: an observation (its judgement
+/// is a `vuln.finding`).
 pub fn port_record(addr: &str, port: &Port, engine: Engine) -> Record {
     let message = format!(
         "{} is open: {}",
@@ -80,7 +116,7 @@ pub fn finding_record(
     } else {
         format!("{} on {place}: {}", finding.title, finding.remediation)
     };
-    Record::new(TOOL, "vuln.finding", finding.severity, message)
+    let rec = Record::new(TOOL, "vuln.finding", finding.severity, message)
         .with("addr", addr)
         .with("proto", port.map(|p| p.proto.clone()))
         .with("port", port.map(|p| p.port))
@@ -96,5 +132,6 @@ pub fn finding_record(
                 .filter(|r| !r.is_empty())
                 .map(Value::from),
         )
-        .with("engine", engine.as_str())
+        .with("engine", engine.as_str());
+    alert_stage(rec)
 }

@@ -51,6 +51,79 @@ fn a_rules_file_changes_what_is_severe() {
         found[0]["message"],
         format!("port {port} must stay closed on tcp 127.0.0.1:{port}: stop the service")
     );
+    assert_eq!(found[0]["alert"], "firing", "a finding above info alerts");
+    assert!(
+        of_kind(&recs, "vuln.port")
+            .iter()
+            .all(|r| r["alert"] == "none" && r.get("alert_id").is_none()),
+        "an open port is an observation: {recs:#?}"
+    );
+}
+
+#[test]
+fn a_finding_the_next_scan_lacks_is_resolved_once() {
+    let mut block = PortBlock::take(1);
+    let port = block.first;
+    block.keep(&[0]);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    fs::write(
+        &rules,
+        format!(
+            "rules:\n  - id: forbidden-port\n    severity: high\n    \
+             title: port {{port}} must stay closed\n    \
+             when: {{port: {port}}}\n"
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let scan = |extra: &[&std::ffi::OsStr]| {
+        let out = run(vulnscan()
+            .args(["--engine", "builtin", "--no-banners", "--format", "jsonl"])
+            .args(["--ports", &port.to_string(), "--state-dir"])
+            .arg(&state)
+            .args(extra)
+            .arg("127.0.0.1"));
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        records(&out)
+    };
+    let judged = ["--rules".as_ref(), rules.as_os_str()];
+    let first = scan(&judged);
+    let finding = &of_kind(&first, "vuln.finding")[0];
+    assert_eq!(finding["alert"], "firing");
+    let again = scan(&judged);
+    assert_eq!(
+        of_kind(&again, "vuln.finding")[0]["alert_id"],
+        finding["alert_id"],
+        "written again while it holds, as the same alert"
+    );
+    assert!(of_kind(&again, "vuln.resolved").is_empty());
+
+    // The built-in rules do not mind the port: the finding is gone, the
+    // port still open.
+    let fixed = scan(&[]);
+    let resolved = of_kind(&fixed, "vuln.resolved");
+    assert_eq!(resolved.len(), 1, "{fixed:#?}");
+    let r = &resolved[0];
+    assert_eq!(
+        (&r["alert"], &r["alert_id"], &r["severity"], &r["was"]),
+        (
+            &"resolved".into(),
+            &finding["alert_id"],
+            &"info".into(),
+            &"high".into()
+        )
+    );
+    assert_eq!(
+        (&r["id"], &r["port"]),
+        (&"forbidden-port".into(), &port.into())
+    );
+    assert_eq!(
+        r["message"],
+        format!("no longer found on tcp 127.0.0.1:{port}: port {port} must stay closed")
+    );
+    assert!(of_kind(&fixed, "vuln.port_closed").is_empty());
+    assert!(of_kind(&scan(&[]), "vuln.resolved").is_empty(), "once");
 }
 
 #[test]

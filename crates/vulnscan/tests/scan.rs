@@ -214,6 +214,30 @@ fn the_next_scan_reports_opened_and_closed_ports() {
             ("vuln.port_closed".to_string(), u64::from(a))
         ]
     );
+    let change = |kind: &str| second.iter().find(|r| r["kind"] == kind).unwrap();
+    let opened = change("vuln.port_opened");
+    assert_eq!(
+        (&opened["alert"], &opened["severity"]),
+        (&"firing".into(), &"medium".into())
+    );
+    // a was open at the first scan and never alerted: its closure is news.
+    let closed = change("vuln.port_closed");
+    assert_eq!(
+        (&closed["alert"], &closed["severity"]),
+        (&"none".into(), &"info".into())
+    );
+
+    // b closes: the end of the alert its opening raised.
+    drop(_opened);
+    let third = scan();
+    let closed = third
+        .iter()
+        .find(|r| r["kind"] == "vuln.port_closed" && r["port"] == b)
+        .unwrap_or_else(|| panic!("{third:#?}"));
+    assert_eq!(
+        (&closed["alert"], &closed["alert_id"]),
+        (&"resolved".into(), &opened["alert_id"])
+    );
     drop(listeners);
 }
 
