@@ -217,6 +217,22 @@ pub struct InputArgs {
     pub mining: MiningArgs,
 }
 
+impl InputArgs {
+    /// The input with positional paths added: directories as `--log-dir`,
+    /// anything else as `--log`.
+    pub fn with_paths(&self, paths: &[PathBuf]) -> InputArgs {
+        let mut input = self.clone();
+        for path in paths {
+            if path.is_dir() {
+                input.log_dir.push(path.clone());
+            } else {
+                input.logs.push(path.clone());
+            }
+        }
+        input
+    }
+}
+
 /// The template miner's knobs; the defaults are what the evaluation used.
 #[derive(Debug, Clone, Copy, ClapArgs)]
 pub struct MiningArgs {

@@ -8,109 +8,11 @@ use std::path::Path;
 use secops_common::{Error, Record};
 use serde_json::{Value, json};
 
+use crate::detection::timeline::{
+    BUCKET_SECS, TIMELINE_TEMPLATES, Timeline, by_count, hours_json, recent_week,
+};
 use crate::mining::drain::Template;
 use crate::mining::timestamp::rfc3339;
-
-/// Timeline bucket length.
-pub const BUCKET_SECS: i64 = 3600;
-
-/// Distinct hours kept per template (a month); lines in later new hours
-/// are only counted, so memory stays bounded on years of logs.
-const MAX_BUCKETS: usize = 744;
-
-/// Templates given a timeline, the most frequent first.
-const TIMELINE_TEMPLATES: usize = 10;
-
-/// Hours a recent timeline covers (a week), up to the input's last hour.
-const RECENT_HOURS: i64 = 168;
-
-/// One template's lines per hour, sorted by hour.
-#[derive(Debug, Clone, Default)]
-pub struct Timeline {
-    buckets: Vec<(i64, u64)>,
-    /// Lines in hours past [`MAX_BUCKETS`].
-    dropped: u64,
-}
-
-impl Timeline {
-    pub fn add(&mut self, time: i64) {
-        let hour = time.div_euclid(BUCKET_SECS);
-        // Logs come mostly in order: the last bucket is the usual one.
-        if let Some(last) = self.buckets.last_mut()
-            && last.0 == hour
-        {
-            last.1 += 1;
-            return;
-        }
-        match self.buckets.binary_search_by_key(&hour, |b| b.0) {
-            Ok(i) => self.buckets[i].1 += 1,
-            Err(_) if self.buckets.len() >= MAX_BUCKETS => self.dropped += 1,
-            Err(i) => self.buckets.insert(i, (hour, 1)),
-        }
-    }
-
-    /// The hours from `start` to `end` (bucket numbers, both included).
-    fn between(&self, start: i64, end: i64) -> &[(i64, u64)] {
-        let from = self.buckets.partition_point(|b| b.0 < start);
-        let to = self.buckets.partition_point(|b| b.0 <= end);
-        &self.buckets[from..to]
-    }
-}
-
-/// `[["2026-11-21T10:00:00Z", 60], ...]`: hours and their line counts.
-fn hours_json(buckets: &[(i64, u64)]) -> Vec<Value> {
-    buckets
-        .iter()
-        .map(|(h, n)| json!([rfc3339(h * BUCKET_SECS), n]))
-        .collect()
-}
-
-/// The last week of the input (bucket numbers `start..=end`, ending at
-/// its latest timed hour) and the most frequent templates with timed
-/// lines: what the Markdown sparklines draw and the `log.summary`
-/// record's `timeline` carries, so both show the same thing.
-struct RecentWeek<'a> {
-    start: i64,
-    end: i64,
-    /// Template ids and their timelines, the most frequent first.
-    templates: Vec<(usize, &'a Timeline)>,
-}
-
-fn recent_week<'a>(templates: &[Template], timelines: &'a [Timeline]) -> Option<RecentWeek<'a>> {
-    let spans = timelines
-        .iter()
-        .filter_map(|t| Some((t.buckets.first()?.0, t.buckets.last()?.0)));
-    let start = spans.clone().map(|s| s.0).min()?;
-    let end = spans.map(|s| s.1).max()?;
-    Some(RecentWeek {
-        start: start.max(end - (RECENT_HOURS - 1)),
-        end,
-        templates: by_count(templates)
-            .into_iter()
-            .take(TIMELINE_TEMPLATES)
-            .filter_map(|id| Some((id, timelines.get(id).filter(|t| !t.buckets.is_empty())?)))
-            .collect(),
-    })
-}
-
-/// The `log.summary` record's `timeline`: lines per hour of the most
-/// frequent templates over the input's last week, hours without lines
-/// left out; `None` when no line had a time.
-pub fn recent_timeline(templates: &[Template], timelines: &[Timeline]) -> Option<Value> {
-    let week = recent_week(templates, timelines)?;
-    let series: Vec<Value> = week
-        .templates
-        .iter()
-        .map(|&(id, t)| {
-            json!({
-                "template_id": id,
-                "template": templates[id].text(),
-                "hours": hours_json(t.between(week.start, week.end)),
-            })
-        })
-        .collect();
-    Some(json!({"bucket_secs": BUCKET_SECS, "templates": series}))
-}
 
 /// One source as the summary shows it.
 #[derive(Debug, Clone)]
@@ -148,13 +50,6 @@ pub fn write(path: &Path, insights: &Insights<'_>) -> Result<(), Error> {
         .map_err(|err| Error::failed(format!("cannot write {}: {err}", path.display())))
 }
 
-/// Template ids by count, most frequent first.
-fn by_count(templates: &[Template]) -> Vec<usize> {
-    let mut ids: Vec<usize> = (0..templates.len()).collect();
-    ids.sort_by_key(|&id| (std::cmp::Reverse(templates[id].count), id));
-    ids
-}
-
 fn to_json(i: &Insights<'_>) -> Value {
     let ids = by_count(i.templates);
     let timeline: Vec<Value> = ids
@@ -162,12 +57,12 @@ fn to_json(i: &Insights<'_>) -> Value {
         .take(TIMELINE_TEMPLATES)
         .filter_map(|&id| {
             let t = i.timelines.get(id)?;
-            (!t.buckets.is_empty()).then(|| {
+            (!t.hours().is_empty()).then(|| {
                 json!({
                     "template_id": id,
                     "template": i.templates[id].text(),
-                    "hours": hours_json(&t.buckets),
-                    "lines_past_limit": t.dropped,
+                    "hours": hours_json(t.hours()),
+                    "lines_past_limit": t.dropped(),
                 })
             })
         })
@@ -199,11 +94,11 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 
 /// A template's hours from `start` to `end` as one bar per hour.
 fn sparkline(t: &Timeline, start: i64, end: i64) -> String {
-    let max = t.buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+    let max = t.hours().iter().map(|b| b.1).max().unwrap_or(1).max(1);
     (start..=end)
         .map(
-            |hour| match t.buckets.binary_search_by_key(&hour, |b| b.0) {
-                Ok(i) => BARS[((t.buckets[i].1 * 7).div_ceil(max)) as usize],
+            |hour| match t.hours().binary_search_by_key(&hour, |b| b.0) {
+                Ok(i) => BARS[((t.hours()[i].1 * 7).div_ceil(max)) as usize],
                 Err(_) => ' ',
             },
         )
@@ -264,46 +159,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hours_are_counted_in_order_and_bounded() {
+    fn a_sparkline_has_one_bar_per_hour() {
         let mut t = Timeline::default();
         for time in [7200, 7300, 0, 3600, 7201] {
             t.add(time);
         }
-        assert_eq!(t.buckets, [(0, 1), (1, 1), (2, 3)]);
-        for hour in 3..(MAX_BUCKETS as i64 + 10) {
-            t.add(hour * BUCKET_SECS);
-        }
-        assert_eq!(t.buckets.len(), MAX_BUCKETS);
-        assert_eq!(t.dropped, 10);
         assert_eq!(sparkline(&t, 0, 2), "▄▄█");
-    }
-
-    #[test]
-    fn the_record_timeline_holds_the_last_week_of_the_top_templates() {
-        let template = |text: &str, count| Template {
-            tokens: vec![text.to_string()],
-            count,
-        };
-        let templates = [
-            template("rare", 1),
-            template("often", 9),
-            template("untimed", 5),
-        ];
-        let (mut rare, mut often) = (Timeline::default(), Timeline::default());
-        rare.add(0);
-        for hour in [0, 100, 200, 200] {
-            often.add(hour * BUCKET_SECS + 59);
-        }
-        let timelines = [rare, often, Timeline::default()];
-        let value = recent_timeline(&templates, &timelines).unwrap();
-        assert_eq!(
-            value,
-            json!({"bucket_secs": 3600, "templates": [
-                {"template_id": 1, "template": "often", "hours": [
-                    ["1970-01-05T04:00:00Z", 1], ["1970-01-09T08:00:00Z", 2]]},
-                {"template_id": 0, "template": "rare", "hours": []},
-            ]})
-        );
-        assert_eq!(recent_timeline(&templates, &[]), None);
+        assert_eq!(sparkline(&t, 0, 3), "▄▄█ ");
     }
 }

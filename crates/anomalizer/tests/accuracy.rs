@@ -4,7 +4,7 @@
 
 mod support;
 
-use anomalizer::evaluation::grouping as eval;
+use anomalizer::evaluation::{grouping as eval, rarity};
 use support::{data_dir, loghub_format};
 
 /// (dataset, floor with its `--log-format`, floor with no format), each
@@ -95,7 +95,7 @@ fn grouping_accuracy_by_corrected_template_meets_the_goal() {
 
 #[test]
 fn hdfs_blocks_with_a_rare_event_are_caught() {
-    let d = eval::hdfs_sessions(&data_dir(), 0.01).unwrap();
+    let d = rarity::hdfs_sessions(&data_dir(), 0.01).unwrap();
     assert_eq!(d.positives, 16_838, "every abnormal session is scored");
     assert!(d.recall >= 0.6, "recall {:.3}", d.recall);
     let false_positive_rate = d.negatives_flagged as f64 / d.negatives as f64;
@@ -107,7 +107,7 @@ fn hdfs_blocks_with_a_rare_event_are_caught() {
 
 #[test]
 fn bgl_alerts_concentrate_in_rare_templates() {
-    let d = eval::bgl_lines(&data_dir(), 0.01, Default::default()).unwrap();
+    let d = rarity::bgl_lines(&data_dir(), 0.01, Default::default()).unwrap();
     assert_eq!(d.positives, 143, "BGL_2k has 143 alert lines");
     assert!(d.recall >= 0.33, "recall {:.3}", d.recall);
     // 7% of lines are alerts: rare templates hold twice that share.

@@ -1,6 +1,9 @@
-//! What is unusual: per-source statistics of each template and the rules
-//! that judge them, and the window detectors (PCA, isolation forest) that
-//! judge how templates move together.
+//! What is unusual. Each source's statistics, line by line ([`sources`]:
+//! counts, values, rate and gaps per template, with [`context`] lines and
+//! the [`rhythm`] maths), judged by the rules ([`rules`]); the templates of
+//! a known-good period ([`model`]) for new ones; each template's lines per
+//! hour ([`timeline`]); and the window detectors ([`windows`], over
+//! [`pca`] and [`iforest`]) that judge how templates move together.
 
 pub mod context;
 pub mod iforest;
@@ -8,4 +11,6 @@ pub mod model;
 pub mod pca;
 pub mod rhythm;
 pub mod rules;
+pub mod sources;
+pub mod timeline;
 pub mod windows;

@@ -2,7 +2,7 @@
 //! into windows (of time when its lines carry times, else of a fixed
 //! number of lines), each window a vector of template counts, and the
 //! windows whose mix of templates is unlike the source's others reported
-//! as `log.window_anomaly` records (see [`crate::detection::pca`] and
+//! as `log.window_anomaly` findings (see [`crate::detection::pca`] and
 //! [`crate::detection::iforest`] for the maths).
 //!
 //! A rule looks at one template at a time; these look at how templates
@@ -18,15 +18,12 @@
 
 use std::collections::HashMap;
 
-use secops_common::{Record, Severity};
-use serde_json::{Value, json};
+use secops_common::Severity;
 
-use crate::TOOL;
 use crate::detection::iforest::{Forest, Isolation};
 use crate::detection::pca::{C_ALPHA, Pca, Unfit};
-use crate::detection::rules::Origin;
+use crate::input::mined::Origin;
 use crate::mining::drain::Template;
-use crate::mining::timestamp::rfc3339;
 
 /// Templates with a dimension of their own per source, the most frequent
 /// there first; the rest share one "other templates" dimension, so ten
@@ -38,9 +35,6 @@ const MAX_WINDOWS: usize = 20_000;
 
 /// Windows a source needs before its correlations mean anything.
 const MIN_WINDOWS: usize = 10;
-
-/// Templates listed in a finding's `contributions`.
-const CONTRIBUTIONS: usize = 5;
 
 /// How windows are cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,10 +106,6 @@ impl Window {
             self.add(id, n);
         }
     }
-
-    fn times(&self) -> (Option<i64>, Option<i64>) {
-        (self.first.time, self.last.time)
-    }
 }
 
 /// One source's windows.
@@ -183,7 +173,7 @@ impl Windows {
     }
 
     /// Counts one line of template `id` in source `stream` (ids as
-    /// [`crate::detection::rules::Detector::stream`] gives them, `name` its name);
+    /// [`crate::detection::sources::Detector::stream`] gives them, `name` its name);
     /// returns the key of the window it went to, in the units first chosen
     /// for the source (see [`Windows::anomalous`]); lines read before a source's
     /// first time get key 0 although they join its first time window.
@@ -252,10 +242,10 @@ impl Windows {
     /// on them; calls `found` with the method, the source's index, the
     /// source, its vectors and each window flagged. Sources that cannot be
     /// judged are said so on stderr (`-v` for the reasons).
-    fn flag(
-        &self,
+    fn flag<'s>(
+        &'s self,
         methods: &[Method],
-        mut found: impl FnMut(Method, usize, &Source, &Vectors<'_>, Flagged),
+        mut found: impl FnMut(Method, usize, &'s Source, &Vectors<'_>, Flagged),
     ) {
         for (index, s) in self.sources.iter().enumerate() {
             let Some(v) = vectors(s) else {
@@ -285,41 +275,34 @@ impl Windows {
         out
     }
 
-    /// The `log.window_anomaly` records of `methods`, at most
-    /// `max_per_source` per source and method (highest scores first; 0:
-    /// all), and how many were left out.
+    /// The windows `methods` flag, at most `max_per_source` per source
+    /// and method (highest scores first; 0: all), and how many were left
+    /// out.
     pub fn findings(
         &self,
         methods: &[Method],
         templates: &[Template],
-        files: &[String],
         max_per_source: usize,
-    ) -> (Vec<Record>, usize) {
-        let mut found: Vec<(Method, usize, f64, Record)> = Vec::new();
+    ) -> (Vec<WindowAnomaly<'_>>, usize) {
+        let mut found: Vec<(usize, WindowAnomaly<'_>)> = Vec::new();
         self.flag(methods, |method, source, s, v, f| {
-            let score = f.score;
-            found.push((
-                method,
-                source,
-                score,
-                record(method, s, v, f, templates, files),
-            ));
+            found.push((source, anomaly(method, s, v, f, templates)));
         });
         let mut out = Vec::new();
         let mut suppressed = 0;
         for source in 0..self.sources.len() {
             for &method in methods {
-                let mut mine: Vec<&(Method, usize, f64, Record)> = found
+                let mut mine: Vec<&(usize, WindowAnomaly<'_>)> = found
                     .iter()
-                    .filter(|f| f.0 == method && f.1 == source)
+                    .filter(|f| f.1.method == method && f.0 == source)
                     .collect();
-                mine.sort_by(|a, b| b.2.total_cmp(&a.2));
+                mine.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
                 let keep = match max_per_source {
                     0 => mine.len(),
                     n => n.min(mine.len()),
                 };
                 suppressed += mine.len() - keep;
-                out.extend(mine.into_iter().take(keep).map(|f| f.3.clone()));
+                out.extend(mine.into_iter().take(keep).map(|f| f.1.clone()));
             }
         }
         (out, suppressed)
@@ -408,9 +391,68 @@ struct Flagged {
     /// expected there.
     share: Vec<f64>,
     expected: Vec<f64>,
-    /// The method's own record fields, and the end of the message.
-    fields: Vec<(&'static str, Value)>,
-    verdict: String,
+    why: Why,
+}
+
+/// Why a method flagged a window, in the method's own measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Why {
+    /// The window's squared prediction error, above the Q-statistic
+    /// threshold, with `components` principal components kept.
+    Pca {
+        spe: f64,
+        threshold: f64,
+        components: usize,
+    },
+    /// The window's mean path length, the median window's, and the cut
+    /// (as a path and as a score) it fell under.
+    Iforest {
+        depth: f64,
+        median_depth: f64,
+        cut_depth: f64,
+        cut_score: f64,
+    },
+}
+
+/// A window a method flagged, with what is known about it.
+#[derive(Debug, Clone)]
+pub struct WindowAnomaly<'a> {
+    pub method: Method,
+    pub source: &'a str,
+    pub span: Span,
+    pub first: Origin,
+    pub last: Origin,
+    pub lines: u64,
+    /// Every dimension of the source: its template, the window's count
+    /// there, what the method expected and its share of the blame.
+    pub dims: Vec<Dimension>,
+    /// In [0,1], higher is more unusual.
+    pub score: f64,
+    pub severity: Severity,
+    pub why: Why,
+    /// Whole windows of the source learnt from and judged.
+    pub windows: usize,
+}
+
+/// Where a flagged window lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// A time window: its start (epoch seconds) and length.
+    Time { start: i64, secs: i64 },
+    /// A window of `lines` lines (a log without times).
+    Lines { lines: i64 },
+}
+
+/// One dimension of a flagged window.
+#[derive(Debug, Clone)]
+pub struct Dimension {
+    /// The template, or `None` for every template past the cap.
+    pub template_id: Option<u32>,
+    /// Its text, or `(other templates)`.
+    pub template: String,
+    pub count: f64,
+    pub expected: f64,
+    pub share: f64,
 }
 
 fn pca_flags(s: &Source, v: &Vectors<'_>) -> Vec<Flagged> {
@@ -447,17 +489,11 @@ fn pca_flags(s: &Source, v: &Vectors<'_>) -> Vec<Flagged> {
             },
             share: r.residual.iter().map(|x| x * x / r.spe).collect(),
             expected: r.expected.clone(),
-            fields: vec![
-                ("spe", round(r.spe, 3).into()),
-                ("threshold", round(pca.threshold, 3).into()),
-                ("components", pca.kept().into()),
-            ],
-            verdict: format!(
-                "squared error {:.1} is {:.1}x the threshold {:.1}",
-                r.spe,
-                r.spe / pca.threshold,
-                pca.threshold
-            ),
+            why: Why::Pca {
+                spe: r.spe,
+                threshold: pca.threshold,
+                components: pca.kept(),
+            },
         });
     }
     out
@@ -500,16 +536,12 @@ fn forest_flags(v: &Vectors<'_>) -> Vec<Flagged> {
                 .map(|b| b / total.max(f64::MIN_POSITIVE))
                 .collect(),
             expected: medians.clone(),
-            fields: vec![
-                ("threshold", round(cut.score, 3).into()),
-                ("depth", round(isolation.depth, 2).into()),
-                ("median_depth", round(cut.median, 2).into()),
-                ("cut_depth", round(cut.depth, 2).into()),
-            ],
-            verdict: format!(
-                "isolated in {:.1} splits where the median window needs {:.1} (cut {:.1}): score {:.3} is above the cut {:.3}",
-                isolation.depth, cut.median, cut.depth, isolation.score, cut.score
-            ),
+            why: Why::Iforest {
+                depth: isolation.depth,
+                median_depth: cut.median,
+                cut_depth: cut.depth,
+                cut_score: cut.score,
+            },
         });
     }
     out
@@ -538,120 +570,50 @@ fn dimensions(windows: &[Window]) -> Vec<Option<u32>> {
     dims
 }
 
-/// `v` rounded to `places` decimals, for reading.
-pub fn round(v: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (v * f).round() / f
-}
-
-fn record(
+/// What is known about a flagged window.
+fn anomaly<'s>(
     method: Method,
-    s: &Source,
+    s: &'s Source,
     v: &Vectors<'_>,
     f: Flagged,
     templates: &[Template],
-    files: &[String],
-) -> Record {
+) -> WindowAnomaly<'s> {
     let w = &v.windows[f.window];
-    let counts = &v.rows[f.window];
-    let mut order: Vec<usize> = (0..v.dims.len()).collect();
-    order.sort_by(|&a, &b| f.share[b].total_cmp(&f.share[a]));
-    let name = |d: usize| {
-        v.dims[d].map_or("(other templates)".to_string(), |id| {
-            templates[id as usize].text()
-        })
-    };
-    let contributions: Vec<Value> = order
+    let dims = v
+        .dims
         .iter()
-        .take(CONTRIBUTIONS)
-        .map(|&d| {
-            json!({
-                "template_id": v.dims[d],
-                "template": name(d),
-                "count": counts[d] as u64,
-                "expected": round(f.expected[d], 1),
-                "share": round(f.share[d], 3),
-            })
+        .enumerate()
+        .map(|(d, &id)| Dimension {
+            template_id: id,
+            template: id.map_or("(other templates)".to_string(), |id| {
+                templates[id as usize].text()
+            }),
+            count: v.rows[f.window][d],
+            expected: f.expected[d],
+            share: f.share[d],
         })
         .collect();
-    // The message names the templates that carry most of the blame and
-    // whose counts are visibly off (PCA's linear model may "expect" a
-    // negative count, shown as 0, where 0 were seen).
-    let describe = |d: usize| {
-        format!(
-            "{:?} {}x (expected {:.1})",
-            name(d),
-            counts[d] as u64,
-            f.expected[d]
-        )
-    };
-    let off = |d: &&usize| (counts[**d] - f.expected[**d]).abs() >= 0.5;
-    let mut told = Vec::new();
-    let mut covered = 0.0;
-    for &d in order.iter().filter(off).take(3) {
-        if !told.is_empty() && (covered >= 0.8 || f.share[d] < 0.1) {
-            break;
+    let span = if s.mode == Mode::Time {
+        Span::Time {
+            start: w.key * s.width,
+            secs: s.width,
         }
-        covered += f.share[d];
-        told.push(describe(d));
-    }
-    if told.is_empty() {
-        told.push(describe(order[0]));
-    }
-    let place = |o: Origin| format!("{}:{}", files[o.file], o.line);
-    let (first_time, last_time) = w.times();
-    let (start, end, when) = if s.mode == Mode::Time {
-        let (start, end) = (w.key * s.width, (w.key + 1) * s.width);
-        (
-            Some(rfc3339(start)),
-            Some(rfc3339(end)),
-            format!("{} to {}", rfc3339(start), rfc3339(end)),
-        )
     } else {
-        (
-            None,
-            None,
-            format!(
-                "lines {}-{} of {}",
-                w.first.line, w.last.line, files[w.first.file]
-            ),
-        )
+        Span::Lines { lines: s.width }
     };
-    let message = format!(
-        "Window anomaly: {when} in {}: {}; {}",
-        s.name,
-        told.join(", "),
-        f.verdict
-    );
-    let top = order.iter().find(off).copied().unwrap_or(order[0]);
-    let mut rec = Record::new(TOOL, "log.window_anomaly", f.severity, message)
-        .with("detector", method.name())
-        .with("source", s.name.clone())
-        .with("window_start", start)
-        .with("window_end", end);
-    rec = if s.mode == Mode::Time {
-        rec.with("window_secs", s.width)
-    } else {
-        rec.with("window_lines", s.width)
-    };
-    rec = rec
-        .with("first_seen", place(w.first))
-        .with("last_seen", place(w.last))
-        .with("first_time", first_time.map(rfc3339))
-        .with("last_time", last_time.map(rfc3339))
-        .with("lines", w.lines)
-        .with("template_id", v.dims[top])
-        .with("template", name(top))
-        .with("count", counts[top] as u64)
-        .with("expected", round(f.expected[top], 1))
-        .with("contributions", contributions)
-        .with("score", f.score)
-        .with("windows", v.windows.len())
-        .with("dimensions", v.dims.len());
-    for (field, value) in f.fields {
-        rec = rec.with(field, value);
+    WindowAnomaly {
+        method,
+        source: &s.name,
+        span,
+        first: w.first,
+        last: w.last,
+        lines: w.lines,
+        dims,
+        score: f.score,
+        severity: f.severity,
+        why: f.why,
+        windows: v.windows.len(),
     }
-    rec
 }
 
 #[cfg(test)]

@@ -13,18 +13,21 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use secops_common::{Error, Record, Severity};
+use secops_common::{Error, Record};
 
-use crate::TOOL;
 use crate::detection::iforest::{Forest, Isolation};
 use crate::detection::pca::{C_ALPHA, Pca};
-use crate::detection::rules::{Detector, Observed, Origin, Rules};
-use crate::detection::windows::{Method, WindowConfig, Windows, round};
-use crate::evaluation::grouping::{Detection, loghub_formats};
+use crate::detection::rules::Rules;
+use crate::detection::sources::{Detector, Observed};
+use crate::detection::windows::{Method, WindowConfig, Windows};
+use crate::evaluation::grouping::loghub_formats;
+use crate::evaluation::rarity::{Detection, read_hdfs_sessions};
 use crate::input::ingest::{self, IngestStats, Source};
+use crate::input::mined::Origin;
 use crate::mining::drain::DrainConfig;
 use crate::mining::extract::Splitter;
 use crate::mining::miner::LineMiner;
+use crate::records;
 
 /// BGL's layout as a `--format-regex` whose `ts` is the line's epoch
 /// field: the Loghub `--log-format` gives no time anomalizer can read, so
@@ -123,11 +126,14 @@ fn bgl_scores(
         threshold,
         max_per_source: 0,
     };
-    let (findings, _) =
-        detector.findings(miner.templates(), &["BGL_2k.log".to_string()], rules, None);
+    let (findings, _) = detector.findings(miner.templates(), rules, None);
     let by_rules: Vec<bool> = lines
         .iter()
-        .map(|l| findings.iter().any(|f| points_at(f, l)))
+        .map(|l| {
+            findings
+                .iter()
+                .any(|f| f.points_at(l.id, &l.tokens, l.time))
+        })
         .collect();
     let flagged = windows.anomalous(&[Method::Pca, Method::IsolationForest]);
     let by = |method: Method| -> Vec<bool> {
@@ -161,32 +167,7 @@ fn bgl_scores(
             } else {
                 0.0
             };
-            out.push(
-                Record::new(
-                    TOOL,
-                    "log.eval",
-                    Severity::Info,
-                    format!(
-                        "BGL {unit} flagged by {name} ({windowing}): precision {:.3}, recall {:.3}, F1 {f1:.3} ({} of {} alert {unit} flagged, {} of {} normal)",
-                        d.precision,
-                        d.recall,
-                        d.flagged - d.negatives_flagged,
-                        d.positives,
-                        d.negatives_flagged,
-                        d.negatives
-                    ),
-                )
-                .with("dataset", format!("BGL {unit}, {name}, {windowing}"))
-                .with("detector", name)
-                .with("windowing", windowing.clone())
-                .with("precision", round(d.precision, 3))
-                .with("recall", round(d.recall, 3))
-                .with("f1", round(f1, 3))
-                .with("flagged", d.flagged)
-                .with("positives", d.positives)
-                .with("negatives_flagged", d.negatives_flagged)
-                .with("negatives", d.negatives),
-            );
+            out.push(records::bgl_score(unit, name, &windowing, &d, f1));
         }
     }
     Ok(out)
@@ -199,7 +180,7 @@ fn bgl_scores(
 /// judged. The `log.eval` records of PCA and of the isolation forest
 /// (its cut, as in [`crate::detection::iforest::Cut`], from the fitted blocks).
 pub fn hdfs_records(data: &Path) -> Result<Vec<Record>, Error> {
-    let (normal, abnormal) = crate::evaluation::grouping::read_hdfs_sessions(data)?;
+    let (normal, abnormal) = read_hdfs_sessions(data)?;
     let keys = normal
         .iter()
         .chain(&abnormal)
@@ -229,68 +210,40 @@ pub fn hdfs_records(data: &Path) -> Result<Vec<Record>, Error> {
             held_out.len(),
         )
     };
-    let record = |name: &str, d: Detection| {
-        Record::new(
-            TOOL,
-            "log.eval",
-            Severity::Info,
-            format!(
-                "HDFS blocks flagged by {name} (fitted on {} normal blocks): precision {:.3}, recall {:.3} ({} of {} normal flagged)",
-                learn.len(),
-                d.precision,
-                d.recall,
-                d.negatives_flagged,
-                d.negatives
-            ),
-        )
-        .with("dataset", format!("HDFS blocks, {name}"))
-        .with("detector", name)
-        .with("precision", round(d.precision, 3))
-        .with("recall", round(d.recall, 3))
-        .with("flagged", d.flagged)
-        .with("positives", d.positives)
-        .with("negatives_flagged", d.negatives_flagged)
-        .with("negatives", d.negatives)
-    };
     Ok(vec![
-        record("pca", score(&|v| pca.residual(v).spe > pca.threshold))
-            .with("components", pca.kept())
-            .with("threshold", round(pca.threshold, 3)),
-        record("iforest", score(&|v| forest.isolate(v).depth < cut.depth))
-            .with("threshold", round(cut.score, 3))
-            .with("median_depth", round(cut.median, 2))
-            .with("cut_depth", round(cut.depth, 2)),
+        records::hdfs_blocks_score(
+            learn.len(),
+            &score(&|v| pca.residual(v).spe > pca.threshold),
+            Fitted::Pca {
+                components: pca.kept(),
+                threshold: pca.threshold,
+            },
+        ),
+        records::hdfs_blocks_score(
+            learn.len(),
+            &score(&|v| forest.isolate(v).depth < cut.depth),
+            Fitted::Iforest {
+                cut_score: cut.score,
+                median_depth: cut.median,
+                cut_depth: cut.depth,
+            },
+        ),
     ])
 }
 
-/// Whether a rule finding names this line (see the module comment).
-fn points_at(finding: &Record, line: &Line) -> bool {
-    let field = |name: &str| finding.fields.get(name);
-    let number = |name: &str| field(name).and_then(serde_json::Value::as_i64);
-    if number("template_id") != Some(line.id as i64) {
-        return false;
-    }
-    match field("detector").and_then(|d| d.as_str()) {
-        Some("rare_template" | "new_template") => true,
-        Some("token_frequency") => {
-            let position = number("position").unwrap_or(-1);
-            let token = field("token").and_then(|t| t.as_str());
-            usize::try_from(position)
-                .ok()
-                .and_then(|p| line.tokens.get(p))
-                .is_some_and(|t| Some(t.as_str()) == token)
-        }
-        Some("burst") => {
-            let start = field("window_start")
-                .and_then(|s| s.as_str())
-                .and_then(|s| crate::mining::timestamp::leading(s, 0));
-            let secs = number("window_secs").unwrap_or(0);
-            matches!((start, line.time), (Some(s), Some(t)) if (s..s + secs).contains(&t))
-        }
-        _ => false,
-    }
+/// What a window detector was fitted to on the HDFS blocks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fitted {
+    /// PCA: the components kept and the Q-statistic threshold.
+    Pca { components: usize, threshold: f64 },
+    /// Isolation forest: its cut as a score and as a path, and the median
+    /// block's path.
+    Iforest {
+        cut_score: f64,
+        median_depth: f64,
+        cut_depth: f64,
+    },
 }
-
 fn by_line(lines: &[Line], flags: &[bool]) -> Detection {
     let count = |alert: bool| {
         lines

@@ -23,7 +23,9 @@ use secops_common::Error;
 
 use crate::input::ingest::{self, IngestStats, Source};
 use crate::mining::extract::{Entry, Splitter};
-use crate::mining::miner::{LineMiner, mask_line, recycle, split_tokens};
+use crate::mining::mask::mask_line;
+use crate::mining::miner::LineMiner;
+use crate::mining::tokens::{recycle, split_tokens};
 
 /// Lines per batch: large enough that handing a batch over costs nothing
 /// per line, small enough to stay in cache.

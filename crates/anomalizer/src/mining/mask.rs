@@ -8,6 +8,8 @@
 //! runs between punctuation (`blk_-1608`, `attempt_01_m_000`) have just those
 //! runs masked, so the word part still tells templates apart.
 
+use crate::mining::drain::push_token;
+
 /// What a masked variable reads as in a template.
 pub const WILDCARD: &str = "<*>";
 
@@ -48,6 +50,24 @@ pub fn mask_into(token: &str, out: &mut String) -> Masked {
         return Masked::Written;
     }
     mask_digit_runs(token, out)
+}
+
+/// Appends the key the tree files a line by to `key`: each token masked
+/// by the classifier when it may hold a value (see
+/// [`crate::mining::tokens::split_tokens`]).
+pub fn mask_line(tokens: &[&str], valued: &[bool], key: &mut String) {
+    for (token, &valued) in tokens.iter().zip(valued) {
+        let kind = if valued {
+            mask_into(token, key)
+        } else {
+            Masked::Token
+        };
+        match kind {
+            Masked::Token => push_token(key, token),
+            Masked::Wildcard => push_token(key, WILDCARD),
+            Masked::Written => key.push(' '),
+        }
+    }
 }
 
 /// [`mask_into`] as one value, for tests.

@@ -1,6 +1,8 @@
-//! From a line to its template: the line's header split off (time, level,
-//! source), its message cut into tokens, the variables in them masked, and
-//! the masked line filed into a Drain parse tree.
+//! From a line to its template: the line's header split off ([`extract`],
+//! [`header`], [`timestamp`]: time, level, source), its message cut into
+//! tokens ([`tokens`]), the variables in them masked ([`mask`]), and the
+//! masked line filed into a Drain parse tree ([`drain`]); [`miner`] does
+//! it all for one line.
 
 pub mod drain;
 pub mod extract;
@@ -8,3 +10,4 @@ pub mod header;
 pub mod mask;
 pub mod miner;
 pub mod timestamp;
+pub mod tokens;
