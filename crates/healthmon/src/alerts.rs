@@ -24,7 +24,7 @@ use secops_common::{Error, LastRun, Record, Severity, Stage};
 use serde_json::Value;
 
 use crate::cli::Args;
-use crate::hysteresis::{Monitor, Restored, Subject, Transition};
+use crate::hysteresis::{Counts, Monitor, Restored, Subject, Transition};
 use crate::records::{TOOL, alert_parts, transition_record};
 use crate::sampler::Sample;
 use crate::thresholds::{Level, Metric};
@@ -35,6 +35,9 @@ const NAME: &str = "healthmon";
 /// Fields only the memory holds, to carry on exactly where a run stopped.
 const EPISODE_SINCE: &str = "episode_since";
 const START_TICKS: &str = "start_ticks";
+/// Samples in a row at or above warning and critical, and below them.
+const ABOVE: &str = "samples_above";
+const BELOW: &str = "samples_below";
 
 pub struct Alerts {
     memory: LastRun,
@@ -122,6 +125,10 @@ impl Alerts {
             rec.set(EPISODE_SINCE, rfc3339(t.episode_since));
             if let Subject::Process { start, .. } = t.subject {
                 rec.set(START_TICKS, start);
+            }
+            if let Some(counts) = monitor.counts(t.metric, &t.subject.key()) {
+                rec.set(ABOVE, counts.above.to_vec());
+                rec.set(BELOW, counts.below.to_vec());
             }
             self.memory.fire(&rec);
         }
@@ -219,6 +226,15 @@ fn restored_of(rec: &Record) -> Option<Restored> {
         _ => Subject::Host,
     };
     let since = time("since")?;
+    let pair = |name: &str| -> Option<[u32; 2]> {
+        let list = rec.fields.get(name)?.as_array()?;
+        let n = |i: usize| u32::try_from(list.get(i)?.as_u64()?).ok();
+        Some([n(0)?, n(1)?])
+    };
+    let counts = match (pair(ABOVE), pair(BELOW)) {
+        (Some(above), Some(below)) => Some(Counts { above, below }),
+        _ => None,
+    };
     Some(Restored {
         metric,
         subject,
@@ -227,6 +243,7 @@ fn restored_of(rec: &Record) -> Option<Restored> {
         since,
         episode_since: time(EPISODE_SINCE).unwrap_or(since),
         peak: number("peak").unwrap_or_default(),
+        counts,
     })
 }
 

@@ -83,6 +83,18 @@ pub struct Restored {
     pub since: SystemTime,
     pub episode_since: SystemTime,
     pub peak: f64,
+    /// The samples in a row at or above warning and critical, and below
+    /// them, when the earlier run said; else as if the level had just
+    /// been reached.
+    pub counts: Option<Counts>,
+}
+
+/// Consecutive samples at or above warning and critical (`above`), and
+/// below them (`below`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub above: [u32; 2],
+    pub below: [u32; 2],
 }
 
 #[derive(Debug, Clone)]
@@ -226,22 +238,27 @@ impl Monitor {
         cond.level = to;
     }
 
-    /// Carries on from an earlier run: the condition is at `level` as if
-    /// it had held for `for` samples, so the next sample keeps it, raises
-    /// it or (after `clear` samples below) ends it, as in one long run. A
-    /// metric without a rule in this run is not restored.
+    /// Carries on from an earlier run: the condition is at `level` with
+    /// the sample counts it had (or as if it had held for `for` samples),
+    /// so the next sample keeps it, raises it or (after `clear` samples
+    /// below, counted across runs) ends it, as in one long run. A metric
+    /// without a rule in this run is not restored.
     pub fn restore(&mut self, r: Restored) {
         let Some(rule) = self.rules.get(r.metric).copied() else {
             return;
         };
         let held = |at: Level| if r.level >= at { rule.for_samples } else { 0 };
+        let counts = r.counts.unwrap_or(Counts {
+            above: [held(Level::Warning), held(Level::Critical)],
+            below: [0; 2],
+        });
         self.conditions.insert(
             (r.metric, r.subject.key()),
             Condition {
                 subject: r.subject,
                 level: r.level,
-                above: [held(Level::Warning), held(Level::Critical)],
-                below: [0; 2],
+                above: counts.above,
+                below: counts.below,
                 above_since: match r.level {
                     Level::Critical => [r.episode_since, r.since],
                     _ => [r.since; 2],
@@ -312,6 +329,14 @@ impl Monitor {
             }
             false
         });
+    }
+
+    /// A condition's sample counts, to carry them to the next run.
+    pub fn counts(&self, metric: Metric, key: &SubjectKey) -> Option<Counts> {
+        self.conditions.get(&(metric, key.clone())).map(|c| Counts {
+            above: c.above,
+            below: c.below,
+        })
     }
 
     /// The current level of a condition; ok when it is not tracked.
@@ -504,6 +529,7 @@ mod tests {
             since: at(10),
             episode_since: at(5),
             peak: 99.0,
+            counts: None,
         };
         // Still above: no change, and held says it still holds.
         let mut m = monitor(Some(80.0), 95.0, 3, 1);
@@ -537,6 +563,26 @@ mod tests {
         m.begin_sample();
         m.end_sample(&mut changes);
         assert_eq!((changes[0].to, changes[0].value), (K, None));
+        // Counts carried from earlier runs: the third run below ends it.
+        let mut m = monitor(Some(80.0), 95.0, 1, 3);
+        m.restore(Restored {
+            counts: Some(Counts {
+                above: [0; 2],
+                below: [2; 2],
+            }),
+            ..restored(C)
+        });
+        assert_eq!(feed(&mut m, &[10.0]), [vec![(C, K)]]);
+        let mut m = monitor(Some(80.0), 95.0, 1, 3);
+        m.restore(restored(C));
+        assert_eq!(feed(&mut m, &[10.0]), [vec![]]);
+        assert_eq!(
+            m.counts(Metric::Cpu, &SubjectKey::Host),
+            Some(Counts {
+                above: [0; 2],
+                below: [1; 2]
+            })
+        );
         // A metric without a rule in this run is not carried on.
         let mut m = Monitor::new(Rules::default());
         m.restore(restored(C));

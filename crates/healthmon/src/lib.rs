@@ -54,13 +54,6 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 "{metric} needs {} samples in a row to alert, and one run without --interval takes one: add --for 1 or run with --interval",
                 rule.for_samples
             );
-        } else if let Some((metric, rule)) =
-            settings.rules.iter().find(|(_, r)| r.clear_samples > 1)
-        {
-            secops_common::warn!(
-                "{metric} needs {} samples in a row below its level to recover, and one run without --interval takes one: add --clear 1 or run with --interval",
-                rule.clear_samples
-            );
         }
     }
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;

@@ -246,10 +246,19 @@ fn level_record(t: &Transition, at: SystemTime) -> Record {
         let shown = t.metric.format(threshold.unwrap_or_default());
         let value = value.unwrap_or_else(|| "unknown".to_string());
         let message = if t.to == t.from {
-            format!(
-                "{what} is {value}, still above the {} level {shown} (since {since})",
-                t.to.as_str(),
-            )
+            match t.value.is_some_and(|v| threshold.is_some_and(|l| v <= l)) {
+                false => format!(
+                    "{what} is {value}, still above the {} level {shown} (since {since})",
+                    t.to.as_str(),
+                ),
+                // Below, but not yet for --clear samples in a row.
+                true => format!(
+                    "{what} is {value}, below the {level} level {shown}: the {level} alert holds until {} sample{} in a row are below it (since {since})",
+                    t.rule.clear_samples,
+                    plural(t.rule.clear_samples),
+                    level = t.to.as_str(),
+                ),
+            }
         } else if t.to > t.from {
             format!(
                 "{what} is {value}, above the {} level {shown} for {} sample{}",

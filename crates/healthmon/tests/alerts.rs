@@ -87,6 +87,32 @@ fn a_one_shot_run_recovers_what_an_earlier_run_raised() {
 }
 
 #[test]
+fn clear_counts_runs_when_each_run_takes_one_sample() {
+    let state = tempfile::tempdir().unwrap();
+    let (_, first) = once(state.path(), &["--mem", "0.1", "--clear", "2"]);
+    assert_eq!(first[0]["alert"], "firing");
+    // One run below of the two --clear asks for: it holds, and says why.
+    let (code, held) = once(state.path(), &["--mem", "99.9", "--clear", "2"]);
+    assert_eq!(code, Some(1), "still a critical alert");
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert_eq!(held[0]["alert"], "firing");
+    assert!(
+        held[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds until 2 samples in a row are below it"),
+        "{}",
+        held[0]
+    );
+    let (_, over) = once(state.path(), &["--mem", "99.9", "--clear", "2"]);
+    assert_eq!(over.len(), 1, "{over:#?}");
+    assert_eq!(
+        (over[0]["alert"].as_str(), over[0]["alert_id"].as_str()),
+        (Some("resolved"), first[0]["alert_id"].as_str())
+    );
+}
+
+#[test]
 fn a_level_can_rise_and_fall_across_runs() {
     let state = tempfile::tempdir().unwrap();
     let (_, warned) = once(state.path(), &["--mem", "0.1,99.9"]);
