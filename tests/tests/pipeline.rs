@@ -45,7 +45,7 @@ fn traffic_cop_into_secops_report_csv() {
     let list = whitelist(&dir, approved.local_addr().unwrap().port());
 
     let mut cop = tool("traffic-cop");
-    cop.arg("--whitelist").arg(&list);
+    cop.arg("--no-state").arg("--whitelist").arg(&list);
     let mut report = tool("secops-report");
     report.arg("--csv");
     let (csv, cop_code, report_code) = pipe(cop, report);
@@ -104,7 +104,7 @@ fn secops_report_filters_what_traffic_cop_found() {
     let list = whitelist(&dir, approved.local_addr().unwrap().port());
 
     let mut cop = tool("traffic-cop");
-    cop.arg("-w").arg(&list);
+    cop.arg("--no-state").arg("-w").arg(&list);
     let mut report = tool("secops-report");
     report.args(["--min-severity", "high", "--format", "jsonl"]);
     let (out, _, report_code) = pipe(cop, report);

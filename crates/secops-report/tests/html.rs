@@ -106,7 +106,8 @@ fn make_report(dir: &Path) -> Made {
     );
     let traffic = dir.join("traffic.jsonl");
     let mut cop = tool("traffic-cop");
-    cop.args(["--format", "jsonl", "--whitelist"]).arg(&ports);
+    cop.args(["--format", "jsonl", "--no-state", "--whitelist"])
+        .arg(&ports);
     assert_eq!(run_to_file(cop, &traffic), 1, "unapproved ports are found");
     let hostile_port = listener.port;
     drop(listener);
