@@ -79,16 +79,16 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         for change in &changes {
             out.write(&records::transition_record(change, sample.at))?;
         }
-        if pass == 0 {
-            // Each run says what holds, changed in this sample or not (an
-            // alert restored from an earlier run and still above).
-            for held in monitor.held() {
-                let changed = changes
-                    .iter()
-                    .any(|c| c.metric == held.metric && c.subject.key() == held.subject.key());
-                if !changed {
-                    out.write(&records::transition_record(&held, sample.at))?;
-                }
+        // Each sample says what holds, changed in it or not (an alert
+        // restored from an earlier run and still above, or one held since
+        // an earlier pass): a firing alert is written while it fires, so a
+        // notifier can repeat it and never takes it for one that stopped.
+        for held in monitor.held() {
+            let changed = changes
+                .iter()
+                .any(|c| c.metric == held.metric && c.subject.key() == held.subject.key());
+            if !changed {
+                out.write(&records::transition_record(&held, sample.at))?;
             }
         }
         for rec in alerts.after_sample(&monitor, &changes, sample.at) {

@@ -171,7 +171,7 @@ fn alerts_a_run_does_not_judge_are_kept_for_one_that_does() {
 }
 
 #[test]
-fn a_loop_raises_once_and_a_later_run_ends_it() {
+fn a_loop_raises_once_restates_and_a_later_run_ends_it() {
     let state = tempfile::tempdir().unwrap();
     let out = run(healthmon_with_state(state.path()).args([
         "--interval",
@@ -185,7 +185,17 @@ fn a_loop_raises_once_and_a_later_run_ends_it() {
         "0.1",
     ]));
     let recs = records(&out.stdout);
-    assert_eq!(recs.len(), 1, "once while it holds: {recs:#?}");
+    // Raised once, then written again at each sample while it holds.
+    assert_eq!(recs.len(), 3, "every sample while it holds: {recs:#?}");
+    assert_eq!(recs[0]["previous_level"], "ok", "{recs:#?}");
+    for rec in &recs[1..] {
+        assert_eq!(rec["alert_id"], recs[0]["alert_id"]);
+        assert_eq!(rec["since"], recs[0]["since"], "the same alert: {recs:#?}");
+        assert_eq!(
+            rec["previous_level"], rec["level"],
+            "a restatement: {recs:#?}"
+        );
+    }
     let (_, over) = once(state.path(), &["--mem", "99.9"]);
     assert_eq!(over.len(), 1, "{over:#?}");
     assert_eq!(over[0]["alert_id"], recs[0]["alert_id"]);
