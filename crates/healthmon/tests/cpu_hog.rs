@@ -165,11 +165,22 @@ fn a_cpu_hog_tops_the_list_and_trips_thresholds_with_hysteresis() {
     );
 
     // The per-process threshold, on the hog itself.
-    let mine: Vec<(usize, &Value)> = recs
+    let about_me: Vec<(usize, &Value)> = recs
         .iter()
         .filter(|(_, r)| r["metric"] == "proc_cpu" && r["pid"] == me)
         .map(|(i, r)| (*i, r))
         .collect();
+    // While it holds the alert is restated at every sample (the level
+    // unchanged); the level changes are the raise and the recovery.
+    let (mine, restated): (Vec<_>, Vec<_>) = about_me
+        .into_iter()
+        .partition(|(_, r)| r["previous_level"] != r["level"]);
+    assert!(!restated.is_empty(), "restated while the hog runs");
+    for (_, r) in &restated {
+        assert_eq!(r["kind"], "health.alert");
+        assert_eq!(r["alert_id"], mine[0].1["alert_id"]);
+        assert_eq!(r["since"], mine[0].1["since"]);
+    }
     let kinds: Vec<(usize, &str)> = mine
         .iter()
         .map(|(i, r)| (*i, r["kind"].as_str().unwrap()))
@@ -210,7 +221,7 @@ fn a_cpu_hog_tops_the_list_and_trips_thresholds_with_hysteresis() {
     let expected = expected_changes(&cpu, (machine_level * 10.0).round() / 10.0);
     let got: Vec<(usize, &str)> = recs
         .iter()
-        .filter(|(_, r)| r["metric"] == "cpu")
+        .filter(|(_, r)| r["metric"] == "cpu" && r["previous_level"] != r["level"])
         .map(|(i, r)| (*i - 1, r["kind"].as_str().unwrap()))
         .collect();
     assert_eq!(got, expected, "cpu per sample: {cpu:?}");
