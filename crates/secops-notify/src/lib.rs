@@ -59,14 +59,8 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     };
     let stats = grouping::run_groups(&args.inputs, notifier.settings.group_wait, &mut notifier)?;
     notifier.out.finish()?;
-    let read = stats.conclude();
-    let found = Exit::for_findings(notifier.worst, args.common.fail_on);
-    let delivered = if notifier.failed {
-        Exit::Failed
-    } else {
-        Exit::Clean
-    };
-    Ok(read.max(found).max(delivered))
+    let run = Exit::of_run(notifier.failed, notifier.worst, args.common.fail_on);
+    Ok(stats.conclude().max(run))
 }
 
 struct Notifier {
