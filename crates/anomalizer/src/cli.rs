@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use secops_common::cli::CommonArgs;
+use secops_common::cli::{CommonArgs, StateArgs};
 
 use crate::detection::windows::{Method, WindowConfig};
 use crate::mining::drain::DrainConfig;
@@ -12,7 +12,7 @@ const EXAMPLES: &str = r"Examples:
   anomalizer /var/log                                                 every text log, one source each
   anomalizer --log-dir /var/log/app --threshold 0.01
   anomalizer --log /var/log/auth.log --log-format '<Month> <Date> <Time> <Host> <Component>: <Content>'
-  journalctl -o json --since today | anomalizer --format jsonl | secops-notify --min-severity medium
+  journalctl -o json --since -1h | anomalizer --format jsonl | secops-notify   hourly: pages once, silences resolve
   anomalizer --log-dir /var/log --glob '*.log*' --format jsonl | secops-report --format table
   anomalizer --log app.log --format-regex '^(?P<ts>\S+) (?P<source>\w+): (?P<msg>.*)$'
   anomalizer parse HDFS_2k.log --log-format '<Date> <Time> <Pid> <Level> <Component>: <Content>' --format csv
@@ -27,9 +27,11 @@ or a --format-regex source group) is judged against its own volume and
 rhythm. Rotated sets (app.log.2.gz, app.log.1, app.log) are read oldest
 first, as one source; gzip is recognised by content. JSON-per-line input
 (journalctl -o json, application logs with msg/message, level, time
-fields) is recognised line by line. Exit status: 0 nothing at or above
---fail-on, 1 something was, 2 bad usage or input, 3 a file could not be
-read.";
+fields) is recognised line by line. Findings are firing alerts, named by
+rule, source and template text; a silence resolves when its template logs
+again, within the input or, through the state directory, in a later run.
+Exit status: 0 nothing at or above --fail-on, 1 something was, 2 bad usage
+or input, 3 a file could not be read or the state not saved.";
 
 /// Find unusual patterns in logs, even when nothing says ERROR: mines line
 /// templates (Drain-style parse tree, hand-written variable masking) and
@@ -90,6 +92,15 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(2..))]
     pub window_lines: u64,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Remember nothing between runs: a silence that ends after the run
+    /// that reported it is not resolved (one that ends within the input
+    /// still is)
+    #[arg(long, conflicts_with = "state_dir", help_heading = "State")]
+    pub no_state: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

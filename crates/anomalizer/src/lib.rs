@@ -23,6 +23,7 @@ mod input;
 mod insights;
 mod mining;
 mod records;
+mod silences;
 
 use secops_common::{Error, Exit};
 

@@ -2,7 +2,7 @@
 //! of docs/records.md in their order, and one sentence an operator can act
 //! on. The detectors and the evaluation say what they found; this says it.
 
-use secops_common::{Record, Severity};
+use secops_common::{Record, Severity, Stage};
 use serde_json::{Value, json};
 
 use crate::detection::rhythm::{Silence, WINDOW_SECS, human_secs};
@@ -16,6 +16,7 @@ use crate::input::ingest::IngestStats;
 use crate::input::mined::Origin;
 use crate::mining::drain::Template;
 use crate::mining::timestamp::rfc3339;
+use crate::silences::Over;
 
 /// The tool's name in records and diagnostics.
 pub const TOOL: &str = "anomalizer";
@@ -47,7 +48,12 @@ fn place(files: &[String], o: Origin) -> String {
 }
 
 /// `log.rare_template`, `log.token_frequency`, `log.burst`,
-/// `log.slowdown`, `log.silence`, `log.new_template`: what a rule found.
+/// `log.slowdown`, `log.silence`, `log.new_template`: what a rule found,
+/// a firing alert named by the rule, the source and the template's text
+/// (and the value, for a dominating one), never by the template's id,
+/// which is this run's numbering. A silence that ended within the input
+/// is no longer firing: it is written as the end of that alert, so that
+/// it resolves the alert an earlier run raised while it went on.
 pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
     let detector = f.rule.detector();
     let Some(t) = &f.template else {
@@ -98,11 +104,17 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         ),
     };
     let context = f.context.as_deref().cloned().unwrap_or_default();
-    let rec = Record::new(TOOL, &format!("log.{detector}"), Severity::Medium, message)
+    let ended = matches!(f.rule, Rule::Silence(s) if !s.ongoing);
+    let severity = if ended {
+        Severity::Info
+    } else {
+        Severity::Medium
+    };
+    let rec = Record::new(TOOL, &format!("log.{detector}"), severity, message)
         .with("detector", detector)
         .with("source", source)
         .with("template_id", t.id)
-        .with("template", text)
+        .with("template", text.clone())
         .with("first_seen", place(files, t.first))
         .with("last_seen", place(files, t.last))
         .with("first_time", t.first_time.map(rfc3339))
@@ -112,7 +124,7 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         .with("context_before", context.before)
         .with("context_line", context.line)
         .with("context_after", context.after);
-    match f.rule {
+    let rec = match f.rule {
         Rule::RareTemplate { share } => rec
             .with("count", t.count)
             .with("source_lines", f.source_lines)
@@ -145,10 +157,17 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         }
         Rule::Silence(s) => silence_fields(rec, &s).with("count", t.count),
         Rule::NewTemplate => rec.with("count", t.count).with("score", f.score),
+    };
+    match f.rule {
+        Rule::TokenFrequency { value, .. } => rec.firing(&[detector, source, &text, value]),
+        _ if ended => rec.resolved(&[detector, source, &text]),
+        _ => rec.firing(&[detector, source, &text]),
     }
 }
 
-/// `log.silence` of a whole source: it logged steadily and went quiet.
+/// `log.silence` of a whole source: it logged steadily and went quiet,
+/// firing while it stays quiet (named by the source alone), the end of
+/// that alert once it logged again.
 fn source_silence(f: &Finding<'_>) -> Record {
     let Rule::Silence(s) = f.rule else {
         unreachable!("only a silence is about a whole source")
@@ -165,7 +184,12 @@ fn source_silence(f: &Finding<'_>) -> Record {
         },
         human_secs(s.usual.round().max(1.0) as i64),
     );
-    let mut rec = Record::new(TOOL, "log.silence", Severity::Medium, message)
+    let severity = if s.ongoing {
+        Severity::Medium
+    } else {
+        Severity::Info
+    };
+    let mut rec = Record::new(TOOL, "log.silence", severity, message)
         .with("detector", "silence")
         .with("source", f.source)
         .with("source_lines", f.source_lines);
@@ -175,7 +199,49 @@ fn source_silence(f: &Finding<'_>) -> Record {
             .with("context_line", c.line.clone())
             .with("context_after", c.after.clone());
     }
-    silence_fields(rec, &s)
+    let rec = silence_fields(rec, &s);
+    if s.ongoing {
+        rec.firing(&["silence", f.source])
+    } else {
+        rec.resolved(&["silence", f.source])
+    }
+}
+
+/// `log.silence` that ends a silence an earlier run reported going on:
+/// this run's input shows its template (or its source) logging again.
+/// Written once, `info`, with the earlier record's `alert_id`.
+pub fn silence_over(over: &Over, files: &[String]) -> Record {
+    let before = &over.firing;
+    let field = |name: &str| before.fields.get(name).cloned().unwrap_or(Value::Null);
+    let text = |name: &str| before.fields.get(name).and_then(Value::as_str);
+    let source = text("source").unwrap_or_default();
+    let since = text("silent_from").unwrap_or_default();
+    let when = over
+        .back
+        .time
+        .map_or_else(|| place(files, over.back), rfc3339);
+    let message = match text("template") {
+        Some(template) => format!(
+            "Silence over: {template:?} logged again in {source} (latest {when}), quiet since {since}"
+        ),
+        None => format!("Silence over: {source} logged again (latest {when}), quiet since {since}"),
+    };
+    let mut rec = Record::new(TOOL, "log.silence", Severity::Info, message)
+        .with("detector", "silence")
+        .with("source", source);
+    if before.fields.contains_key("template") {
+        rec = rec.with("template", field("template"));
+    }
+    let rec = rec
+        .with("silent_from", field("silent_from"))
+        .with("usual_gap_secs", field("usual_gap_secs"))
+        .with("ongoing", false)
+        .with("last_seen", place(files, over.back))
+        .with("last_time", over.back.time.map(rfc3339));
+    match before.alert_id() {
+        Some(id) => rec.with_alert(Stage::Resolved, id),
+        None => rec,
+    }
 }
 
 fn silence_fields(rec: Record, s: &Silence) -> Record {
@@ -187,7 +253,10 @@ fn silence_fields(rec: Record, s: &Silence) -> Record {
         .with("score", s.score())
 }
 
-/// `log.window_anomaly`: a window whose mix of templates is unusual.
+/// `log.window_anomaly`: a window whose mix of templates is unusual, a
+/// firing alert named by the method, the source and the text of the
+/// template most to blame (as a rule's finding is named by its template),
+/// so the same storm seen again by a later run is the same alert.
 pub fn window_anomaly(a: &WindowAnomaly<'_>, files: &[String]) -> Record {
     let mut order: Vec<usize> = (0..a.dims.len()).collect();
     order.sort_by(|&x, &y| a.dims[y].share.total_cmp(&a.dims[x].share));
@@ -264,6 +333,7 @@ pub fn window_anomaly(a: &WindowAnomaly<'_>, files: &[String]) -> Record {
         told.join(", ")
     );
     let top = &a.dims[order.iter().find(off).copied().unwrap_or(order[0])];
+    let parts = [a.method.name(), a.source, &top.template];
     let mut rec = Record::new(TOOL, "log.window_anomaly", a.severity, message)
         .with("detector", a.method.name())
         .with("source", a.source)
@@ -287,7 +357,7 @@ pub fn window_anomaly(a: &WindowAnomaly<'_>, files: &[String]) -> Record {
         .with("score", a.score)
         .with("windows", a.windows)
         .with("dimensions", a.dims.len());
-    match a.why {
+    let rec = match a.why {
         Why::Pca {
             spe,
             threshold,
@@ -306,7 +376,8 @@ pub fn window_anomaly(a: &WindowAnomaly<'_>, files: &[String]) -> Record {
             .with("depth", round(depth, 2))
             .with("median_depth", round(median_depth, 2))
             .with("cut_depth", round(cut_depth, 2)),
-    }
+    };
+    rec.firing(&parts)
 }
 
 /// What a run read and found, for its `log.summary`.

@@ -10,7 +10,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::Value;
 use support::{
-    anomalizer, by_detector, data_dir, loghub_format, records, run, run_records, stderr,
+    StdinBytes, anomalizer, bin, by_detector, data_dir, loghub_format, records, run, run_records,
+    stderr,
 };
 
 fn write_gz(path: &Path, text: &str) {
@@ -102,20 +103,6 @@ fn jsonl_records_carry_the_kind_fields_and_a_summary() {
     assert_eq!(summary["templates"], 3);
 }
 
-trait StdinBytes {
-    fn stdin_bytes(&mut self, data: impl Into<Vec<u8>>) -> &mut Self;
-}
-
-impl StdinBytes for std::process::Command {
-    /// Feeds `data` on stdin through a file, so no writer thread is needed.
-    fn stdin_bytes(&mut self, data: impl Into<Vec<u8>>) -> &mut Self {
-        let mut file = tempfile::tempfile().unwrap();
-        file.write_all(&data.into()).unwrap();
-        std::io::Seek::rewind(&mut file).unwrap();
-        self.stdin(file)
-    }
-}
-
 #[test]
 fn rotated_and_compressed_logs_are_read_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,7 +111,7 @@ fn rotated_and_compressed_logs_are_read_oldest_first() {
     fs::write(dir.path().join("app.log"), "newest line 3\n").unwrap();
     fs::write(dir.path().join("notes.txt"), "not a log\n").unwrap();
     let recs = run_records(
-        anomalizer()
+        bin()
             .arg("parse")
             .args(["--log-dir"])
             .arg(dir.path())
@@ -199,12 +186,11 @@ fn crlf_loghub_files_parse_the_same_as_lf() {
     .unwrap();
     let format = loghub_format("HDFS");
     let parse = |path: &Path| {
-        let out = run(anomalizer().arg("parse").arg(path).args([
-            "--log-format",
-            &format,
-            "--format",
-            "jsonl",
-        ]));
+        let out =
+            run(bin()
+                .arg("parse")
+                .arg(path)
+                .args(["--log-format", &format, "--format", "jsonl"]));
         assert!(out.status.success(), "{}", stderr(&out));
         records(&out.stdout)
             .into_iter()
@@ -228,7 +214,7 @@ fn templates_unseen_while_learning_are_reported_as_new() {
         auth_log() + "sudo: deploy : command not allowed ; COMMAND=/bin/sh\n",
     )
     .unwrap();
-    let out = run(anomalizer()
+    let out = run(bin()
         .arg("learn")
         .arg("--log")
         .arg(&good)
@@ -287,7 +273,7 @@ fn a_learnt_model_judges_each_source_against_its_own_past() {
     };
     fs::write(&auth, auth_log()).unwrap();
     fs::write(&app, app_log(200)).unwrap();
-    let out = run(anomalizer()
+    let out = run(bin()
         .arg("learn")
         .arg("--log")
         .arg(&auth)

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{anomalizer, records, run, run_records, stderr};
+use support::{anomalizer, bin, records, run, run_records, stderr};
 
 /// Sessions opened per minute: varies with the load, in a fixed pattern.
 fn load(minute: usize) -> usize {
@@ -314,7 +314,7 @@ fn bad_detector_and_window_values_are_usage_errors() {
 
 #[test]
 fn the_window_detectors_are_scored_on_bgl_alerts_and_hdfs_blocks() {
-    let out = run(anomalizer()
+    let out = run(bin()
         .arg("eval")
         .arg("--data")
         .arg(support::data_dir())

@@ -1,8 +1,8 @@
 //! The default mode: mine the input, run the chosen detectors over it and
-//! write their findings and a `log.summary` (and, with `--summary`, the
-//! run's insights to a file).
+//! write their findings, the end of silences earlier runs reported, and a
+//! `log.summary` (and, with `--summary`, the run's insights to a file).
 
-use secops_common::{Error, Exit, Format, Output};
+use secops_common::{Error, Exit, Format, LastRun, Output, OutputSpec};
 
 use crate::cli::Args;
 use crate::detection::model::Model;
@@ -12,7 +12,9 @@ use crate::detection::windows::Windows;
 use crate::input::mined::mine_input;
 use crate::insights::{self, Insights};
 use crate::mining::drain::Template;
-use crate::records::{self, ANOMALY_COLUMNS, RunSummary};
+use crate::mining::timestamp;
+use crate::records::{self, ANOMALY_COLUMNS, RunSummary, TOOL};
+use crate::silences::Silences;
 
 /// Runs detection as `args` ask.
 pub fn run(args: &Args) -> Result<Exit, Error> {
@@ -29,6 +31,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         max_per_source: args.max_per_source,
     };
     let model = args.model.as_deref().map(Model::load).transpose()?;
+    let mut silences = memory(args, &spec)?;
     let mut detector = Detector::default();
     let methods = detectors.methods();
     let mut windows = (!methods.is_empty()).then(|| Windows::new(detectors.windows));
@@ -85,6 +88,12 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         );
         suppressed += left_out;
     }
+    if let Some(silences) = &mut silences {
+        let over = silences.pass(&findings, timestamp::now(), |source, template, since| {
+            detector.logged_after(source, template, templates, since)
+        });
+        findings.extend(over.iter().map(|o| records::silence_over(o, &mined.files)));
+    }
     let summary = records::summary(&RunSummary {
         stats: &mined.stats,
         unmatched: mined.miner.unmatched,
@@ -124,5 +133,37 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         out.write(&summary)?;
     }
     out.finish()?;
-    Ok(super::conclude(&mined.stats, worst, common.fail_on))
+    // Remembered once the records are out, so that a run whose output
+    // failed reports the same endings next time.
+    let mut failed = mined.stats.unreadable > 0;
+    if let Some(Err(err)) = silences.as_ref().map(Silences::save) {
+        secops_common::diag::error(format_args!(
+            "{err}; a silence that ends before the next run may go unresolved"
+        ));
+        failed = true;
+    }
+    Ok(Exit::of_run(failed, worst, common.fail_on))
+}
+
+/// The silences earlier runs reported, from the state directory; `None`
+/// with `--no-state`, and for a look at a table on a terminal without
+/// `--state-dir` (an operator's look must not take the endings that
+/// cron's next run should write). A default directory that cannot be used
+/// costs the endings across runs, not the run; one given with
+/// `--state-dir` must work.
+fn memory(args: &Args, spec: &OutputSpec) -> Result<Option<Silences>, Error> {
+    let look = spec.format == Format::Table && spec.path.is_none();
+    if args.no_state || (look && args.state.state_dir.is_none()) {
+        return Ok(None);
+    }
+    match args.state.dir() {
+        Ok(dir) => Ok(Some(Silences::new(LastRun::load(&dir, TOOL)?))),
+        Err(err) if args.state.state_dir.is_none() => {
+            secops_common::warn!(
+                "{err}; silences that end after this run are not resolved by a later one"
+            );
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
 }

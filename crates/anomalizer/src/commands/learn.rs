@@ -35,5 +35,9 @@ pub fn run(input: &InputArgs, model: &Path) -> Result<Exit, Error> {
         counted(sources.len(), "source"),
         model.display()
     );
-    Ok(super::conclude(&mined.stats, None, Severity::Critical))
+    Ok(Exit::of_run(
+        mined.stats.unreadable > 0,
+        None,
+        Severity::Critical,
+    ))
 }

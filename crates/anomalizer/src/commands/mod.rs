@@ -6,16 +6,3 @@ pub mod detect;
 pub mod eval;
 pub mod learn;
 pub mod parse;
-
-use secops_common::{Exit, Severity};
-
-use crate::input::ingest::IngestStats;
-
-/// Status 3 when some input could not be read, else by severity found.
-fn conclude(stats: &IngestStats, worst: Option<Severity>, fail_on: Severity) -> Exit {
-    if stats.unreadable > 0 {
-        Exit::Failed
-    } else {
-        Exit::for_findings(worst, fail_on)
-    }
-}

@@ -27,5 +27,9 @@ pub fn run(files: &[PathBuf], input: &InputArgs, common: &CommonArgs) -> Result<
         ))?;
     }
     out.finish()?;
-    Ok(super::conclude(&mined.stats, None, common.fail_on))
+    Ok(Exit::of_run(
+        mined.stats.unreadable > 0,
+        None,
+        common.fail_on,
+    ))
 }

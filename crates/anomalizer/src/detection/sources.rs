@@ -97,6 +97,8 @@ pub(super) struct Stream {
     pub(super) gap_context: Option<(i64, Context)>,
     first_time: Option<i64>,
     pub(super) last_time: Option<i64>,
+    /// Its latest line read.
+    last: Option<Origin>,
 }
 
 impl Stream {
@@ -175,6 +177,7 @@ impl Detector {
             gap_context: None,
             first_time: None,
             last_time: None,
+            last: None,
         });
         self.by_name.insert(name.to_string(), id);
         id
@@ -198,6 +201,32 @@ impl Detector {
             .collect()
     }
 
+    /// The latest line of `source` (of a template that covers `template`,
+    /// when given) if it came after `since` (epoch seconds): how a later
+    /// run knows that a silence an earlier one reported is over.
+    pub fn logged_after(
+        &self,
+        source: &str,
+        template: Option<&str>,
+        templates: &[Template],
+        since: i64,
+    ) -> Option<Origin> {
+        let stream = &self.streams[*self.by_name.get(source)?];
+        let Some(text) = template else {
+            return stream
+                .last
+                .filter(|_| stream.last_time.is_some_and(|t| t > since));
+        };
+        stream
+            .profiles
+            .iter()
+            .filter(|&(&id, p)| {
+                p.last.time.is_some_and(|t| t > since) && templates[id].covers(text)
+            })
+            .map(|(_, p)| p.last)
+            .max_by_key(|o| (o.time, o.file, o.line))
+    }
+
     /// Each template's lines per hour, by template id.
     pub fn timelines(&self) -> &[Timeline] {
         &self.timelines
@@ -207,6 +236,7 @@ impl Detector {
     pub fn observe(&mut self, o: Observed<'_>) {
         let stream = &mut self.streams[o.stream];
         stream.lines += 1;
+        stream.last = Some(o.at);
         if !stream.waiting.is_empty() {
             stream.feed_waiting(o.line);
         }

@@ -46,6 +46,18 @@ impl Template {
     pub fn text(&self) -> String {
         self.tokens.join(" ")
     }
+
+    /// Whether `text`, a template's text from another run, is this
+    /// template: as many tokens, each equal or `<*>` on either side (either
+    /// run's miner may have generalised a position further).
+    pub fn covers(&self, text: &str) -> bool {
+        let mut theirs = text.split(' ');
+        self.tokens.iter().all(|ours| {
+            theirs
+                .next()
+                .is_some_and(|t| t == ours || t == WILDCARD || ours == WILDCARD)
+        }) && theirs.next().is_none()
+    }
 }
 
 #[derive(Debug, Default)]

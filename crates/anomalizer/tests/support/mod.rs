@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -11,7 +12,17 @@ use serde_json::Value;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use secops_testkit::{records, stderr};
 
+/// The binary, for a detection run that remembers nothing between runs:
+/// tests may run as root, whose default state directory is the machine's.
 pub fn anomalizer() -> Command {
+    let mut cmd = bin();
+    cmd.arg("--no-state");
+    cmd
+}
+
+/// The binary without arguments: for subcommands, and runs given their
+/// own `--state-dir`.
+pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_anomalizer"))
 }
 
@@ -53,4 +64,19 @@ pub fn loghub_format(dataset: &str) -> String {
         .find(|(d, _)| d == dataset)
         .unwrap_or_else(|| panic!("{dataset} is not in formats.tsv"))
         .1
+}
+
+/// Running a command with given bytes on its stdin.
+pub trait StdinBytes {
+    fn stdin_bytes(&mut self, data: impl Into<Vec<u8>>) -> &mut Self;
+}
+
+impl StdinBytes for Command {
+    /// Feeds `data` on stdin through a file, so no writer thread is needed.
+    fn stdin_bytes(&mut self, data: impl Into<Vec<u8>>) -> &mut Self {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data.into()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        self.stdin(file)
+    }
 }
