@@ -31,8 +31,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
-use secops_common::Error;
 use secops_common::atomic::AtomicFile;
+use secops_common::{Context, Error};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -228,7 +228,7 @@ pub struct Writer {
 impl Writer {
     pub fn create(path: &Path, key: &Key) -> Result<Writer, Error> {
         let file = AtomicFile::create(path, 0o600)
-            .map_err(|err| Error::failed(format!("cannot write {}: {err}", path.display())))?;
+            .context(|| format!("cannot write {}", path.display()))?;
         let mut buf = Vec::with_capacity(1 << 17);
         buf.extend_from_slice(MAGIC);
         Ok(Writer {

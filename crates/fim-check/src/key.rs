@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use secops_common::Error;
+use secops_common::{Context, Error};
 
 /// Longest key file read; keys are 32 bytes, operators may bring longer.
 const MAX_KEY: u64 = 4096;
@@ -34,7 +34,7 @@ impl Key {
             })?;
         let meta = file
             .metadata()
-            .map_err(|err| Error::failed(format!("cannot stat {}: {err}", path.display())))?;
+            .context(|| format!("cannot stat {}", path.display()))?;
         if meta.mode() & 0o077 != 0 {
             return Err(Error::bad_input(format!(
                 "key file {} is accessible by group or others (mode {:04o}); run chmod 600 on it",
@@ -53,7 +53,7 @@ impl Key {
         (&mut file)
             .take(MAX_KEY)
             .read_to_end(&mut bytes)
-            .map_err(|err| Error::failed(format!("cannot read {}: {err}", path.display())))?;
+            .context(|| format!("cannot read {}", path.display()))?;
         if bytes.len() < 16 {
             return Err(Error::bad_input(format!(
                 "key file {} holds {} bytes; a key needs at least 16",
@@ -73,7 +73,7 @@ impl Key {
         let mut bytes = vec![0u8; 32];
         File::open("/dev/urandom")
             .and_then(|mut f| f.read_exact(&mut bytes))
-            .map_err(|err| Error::failed(format!("cannot read /dev/urandom: {err}")))?;
+            .context(|| "cannot read /dev/urandom".into())?;
         let created = OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use secops_common::signals::Stop;
-use secops_common::{Error, Output};
+use secops_common::{Context, Error, Output};
 
 use crate::alerts::Alerts;
 use crate::baseline::Baseline;
@@ -519,7 +519,7 @@ impl Signals {
         let stop = Stop::install()?;
         stop.wake()
             .set_nonblocking(true)
-            .map_err(|err| Error::failed(format!("cannot install signal handlers: {err}")))?;
+            .context(|| "cannot install signal handlers".into())?;
         Ok(Signals { stop })
     }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use disk_alert::mounts::{Filter, Mount, containing, survey};
 use disk_alert::usage::{DEFAULT_TIMEOUT, Prober, Usage};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use secops_common::Error;
+use secops_common::{Context, Error};
 
 /// One mount's figures, or why they could not be read.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ impl Disks {
     /// filesystem holds is a usage error.
     pub fn new(wanted: &[PathBuf]) -> Result<(Disks, Vec<DiskUsage>), Error> {
         let mountinfo = File::open("/proc/self/mountinfo")
-            .map_err(|err| Error::failed(format!("cannot open /proc/self/mountinfo: {err}")))?;
+            .context(|| "cannot open /proc/self/mountinfo".into())?;
         let mut disks = Disks {
             prober: Prober::new(DEFAULT_TIMEOUT),
             wanted: wanted.to_vec(),
@@ -89,7 +89,7 @@ impl Disks {
 
     fn survey(&mut self) -> Result<Vec<DiskUsage>, Error> {
         let all = survey(&Filter::default(), &mut self.prober)
-            .map_err(|err| Error::failed(format!("cannot read the mount table: {err}")))?;
+            .context(|| "cannot read the mount table".into())?;
         let table: Vec<Mount> = all.iter().map(|m| m.mount.clone()).collect();
         let selected: Vec<DiskUsage> = all
             .into_iter()

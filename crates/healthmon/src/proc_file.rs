@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use secops_common::Error;
+use secops_common::{Context, Error};
 
 pub struct ProcFile {
     path: &'static str,
@@ -20,8 +20,7 @@ pub struct ProcFile {
 
 impl ProcFile {
     pub fn open(path: &'static str) -> Result<ProcFile, Error> {
-        let file =
-            File::open(path).map_err(|err| Error::failed(format!("cannot open {path}: {err}")))?;
+        let file = File::open(path).context(|| format!("cannot open {path}"))?;
         Ok(ProcFile {
             path,
             file,
@@ -33,7 +32,7 @@ impl ProcFile {
     pub fn read(&mut self) -> Result<&str, Error> {
         let len = self
             .read_all()
-            .map_err(|err| Error::failed(format!("cannot read {}: {err}", self.path)))?;
+            .context(|| format!("cannot read {}", self.path))?;
         std::str::from_utf8(&self.buf[..len])
             .map_err(|_| Error::failed(format!("{} is not text", self.path)))
     }

@@ -32,8 +32,8 @@ use nix::dir::Dir;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{Uid, User};
-use secops_common::Error;
 use secops_common::text::clip;
+use secops_common::{Context, Error};
 
 /// Command lines are for reading; a few hundred bytes say which service it is.
 const MAX_CMDLINE: usize = 512;
@@ -170,7 +170,7 @@ pub struct ProcessScanner {
 impl ProcessScanner {
     pub fn new() -> Result<ProcessScanner, Error> {
         let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
-            .map_err(|err| Error::failed(format!("cannot open /proc: {err}")))?;
+            .context(|| "cannot open /proc".into())?;
         Ok(ProcessScanner {
             proc_dir,
             ticks_per_sec: procfs::ticks_per_second() as f64,
@@ -203,7 +203,7 @@ impl ProcessScanner {
         self.pids.clear();
         // Dropping the iterator rewinds the directory for the next scan.
         for entry in self.proc_dir.iter() {
-            let entry = entry.map_err(|err| Error::failed(format!("cannot list /proc: {err}")))?;
+            let entry = entry.context(|| "cannot list /proc".into())?;
             if let Some(pid) = parse_u64(entry.file_name().to_bytes()) {
                 self.pids.push(pid as u32);
             }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use secops_common::Error;
+use secops_common::{Context, Error};
 
 use crate::cpu::{CpuUsage, KernelStat};
 use crate::disks::{DiskUsage, Disks};
@@ -110,10 +110,8 @@ impl Sampler {
         let now = Instant::now();
         let stat = self.read_stat()?;
         let cpu = CpuUsage::between(&self.prev, &stat);
-        let memory = Memory::parse(self.meminfo.read()?)
-            .map_err(|err| Error::failed(format!("/proc/meminfo: {err}")))?;
-        let load = Load::parse(self.loadavg.read()?)
-            .map_err(|err| Error::failed(format!("/proc/loadavg: {err}")))?;
+        let memory = Memory::parse(self.meminfo.read()?).context(|| "/proc/meminfo".into())?;
+        let load = Load::parse(self.loadavg.read()?).context(|| "/proc/loadavg".into())?;
         self.processes.scan()?;
         let (top_cpu, top_memory) = match self.top {
             0 => (Vec::new(), Vec::new()),
@@ -151,7 +149,7 @@ impl Sampler {
     fn read_stat(&mut self) -> Result<KernelStat, Error> {
         let mut stat = KernelStat::default();
         stat.parse(self.stat.read()?)
-            .map_err(|err| Error::failed(format!("/proc/stat: {err}")))?;
+            .context(|| "/proc/stat".into())?;
         Ok(stat)
     }
 }

@@ -81,14 +81,15 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Context for I/O errors: `fs::read(&path).context(|| format!("cannot
-/// read {}", path.display()))?` fails the run (exit 3) with one line that
-/// says what was being done and why it failed.
+/// Context for an error from below (I/O, errno, a parser):
+/// `fs::read(&path).context(|| format!("cannot read {}", path.display()))?`
+/// fails the run (exit 3) with one line that says what was being done and
+/// why it failed.
 pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, Error>;
 }
 
-impl<T> Context<T> for std::io::Result<T> {
+impl<T, E: fmt::Display> Context<T> for Result<T, E> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, Error> {
         self.map_err(|err| Error::failed(format!("{}: {err}", what())))
     }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use secops_common::{Error, Severity};
+use secops_common::{Context, Error, Severity};
 
 use crate::owners::find_owners;
 use crate::process::ProcessInfo;
@@ -76,8 +76,8 @@ impl Scanner {
             .map(|s| s.inode)
             .filter(|&i| i != 0)
             .collect();
-        let mut owners = find_owners(&inodes, self.options.profile)
-            .map_err(|err| Error::failed(format!("cannot list /proc: {err}")))?;
+        let mut owners =
+            find_owners(&inodes, self.options.profile).context(|| "cannot list /proc".into())?;
         let mut ports = Vec::with_capacity(sockets.len());
         for socket in sockets {
             let pids = owners.holders.remove(&socket.inode).unwrap_or_default();

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use secops_common::{Error, info, warn};
+use secops_common::{Context, Error, info, warn};
 
 use crate::nmap_xml::{self, NmapRun};
 use crate::ports::PortList;
@@ -143,7 +143,7 @@ fn run_once(nmap: &Path, args: &[String], timeout: Duration) -> Result<Finished,
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|err| Error::failed(format!("cannot run {}: {err}", nmap.display())))?;
+        .context(|| format!("cannot run {}", nmap.display()))?;
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let (success, timed_out) = wait(&mut child, timeout)?;
