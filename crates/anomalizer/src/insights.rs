@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use secops_common::{Error, Record};
+use secops_common::{Context, Error, Record};
 use serde_json::{Value, json};
 
 use crate::detection::timeline::{
@@ -47,7 +47,7 @@ pub fn write(path: &Path, insights: &Insights<'_>) -> Result<(), Error> {
         text
     };
     secops_common::atomic::write_atomic(path, text.as_bytes(), 0o644)
-        .map_err(|err| Error::failed(format!("cannot write {}: {err}", path.display())))
+        .context(|| format!("cannot write {}", path.display()))
 }
 
 fn to_json(i: &Insights<'_>) -> Value {

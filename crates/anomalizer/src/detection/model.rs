@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use secops_common::{Error, config};
+use secops_common::{Context, Error, config};
 use serde::{Deserialize, Serialize};
 
 use crate::mining::drain::Template;
@@ -110,7 +110,7 @@ impl Model {
         let mut json = serde_json::to_vec_pretty(self).expect("a model always serializes");
         json.push(b'\n');
         secops_common::atomic::write_atomic(path, &json, 0o644)
-            .map_err(|err| Error::failed(format!("cannot write {}: {err}", path.display())))
+            .context(|| format!("cannot write {}", path.display()))
     }
 
     /// Whether `source` showed `template` while learning (any source did,

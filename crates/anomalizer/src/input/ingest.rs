@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 use globset::{Glob, GlobMatcher};
-use secops_common::Error;
+use secops_common::{Context, Error};
 
 /// Longest line kept; templates come from the first this many bytes.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -129,7 +129,7 @@ pub fn sources(
     for dir in dirs {
         let mut found = Vec::new();
         walk(dir, matcher.as_ref(), &mut found)
-            .map_err(|err| Error::failed(format!("cannot read {}: {err}", dir.display())))?;
+            .context(|| format!("cannot read {}", dir.display()))?;
         found.sort_by_cached_key(|p| rotation_key(p));
         out.extend(found.into_iter().map(Source::File));
     }
