@@ -149,35 +149,14 @@ pub fn resolve_on_changes(mut changes: Vec<Record>, ended: Vec<Record>) -> Vec<R
 mod tests {
     use super::*;
     use crate::monitor::Monitor;
-    use crate::sockets::{Proto, Socket};
-    use crate::whitelist::Verdict;
     use secops_common::{Alerting, Severity};
-    use std::net::SocketAddr;
 
     fn port(number: u16, inode: u64, status: Status) -> Port {
         let severity = match status {
             Status::Approved | Status::Unchecked => Severity::Info,
             _ => Severity::High,
         };
-        Port {
-            socket: Socket {
-                proto: Proto::Tcp,
-                local: SocketAddr::from(([0, 0, 0, 0], number)),
-                remote: None,
-                state: "listen",
-                uid: 0,
-                inode,
-            },
-            user: "root".into(),
-            pids: vec![],
-            owner: None,
-            verdict: Verdict {
-                status,
-                severity,
-                reason: None,
-            },
-            note: None,
-        }
+        crate::monitor::tests::port(number, inode, status, severity)
     }
 
     /// One pass as `run` makes it: (kind, port, alert stage) of each record.

@@ -121,13 +121,14 @@ fn changes(previous: &HashMap<Key, Port>, current: &[Port]) -> Vec<Record> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sockets::Socket;
     use crate::whitelist::{Status, Verdict};
     use secops_common::Severity;
 
-    fn port(port: u16, inode: u64, status: Status, severity: Severity) -> Port {
+    /// A root-held TCP listener on 0.0.0.0 with this verdict.
+    pub(crate) fn port(port: u16, inode: u64, status: Status, severity: Severity) -> Port {
         Port {
             socket: Socket {
                 proto: Proto::Tcp,
