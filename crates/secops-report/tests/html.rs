@@ -118,12 +118,12 @@ fn make_report(dir: &Path) -> Made {
         // hostname(1) refuses such a name; the kernel takes any bytes.
         .args(["--uts", "python3", "-c", "import os, socket, sys\nsocket.sethostname(sys.argv[1])\nos.execv(sys.argv[2], sys.argv[2:])", HOSTILE_HOST])
         .arg(tool_path("healthmon"))
-        .args(["--interval", "1s", "--count", "3", "--top", "3", "--format", "jsonl"]);
+        .args(["--interval", "1s", "--count", "3", "--top", "3", "--no-state", "--format", "jsonl"]);
     run_to_file(healthmon, &health);
 
     let disk = dir.join("disk.jsonl");
     let mut disk_alert = tool("disk-alert");
-    disk_alert.args(["--all", "--format", "jsonl"]);
+    disk_alert.args(["--all", "--no-state", "--format", "jsonl"]);
     run_to_file(disk_alert, &disk);
 
     let mut log = String::new();
@@ -144,7 +144,9 @@ fn make_report(dir: &Path) -> Made {
     let log = write(dir, "app.log", log);
     let anomalies = dir.join("anomalies.jsonl");
     let mut anomalizer = tool("anomalizer");
-    anomalizer.args(["--format", "jsonl", "--log"]).arg(&log);
+    anomalizer
+        .args(["--no-state", "--format", "jsonl", "--log"])
+        .arg(&log);
     run_to_file(anomalizer, &anomalies);
 
     let inputs = vec![traffic, health, disk, anomalies];
@@ -487,7 +489,7 @@ fn the_browser_harness_sees_console_errors_and_alerts() {
 /// `anomalizer --format jsonl | secops-report`.
 fn anomalizer_records(log: String) -> Vec<Value> {
     let out = run_with_stdin(
-        tool("anomalizer").args(["--format", "jsonl"]),
+        tool("anomalizer").args(["--no-state", "--format", "jsonl"]),
         log.as_bytes(),
     );
     assert!(out.status.code().unwrap() <= 1, "{}", stderr(&out));
