@@ -36,6 +36,9 @@ const SCHEDULED: &[&str] = &[
     "vulnscan",
 ];
 
+/// Shell builtins the schedules use.
+const SHELL_BUILTINS: &[&str] = &["set"];
+
 /// A shell command line taken apart: its simple commands (words, with
 /// quotes removed and redirections dropped) and the files it appends to.
 #[derive(Debug, Default)]
@@ -179,6 +182,8 @@ fn check_script(origin: &str, script: &Script) {
                 let remote = words[split + 1..].join(" ");
                 check_script(&format!("{origin} (remote)"), &parse_shell(&remote));
             }
+        } else if SHELL_BUILTINS.contains(&name) {
+            // `set -o pipefail`: the shell's own.
         } else if program.is_absolute() {
             assert!(
                 program.exists(),
@@ -359,8 +364,17 @@ fn crontab_lines_parse_and_name_real_programs_and_flags() {
     }
 }
 
-/// The ExecStart/ExecStartPre commands of a unit, `/bin/sh -c '...'`
-/// unwrapped into the script it runs.
+/// The script of `/bin/sh -c SCRIPT` or `/bin/bash -o pipefail -c SCRIPT`.
+fn shell_script(words: &[String]) -> Option<&str> {
+    if !(words[0].ends_with("/sh") || words[0].ends_with("/bash")) {
+        return None;
+    }
+    let c = words.iter().position(|w| w == "-c")?;
+    words.get(c + 1).map(String::as_str)
+}
+
+/// The ExecStart/ExecStartPre commands of a unit, `/bin/bash -o pipefail
+/// -c '...'` unwrapped into the script it runs.
 fn exec_lines(unit: &Path) -> Vec<(String, Script)> {
     let text = std::fs::read_to_string(unit).unwrap();
     let name = unit.file_name().unwrap().to_string_lossy().into_owned();
@@ -375,10 +389,9 @@ fn exec_lines(unit: &Path) -> Vec<(String, Script)> {
         let origin = format!("{name}:{}", i + 1);
         let outer = parse_shell(value.trim_start_matches(['-', '@', '+', '!']));
         let words = &outer.commands[0];
-        let script = if words[0].ends_with("/sh") && words.get(1).is_some_and(|w| w == "-c") {
-            parse_shell(&words[2])
-        } else {
-            outer
+        let script = match shell_script(words) {
+            Some(inner) => parse_shell(inner),
+            None => outer,
         };
         found.push((origin, script));
     }
@@ -566,4 +579,100 @@ fn shell_parser_understands_the_constructs_used() {
         s.appends,
         vec!["/var/log/e.log", "/var/log/n.jsonl", "/var/log/t.jsonl"]
     );
+}
+
+/// Every shipped pipeline (`tool | tee | secops-notify`, in a unit or a
+/// crontab line) ends with the tool's status when the tool fails, not the
+/// notifier's: a unit whose tool failed must fail (`pipefail`), so systemd
+/// shows it and `OnFailure=` fires. The tools are the real binaries, made
+/// to fail by a flag they refuse (exit 2), and to succeed by `--version`;
+/// secops-notify is the real one with an `--exec` sink.
+#[test]
+fn shipped_pipelines_fail_when_their_tool_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, log) = (dir.path().join("bin"), dir.path().join("log"));
+    std::fs::create_dir_all(&log).unwrap();
+    let wrap = |tool_args: &str| {
+        let _ = std::fs::remove_dir_all(&bin);
+        std::fs::create_dir_all(&bin).unwrap();
+        for name in TOOLS.iter().chain(&["journalctl"]) {
+            let body = match *name {
+                "secops-notify" => format!(
+                    "exec '{}/secops-notify' --state-dir '{}' --exec 'cat >/dev/null'",
+                    bin_dir().display(),
+                    dir.path().join("notify").display()
+                ),
+                // The journal is only the input: empty.
+                "journalctl" => "exit 0".to_string(),
+                _ => format!("exec '{}/{name}' {tool_args}", bin_dir().display()),
+            };
+            let path = bin.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    };
+    let localize = |text: &str| {
+        text.replace("/usr/local/bin/", &format!("{}/", bin.display()))
+            .replace(
+                "/usr/bin/journalctl",
+                &bin.join("journalctl").display().to_string(),
+            )
+            .replace("/var/log/secops", &log.display().to_string())
+            .replace(
+                "/var/log/disk_alert.log",
+                &log.join("disk_alert.log").display().to_string(),
+            )
+    };
+    // (origin, program and arguments) of every pipeline that feeds a tool
+    // into secops-notify.
+    let mut pipelines: Vec<(String, Vec<String>)> = Vec::new();
+    for unit in with_extension("service") {
+        let text = std::fs::read_to_string(&unit).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if let Some(value) = line.strip_prefix("ExecStart=")
+                && value.contains("secops-notify")
+            {
+                let origin = format!("{}:{}", unit.file_name().unwrap().to_string_lossy(), i + 1);
+                pipelines.push((origin, parse_shell(value).commands.remove(0)));
+            }
+        }
+    }
+    for crontab in with_extension("cron") {
+        for (origin, command) in cron_jobs(&crontab) {
+            if command.contains("| secops-notify") {
+                pipelines.push((origin, vec!["/bin/bash".into(), "-c".into(), command]));
+            }
+        }
+    }
+    assert!(pipelines.len() >= 15, "{pipelines:?}");
+    let run = |words: &[String]| {
+        let words: Vec<String> = words.iter().map(|w| localize(w)).collect();
+        Command::new(&words[0])
+            .args(&words[1..])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env_remove("SECOPS_STATE_DIR")
+            .output()
+            .unwrap()
+    };
+    wrap("--no-such-flag");
+    for (origin, words) in &pipelines {
+        let out = run(words);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{origin}: the tool failed with 2, the pipeline must too: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    wrap("--version >/dev/null");
+    for (origin, words) in &pipelines {
+        let out = run(words);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{origin}: every part succeeded: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
