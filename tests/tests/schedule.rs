@@ -651,7 +651,6 @@ fn shipped_pipelines_fail_when_their_tool_fails() {
         Command::new(&words[0])
             .args(&words[1..])
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .env_remove("SECOPS_STATE_DIR")
             .output()
             .unwrap()
     };
