@@ -2,13 +2,46 @@
 //! the same directory, flushed to disk, then renamed over the target. A crash
 //! or a kill mid-write leaves the previous file (report, baseline, metrics)
 //! untouched, never a truncated one.
+//!
+//! The temporary file is named `.TARGET.secops-tmp.PID.RAND` (the target's
+//! name, the writer's process id, six random characters), so an operator
+//! can tell whose it is, and the writer holds an exclusive `flock` on it
+//! until it is renamed or removed. A writer killed with SIGKILL (or a power
+//! cut) cannot remove its own: the next write into the same directory does,
+//! for every such file whose lock is free and whose writer is gone (no
+//! process of that id, or the file untouched for a minute, so a reused
+//! process id does not keep it forever). Only regular files of this user
+//! that match the pattern exactly are removed; a file being written by a
+//! live writer, in this or another PID namespace, is locked and left alone.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, Permissions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use tempfile::NamedTempFile;
+
+/// What marks a temporary file as one of ours: `.TARGET` + this + `PID.RAND`.
+pub const TEMP_MARK: &str = ".secops-tmp.";
+
+/// How many random characters end a temporary file's name.
+const RAND_LEN: usize = 6;
+
+/// A temporary file whose writer's process id still exists is left alone
+/// unless it has not been written for this long (the id was reused).
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// A directory is searched for leftovers at most this often per process (a
+/// fetch writing 100,000 files into one directory lists it once a minute,
+/// not 100,000 times).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// A file being written atomically. Dropping it without [`commit`] removes
 /// the temporary file and leaves the target as it was.
@@ -17,16 +50,17 @@ use tempfile::NamedTempFile;
 pub struct AtomicFile {
     target: PathBuf,
     temp: BufWriter<NamedTempFile>,
+    /// The lock that tells the next writer this temporary file is live;
+    /// released when the file is renamed or removed.
+    _lock: Option<Flock<File>>,
 }
 
 impl AtomicFile {
     /// Starts writing `target`. A new file gets `mode` (less the umask); a
-    /// file that already exists keeps its own permissions.
+    /// file that already exists keeps its own permissions. Leftovers of
+    /// writers that were killed are removed from the directory first.
     pub fn create(target: &Path, mode: u32) -> io::Result<AtomicFile> {
-        let dir = match target.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
+        let dir = parent_of(target);
         let name = target
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
@@ -34,17 +68,28 @@ impl AtomicFile {
             Ok(meta) => meta.permissions().mode() & 0o7777,
             Err(_) => mode,
         };
-        let mut prefix = std::ffi::OsString::from(".");
+        sweep_if_due(dir);
+        let mut prefix = OsString::from(".");
         prefix.push(name);
-        prefix.push(".");
+        prefix.push(TEMP_MARK);
+        prefix.push(format!("{}.", std::process::id()));
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
-            .suffix(".tmp")
+            .suffix("")
+            .rand_bytes(RAND_LEN)
             .permissions(Permissions::from_mode(mode))
             .tempfile_in(dir)?;
+        // A file system without flock (some network mounts) still gets the
+        // process-id test.
+        let lock = temp
+            .as_file()
+            .try_clone()
+            .ok()
+            .and_then(|file| Flock::lock(file, FlockArg::LockExclusiveNonblock).ok());
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temp: BufWriter::new(temp),
+            _lock: lock,
         })
     }
 
@@ -75,11 +120,7 @@ impl AtomicFile {
             .map_err(io::IntoInnerError::into_error)?;
         temp.as_file().sync_all()?;
         temp.persist(&self.target).map_err(|err| err.error)?;
-        let dir = match self.target.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        File::open(dir)?.sync_all()
+        File::open(parent_of(&self.target))?.sync_all()
     }
 }
 
@@ -104,6 +145,127 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     file.commit()
 }
 
+/// The directory `target` lies in (`.` for a bare name).
+fn parent_of(target: &Path) -> &Path {
+    match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Sweeps `dir` unless this process did within [`SWEEP_EVERY`].
+fn sweep_if_due(dir: &Path) {
+    static SWEPT: Mutex<Option<HashMap<PathBuf, Instant>>> = Mutex::new(None);
+    let key = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    {
+        let mut swept = SWEPT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let swept = swept.get_or_insert_with(HashMap::new);
+        let now = Instant::now();
+        if swept
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < SWEEP_EVERY)
+        {
+            return;
+        }
+        swept.insert(key, now);
+    }
+    remove_leftovers(dir);
+}
+
+/// Removes the temporary files that writers killed mid-write left in `dir`
+/// (see the module's documentation for which); returns their names. Best
+/// effort: a directory that cannot be listed is left as it is.
+pub fn remove_leftovers(dir: &Path) -> Vec<OsString> {
+    let mut removed = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = temp_owner(&name) else {
+            continue;
+        };
+        let path = entry.path();
+        if is_abandoned(&path, pid) && fs::remove_file(&path).is_ok() {
+            removed.push(name);
+        }
+    }
+    removed
+}
+
+/// The writer's process id when `name` is one of our temporary files:
+/// `.TARGET.secops-tmp.PID.RAND`.
+pub fn temp_owner(name: &OsStr) -> Option<u32> {
+    let name = name.as_bytes();
+    let mark = TEMP_MARK.as_bytes();
+    if name.first() != Some(&b'.') {
+        return None;
+    }
+    let at = name.windows(mark.len()).rposition(|w| w == mark)?;
+    if at < 2 {
+        return None;
+    }
+    let rest = &name[at + mark.len()..];
+    let dot = rest.iter().position(|b| *b == b'.')?;
+    let (pid, rand) = (&rest[..dot], &rest[dot + 1..]);
+    let digits = !pid.is_empty() && pid.len() <= 10 && pid.iter().all(u8::is_ascii_digit);
+    let random = rand.len() == RAND_LEN && rand.iter().all(u8::is_ascii_alphanumeric);
+    if !(digits && random) {
+        return None;
+    }
+    std::str::from_utf8(pid).ok()?.parse().ok()
+}
+
+/// Whether the temporary file at `path`, named for process `pid`, was left
+/// by a writer that is gone: a regular file of this user whose lock is
+/// free, and whose process is gone or that has not been written for a
+/// minute.
+fn is_abandoned(path: &Path, pid: u32) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.file_type().is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return false;
+    }
+    let Ok(file) = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return false;
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(_unlocked_when_dropped) => {}
+        // Held: a live writer, here or in another PID namespace.
+        Err((_, Errno::EWOULDBLOCK)) => return false,
+        // No flock here: the process id alone decides.
+        Err(_) => {}
+    }
+    let idle = meta
+        .modified()
+        .ok()
+        .and_then(|at| SystemTime::now().duration_since(at).ok())
+        .is_some_and(|idle| idle >= STALE_AFTER);
+    idle || !process_exists(pid)
+}
+
+/// Whether a process of this id exists (signal 0: EPERM means it does,
+/// under another user).
+fn process_exists(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    if raw <= 0 {
+        return false;
+    }
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
+        Err(Errno::ESRCH)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,7 +274,7 @@ mod tests {
         fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".tmp"))
+            .filter(|n| n.contains(TEMP_MARK))
             .collect()
     }
 
@@ -125,6 +287,13 @@ mod tests {
         let mut file = AtomicFile::create(&path, 0o600).unwrap();
         file.write_all(b"new").unwrap();
         file.flush().unwrap();
+        let temps = leftovers(dir.path());
+        assert_eq!(temps.len(), 1, "{temps:?}");
+        let pid = std::process::id();
+        assert!(
+            temps[0].starts_with(&format!(".report.json.secops-tmp.{pid}.")),
+            "the temporary file says whose it is: {temps:?}"
+        );
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             "old",
@@ -164,5 +333,102 @@ mod tests {
             fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
             0o640
         );
+    }
+
+    /// A process id no process has: one that has just exited.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    /// A file last written `age` ago.
+    fn touch(path: &Path, age: Duration) {
+        fs::write(path, b"half a baseline").unwrap();
+        age_file(path, age);
+    }
+
+    fn age_file(path: &Path, age: Duration) {
+        let file = File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    #[test]
+    fn the_next_write_removes_what_killed_writers_left_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("fim.baseline");
+        let dead = dead_pid();
+        let me = std::process::id();
+        let name = |pid: u32, rand: &str| format!(".fim.baseline.secops-tmp.{pid}.{rand}");
+        // Left by a writer killed with SIGKILL: its process is gone.
+        touch(&dir.path().join(name(dead, "a1B2c3")), Duration::ZERO);
+        // Of another target in the same directory, also abandoned.
+        touch(
+            &dir.path()
+                .join(format!(".report.csv.secops-tmp.{dead}.zzzzzz")),
+            Duration::ZERO,
+        );
+        // Being written by a live writer (this process holds its lock).
+        let live = dir.path().join(name(dead, "L1v3ww"));
+        touch(&live, Duration::from_secs(3600));
+        let _held = Flock::lock(File::open(&live).unwrap(), FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, err)| err)
+            .unwrap();
+        // Unlocked, of a live process, fresh: in the instant between its
+        // creation and its lock.
+        let starting = dir.path().join(name(me, "n3wfil"));
+        touch(&starting, Duration::ZERO);
+        // Not ours: an operator's file, a name that only looks similar, a
+        // directory, a symlink.
+        let keep = [
+            "fim.baseline.secops-tmp.1.abcdef".to_string(),
+            ".fim.baseline.secops-tmp.12x.abcdef".to_string(),
+            ".fim.baseline.secops-tmp.12.abcdefg".to_string(),
+            ".fim.baseline.secops-tmp.notes".to_string(),
+            ".fim.baseline.1234.tmp".to_string(),
+        ];
+        for other in &keep {
+            touch(&dir.path().join(other), Duration::from_secs(3600));
+        }
+        fs::create_dir(dir.path().join(name(dead, "d1rrrr"))).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(name(dead, "l1nkkk"))).unwrap();
+
+        write_atomic(&target, b"new", 0o600).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        let mut left = leftovers(dir.path());
+        left.sort();
+        let mut want = vec![
+            name(dead, "L1v3ww"),
+            name(dead, "d1rrrr"),
+            name(dead, "l1nkkk"),
+            name(me, "n3wfil"),
+            keep[0].clone(),
+            keep[1].clone(),
+            keep[2].clone(),
+            keep[3].clone(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
+        assert!(dir.path().join(&keep[4]).exists());
+
+        // A process id reused by a live process keeps its file only while
+        // the file is fresh.
+        age_file(&starting, STALE_AFTER + Duration::from_secs(1));
+        let removed = remove_leftovers(dir.path());
+        assert_eq!(removed, [OsString::from(name(me, "n3wfil"))]);
+        assert!(live.exists(), "a locked file is never removed");
+    }
+
+    #[test]
+    fn temp_names_are_recognised_exactly() {
+        let of = |s: &str| temp_owner(OsStr::new(s));
+        assert_eq!(of(".x.secops-tmp.42.abcDE9"), Some(42));
+        assert_eq!(of(".a.secops-tmp.b.secops-tmp.7.zzzzzz"), Some(7));
+        assert_eq!(of("..secops-tmp.7.zzzzzz"), None, "a target has a name");
+        assert_eq!(of(".x.secops-tmp.42.abcde"), None);
+        assert_eq!(of(".x.secops-tmp..abcdef"), None);
+        assert_eq!(of(".x.secops-tmp.99999999999.abcdef"), None);
+        assert_eq!(of(".x.secops-tmp.42.abc-ef"), None);
     }
 }
