@@ -1,6 +1,8 @@
 //! Human-readable text that several tools put in messages: sizes as
-//! `free -h`/`df -h` write them, and long strings cut without splitting a
-//! character.
+//! `free -h`/`df -h` write them, long strings cut without splitting a
+//! character, and attacker-chosen text made safe to show on a terminal.
+
+use std::borrow::Cow;
 
 /// `512 B`, `1.5 KiB`, `75.8 GiB`: binary units, one decimal.
 pub fn human_bytes(bytes: u64) -> String {
@@ -33,6 +35,93 @@ pub fn clip(text: &mut String, max: usize) {
     text.push('…');
 }
 
+/// Whether `c` must not reach a terminal raw: controls (C0, DEL, C1),
+/// line and paragraph separators, Unicode format characters (bidi embeddings,
+/// overrides and isolates, zero-width spaces and joiners, the byte order
+/// mark, tag characters), other default-ignorable and blank-looking
+/// characters (Hangul fillers, variation selectors, spaces other than
+/// U+0020), private-use characters and noncharacters. Each of these can make
+/// one name display as another (`\u{202e}` reverses what follows) or hide
+/// part of it. Characters Rust's own tables call unprintable (unassigned
+/// code points, say) are included, so a terminal's newer font cannot draw
+/// them as something else.
+pub fn is_unsafe_to_show(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    let u = u32::from(c);
+    unprintable(c)
+        || matches!(
+            u,
+            0x00A0 // no-break space
+            | 0x00AD // soft hyphen
+            | 0x034F // combining grapheme joiner
+            | 0x0600..=0x0605 // Arabic number signs (format)
+            | 0x061C // Arabic letter mark
+            | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+            | 0x115F..=0x1160 // Hangul fillers
+            | 0x1680 // Ogham space mark
+            | 0x17B4..=0x17B5 // Khmer inherent vowels (invisible)
+            | 0x180B..=0x180F // Mongolian variation selectors, vowel separator
+            | 0x2000..=0x200F // spaces, zero-width space/joiners, LRM, RLM
+            | 0x2028..=0x202F // line/paragraph separators, bidi embeddings and overrides, narrow no-break space
+            | 0x205F..=0x206F // medium space, word joiner, invisible operators, bidi isolates, deprecated format
+            | 0x2800 // braille blank
+            | 0x3000 // ideographic space
+            | 0x3164 // Hangul filler
+            | 0xE000..=0xF8FF // private use
+            | 0xFDD0..=0xFDEF // noncharacters
+            | 0xFE00..=0xFE0F // variation selectors
+            | 0xFEFF // zero-width no-break space, byte order mark
+            | 0xFFA0 // halfwidth Hangul filler
+            | 0xFFF0..=0xFFFB // unassigned specials, interlinear annotation
+            | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF // tags, variation selectors supplement
+            | 0xF0000.. // supplementary private use
+        )
+        || u & 0xFFFE == 0xFFFE // U+xFFFE and U+xFFFF noncharacters
+}
+
+/// Rust's `escape_debug` escapes a character that is not printable, and a
+/// grapheme extender (a combining mark) only at the start of a string: so
+/// after a leading `a` it escapes exactly the unprintable ones.
+fn unprintable(c: char) -> bool {
+    let mut pair = String::with_capacity(5);
+    pair.push('a');
+    pair.push(c);
+    pair.escape_debug().nth(1) == Some('\\')
+}
+
+/// `text` as a terminal may show it: unchanged when every character is safe
+/// to show, else with each unsafe one (see [`is_unsafe_to_show`]) written as
+/// a Rust-style escape (`\n`, `\t`, `\r`, `\u{202e}`), and backslashes
+/// doubled so the escapes cannot be confused with the text, as `ls -b`
+/// does. A combining mark at the start is escaped too, since it would
+/// combine with whatever the terminal shows before it.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    let starts_combining = text
+        .chars()
+        .next()
+        .is_some_and(|c| !c.is_ascii() && c.escape_debug().next() == Some('\\'));
+    if !starts_combining && !text.chars().any(is_unsafe_to_show) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if is_unsafe_to_show(c) || (i == 0 && starts_combining) => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +146,55 @@ mod tests {
         let mut ascii = "x".repeat(10);
         clip(&mut ascii, 4);
         assert_eq!(ascii, "xxxx…");
+    }
+
+    #[test]
+    fn spoofing_characters_are_shown_escaped() {
+        // U+202E makes "exporter_node" display as "edon_retropxe": a name
+        // that reads as another.
+        assert_eq!(visible("ssh\u{202e}dtcartxe"), "ssh\\u{202e}dtcartxe");
+        for c in [
+            '\u{202a}',
+            '\u{202b}',
+            '\u{202c}',
+            '\u{202d}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{feff}',
+            '\u{85}',
+            '\u{9b}',
+            '\u{7f}',
+            '\u{0}',
+            '\u{1b}',
+            '\u{e0041}',
+            '\u{a0}',
+            '\u{3164}',
+        ] {
+            let shown = visible(&format!("a{c}b")).into_owned();
+            assert_eq!(shown, format!("a\\u{{{:x}}}b", u32::from(c)));
+            assert!(shown.chars().all(|c| c.is_ascii_graphic()), "{shown:?}");
+        }
+        assert_eq!(visible("a\nb\tc\\d"), "a\\nb\\tc\\\\d");
+        assert_eq!(visible("\u{301}x"), "\\u{301}x");
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        for text in [
+            "sshd",
+            "tcp 0.0.0.0:22",
+            "C:\\x2d",
+            "Grüße, 東京 ✓",
+            "é",
+            "e\u{301}",
+        ] {
+            assert!(matches!(visible(text), Cow::Borrowed(_)), "{text}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 
 use secops_common::Record;
-use secops_common::output::{Table, cell_text};
+use secops_common::output::{Table, cell_text, markdown_literal};
 use serde_json::Value;
 
 use crate::columns;
@@ -145,23 +145,14 @@ fn write_table(
 }
 
 /// A host, tool or group name in running text. Names come from records,
-/// which an attacker may have shaped, so control characters are escaped as
-/// in table cells, and in Markdown so is anything that could turn into
-/// markup or a link.
+/// which an attacker may have shaped, so control, bidi and invisible
+/// characters are escaped as in table cells, and in Markdown the name is a
+/// code span, literal text in every renderer, as table cells are.
 fn inline(style: Style, name: &str) -> String {
     let text = cell_text(Some(&Value::String(name.to_string())));
     match style {
         Style::Text => text,
-        Style::Markdown => {
-            let mut escaped = String::with_capacity(text.len());
-            for c in text.chars() {
-                if "\\`*_[]<>|~#&!".contains(c) {
-                    escaped.push('\\');
-                }
-                escaped.push(c);
-            }
-            escaped
-        }
+        Style::Markdown => markdown_literal(&text),
     }
 }
 
@@ -238,17 +229,17 @@ mod tests {
         ];
         assert_eq!(
             rendered(Style::Markdown, Some(GroupBy::Severity), records),
-            "**2 records** from web\\*1\\* (2 filtered out)\n\
+            "**2 records** from `web*1*` (2 filtered out)\n\
              \n\
              - severity: 2 high\n\
-             - tool: 2 traffic-cop\n\
+             - tool: 2 `traffic-cop`\n\
              \n\
-             ### severity high: 2 records\n\
+             ### severity `high`: 2 records\n\
              \n\
              | kind | message |\n\
              | --- | --- |\n\
-             | port | a\\|b |\n\
-             | port | c |\n"
+             | `port` | `a\\|b` |\n\
+             | `port` | `c` |\n"
         );
     }
 

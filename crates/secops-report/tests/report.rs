@@ -218,25 +218,25 @@ fn markdown_for_a_ticket_from_the_file_extension() {
         "**3 records** from 2 hosts (2 filtered out)\n\
          \n\
          - severity: 1 critical, 1 high, 1 low\n\
-         - tool: 1 fim-check, 1 healthmon, 1 traffic-cop\n\
+         - tool: 1 `fim-check`, 1 `healthmon`, 1 `traffic-cop`\n\
          \n\
-         ### kind disk.usage: 1 record (1 low)\n\
-         \n\
-         | severity | host | tool | message |\n\
-         | --- | --- | --- | --- |\n\
-         | low | db1 | healthmon | /var at 81% |\n\
-         \n\
-         ### kind fim.changed: 1 record (1 critical)\n\
+         ### kind `disk.usage`: 1 record (1 low)\n\
          \n\
          | severity | host | tool | message |\n\
          | --- | --- | --- | --- |\n\
-         | critical | db1 | fim-check | /etc/passwd changed |\n\
+         | `low` | `db1` | `healthmon` | `/var at 81%` |\n\
          \n\
-         ### kind port: 1 record (1 high)\n\
+         ### kind `fim.changed`: 1 record (1 critical)\n\
          \n\
          | severity | host | tool | message |\n\
          | --- | --- | --- | --- |\n\
-         | high | web1 | traffic-cop | tcp 0.0.0.0:8080 not whitelisted |\n"
+         | `critical` | `db1` | `fim-check` | `/etc/passwd changed` |\n\
+         \n\
+         ### kind `port`: 1 record (1 high)\n\
+         \n\
+         | severity | host | tool | message |\n\
+         | --- | --- | --- | --- |\n\
+         | `high` | `web1` | `traffic-cop` | `tcp 0.0.0.0:8080 not whitelisted` |\n"
     );
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-pub use self::table::{Table, cell_text};
+pub use self::table::{Table, cell_text, markdown_cell, markdown_escape, markdown_literal};
 use crate::atomic::AtomicFile;
 use crate::exit::Error;
 use crate::record::Record;

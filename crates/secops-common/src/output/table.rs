@@ -1,11 +1,13 @@
 //! Aligned text tables for terminals and Markdown tables for tickets and
 //! wikis: one layout, two renderings.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde_json::Value;
 
 use crate::record::Record;
+use crate::text::visible;
 
 /// Cells longer than this are cut with `…` (except in the last column), so
 /// one long command line does not push every other column off the screen.
@@ -57,7 +59,11 @@ impl Table {
         let Some(&last) = shown.last() else {
             return Ok(());
         };
-        let header: Vec<String> = self.columns.iter().map(|c| c.to_uppercase()).collect();
+        let header: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| visible(&c.to_uppercase()).into_owned())
+            .collect();
         let clip = |c: usize, text: &str| {
             if c == last {
                 text.to_string()
@@ -94,7 +100,9 @@ impl Table {
         Ok(())
     }
 
-    /// A GitHub-flavoured Markdown table.
+    /// A GitHub-flavoured Markdown table. Every cell is a code span (see
+    /// [`markdown_cell`]), so record text stays literal text in any
+    /// renderer; the header names the fields with their punctuation escaped.
     pub fn render_markdown(&self, out: &mut dyn Write) -> io::Result<()> {
         let shown = self.shown();
         if shown.is_empty() {
@@ -118,7 +126,7 @@ impl Table {
         for row in &self.rows {
             line(
                 &mut text,
-                &mut shown.iter().map(|&c| markdown_escape(&row[c])),
+                &mut shown.iter().map(|&c| markdown_cell(&row[c])),
             );
         }
         out.write_all(text.as_bytes())
@@ -126,8 +134,10 @@ impl Table {
 }
 
 /// A field as one line of text: `-` for missing or null, lists joined with
-/// commas, and control characters escaped, since process names and log
-/// text are attacker-chosen and must not drive the operator's terminal.
+/// commas, and control, bidi, separator and zero-width characters escaped
+/// (see [`visible`]), since process names and log text are attacker-chosen
+/// and must neither drive the operator's terminal nor display as another
+/// name.
 pub fn cell_text(value: Option<&Value>) -> String {
     let raw = match value {
         None | Some(Value::Null) => return "-".to_string(),
@@ -142,10 +152,9 @@ pub fn cell_text(value: Option<&Value>) -> String {
             .join(","),
         Some(other) => other.to_string(),
     };
-    if raw.chars().any(char::is_control) {
-        raw.chars().flat_map(char::escape_debug).collect()
-    } else {
-        raw
+    match visible(&raw) {
+        Cow::Borrowed(_) => raw,
+        Cow::Owned(shown) => shown,
     }
 }
 
@@ -158,13 +167,63 @@ fn clip(text: &str, max: usize) -> String {
     cut
 }
 
-/// Escapes what would break the table (`|`) or be rendered as markup by a
-/// ticket system (raw HTML): cell text is attacker-chosen.
-fn markdown_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// Text from a record as Markdown that every renderer shows literally: a
+/// code span, inside which CommonMark, GitHub and GitLab make no links,
+/// images, autolinks (bare URLs, `www.`, e-mail addresses, mentions, issue
+/// references), HTML, emphasis or entities. The fence is one backtick longer
+/// than any run of them in the text, padded with a space where the text
+/// starts or ends with one (or with a space), which CommonMark strips again.
+/// The text must be one line, as [`cell_text`] makes it. Empty text is
+/// nothing. For running text (headings, the summary); in a table cell use
+/// [`markdown_cell`].
+pub fn markdown_literal(text: &str) -> String {
+    code_span(text, false)
+}
+
+/// [`markdown_literal`] for a table cell: `|` is written `\|`, which
+/// GitHub's and markdown-it's tables turn back into `|` inside a cell (even
+/// in a code span, and whatever precedes it).
+pub fn markdown_cell(text: &str) -> String {
+    code_span(text, true)
+}
+
+fn code_span(text: &str, in_table: bool) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = text.starts_with('`')
+        || text.ends_with('`')
+        || (text.starts_with(' ')
+            && text.ends_with(' ')
+            && !text.trim_start_matches(' ').is_empty());
+    let pad = if pad { " " } else { "" };
+    let body = if in_table {
+        Cow::Owned(text.replace('|', "\\|"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    format!("{fence}{pad}{body}{pad}{fence}")
+}
+
+/// Operator-chosen text (column names) as plain Markdown: every ASCII
+/// punctuation character backslash-escaped, which CommonMark defines as
+/// that character, literally.
+pub fn markdown_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in visible(text).chars() {
+        if c.is_ascii_punctuation() {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 #[cfg(test)]
@@ -204,15 +263,75 @@ mod tests {
     }
 
     #[test]
-    fn markdown_escapes_pipes() {
-        let mut table = Table::new(&["process", "port"]);
-        table.push(&rec(22.into(), "a|b<script>"));
+    fn markdown_cells_are_code_spans() {
+        let mut table = Table::new(&["process", "port", "unit_name"]);
+        table.push(&rec(22.into(), "a|b<script>").with("unit_name", "x``y"));
         let mut out = Vec::new();
         table.render_markdown(&mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "| process | port |\n| --- | --- |\n| a\\|b&lt;script&gt; | 22 |\n"
+            "| process | port | unit\\_name |\n| --- | --- | --- |\n| `a\\|b<script>` | `22` | ```x``y``` |\n"
         );
+    }
+
+    #[test]
+    fn markdown_literal_keeps_backticks_and_spaces() {
+        assert_eq!(markdown_literal("plain"), "`plain`");
+        assert_eq!(markdown_literal("`x"), "`` `x ``");
+        assert_eq!(markdown_literal("a ` b"), "``a ` b``");
+        assert_eq!(markdown_literal(" x "), "`  x  `");
+        assert_eq!(markdown_literal("  "), "`  `");
+        assert_eq!(markdown_literal(""), "");
+        assert_eq!(markdown_literal("a|b"), "`a|b`");
+        assert_eq!(markdown_cell("a|b\\|c"), "`a\\|b\\\\|c`");
+        assert_eq!(markdown_escape("a_b[c]"), "a\\_b\\[c\\]");
+    }
+
+    #[test]
+    fn hostile_cells_are_literal_in_markdown() {
+        // Links, tracking images, HTML and autolinks from a record: inside
+        // a code span none of them is markup (checked against a real
+        // renderer in secops-report's tests).
+        let mut table = Table::new(&["process", "message"]);
+        let mut r = rec(1.into(), "[x](javascript:alert(1))");
+        r.message =
+            "![](http://track.example/p.gif) www.evil.example a@b.example <img src=x>".into();
+        table.push(&r);
+        let mut out = Vec::new();
+        table.render_markdown(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| `[x](javascript:alert(1))` | `![](http://track.example/p.gif) www.evil.example a@b.example <img src=x>` |"
+        );
+    }
+
+    #[test]
+    fn bidi_and_invisible_characters_are_shown_escaped() {
+        // "\u{202e}" would show "sshd\u{202e}rotropxe_edon" as
+        // "sshdnode_exporter" (reversed) on a terminal.
+        let mut table = Table::new(&["process", "message"]);
+        let mut r = rec(1.into(), "sshd\u{202e}retropxe_edon");
+        r.message = "a\u{2028}b\u{2066}c\u{200b}d\u{85}e".into();
+        table.push(&r);
+        let mut out = Vec::new();
+        table.render_text(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.chars()
+                .all(|c| c == '\n' || c.is_ascii_graphic() || c == ' '),
+            "{text:?}"
+        );
+        assert!(text.contains("sshd\\u{202e}retropxe_edon"), "{text:?}");
+        assert!(
+            text.contains("a\\u{2028}b\\u{2066}c\\u{200b}d\\u{85}e"),
+            "{text:?}"
+        );
+        let mut out = Vec::new();
+        table.render_markdown(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("`sshd\\u{202e}retropxe_edon`"), "{text:?}");
     }
 
     #[test]
