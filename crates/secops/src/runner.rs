@@ -1,0 +1,569 @@
+//! The scheduler: starts jobs when they are due, never two runs of one job
+//! at once, and is the one writer of the central log. Everything arrives
+//! on one channel (job lines, job ends, signals) and is handled on this
+//! thread in order, so the log, the history and the alert memory need no
+//! locks.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use secops_common::{Context, Error, Exit, LastRun, Record, Severity};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+
+use crate::central_log::CentralLog;
+use crate::delivery::{Deliveries, NOTIFY_JOB};
+use crate::history::{History, JobHistory, ms};
+use crate::job::{self, Event, Outcome};
+use crate::records;
+use crate::schedule::next_due;
+use crate::settings::{Job, NotifyPlan, Settings, What};
+
+/// How long the loop sleeps at most, so a clock step is noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+pub enum Mode {
+    /// Until SIGTERM/SIGINT.
+    Forever,
+    /// What is due now, then exit.
+    Once,
+    /// This job now, then exit.
+    Job(String),
+}
+
+struct Running {
+    pgid: Option<i32>,
+    records: Vec<Record>,
+    findings: HashMap<Severity, u64>,
+}
+
+pub struct Runner {
+    settings_path: PathBuf,
+    settings: Settings,
+    notify: Option<NotifyPlan>,
+    notify_config: Option<PathBuf>,
+    state_dir: PathBuf,
+    history: History,
+    alerts: LastRun,
+    log: CentralLog,
+    running: HashMap<String, Running>,
+    /// When a job was last skipped because it still ran.
+    skipped_at: HashMap<String, SystemTime>,
+    tx: Sender<Event>,
+    rx: Receiver<Event>,
+    deliveries: Deliveries,
+    settings_broken: bool,
+    /// For the exit status of --once and `job`.
+    failed: bool,
+    worst: Option<Severity>,
+    rejected: u64,
+}
+
+impl Runner {
+    pub fn new(
+        settings_path: &Path,
+        settings: Settings,
+        state_dir: PathBuf,
+    ) -> Result<Runner, Error> {
+        let (tx, rx) = mpsc::channel();
+        let deliveries = Deliveries::start(tx.clone());
+        let log = CentralLog::open(&settings.log)?;
+        let mut runner = Runner {
+            settings_path: settings_path.to_path_buf(),
+            notify: None,
+            notify_config: None,
+            history: History::load(&state_dir)?,
+            alerts: LastRun::load(&state_dir, "secops")?,
+            state_dir,
+            settings,
+            log,
+            running: HashMap::new(),
+            skipped_at: HashMap::new(),
+            tx,
+            rx,
+            deliveries,
+            settings_broken: false,
+            failed: false,
+            worst: None,
+            rejected: 0,
+        };
+        runner.prepare_notify()?;
+        for job in &runner.settings.jobs {
+            runner.history.job(&job.name);
+        }
+        Ok(runner)
+    }
+
+    /// Writes inline notify settings where secops-notify's `--config` reads them.
+    fn prepare_notify(&mut self) -> Result<(), Error> {
+        let plan = self.settings.notify_plan()?;
+        self.notify_config = match &plan {
+            None => None,
+            Some(NotifyPlan {
+                file: Some(file), ..
+            }) => Some(file.clone()),
+            Some(NotifyPlan {
+                inline: Some(value),
+                ..
+            }) => {
+                let path = self.state_dir.join("secops-notify.json");
+                let bytes = serde_json::to_vec_pretty(value).expect("JSON serializes");
+                secops_common::atomic::write_atomic(&path, &bytes, 0o600)
+                    .context(|| format!("cannot write {}", path.display()))?;
+                Some(path)
+            }
+            Some(_) => None,
+        };
+        self.notify = plan;
+        Ok(())
+    }
+
+    pub fn run(mut self, mode: Mode) -> Result<Exit, Error> {
+        let signals = match mode {
+            Mode::Forever => Some(self.forward_signals()?),
+            _ => None,
+        };
+        match &mode {
+            Mode::Job(name) => {
+                let job = self
+                    .settings
+                    .jobs
+                    .iter()
+                    .find(|j| &j.name == name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::bad_input(format!(
+                            "{}: no job named `{name}`",
+                            self.settings_path.display()
+                        ))
+                    })?;
+                self.launch(&job)?;
+            }
+            Mode::Once => self.start_due()?,
+            Mode::Forever => {}
+        }
+        let mut stop_deadline: Option<Instant> = None;
+        loop {
+            if !matches!(mode, Mode::Forever) && self.running.is_empty() {
+                break;
+            }
+            if stop_deadline.is_some() && self.running.is_empty() {
+                break;
+            }
+            let wait = match (&mode, stop_deadline) {
+                (_, Some(deadline)) => deadline.saturating_duration_since(Instant::now()),
+                (Mode::Forever, None) => {
+                    self.start_due()?;
+                    self.sleep_time()
+                }
+                _ => MAX_SLEEP,
+            };
+            match self.rx.recv_timeout(wait) {
+                Ok(Event::Signal(SIGHUP)) => self.reload()?,
+                Ok(Event::Signal(SIGUSR1)) => {
+                    self.log.reopen()?;
+                    secops_common::info!("reopened {}", self.log.path().display());
+                }
+                Ok(Event::Signal(_)) => {
+                    if stop_deadline.is_some() {
+                        // A second signal: no more grace.
+                        self.kill_all();
+                    } else {
+                        secops_common::info!(
+                            "stopping: {} running job(s) get {:?} to finish",
+                            self.running.len(),
+                            self.settings.grace
+                        );
+                        stop_deadline = Some(Instant::now() + self.settings.grace);
+                    }
+                }
+                Ok(event) => self.handle(event)?,
+                Err(RecvTimeoutError::Timeout) => {
+                    if stop_deadline.is_some_and(|d| Instant::now() >= d) {
+                        self.kill_all();
+                        // Their Done events still arrive and are recorded.
+                        stop_deadline = Some(Instant::now() + Duration::from_secs(5));
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        drop(signals);
+        // Let the last deliveries finish.
+        drop(self.deliveries);
+        while let Ok(event) = self.rx.recv_timeout(Duration::from_millis(200)) {
+            if let Event::Line { job, line } = event {
+                let _ = self.log.append(&line);
+                let _ = job;
+            }
+        }
+        if self.rejected > 0 {
+            secops_common::warn!(
+                "{} line(s) from jobs were not records and were left out of the central log",
+                self.rejected
+            );
+        }
+        Ok(match mode {
+            Mode::Forever => Exit::Clean,
+            _ => Exit::of_run(self.failed, self.worst, Severity::High),
+        })
+    }
+
+    fn forward_signals(&self) -> Result<signal_hook::iterator::Handle, Error> {
+        let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGUSR1, SIGTERM, SIGINT])
+            .context(|| "cannot install signal handlers".into())?;
+        let handle = signals.handle();
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(Event::Signal(signal)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(handle)
+    }
+
+    /// How long until the next job is due.
+    fn sleep_time(&self) -> Duration {
+        let now = SystemTime::now();
+        self.settings
+            .jobs
+            .iter()
+            .filter_map(|job| self.due_at(job))
+            .map(|due| due.duration_since(now).unwrap_or(Duration::from_millis(10)))
+            .min()
+            .unwrap_or(MAX_SLEEP)
+            .clamp(Duration::from_millis(10), MAX_SLEEP)
+    }
+
+    fn due_at(&self, job: &Job) -> Option<SystemTime> {
+        let mut memory = self
+            .history
+            .jobs
+            .get(&job.name)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(skipped) = self.skipped_at.get(&job.name) {
+            memory.last_start_ms = memory.last_start_ms.max(Some(ms(*skipped)));
+        }
+        next_due(job, &memory)
+    }
+
+    fn start_due(&mut self) -> Result<(), Error> {
+        let now = SystemTime::now();
+        let due: Vec<Job> = self
+            .settings
+            .jobs
+            .iter()
+            .filter(|job| self.due_at(job).is_some_and(|t| t <= now))
+            .cloned()
+            .collect();
+        for job in due {
+            if self.running.contains_key(&job.name) {
+                self.skipped_at.insert(job.name.clone(), now);
+                self.history.job(&job.name).skipped += 1;
+                let rec = records::job_skipped(&job.name);
+                self.write_own(&rec)?;
+                continue;
+            }
+            self.launch(&job)?;
+        }
+        Ok(())
+    }
+
+    fn launch(&mut self, job: &Job) -> Result<(), Error> {
+        let argv = self.argv(job)?;
+        secops_common::info!("job {}: {}", job.name, argv.join(" "));
+        self.history.job(&job.name).last_start_ms = Some(ms(SystemTime::now()));
+        self.skipped_at.remove(&job.name);
+        self.running.insert(
+            job.name.clone(),
+            Running {
+                pgid: None,
+                records: Vec::new(),
+                findings: HashMap::new(),
+            },
+        );
+        job::start(job.name.clone(), argv, job.timeout, self.tx.clone());
+        Ok(())
+    }
+
+    /// The argument vector a job runs as.
+    fn argv(&self, job: &Job) -> Result<Vec<String>, Error> {
+        Ok(match &job.what {
+            What::Run { argv, on: None } => with_jsonl(argv),
+            What::Run {
+                argv,
+                on: Some(fleet),
+            } => {
+                let mut words = vec![
+                    "remote-run".to_string(),
+                    "--inventory".to_string(),
+                    fleet.inventory.display().to_string(),
+                ];
+                if let Some(group) = &fleet.group {
+                    words.extend(["--group".to_string(), group.clone()]);
+                }
+                words.extend([
+                    "--format".to_string(),
+                    "jsonl".to_string(),
+                    "--".to_string(),
+                ]);
+                words.extend(argv.iter().cloned());
+                words
+            }
+            What::Report(report) => {
+                let input = self.state_dir.join(format!("report-{}.jsonl", job.name));
+                self.report_input(report.since, &input)?;
+                if let Some(dir) = report.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .context(|| format!("cannot create {}", dir.display()))?;
+                }
+                vec![
+                    "secops-report".to_string(),
+                    "-o".to_string(),
+                    report.output.display().to_string(),
+                    input.display().to_string(),
+                ]
+            }
+        })
+    }
+
+    /// The central log's records of the last `since` (rotated files too),
+    /// in order, written to `input` for secops-report.
+    fn report_input(&self, since: Duration, input: &Path) -> Result<(), Error> {
+        let from = secops_common::record::rfc3339(SystemTime::now() - since);
+        let mut files = Vec::new();
+        for n in (1..=self.settings.log.keep).rev() {
+            let mut name = self.log.path().as_os_str().to_owned();
+            name.push(format!(".{n}"));
+            files.push(PathBuf::from(name));
+        }
+        files.push(self.log.path().to_path_buf());
+        let mut out = Vec::new();
+        for file in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            for line in text.lines() {
+                if let Ok(rec) = Record::from_json(line)
+                    && rec.ts >= from
+                {
+                    out.extend_from_slice(line.as_bytes());
+                    out.push(b'\n');
+                }
+            }
+        }
+        secops_common::atomic::write_atomic(input, &out, 0o600)
+            .context(|| format!("cannot write {}", input.display()))
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), Error> {
+        match event {
+            Event::Started { job, pgid } => {
+                if let Some(run) = self.running.get_mut(&job) {
+                    run.pgid = Some(pgid);
+                }
+            }
+            Event::Line { job, line } => self.line(&job, &line)?,
+            Event::Done { job, outcome } => self.done(&job, outcome)?,
+            Event::Signal(_) => {}
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, job: &str, line: &[u8]) -> Result<(), Error> {
+        let rec = std::str::from_utf8(line)
+            .ok()
+            .and_then(|text| Record::from_json(text).ok());
+        let Some(rec) = rec else {
+            self.rejected += 1;
+            if self.rejected <= 10 {
+                secops_common::warn!(
+                    "job {job}: a line that is not a record was left out: {}",
+                    String::from_utf8_lossy(&line[..line.len().min(120)])
+                );
+            }
+            return Ok(());
+        };
+        self.log.append(line)?;
+        if job == NOTIFY_JOB {
+            return Ok(());
+        }
+        if let Some(run) = self.running.get_mut(job) {
+            *run.findings.entry(rec.severity).or_default() += 1;
+            run.records.push(rec);
+        }
+        Ok(())
+    }
+
+    fn done(&mut self, name: &str, outcome: Outcome) -> Result<(), Error> {
+        let run = self.running.remove(name).unwrap_or(Running {
+            pgid: None,
+            records: Vec::new(),
+            findings: HashMap::new(),
+        });
+        let failure = outcome.failure();
+        let mut records = run.records;
+        self.worst = self.worst.max(records.iter().map(|r| r.severity).max());
+        let memory: &mut JobHistory = self.history.job(name);
+        memory.last_start_ms = Some(ms(outcome.started));
+        memory.last_duration_ms = Some(outcome.duration.as_millis() as u64);
+        memory.last_exit = outcome.exit;
+        memory.last_outcome = Some(outcome.describe());
+        memory.findings = run
+            .findings
+            .iter()
+            .map(|(sev, n)| (sev.as_str().to_string(), *n))
+            .collect();
+        let mut own = Vec::new();
+        match &failure {
+            Some(why) => {
+                memory.failures_in_row += 1;
+                self.failed = true;
+                let rec = records::job_failed(
+                    name,
+                    why,
+                    outcome.exit,
+                    &outcome.stderr,
+                    memory.failures_in_row,
+                );
+                secops_common::warn!("job {name} failed: {why}");
+                self.alerts.fire(&rec);
+                own.push(rec);
+            }
+            None => memory.failures_in_row = 0,
+        }
+        let gone = self.alerts.end_pass(|rec| {
+            rec.get("job").and_then(|j| j.as_str().map(|j| j == name)) == Some(true)
+        });
+        for _ in gone {
+            own.push(records::job_recovered(name, outcome.exit));
+        }
+        for rec in &own {
+            self.log.append(rec.to_json().as_bytes())?;
+        }
+        self.history.save()?;
+        self.alerts.save()?;
+        records.extend(own);
+        self.deliver(&records);
+        Ok(())
+    }
+
+    /// Writes a record of secops's own and hands it to notify.
+    fn write_own(&mut self, rec: &Record) -> Result<(), Error> {
+        self.log.append(rec.to_json().as_bytes())?;
+        self.deliver(std::slice::from_ref(rec));
+        Ok(())
+    }
+
+    fn deliver(&self, records: &[Record]) {
+        if let (Some(plan), Some(config)) = (&self.notify, &self.notify_config) {
+            self.deliveries
+                .send(plan, config.clone(), self.state_dir.clone(), records);
+        }
+    }
+
+    /// SIGHUP: the new settings, or the old ones and a record saying why.
+    fn reload(&mut self) -> Result<(), Error> {
+        let path = self.settings_path.display().to_string();
+        match Settings::load(&self.settings_path) {
+            Ok(settings) => {
+                self.log.reconfigure(&settings.log)?;
+                let old = std::mem::replace(&mut self.settings, settings);
+                if let Err(err) = self.prepare_notify() {
+                    self.settings = old;
+                    return self.settings_refused(&path, &err.message);
+                }
+                let names: Vec<&str> = self.settings.jobs.iter().map(|j| j.name.as_str()).collect();
+                self.history.retain(&names);
+                for job in self.settings.jobs.clone() {
+                    self.history.job(&job.name);
+                }
+                self.history.save()?;
+                secops_common::info!("reloaded {path}: {} job(s)", self.settings.jobs.len());
+                if std::mem::take(&mut self.settings_broken) {
+                    self.write_own(&records::settings_reloaded(&path))?;
+                }
+                Ok(())
+            }
+            Err(err) => self.settings_refused(&path, &err.message),
+        }
+    }
+
+    fn settings_refused(&mut self, path: &str, error: &str) -> Result<(), Error> {
+        secops_common::diag::error(format_args!("{error}: the old settings keep running"));
+        self.settings_broken = true;
+        self.write_own(&records::settings_invalid(path, error))
+    }
+
+    fn kill_all(&mut self) {
+        for (name, run) in &self.running {
+            if let Some(pgid) = run.pgid {
+                secops_common::warn!("job {name}: killed at shutdown");
+                let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// `--format jsonl` appended unless the job chose a format or an output
+/// file itself; before a `--`, after which a remote command begins.
+fn with_jsonl(argv: &[String]) -> Vec<String> {
+    let split = argv.iter().position(|w| w == "--").unwrap_or(argv.len());
+    let chosen = argv[..split].iter().any(|w| {
+        w == "--format"
+            || w.starts_with("--format=")
+            || w == "-o"
+            || w == "--output"
+            || w.starts_with("--output=")
+    });
+    let mut words = argv[..split].to_vec();
+    if !chosen {
+        words.extend(["--format".to_string(), "jsonl".to_string()]);
+    }
+    words.extend(argv[split..].iter().cloned());
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_is_asked_for_unless_the_job_chose() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            with_jsonl(&words(&["disk-alert", "--all"])),
+            words(&["disk-alert", "--all", "--format", "jsonl"])
+        );
+        assert_eq!(
+            with_jsonl(&words(&["healthmon", "--format", "jsonl"])),
+            words(&["healthmon", "--format", "jsonl"])
+        );
+        assert_eq!(
+            with_jsonl(&words(&[
+                "remote-run",
+                "-i",
+                "s.json",
+                "--",
+                "fim-check",
+                "verify"
+            ])),
+            words(&[
+                "remote-run",
+                "-i",
+                "s.json",
+                "--format",
+                "jsonl",
+                "--",
+                "fim-check",
+                "verify"
+            ])
+        );
+    }
+}
