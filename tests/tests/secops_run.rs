@@ -1,0 +1,351 @@
+//! `secops`, the orchestrator, run as an operator runs it: real tools on
+//! short schedules, the central log read back, failures alerting through
+//! the real secops-notify with an exec sink, rotation under a flood,
+//! kill -9 and catch-up, and `secops check` naming file:line:field.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use secops_pipeline_tests::{bin_dir, tool};
+use secops_testkit::{PATIENCE, wait_until};
+use serde_json::Value;
+
+fn secops() -> Command {
+    tool("secops")
+}
+
+fn bin(name: &str) -> String {
+    bin_dir().join(name).display().to_string()
+}
+
+/// Every record of the central log and its rotated files, oldest first,
+/// failing on a line that is not whole JSON.
+fn central(log: &Path) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = (1..1000)
+        .map(|n| PathBuf::from(format!("{}.{n}", log.display())))
+        .take_while(|p| p.exists())
+        .collect();
+    files.reverse();
+    files.push(log.to_path_buf());
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "{}: torn",
+            file.display()
+        );
+        for line in text.lines() {
+            out.push(
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("torn line {e}: {line}")),
+            );
+        }
+    }
+    out
+}
+
+fn of_job<'a>(records: &'a [Value], tool_name: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["tool"] == tool_name).collect()
+}
+
+fn kind<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["kind"] == kind).collect()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    settings: PathBuf,
+    state: PathBuf,
+    log: PathBuf,
+}
+
+fn setup(jobs: &str, extra: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let state = root.join("state");
+    let log = root.join("log/records.jsonl");
+    let settings = root.join("settings.yaml");
+    let text = format!(
+        "log:\n  path: {}\n  max_size: 1MiB\n  keep: 5\ngrace: 5s\n{extra}jobs:\n{jobs}",
+        log.display()
+    );
+    std::fs::write(&settings, text).unwrap();
+    Setup {
+        _dir: dir,
+        root,
+        settings,
+        state,
+        log,
+    }
+}
+
+impl Setup {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = secops();
+        cmd.arg("--settings").arg(&self.settings).args(args);
+        if args[0] != "check" {
+            cmd.arg("--state-dir").arg(&self.state);
+        }
+        cmd
+    }
+
+    fn start(&self) -> Child {
+        self.cmd(&["run"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn signal(child: &Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn check_names_file_line_and_field() {
+    let good = "  - name: disk\n    run: [disk-alert, --mount, /]\n    every: 1s\n";
+    let cases = [
+        ("every: 1s", "every: often", "jobs[0].every"),
+        ("every: 1s", "cron: \"61 * * * *\"", "jobs[0].cron"),
+        ("--mount, /]", "--mount, /, --bogus]", "jobs[0].run"),
+        ("disk-alert,", "no-such-tool,", "jobs[0].run"),
+        (
+            "    every: 1s",
+            "    every: 1s\n    timeout: forever",
+            "jobs[0].timeout",
+        ),
+        (
+            "    every: 1s",
+            "    every: 1s\n    evry: 1s",
+            "jobs[0].evry",
+        ),
+    ];
+    let s = setup(good, "");
+    let out = s.cmd(&["check"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (from, to, field) in cases {
+        let s = setup(&good.replacen(from, to, 1), "");
+        let out = s.cmd(&["check"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{to}: {stderr}");
+        let place = format!("{}:", s.settings.display());
+        assert!(
+            stderr.contains(&place) && stderr.contains(field),
+            "{to}: {stderr}"
+        );
+        // file:LINE:COLUMN: a line number follows the file name.
+        let after = &stderr[stderr.find(&place).unwrap() + place.len()..];
+        assert!(
+            after.starts_with(|c: char| c.is_ascii_digit()),
+            "{to}: {stderr}"
+        );
+    }
+    // The shipped example is accepted as written.
+    let out = secops()
+        .arg("check")
+        .arg("--settings")
+        .arg(secops_pipeline_tests::repo("config/settings.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn run_appends_every_jobs_records_and_stops_on_sigterm() {
+    let jobs = format!(
+        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1s\n  - name: health\n    run: [{}, --no-state]\n    every: 2s\n",
+        bin("disk-alert"),
+        bin("healthmon")
+    );
+    let s = setup(&jobs, "");
+    let mut child = s.start();
+    let seen = wait_until(PATIENCE, || {
+        let records = central(&s.log);
+        of_job(&records, "disk-alert").len() >= 2 && !of_job(&records, "healthmon").is_empty()
+    });
+    signal(&child, "-TERM");
+    let out = child.wait().unwrap();
+    assert!(seen, "records of both jobs: {:?}", central(&s.log).len());
+    assert_eq!(out.code(), Some(0));
+    // status: one record per job, from the state the run left.
+    let out = s.cmd(&["status", "--format", "jsonl"]).output().unwrap();
+    let status: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(status.len(), 2);
+    assert!(
+        status
+            .iter()
+            .all(|r| r["kind"] == "job.status" && r["exit"].is_number())
+    );
+    assert_eq!(status[0]["failures_in_row"], 0);
+}
+
+#[test]
+fn a_failing_job_alerts_once_and_resolves_when_fixed() {
+    let tree_dir = tempfile::tempdir().unwrap();
+    let tree = tree_dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a"), "a").unwrap();
+    let baseline = tree_dir.path().join("baseline.json");
+    let fim_state = tree_dir.path().join("fim");
+    let sink = tree_dir.path().join("sent.jsonl");
+    let notify = format!(
+        "notify:\n  min_severity: high\n  exec: \"cat >> '{}'\"\n",
+        sink.display()
+    );
+    let jobs = format!(
+        "  - name: integrity\n    run: [{}, verify, --baseline, {}, --state-dir, {}]\n    every: 1h\n",
+        bin("fim-check"),
+        baseline.display(),
+        fim_state.display()
+    );
+    let s = setup(&jobs, &notify);
+    let sent = |kind_name: &str| {
+        let text = std::fs::read_to_string(&sink).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains(&format!("\"kind\":\"{kind_name}\"")))
+            .count()
+    };
+    // Two failed runs (no baseline): one alert.
+    for _ in 0..2 {
+        let out = s.cmd(&["job", "integrity"]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(sent("job.failed"), 1, "one alert for two failed runs");
+    let records = central(&s.log);
+    let failed = kind(&records, "job.failed");
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[1]["failures_in_row"], 2);
+    assert_eq!(failed[0]["alert"], "firing");
+    // Fixed: the next run resolves it, once.
+    let out = tool("fim-check")
+        .args(["init", "--format", "jsonl", "--baseline"])
+        .arg(&baseline)
+        .arg("--state-dir")
+        .arg(&fim_state)
+        .arg(&tree)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for _ in 0..2 {
+        let out = s.cmd(&["job", "integrity"]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(sent("job.recovered"), 1);
+    let records = central(&s.log);
+    assert_eq!(kind(&records, "job.recovered").len(), 1);
+    assert!(
+        !kind(&records, "notify.sent").is_empty(),
+        "deliveries are logged"
+    );
+}
+
+#[test]
+fn rotation_under_a_flood_loses_and_tears_no_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let flood = dir.path().join("flood.jsonl");
+    let mut text = String::new();
+    for n in 0..20_000 {
+        text.push_str(&format!(
+            "{{\"ts\":\"2026-12-07T00:00:00Z\",\"host\":\"h\",\"tool\":\"flood\",\"kind\":\"k\",\"severity\":\"info\",\"message\":\"record {n} of the flood\",\"alert\":\"none\",\"n\":{n}}}\n"
+        ));
+    }
+    std::fs::write(&flood, text).unwrap();
+    let jobs = format!(
+        "  - name: flood\n    run: [{}, {}]\n    every: 1h\n",
+        bin("secops-report"),
+        flood.display()
+    );
+    let s = setup(&jobs, "");
+    let settings = std::fs::read_to_string(&s.settings)
+        .unwrap()
+        .replace("max_size: 1MiB\n  keep: 5", "max_size: 64KiB\n  keep: 100");
+    std::fs::write(&s.settings, settings).unwrap();
+    let out = s.cmd(&["job", "flood"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = central(&s.log);
+    let numbers: Vec<u64> = of_job(&records, "flood")
+        .iter()
+        .map(|r| r["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        (0..20_000).collect::<Vec<_>>(),
+        "every record once, in order"
+    );
+    assert!(
+        Path::new(&format!("{}.20", s.log.display())).exists(),
+        "rotated"
+    );
+    for n in 1..=20 {
+        let size = std::fs::metadata(format!("{}.{n}", s.log.display()))
+            .unwrap()
+            .len();
+        assert!(size <= 64 * 1024);
+    }
+}
+
+#[test]
+fn kill_9_then_once_catches_up_one_run() {
+    let jobs = format!(
+        "  - name: disk\n    run: [{}, --mount, /]\n    every: 2s\n",
+        bin("disk-alert")
+    );
+    let s = setup(&jobs, "");
+    let mut child = s.start();
+    let first = wait_until(PATIENCE, || s.state.join("secops.jobs.json").exists());
+    signal(&child, "-KILL");
+    child.wait().unwrap();
+    assert!(first, "the first run was remembered");
+    let before = of_job(&central(&s.log), "disk-alert").len();
+    // Down for several slots: --once runs the job once, not once per slot.
+    std::thread::sleep(Duration::from_millis(4500));
+    let out = s.cmd(&["run", "--once"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = of_job(&central(&s.log), "disk-alert").len();
+    assert_eq!(
+        after - before,
+        before,
+        "one more run, as many records as the first"
+    );
+    // Nothing is due right after.
+    let out = s.cmd(&["run", "--once"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(of_job(&central(&s.log), "disk-alert").len(), after);
+}
