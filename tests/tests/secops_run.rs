@@ -55,7 +55,6 @@ fn kind<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 struct Setup {
     _dir: tempfile::TempDir,
-    root: PathBuf,
     settings: PathBuf,
     state: PathBuf,
     log: PathBuf,
@@ -63,7 +62,7 @@ struct Setup {
 
 fn setup(jobs: &str, extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
+    let root = dir.path();
     let state = root.join("state");
     let log = root.join("log/records.jsonl");
     let settings = root.join("settings.yaml");
@@ -74,7 +73,6 @@ fn setup(jobs: &str, extra: &str) -> Setup {
     std::fs::write(&settings, text).unwrap();
     Setup {
         _dir: dir,
-        root,
         settings,
         state,
         log,
