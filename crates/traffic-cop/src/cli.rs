@@ -15,8 +15,9 @@ Examples:
   traffic-cop -w ports.json --format jsonl | secops-notify ...   cron: alerts fire, then resolve
 
 Statuses: approved, unapproved (port listed, but another process, exe, user or
-scope), unverified (process not visible to check), unknown (port not listed),
-unchecked (no whitelist). A listener that is not approved is a firing alert;
+scope), unverified (process not visible to check, or only a name-only entry
+matched on a port any user can bind: pin such entries with exe or user),
+unknown (port not listed), unchecked (no whitelist). A listener that is not approved is a firing alert;
 it resolves when the listener closes or is approved, within --interval and,
 through the state directory, across runs (a table without --output or
 --state-dir, an operator's look, leaves the state alone). Exit status: 0

@@ -170,8 +170,11 @@ pub fn describe(port: &Port) -> String {
         Status::Approved => (" and is on the whitelist", ""),
         Status::Unknown => (" and is not on the whitelist", ""),
         Status::Unverified => (
-            " and its port is on the whitelist, but its process could not be checked",
-            "",
+            " and its port is on the whitelist, but it is not verified: ",
+            port.verdict
+                .reason
+                .as_deref()
+                .unwrap_or("its process could not be checked"),
         ),
         Status::Unapproved => (
             " but is not approved: ",

@@ -10,6 +10,13 @@
 //! A bare array of entries is accepted too. A typo must not silently disable
 //! a check, so unknown keys, bad ports and bad values are errors that name
 //! the file, line, column and field.
+//!
+//! A process name is whatever the process says it is (`prctl(PR_SET_NAME)`,
+//! or a copy of any binary under that name), so on a port any user can bind
+//! (at or above `net.ipv4.ip_unprivileged_port_start`, 1024 by default) an
+//! entry that names a process but no `exe` or `user` never approves alone:
+//! such a listener is `unverified`, firing, and its reason says the name
+//! alone matched.
 
 use std::fmt;
 use std::path::Path;
@@ -180,6 +187,26 @@ pub struct Verdict {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Whitelist {
     pub entries: Vec<Entry>,
+    /// The lowest port a process without privilege may bind
+    /// (`net.ipv4.ip_unprivileged_port_start`): on these a process name
+    /// proves nothing. 0 (the default value) counts every port as such.
+    pub unprivileged_from: u32,
+}
+
+/// The kernel's default for `net.ipv4.ip_unprivileged_port_start`.
+pub const UNPRIVILEGED_FROM: u32 = 1024;
+
+/// Where the kernel says which ports need privilege to bind (for IPv4 and
+/// IPv6 alike, in this network namespace).
+const UNPRIVILEGED_SYSCTL: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+
+/// The first port any user may bind on this host: the sysctl, or the
+/// kernel's default when it cannot be read.
+pub fn unprivileged_from() -> u32 {
+    std::fs::read_to_string(UNPRIVILEGED_SYSCTL)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(UNPRIVILEGED_FROM)
 }
 
 impl Whitelist {
@@ -188,7 +215,19 @@ impl Whitelist {
         let text = std::fs::read_to_string(path).map_err(|err| {
             Error::bad_input(format!("cannot read whitelist {}: {err}", path.display()))
         })?;
-        Whitelist::parse(&text).map_err(|err| Error::bad_input(format!("{}:{err}", path.display())))
+        let mut whitelist = Whitelist::parse(&text)
+            .map_err(|err| Error::bad_input(format!("{}:{err}", path.display())))?;
+        whitelist.unprivileged_from = unprivileged_from();
+        for (i, entry) in whitelist.entries.iter().enumerate() {
+            if entry.name_only() && u32::from(entry.port.last) >= whitelist.unprivileged_from {
+                secops_common::warn!(
+                    "{}: ports[{i}] (port {}) names only a process, which any program can call itself; on a port any user can bind, that name alone never approves a listener (it is reported unverified): add \"exe\" or \"user\"",
+                    path.display(),
+                    entry.port,
+                );
+            }
+        }
+        Ok(whitelist)
     }
 
     /// Parses whitelist text; errors read `LINE:COLUMN: FIELD: problem`.
@@ -198,7 +237,10 @@ impl Whitelist {
         } else {
             config::parse::<WhitelistFile>(text, Syntax::Json)?.ports
         };
-        Ok(Whitelist { entries })
+        Ok(Whitelist {
+            entries,
+            unprivileged_from: UNPRIVILEGED_FROM,
+        })
     }
 
     /// Judges one socket.
@@ -220,16 +262,47 @@ impl Whitelist {
                 reason: None,
             };
         }
-        let judged: Vec<(Vec<Mismatch>, bool)> =
-            candidates.iter().map(|e| e.judge(subject)).collect();
-        if judged.iter().any(|(m, verified)| m.is_empty() && *verified) {
+        let judged: Vec<(&Entry, Vec<Mismatch>, bool)> = candidates
+            .iter()
+            .map(|e| {
+                let (mismatches, verified) = e.judge(subject);
+                (*e, mismatches, verified)
+            })
+            .collect();
+        let bindable = u32::from(subject.port) >= self.unprivileged_from;
+        let matched = |(_, m, verified): &&(&Entry, Vec<Mismatch>, bool)| m.is_empty() && *verified;
+        if judged
+            .iter()
+            .filter(matched)
+            .any(|(e, _, _)| !(bindable && e.name_only()))
+        {
             return Verdict {
                 status: Status::Approved,
                 severity: Severity::Info,
                 reason: None,
             };
         }
-        if judged.iter().any(|(m, _)| m.is_empty()) {
+        if let Some((entry, _, _)) = judged.iter().find(matched) {
+            // Only a name-only entry matched, on a port anyone can bind: a
+            // process renamed with prctl(PR_SET_NAME), or any binary copied
+            // under that name, would look the same.
+            let name = entry.process.as_deref().unwrap_or_default();
+            return Verdict {
+                status: Status::Unverified,
+                severity: if subject.scope == Scope::Loopback {
+                    Severity::Medium
+                } else {
+                    Severity::High
+                },
+                reason: Some(format!(
+                    "the name alone matched: the whitelist approves {name} on this port by process name only, which any program can give itself, and any user can bind port {}; this one runs {} as {} (pin the entry with exe or user)",
+                    subject.port,
+                    subject.exe.unwrap_or("an unreadable executable"),
+                    subject.user,
+                )),
+            };
+        }
+        if judged.iter().any(|(_, m, _)| m.is_empty()) {
             return Verdict {
                 status: Status::Unverified,
                 severity: Severity::Low,
@@ -237,9 +310,9 @@ impl Whitelist {
             };
         }
         // Report against the entry that came closest.
-        let (mismatches, _) = judged
+        let (_, mismatches, _) = judged
             .iter()
-            .min_by_key(|(m, _)| m.len())
+            .min_by_key(|(_, m, _)| m.len())
             .expect("candidates is not empty");
         let severity = if mismatches.iter().any(|m| m.field == "exe") {
             // A listed port served by another binary is how a hijack looks.
@@ -279,7 +352,22 @@ impl fmt::Display for Mismatch {
     }
 }
 
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
 impl Entry {
+    /// Names a process and nothing that proves it: no `exe`, no `user`.
+    fn name_only(&self) -> bool {
+        self.process.is_some() && self.exe.is_none() && self.user.is_none()
+    }
+
     fn covers(&self, proto: Proto, port: u16) -> bool {
         let proto_ok = match self.proto {
             ProtoRule::Any => true,
@@ -440,6 +528,118 @@ mod tests {
             Some("/usr/lib/systemd/systemd-resolved"),
         );
         assert_eq!(wl.check(&s).status, Status::Approved);
+    }
+
+    #[test]
+    fn a_process_name_alone_never_approves_a_port_anyone_can_bind() {
+        let wl = Whitelist::parse(
+            r#"[
+                {"port": 9100, "process": "node_exporter"},
+                {"port": 631, "process": "cupsd"},
+                {"port": 9200, "process": "java", "user": "elastic"},
+                {"port": 9300, "process": "app", "exe": "/opt/app/bin/app"}
+            ]"#,
+        )
+        .unwrap();
+        // A nobody process renamed with prctl(PR_SET_NAME) to node_exporter.
+        let renamed = |port, scope| Subject {
+            user: "nobody",
+            ..subject(
+                port,
+                scope,
+                Some("node_exporter"),
+                Some("/usr/bin/python3.11"),
+            )
+        };
+        let v = wl.check(&renamed(9100, Scope::Any));
+        assert_eq!((v.status, v.severity), (Status::Unverified, Severity::High));
+        let reason = v.reason.unwrap();
+        assert!(
+            reason.starts_with("the name alone matched")
+                && reason.contains("node_exporter")
+                && reason.contains("/usr/bin/python3.11 as nobody"),
+            "{reason}"
+        );
+        let v = wl.check(&renamed(9100, Scope::Loopback));
+        assert_eq!(
+            (v.status, v.severity),
+            (Status::Unverified, Severity::Medium)
+        );
+        // A copy of a binary under the name matches by exe base name: no
+        // better.
+        let copy = subject(
+            9100,
+            Scope::Any,
+            Some("node_exporter"),
+            Some("/tmp/x/node_exporter"),
+        );
+        assert_eq!(wl.check(&copy).status, Status::Unverified);
+        // Below the unprivileged ports only root (or a capability) binds:
+        // the name is then enough, as before.
+        let cupsd = subject(631, Scope::Any, Some("cupsd"), Some("/usr/sbin/cupsd"));
+        assert_eq!(wl.check(&cupsd).status, Status::Approved);
+        // The user, or the exe, is the proof the entry asks for.
+        let mut java = subject(9200, Scope::Any, Some("java"), Some("/usr/bin/java"));
+        java.user = "elastic";
+        assert_eq!(wl.check(&java).status, Status::Approved);
+        java.user = "nobody";
+        assert_eq!(wl.check(&java).status, Status::Unapproved);
+        let app = subject(9300, Scope::Any, Some("app"), Some("/opt/app/bin/app"));
+        assert_eq!(wl.check(&app).status, Status::Approved);
+        // A host that lets anyone bind any port (the sysctl at 0).
+        let open = Whitelist {
+            unprivileged_from: 0,
+            ..wl.clone()
+        };
+        assert_eq!(open.check(&cupsd).status, Status::Unverified);
+        // An invisible process is still only unverified at low.
+        let v = wl.check(&subject(9100, Scope::Any, None, None));
+        assert_eq!((v.status, v.severity), (Status::Unverified, Severity::Low));
+    }
+
+    #[test]
+    fn the_shipped_whitelist_pins_every_name_on_unprivileged_ports() {
+        let text = include_str!("../../../config/ports.json");
+        let wl = Whitelist::parse(text).unwrap();
+        for entry in &wl.entries {
+            assert!(
+                !(entry.name_only() && u32::from(entry.port.last) >= UNPRIVILEGED_FROM),
+                "config/ports.json approves port {} by process name alone: {entry:?}",
+                entry.port
+            );
+        }
+        // The finding of issue 22: nobody's python3, renamed node_exporter,
+        // on :9100.
+        for scope in [Scope::Any, Scope::Loopback] {
+            let renamed = Subject {
+                user: "nobody",
+                ..subject(
+                    9100,
+                    scope,
+                    Some("node_exporter"),
+                    Some("/usr/bin/python3.11"),
+                )
+            };
+            assert_ne!(wl.check(&renamed).status, Status::Approved);
+            assert!(wl.check(&renamed).severity >= Severity::Medium);
+        }
+        let real = subject(
+            9100,
+            Scope::Any,
+            Some("node_exporter"),
+            Some("/usr/local/bin/node_exporter"),
+        );
+        assert_eq!(wl.check(&real).status, Status::Approved);
+        let debian = Subject {
+            user: "prometheus",
+            ..subject(
+                9100,
+                Scope::Any,
+                Some("prometheus-node"),
+                Some("/usr/bin/prometheus-node-exporter"),
+            )
+        };
+        assert_eq!(wl.check(&debian).status, Status::Approved);
     }
 
     #[test]
