@@ -18,6 +18,7 @@ const TOOLS: &[&str] = &[
     "fim-check",
     "healthmon",
     "remote-run",
+    "secops",
     "secops-notify",
     "secops-report",
     "traffic-cop",
