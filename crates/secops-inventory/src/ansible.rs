@@ -9,10 +9,11 @@
 //! Only connection vars matter to remote-run; playbook vars (`http_port`)
 //! are ignored, and password vars are refused.
 
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU16;
 use std::path::PathBuf;
 
-use crate::Server;
+use crate::{MAX_GROUPS, MAX_HOST_MENTIONS, MAX_HOSTS, MAX_MEMBERSHIPS, Server};
 
 /// The connection settings a host's vars give.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -127,10 +128,24 @@ struct Host {
 }
 
 /// An inventory as written, before membership and vars are worked out.
+///
+/// Every lookup is by hash, never a scan, and every count is bounded
+/// (the `MAX_*` limits of the crate root), so an inventory of a hundred
+/// thousand hosts reads in well under a second and a hostile one is
+/// refused before it costs more.
 #[derive(Debug)]
 pub struct Tree {
     groups: Vec<Group>,
     hosts: Vec<Host>,
+    group_index: HashMap<String, usize>,
+    host_index: HashMap<String, usize>,
+    /// (group, host) pairs already recorded.
+    membership: HashSet<(usize, usize)>,
+    /// (parent, child) pairs already recorded.
+    edges: HashSet<(usize, usize)>,
+    /// Host names met so far, one per mention (a host in two groups
+    /// counts twice).
+    mentions: usize,
 }
 
 pub const ALL: usize = 0;
@@ -141,19 +156,32 @@ impl Tree {
         let mut tree = Tree {
             groups: Vec::new(),
             hosts: Vec::new(),
+            group_index: HashMap::new(),
+            host_index: HashMap::new(),
+            membership: HashSet::new(),
+            edges: HashSet::new(),
+            mentions: 0,
         };
         for name in ["all", "ungrouped"] {
-            let g = tree.group(name, 0);
+            let g = tree
+                .group(name, 0)
+                .expect("two groups are within the limit");
             tree.define(g);
         }
         tree.child(ALL, UNGROUPED);
         tree
     }
 
-    /// The group called `name`, created on first mention at `line`.
-    pub fn group(&mut self, name: &str, line: usize) -> usize {
-        if let Some(i) = self.groups.iter().position(|g| g.name == name) {
-            return i;
+    /// The group called `name`, created on first mention at `line`; an
+    /// error past [`MAX_GROUPS`].
+    pub fn group(&mut self, name: &str, line: usize) -> Result<usize, String> {
+        if let Some(&i) = self.group_index.get(name) {
+            return Ok(i);
+        }
+        if self.groups.len() >= MAX_GROUPS {
+            return Err(format!(
+                "group {name:?}: more than {MAX_GROUPS} groups, the most an inventory may have"
+            ));
         }
         self.groups.push(Group {
             name: name.to_string(),
@@ -164,7 +192,9 @@ impl Tree {
             vars: Conn::default(),
             file_vars: Conn::default(),
         });
-        self.groups.len() - 1
+        self.group_index
+            .insert(name.to_string(), self.groups.len() - 1);
+        Ok(self.groups.len() - 1)
     }
 
     pub fn define(&mut self, group: usize) {
@@ -172,29 +202,51 @@ impl Tree {
     }
 
     pub fn child(&mut self, parent: usize, child: usize) {
-        if !self.groups[parent].children.contains(&child) {
+        if self.edges.insert((parent, child)) {
             self.groups[parent].children.push(child);
         }
     }
 
+    /// Counts `n` more host names about to be added (a pattern's
+    /// expansion, worked out first by `hostrange::count`): an error past
+    /// [`MAX_HOST_MENTIONS`], before any is built.
+    pub fn mention(&mut self, n: usize) -> Result<(), String> {
+        self.mentions = self
+            .mentions
+            .checked_add(n)
+            .filter(|m| *m <= MAX_HOST_MENTIONS)
+            .ok_or_else(|| {
+                format!(
+                    "more than {MAX_HOST_MENTIONS} host names in all, the most an inventory may list"
+                )
+            })?;
+        Ok(())
+    }
+
     /// Puts host `name` in `group` (creating it on first mention) and
-    /// returns its vars, which accumulate across mentions.
-    pub fn host(&mut self, group: usize, name: &str) -> &mut Conn {
-        let h = match self.hosts.iter().position(|h| h.name == name) {
-            Some(h) => h,
+    /// returns its vars, which accumulate across mentions; an error past
+    /// [`MAX_HOSTS`] distinct hosts.
+    pub fn host(&mut self, group: usize, name: &str) -> Result<&mut Conn, String> {
+        let h = match self.host_index.get(name) {
+            Some(&h) => h,
             None => {
+                if self.hosts.len() >= MAX_HOSTS {
+                    return Err(too_many_hosts(name));
+                }
                 self.hosts.push(Host {
                     name: name.to_string(),
                     vars: Conn::default(),
                     file_vars: Conn::default(),
                 });
+                self.host_index
+                    .insert(name.to_string(), self.hosts.len() - 1);
                 self.hosts.len() - 1
             }
         };
-        if !self.groups[group].hosts.contains(&h) {
+        if self.membership.insert((group, h)) {
             self.groups[group].hosts.push(h);
         }
-        &mut self.hosts[h].vars
+        Ok(&mut self.hosts[h].vars)
     }
 
     pub fn group_vars(&mut self, group: usize) -> &mut Conn {
@@ -241,28 +293,38 @@ impl Tree {
                 self.groups[ALL].children.push(g);
             }
         }
-        let mut depth = vec![None; n];
-        let mut visiting = vec![false; n];
-        self.depth_of(ALL, &mut depth, &mut visiting)?;
-        // A group whose every ancestor chain is a cycle never met `all`.
-        if let Some(g) = (0..n).find(|&g| depth[g].is_none()) {
-            return Err(self.cycle_error(g));
+        let depth = self.depths(&parents)?;
+        let mut direct: Vec<Vec<usize>> = vec![Vec::new(); self.hosts.len()];
+        for (g, group) in self.groups.iter().enumerate() {
+            for &h in &group.hosts {
+                direct[h].push(g);
+            }
         }
-        let depth: Vec<usize> = depth.into_iter().map(|d| d.unwrap_or(0)).collect();
+        // Which host last marked each group: a visited set cleared in O(1).
+        let mut seen = vec![usize::MAX; n];
+        let mut memberships = 0usize;
         let mut servers = Vec::with_capacity(self.hosts.len());
         for (h, host) in self.hosts.iter().enumerate() {
             let mut member: Vec<usize> = Vec::new();
-            let mut stack: Vec<usize> = (0..n)
-                .filter(|&g| self.groups[g].hosts.contains(&h))
-                .collect();
+            let mut stack = std::mem::take(&mut direct[h]);
             if stack.iter().all(|&g| g == ALL || g == UNGROUPED) {
                 stack.push(UNGROUPED);
             }
             while let Some(g) = stack.pop() {
-                if !member.contains(&g) {
+                if seen[g] != h {
+                    seen[g] = h;
                     member.push(g);
                     stack.extend(&parents[g]);
                 }
+            }
+            memberships += member.len();
+            if memberships > MAX_MEMBERSHIPS {
+                let deepest = member.iter().max_by_key(|&&g| depth[g]).copied();
+                let group = &self.groups[deepest.unwrap_or(ALL)];
+                return Err(format!(
+                    "{}: group {:?}: the hosts' group memberships add up to more than {MAX_MEMBERSHIPS} (hosts times the groups each is in), the most an inventory may have",
+                    group.line, group.name
+                ));
             }
             member.sort_by(|&a, &b| {
                 (depth[a], &self.groups[a].name).cmp(&(depth[b], &self.groups[b].name))
@@ -295,29 +357,50 @@ impl Tree {
         Ok((servers, self.groups.into_iter().map(|g| g.name).collect()))
     }
 
-    /// The longest path from `all` to `g`, as Ansible orders vars by it.
-    fn depth_of(
-        &self,
-        g: usize,
-        depth: &mut [Option<usize>],
-        visiting: &mut [bool],
-    ) -> Result<(), String> {
-        if g == ALL {
+    /// The longest path from `all` to each group, as Ansible orders vars
+    /// by it: groups taken in topological order (Kahn's algorithm), so
+    /// the work is linear in the groups and `:children` lines and no
+    /// nesting depth can overflow the stack. A group never reached sits
+    /// on, or under, a `:children` cycle.
+    fn depths(&self, parents: &[Vec<usize>]) -> Result<Vec<usize>, String> {
+        let n = self.groups.len();
+        let mut waiting: Vec<usize> = parents.iter().map(Vec::len).collect();
+        let mut depth: Vec<Option<usize>> = vec![None; n];
+        let mut ready = Vec::new();
+        if waiting[ALL] == 0 {
             depth[ALL] = Some(0);
+            ready.push(ALL);
         }
-        visiting[g] = true;
-        let here = depth[g].unwrap_or(0);
-        for &c in &self.groups[g].children {
-            if visiting[c] {
-                return Err(self.cycle_error(c));
-            }
-            if depth[c].is_none_or(|d| d < here + 1) {
-                depth[c] = Some(here + 1);
-                self.depth_of(c, depth, visiting)?;
+        while let Some(g) = ready.pop() {
+            let here = depth[g].unwrap_or(0);
+            for &c in &self.groups[g].children {
+                depth[c] = Some(depth[c].map_or(here + 1, |d| d.max(here + 1)));
+                waiting[c] -= 1;
+                if waiting[c] == 0 {
+                    ready.push(c);
+                }
             }
         }
-        visiting[g] = false;
-        Ok(())
+        if let Some(stuck) = (0..n).find(|&g| waiting[g] > 0 || depth[g].is_none()) {
+            return Err(self.cycle_error(self.on_cycle(stuck, &waiting, parents)));
+        }
+        Ok(depth.into_iter().map(|d| d.unwrap_or(0)).collect())
+    }
+
+    /// A group on a cycle, found from `stuck` (one Kahn's algorithm never
+    /// finished) by walking up through unfinished parents: each has one,
+    /// so the walk must come back to a group it passed.
+    fn on_cycle(&self, stuck: usize, waiting: &[usize], parents: &[Vec<usize>]) -> usize {
+        let mut passed = vec![false; self.groups.len()];
+        let mut g = stuck;
+        while !passed[g] {
+            passed[g] = true;
+            match parents[g].iter().find(|&&p| waiting[p] > 0) {
+                Some(&p) => g = p,
+                None => break,
+            }
+        }
+        g
     }
 
     fn cycle_error(&self, g: usize) -> String {
@@ -329,6 +412,11 @@ impl Tree {
     }
 }
 
+/// The error for the host past [`MAX_HOSTS`].
+pub fn too_many_hosts(name: &str) -> String {
+    format!("host {name:?}: more than {MAX_HOSTS} hosts, the most an inventory may have")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,17 +424,17 @@ mod tests {
     #[test]
     fn deeper_groups_and_hosts_win_and_parents_count() {
         let mut tree = Tree::new();
-        let web = tree.group("web", 1);
+        let web = tree.group("web", 1).unwrap();
         tree.define(web);
-        let prod = tree.group("prod", 5);
+        let prod = tree.group("prod", 5).unwrap();
         tree.define(prod);
         tree.child(prod, web);
         set_var(tree.group_vars(ALL), "ansible_user", "root").unwrap();
         set_var(tree.group_vars(prod), "ansible_user", "ops").unwrap();
         set_var(tree.group_vars(prod), "ansible_port", "2200").unwrap();
-        set_var(tree.host(web, "web1"), "ansible_port", "2222").unwrap();
-        tree.host(web, "web2");
-        tree.host(UNGROUPED, "lone");
+        set_var(tree.host(web, "web1").unwrap(), "ansible_port", "2222").unwrap();
+        tree.host(web, "web2").unwrap();
+        tree.host(UNGROUPED, "lone").unwrap();
         let (servers, groups) = tree.resolve().unwrap();
         assert_eq!(groups, ["all", "ungrouped", "web", "prod"]);
         let s = |name: &str| servers.iter().find(|s| s.name == name).unwrap().clone();
@@ -361,8 +449,8 @@ mod tests {
     #[test]
     fn cycles_undefined_groups_and_passwords_are_errors() {
         let mut tree = Tree::new();
-        let a = tree.group("a", 3);
-        let b = tree.group("b", 7);
+        let a = tree.group("a", 3).unwrap();
+        let b = tree.group("b", 7).unwrap();
         tree.define(a);
         tree.define(b);
         tree.child(a, b);
@@ -370,7 +458,7 @@ mod tests {
         let err = tree.resolve().unwrap_err();
         assert!(err.contains("its own ancestor"), "{err}");
         let mut tree = Tree::new();
-        tree.group("ghost", 9);
+        tree.group("ghost", 9).unwrap();
         assert!(
             tree.resolve()
                 .unwrap_err()

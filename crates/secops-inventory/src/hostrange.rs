@@ -2,16 +2,32 @@
 //! Ansible inventory forms `web[01:20]`, `web[01:20:2]` (a stride) and
 //! `db-[a:f]`. Zero padding follows the lower bound, as clush, pdsh and
 //! Ansible do, so `h[01-10]` gives `h01` … `h10`.
+//!
+//! A pattern is a product of its bracket groups, so a short line can name
+//! more hosts than any machine holds (`h[0:9]` sixteen times is 10^16).
+//! The number of names is worked out first, without building any, and a
+//! pattern naming more than [`MAX_HOSTS`] is refused.
+
+use std::collections::HashSet;
+
+/// The most host names one pattern (one `--hosts` value, one inventory
+/// host line or key) may expand to. Far above any real fleet's range,
+/// far below what would take more than a fraction of a second and a few
+/// megabytes to build.
+pub const MAX_HOSTS: usize = 100_000;
 
 /// Expands a comma-separated list of patterns, in order, without duplicates.
 pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
+    let parts = split_top_level(pattern)?;
+    count(pattern)?;
+    let mut seen: HashSet<String> = HashSet::new();
     let mut names: Vec<String> = Vec::new();
-    for part in split_top_level(pattern)? {
+    for part in parts {
         if part.is_empty() {
             continue;
         }
         for name in expand_one(part)? {
-            if !names.contains(&name) {
+            if seen.insert(name.clone()) {
                 names.push(name);
             }
         }
@@ -20,6 +36,47 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
         return Err(format!("host pattern {pattern:?} names no host"));
     }
     Ok(names)
+}
+
+/// How many names the pattern expands to, duplicates included, worked out
+/// without building them; an error when it is malformed or the count
+/// exceeds [`MAX_HOSTS`].
+pub fn count(pattern: &str) -> Result<usize, String> {
+    let too_many = || {
+        format!(
+            "host pattern {pattern:?} expands to more than {MAX_HOSTS} hosts, the most one pattern may name"
+        )
+    };
+    let mut total = 0usize;
+    for part in split_top_level(pattern)? {
+        let mut product = 1usize;
+        let mut rest = part;
+        while let Some(open) = rest.find('[') {
+            let close = open + rest[open..].find(']').ok_or_else(|| unmatched(pattern))?;
+            let mut size = 0usize;
+            for item in rest[open + 1..close].split(',') {
+                size = size
+                    .checked_add(range(item.trim(), pattern)?.len())
+                    .ok_or_else(too_many)?;
+            }
+            product = product
+                .checked_mul(size)
+                .filter(|p| *p <= MAX_HOSTS)
+                .ok_or_else(too_many)?;
+            rest = &rest[close + 1..];
+        }
+        if !part.is_empty() {
+            total = total
+                .checked_add(product)
+                .filter(|t| *t <= MAX_HOSTS)
+                .ok_or_else(too_many)?;
+        }
+    }
+    Ok(total)
+}
+
+fn unmatched(pattern: &str) -> String {
+    format!("unmatched [ in {pattern:?}")
 }
 
 /// Splits at commas that are not inside brackets.
@@ -46,12 +103,16 @@ fn split_top_level(pattern: &str) -> Result<Vec<&str>, String> {
     Ok(parts)
 }
 
-/// Expands the first bracket group, then the rest of the name recursively.
+/// Expands the first bracket group, then the rest of the name recursively
+/// (the caller has checked the size with [`count`]).
 fn expand_one(pattern: &str) -> Result<Vec<String>, String> {
     let Some(open) = pattern.find('[') else {
         return Ok(vec![pattern.to_string()]);
     };
-    let close = open + pattern[open..].find(']').expect("brackets were checked");
+    let close = open
+        + pattern[open..]
+            .find(']')
+            .ok_or_else(|| unmatched(pattern))?;
     let (prefix, set, rest) = (
         &pattern[..open],
         &pattern[open + 1..close],
@@ -60,7 +121,8 @@ fn expand_one(pattern: &str) -> Result<Vec<String>, String> {
     let tails = expand_one(rest)?;
     let mut names = Vec::new();
     for item in set.split(',') {
-        for value in range_values(item.trim(), pattern)? {
+        let values = range(item.trim(), pattern)?;
+        for value in values.values() {
             for tail in &tails {
                 names.push(format!("{prefix}{value}{tail}"));
             }
@@ -69,7 +131,54 @@ fn expand_one(pattern: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-fn range_values(item: &str, pattern: &str) -> Result<Vec<String>, String> {
+/// One item of a bracket group: a number or letter range with a stride.
+enum Range {
+    Letters {
+        from: char,
+        to: char,
+        step: usize,
+    },
+    Numbers {
+        from: u64,
+        to: u64,
+        step: usize,
+        width: usize,
+    },
+}
+
+impl Range {
+    fn len(&self) -> usize {
+        let (span, step) = match *self {
+            Range::Letters { from, to, step } => (u64::from(to) - u64::from(from), step),
+            Range::Numbers { from, to, step, .. } => (to - from, step),
+        };
+        // span < MAX_RANGE, so this fits.
+        (span / step as u64) as usize + 1
+    }
+
+    fn values(&self) -> Box<dyn Iterator<Item = String> + '_> {
+        match *self {
+            Range::Letters { from, to, step } => {
+                Box::new((from..=to).step_by(step).map(String::from))
+            }
+            Range::Numbers {
+                from,
+                to,
+                step,
+                width,
+            } => Box::new(
+                (from..=to)
+                    .step_by(step)
+                    .map(move |n| format!("{n:0width$}")),
+            ),
+        }
+    }
+}
+
+/// The widest one range may be (`h[0:99999]` is the most).
+const MAX_RANGE: u64 = MAX_HOSTS as u64;
+
+fn range(item: &str, pattern: &str) -> Result<Range, String> {
     let bad = || {
         format!("bad range {item:?} in {pattern:?} (write [01-20], [1,3,5-7], [01:20:2] or [a:f])")
     };
@@ -86,21 +195,22 @@ fn range_values(item: &str, pattern: &str) -> Result<Vec<String>, String> {
         if to < from {
             return Err(bad());
         }
-        return Ok((from..=to).step_by(step).map(String::from).collect());
+        return Ok(Range::Letters { from, to, step });
     }
     if low.is_empty() || !low.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     let from: u64 = low.parse().map_err(|_| bad())?;
     let to: u64 = high.parse().map_err(|_| bad())?;
-    if to < from || to - from >= 100_000 {
+    if to < from || to - from >= MAX_RANGE {
         return Err(bad());
     }
-    let width = low.len();
-    Ok((from..=to)
-        .step_by(step)
-        .map(|n| format!("{n:0width$}"))
-        .collect())
+    Ok(Range::Numbers {
+        from,
+        to,
+        step,
+        width: low.len(),
+    })
 }
 
 /// `a`…`z` or `A`…`Z`, for Ansible's alphabetic ranges.
@@ -137,6 +247,37 @@ mod tests {
         assert_eq!(expand("web[01:03]").unwrap(), ["web01", "web02", "web03"]);
         assert_eq!(expand("h[1:7:3]").unwrap(), ["h1", "h4", "h7"]);
         assert_eq!(expand("db-[a:c]").unwrap(), ["db-a", "db-b", "db-c"]);
+    }
+
+    #[test]
+    fn a_hundred_thousand_hosts_expand_at_once() {
+        // Checking each name against every earlier one took minutes.
+        let started = std::time::Instant::now();
+        let names = expand("h[0:99999]").unwrap();
+        assert_eq!(names.len(), MAX_HOSTS);
+        assert_eq!(names[99_999], "h99999");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(expand("a,b,a,h[1-2],h1").unwrap(), ["a", "b", "h1", "h2"]);
+    }
+
+    #[test]
+    fn products_past_the_limit_are_refused_before_any_is_built() {
+        // Sixteen small ranges: 10^16 names, once built until memory ran out.
+        let bomb = "h[0:9]".repeat(16);
+        let started = std::time::Instant::now();
+        let err = expand(&bomb).unwrap_err();
+        assert!(err.contains("more than 100000 hosts"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Also through overflow, and as a sum of parts.
+        assert!(expand(&"h[0:99999]".repeat(5)).is_err());
+        assert!(expand("a[0:99999],b[0:99999]").is_err());
+        assert!(expand("a[0:99999],b").is_err());
+        assert_eq!(count("a[0:99998],b").unwrap(), MAX_HOSTS);
+        assert_eq!(count("r[1-2]n[1:3],x").unwrap(), 7);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn parse(text: &str) -> Result<Tree, String> {
                 .ok_or_else(|| at(format!("malformed section header {line:?}")))?;
             let (name, kind) = inner.split_once(':').unwrap_or((inner, ""));
             group_name(name).map_err(at)?;
-            let g = tree.group(name, n);
+            let g = tree.group(name, n).map_err(at)?;
             section = match kind {
                 "" => Section::Hosts(g),
                 "children" => Section::Children(g),
@@ -61,7 +61,7 @@ pub fn parse(text: &str) -> Result<Tree, String> {
                     .next()
                     .unwrap_or_default();
                 group_name(&name).map_err(at)?;
-                let child = tree.group(&name, n);
+                let child = tree.group(&name, n).map_err(at)?;
                 tree.child(g, child);
             }
         }
@@ -87,8 +87,13 @@ fn host_line(tree: &mut Tree, group: usize, line: &str) -> Result<(), String> {
             .ok_or_else(|| format!("expected key=value after the host, found {var:?}"))?;
         ansible::set_var(&mut conn, key, value)?;
     }
+    // Counted before any name is built, so a range too large for one
+    // pattern, or for the whole file, costs nothing.
+    let n = hostrange::count(pattern).map_err(|e| format!("host {e}"))?;
+    tree.mention(n)
+        .map_err(|e| format!("host {pattern:?}: {e}"))?;
     for name in hostrange::expand(pattern).map_err(|e| format!("host {e}"))? {
-        tree.host(group, &name).overlay(&conn);
+        tree.host(group, &name)?.overlay(&conn);
     }
     Ok(())
 }

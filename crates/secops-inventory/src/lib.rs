@@ -20,6 +20,8 @@ mod servers_json;
 mod var_dirs;
 mod yaml;
 
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,40 @@ use serde::Deserialize;
 use secops_common::Error;
 
 pub use servers_json::ServersFile;
+
+/// The most distinct hosts an inventory may have (as many as one host
+/// pattern may name: [`hostrange::MAX_HOSTS`]).
+pub const MAX_HOSTS: usize = hostrange::MAX_HOSTS;
+/// The most host names an Ansible inventory may list in all, counting a
+/// host once per line or key that names it: bounds the work of a file
+/// that repeats a large range on many lines.
+pub const MAX_HOST_MENTIONS: usize = 1_000_000;
+/// The most groups an Ansible inventory may have.
+pub const MAX_GROUPS: usize = 10_000;
+/// The most (host, group) pairs once membership is resolved: each host
+/// is in its groups and all their ancestors, so many hosts under a deep
+/// chain of `:children` multiply.
+pub const MAX_MEMBERSHIPS: usize = 2_000_000;
+/// The largest inventory file, and `group_vars`/`host_vars` file, read.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a text file of at most [`MAX_FILE_BYTES`]; errors name it.
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    let cannot = |err: std::io::Error| format!("cannot read {}: {err}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "{}: larger than {} MiB, the most an inventory file may be",
+            path.display(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("cannot read {}: not UTF-8 text", path.display()))
+}
 
 /// One host of the inventory.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -99,8 +135,7 @@ impl Inventory {
     /// Reads an inventory in any of the formats; errors name the file, line
     /// and field and exit 2.
     pub fn load(path: &Path) -> Result<Inventory, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
+        let text = read_text(path).map_err(Error::bad_input)?;
         let at = |err: String| Error::bad_input(format!("{}:{err}", path.display()));
         let format = Format::detect(path, &text);
         let (servers, groups) = match format {
@@ -115,7 +150,13 @@ impl Inventory {
                 tree.resolve().map_err(at)?
             }
         };
-        let mut seen = std::collections::HashSet::new();
+        if servers.len() > MAX_HOSTS {
+            return Err(Error::bad_input(format!(
+                "{}: servers: more than {MAX_HOSTS} hosts, the most an inventory may have",
+                path.display()
+            )));
+        }
+        let mut seen = HashSet::new();
         for server in &servers {
             if server.name.is_empty() || server.name.starts_with('-') {
                 return Err(Error::bad_input(format!(
@@ -168,11 +209,12 @@ pub fn select(inventory: Option<&Inventory>, selection: &Selection) -> Result<Ve
             .group
             .is_none_or(|g| s.groups.iter().any(|x| x == g))
     };
+    let by_name: HashMap<&str, &Server> = servers.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut chosen: Vec<Server> = match selection.names {
         Some(names) => names
             .iter()
-            .map(|name| match servers.iter().find(|s| &s.name == name) {
-                Some(server) => server.clone(),
+            .map(|name| match by_name.get(name.as_str()) {
+                Some(server) => (*server).clone(),
                 None => alias(name),
             })
             .filter(in_group)

@@ -1,25 +1,55 @@
 //! `servers.json`: remote-run's own inventory format, a list of servers
 //! with their connection settings and groups.
 
+use std::collections::HashSet;
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use secops_common::config::{Syntax, parse as parse_config};
 
-use crate::Server;
+use crate::{MAX_HOSTS, Server};
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServersFile {
+    /// At most [`MAX_HOSTS`]: the one past it is an error at its line.
+    #[serde(deserialize_with = "at_most_max_hosts")]
     pub servers: Vec<Server>,
+}
+
+fn at_most_max_hosts<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Server>, D::Error> {
+    struct Bounded;
+    impl<'de> Visitor<'de> for Bounded {
+        type Value = Vec<Server>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of servers")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Server>, A::Error> {
+            let mut servers = Vec::new();
+            while let Some(server) = seq.next_element::<Server>()? {
+                if servers.len() == MAX_HOSTS {
+                    return Err(de::Error::custom(format!(
+                        "more than {MAX_HOSTS} servers, the most an inventory may have"
+                    )));
+                }
+                servers.push(server);
+            }
+            Ok(servers)
+        }
+    }
+    de.deserialize_seq(Bounded)
 }
 
 /// The servers and the groups they name; errors read `LINE:COL: FIELD: ...`.
 pub fn parse(text: &str) -> Result<(Vec<Server>, Vec<String>), String> {
     let file: ServersFile = parse_config(text, Syntax::Json)?;
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut groups: Vec<String> = Vec::new();
     for group in file.servers.iter().flat_map(|s| &s.groups) {
-        if !groups.contains(group) {
+        if seen.insert(group) {
             groups.push(group.clone());
         }
     }

@@ -3,6 +3,8 @@
 //! Parsed with the shared config loader, so a misspelt key (`hots:`) or a
 //! bad port names its line, column and path.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -11,11 +13,14 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor}
 use secops_common::config::{Syntax, parse as parse_config};
 
 use crate::ansible::{self, Conn, Tree, Var};
-use crate::hostrange;
+use crate::{MAX_HOST_MENTIONS, MAX_HOSTS, hostrange};
 
 /// Errors read `LINE:COL: PATH: problem`.
 pub fn parse(text: &str) -> Result<Tree, String> {
-    let top: Option<Ordered<Option<Group>>> = parse_config(text, Syntax::Yaml)?;
+    BUDGET.with_borrow_mut(|b| *b = Budget::default());
+    let top: Result<Option<Ordered<Option<Group>>>, String> = parse_config(text, Syntax::Yaml);
+    BUDGET.with_borrow_mut(|b| *b = Budget::default());
+    let top = top?;
     let mut tree = Tree::new();
     for (name, group) in top.map(|t| t.0).unwrap_or_default() {
         add_group(&mut tree, None, &name, group.unwrap_or_default())?;
@@ -29,7 +34,7 @@ fn add_group(
     name: &str,
     group: Group,
 ) -> Result<(), String> {
-    let g = tree.group(name, 0);
+    let g = tree.group(name, 0)?;
     tree.define(g);
     if let Some(parent) = parent {
         tree.child(parent, g);
@@ -38,8 +43,10 @@ fn add_group(
         .overlay(&group.vars.unwrap_or_default().0);
     for (pattern, vars) in group.hosts.map(|h| h.0).unwrap_or_default() {
         let vars = vars.unwrap_or_default().0;
-        for host in hostrange::expand(&pattern).map_err(|e| format!("{name}.hosts: {e}"))? {
-            tree.host(g, &host).overlay(&vars);
+        for host in pattern.0 {
+            tree.host(g, &host)
+                .map_err(|e| format!("{name}.hosts: {e}"))?
+                .overlay(&vars);
         }
     }
     for (child, group) in group.children.map(|c| c.0).unwrap_or_default() {
@@ -51,32 +58,86 @@ fn add_group(
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Group {
-    hosts: Option<Ordered<Option<Vars>>>,
+    hosts: Option<Ordered<Option<Vars>, HostPattern>>,
     children: Option<Ordered<Option<Group>>>,
     vars: Option<Vars>,
 }
 
 /// A mapping kept in file order (hosts run in the order written).
-#[derive(Debug, Default)]
-struct Ordered<T>(Vec<(String, T)>);
+#[derive(Debug)]
+struct Ordered<T, K = String>(Vec<(K, T)>);
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+impl<T, K> Default for Ordered<T, K> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>, K: Deserialize<'de>> Deserialize<'de> for Ordered<T, K> {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct Entries<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for Entries<T> {
-            type Value = Ordered<T>;
+        struct Entries<T, K>(PhantomData<(T, K)>);
+        impl<'de, T: Deserialize<'de>, K: Deserialize<'de>> Visitor<'de> for Entries<T, K> {
+            type Value = Ordered<T, K>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a mapping")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<String, T>()? {
+                while let Some(entry) = map.next_entry::<K, T>()? {
                     entries.push(entry);
                 }
                 Ok(Ordered(entries))
             }
         }
         de.deserialize_map(Entries(PhantomData))
+    }
+}
+
+/// What the hosts of one file have cost so far: checked while the parser
+/// is at each host key, so an error carries that key's line and column.
+/// Thread-local because serde's derived `Group` cannot hand state down to
+/// its keys; [`parse`] resets it before and after each file.
+#[derive(Default)]
+struct Budget {
+    mentions: usize,
+    names: HashSet<String>,
+}
+
+thread_local! {
+    static BUDGET: RefCell<Budget> = RefCell::new(Budget::default());
+}
+
+/// A `hosts:` key (`web[01:20].example.com`), expanded as it is read:
+/// a pattern naming more than `hostrange::MAX_HOSTS`, or one taking the
+/// file past the inventory's limits, is an error at its own line.
+#[derive(Debug)]
+struct HostPattern(Vec<String>);
+
+impl<'de> Deserialize<'de> for HostPattern {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let pattern = String::deserialize(de)?;
+        let n = hostrange::count(&pattern).map_err(de::Error::custom)?;
+        BUDGET
+            .with_borrow_mut(|budget| {
+                budget.mentions = budget
+                    .mentions
+                    .checked_add(n)
+                    .filter(|m| *m <= MAX_HOST_MENTIONS)
+                    .ok_or_else(|| {
+                        format!(
+                            "host {pattern:?}: more than {MAX_HOST_MENTIONS} host names in all, the most an inventory may list"
+                        )
+                    })?;
+                let names = hostrange::expand(&pattern)?;
+                for name in &names {
+                    if budget.names.len() >= MAX_HOSTS && !budget.names.contains(name) {
+                        return Err(ansible::too_many_hosts(name));
+                    }
+                    budget.names.insert(name.clone());
+                }
+                Ok(HostPattern(names))
+            })
+            .map_err(de::Error::custom)
     }
 }
 
