@@ -347,3 +347,34 @@ fn kill_9_then_once_catches_up_one_run() {
     assert!(out.status.success());
     assert_eq!(of_job(&central(&s.log), "disk-alert").len(), after);
 }
+
+#[test]
+fn a_slow_job_never_overlaps_and_a_broken_reload_keeps_the_old_settings() {
+    // healthmon sampling three times a second apart: a 2 s run every 1 s.
+    let jobs = format!(
+        "  - name: slow\n    run: [{}, --no-state, --interval, 1s, --count, 3]\n    every: 1s\n",
+        bin("healthmon")
+    );
+    let s = setup(&jobs, "");
+    let mut child = s.start();
+    let skipped = wait_until(PATIENCE, || {
+        !kind(&central(&s.log), "job.skipped").is_empty()
+    });
+    std::fs::write(&s.settings, "jobs: [ {name: x, evry: 1s} ]\n").unwrap();
+    signal(&child, "-HUP");
+    let refused = wait_until(PATIENCE, || {
+        !kind(&central(&s.log), "secops.settings_invalid").is_empty()
+    });
+    let runs_before = kind(&central(&s.log), "job.skipped").len();
+    let still = wait_until(PATIENCE, || {
+        kind(&central(&s.log), "job.skipped").len() > runs_before
+    });
+    signal(&child, "-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(
+        skipped && refused && still,
+        "skip {skipped}, refused {refused}, old settings still run {still}"
+    );
+    let status = s.cmd(&["status", "--format", "jsonl"]).output().unwrap();
+    assert_eq!(status.status.code(), Some(2), "the file is broken now");
+}
