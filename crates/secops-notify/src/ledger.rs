@@ -25,7 +25,7 @@
 //! as a stream, never held as one string beside the map it holds.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufReader, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -289,6 +289,24 @@ impl Due<'_> {
 pub struct Receipt {
     firing: Vec<(String, Severity)>,
     resolved: Vec<String>,
+}
+
+impl Receipt {
+    /// Whether `due` holds nothing this does not: every firing alert at the
+    /// same severity, every recovery. A message made of it would be this
+    /// one again (or a part of it, when another run paid the rest).
+    pub fn covers(&self, due: &Due<'_>) -> bool {
+        let firing: HashMap<&str, Severity> = self
+            .firing
+            .iter()
+            .map(|(key, severity)| (key.as_str(), *severity))
+            .collect();
+        let resolved: HashSet<&str> = self.resolved.iter().map(String::as_str).collect();
+        due.firing
+            .iter()
+            .all(|o| firing.get(o.key) == Some(&o.severity))
+            && due.resolved.iter().all(|o| resolved.contains(o.key))
+    }
 }
 
 pub struct Ledger {

@@ -21,7 +21,7 @@ pub mod secret;
 pub mod settings;
 mod sink;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use secops_common::{Error, Exit, Output, Record, Severity};
 
@@ -30,7 +30,7 @@ use crate::delivery::{Policy, deliver};
 use crate::digest::Digest;
 use crate::grouping::Group;
 use crate::identity::identify;
-use crate::ledger::{Arrival, Ledger};
+use crate::ledger::{Arrival, Ledger, Receipt};
 pub use crate::records::TOOL;
 use crate::records::{TABLE_COLUMNS, delivery_record};
 use crate::settings::Settings;
@@ -56,6 +56,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         sinks,
         worst: None,
         failed: false,
+        failures: Vec::new(),
     };
     let stats = grouping::run_groups(&args.inputs, notifier.settings.group_wait, &mut notifier)?;
     notifier.out.finish()?;
@@ -71,6 +72,20 @@ struct Notifier {
     /// The worst severity read, for --fail-on.
     worst: Option<Severity>,
     failed: bool,
+    /// Per sink, the message whose delivery failed last in this run and
+    /// when (see [`Failure`]).
+    failures: Vec<(&'static str, Failure)>,
+}
+
+/// A message that failed after all its tries. It stays owed, but this run
+/// does not send it again (each message gets `--attempts` tries, not that
+/// many per flush: a group sent at `--group-wait` and the end of input
+/// would otherwise try a dead sink twice as often) until something new is
+/// owed to the sink, or `--repeat-interval` has passed in a long-running
+/// stream. The next run sends it.
+struct Failure {
+    sent: Receipt,
+    at: Instant,
 }
 
 impl Group for Notifier {
@@ -104,6 +119,22 @@ impl Group for Notifier {
                 secops_common::info!("{}: nothing due", sink.name());
                 continue;
             }
+            let failure = self
+                .failures
+                .iter()
+                .find(|(name, _)| *name == sink.name())
+                .map(|(_, failure)| failure);
+            if let Some(failure) = failure
+                && failure.at.elapsed() < self.settings.repeat_interval
+                && failure.sent.covers(&due)
+            {
+                secops_common::info!(
+                    "{}: what it is owed already failed {} ago after all tries; it stays owed for the next run",
+                    sink.name(),
+                    humantime::format_duration(Duration::from_secs(failure.at.elapsed().as_secs()))
+                );
+                continue;
+            }
             let digest = Digest::new(&due, self.settings.max_items);
             secops_common::info!(
                 "{}: sending {} alert(s) and {} recovery notice(s) to {}",
@@ -117,14 +148,22 @@ impl Group for Notifier {
             // The digest and what is due borrow the ledger, which settling
             // changes: what was sent is kept as its keys, and the rest is
             // freed before the ledger (and then the record) grows again.
-            let receipt = delivery.error.is_none().then(|| due.receipt());
+            let receipt = due.receipt();
             drop(digest);
             drop(due);
-            if let Some(receipt) = receipt {
+            self.failures.retain(|(name, _)| *name != sink.name());
+            if delivery.error.is_none() {
                 self.ledger.paid(sink.name(), &receipt, now)?;
             } else {
                 self.failed = true;
                 secops_common::diag::error(format_args!("{}", rec.message));
+                self.failures.push((
+                    sink.name(),
+                    Failure {
+                        sent: receipt,
+                        at: Instant::now(),
+                    },
+                ));
             }
             self.out.write(&rec)?;
         }

@@ -229,6 +229,106 @@ fn records_that_arrive_together_are_one_message_on_a_live_stream() {
 }
 
 #[test]
+fn a_failing_sink_gets_attempts_tries_per_message_not_per_flush() {
+    // A webhook that answers 500 to everything, counted by a real listener.
+    let http = Http::start(&[500]);
+    let state = tempfile::tempdir().unwrap();
+    let extra = [
+        "--webhook-format",
+        "json",
+        "--group-wait",
+        "300ms",
+        "--attempts",
+        "2",
+        "--retry-delay",
+        "10ms",
+    ];
+    let mut child = live(&http.url("/hook"), state.path(), &extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A producer slower than --group-wait (fim-check hashing a tree, say):
+    // the group goes out while the input is still open, and fails.
+    stdin
+        .write_all(disk_alert("/var", 93, "high").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    assert!(
+        wait_until(PATIENCE, || http.received().len() >= 2),
+        "the group was never sent"
+    );
+    // The next group flush and the end of input find the same debt: it
+    // stays owed, for the next run, without more tries in this one.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(http.received().len(), 2, "retried at the next flush");
+    // Something new owed to the sink is a new message: its own 2 tries,
+    // carrying the old debt with it.
+    stdin
+        .write_all(disk_alert("/srv", 95, "high").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    assert!(
+        wait_until(PATIENCE, || http.received().len() >= 4),
+        "the new alert was never sent"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let sent = bodies(&http);
+    assert_eq!(sent.len(), 4, "2 messages x --attempts 2: {sent:#?}");
+    assert_eq!(sent[1]["firing_count"], 1);
+    assert_eq!(sent[3]["firing_count"], 2);
+    let recs = records(&out.stdout);
+    let failed = of_kind(&recs, "notify.failed");
+    assert_eq!(failed.len(), 2, "{recs:#?}");
+    assert!(failed.iter().all(|f| f["attempts"] == 2));
+    // Still owed: the next run pays it (with its own --attempts).
+    let ok = Http::start(&[200]);
+    let out = hook(&ok, state.path(), &[], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(bodies(&ok).len(), 1);
+    assert_eq!(bodies(&ok)[0]["firing_count"], 2);
+}
+
+#[test]
+fn a_failing_sink_is_tried_attempts_times_in_a_cron_run() {
+    // The plain cron pipeline: records, then the end of input, when the
+    // producer took longer than --group-wait (here 200 ms).
+    let http = Http::start(&[500]);
+    let state = tempfile::tempdir().unwrap();
+    let mut child = live(
+        &http.url("/hook"),
+        state.path(),
+        &[
+            "--group-wait",
+            "200ms",
+            "--attempts",
+            "3",
+            "--retry-delay",
+            "10ms",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(disk_alert("/var", 93, "high").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    assert!(wait_until(PATIENCE, || http.received().len() >= 3));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(http.received().len(), 3, "--attempts 3 means 3 requests");
+    assert_eq!(of_kind(&records(&out.stdout), "notify.failed").len(), 1);
+}
+
+#[test]
 fn a_steady_trickle_does_not_hold_a_group_back() {
     let http = Http::start(&[200]);
     let state = tempfile::tempdir().unwrap();
