@@ -10,6 +10,7 @@ Examples:
   fim-check init --policy /etc/secops/fim.yaml   baseline of the default policy
   fim-check init /etc /usr/bin                   baseline of two trees, every attribute
   fim-check verify                               compare the live tree with the baseline
+  fim-check verify --policy /etc/secops/fim.yaml and refuse a baseline made for another policy
   fim-check check --aide-exit-codes              drop-in for `aide --check` in cron
   fim-check verify --trust-metadata              skip rehashing files whose inode, size,
                                                  mtime and ctime are unchanged
@@ -24,7 +25,9 @@ HMAC-SHA256 whose key is fim.key there (created 0600 by the first init).
 What verify reported as firing is remembered there too
 (fim-check.last-run.json), so the next run says when it is over
 (fim.resolved). A baseline that cannot be trusted (edited, truncated, key
-missing) is a critical fim.baseline_invalid record as well as an error.
+missing) is a critical fim.baseline_invalid record as well as an error, and
+so is one made on another host or for another policy than --policy FILE (or
+the PATHs given), by default the policy file it was made from as it is now.
 Exit status: 0 nothing at or above --fail-on, 1 something was, 2 bad usage,
 bad policy or a baseline that fails its HMAC check, 3 something could not be
 read (the rest was still checked). With --aide-exit-codes: the sum of 1 added,
@@ -72,6 +75,9 @@ pub enum Command {
 
 #[derive(Debug, Clone, ClapArgs)]
 pub struct WatchArgs {
+    #[command(flatten)]
+    pub intended: Intended,
+
     /// In the first check, reuse the baseline hash of files whose inode,
     /// size, mtime and ctime are unchanged
     #[arg(long)]
@@ -103,8 +109,26 @@ pub struct InitArgs {
     pub cross_filesystems: bool,
 }
 
+/// What the baseline must have been made for (besides this host): a
+/// baseline sealed for another policy or other paths is refused.
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct Intended {
+    /// The policy the baseline must have been made from; one sealed for
+    /// another is refused [default: the policy file the baseline was made
+    /// from, as it is now]
+    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+    pub policy: Option<PathBuf>,
+
+    /// The paths the baseline must watch, as given to init PATH...
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
 #[derive(Debug, Clone, ClapArgs)]
 pub struct CheckArgs {
+    #[command(flatten)]
+    pub intended: Intended,
+
     /// Reuse the baseline hash of files whose inode, size, mtime and ctime
     /// are unchanged (fast; trusts the kernel's metadata, see the docs)
     #[arg(long)]

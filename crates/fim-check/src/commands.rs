@@ -2,14 +2,16 @@
 //! update and show on top of scan, diff and baseline.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use secops_common::cli::StateArgs;
 use secops_common::{Error, Exit, Output, Record};
 
 use crate::alerts::Alerts;
 use crate::baseline::{self, Baseline, Header};
-use crate::cli::{Args, CheckArgs, Command, InitArgs, WatchArgs};
+use crate::binding::{self, Bindings};
+use crate::cli::{Args, CheckArgs, Command, InitArgs, Intended, WatchArgs};
 use crate::diff::{Unchanged, aide_bits, compare, unknown};
 use crate::entry::Entry;
 use crate::key::Key;
@@ -56,6 +58,7 @@ impl Store {
         })
     }
 
+    /// The baseline, authenticated, whatever it was made for (`show`).
     fn load(&self) -> Result<Baseline, Error> {
         let key = Key::load(&self.key)?;
         let base = baseline::read(&self.baseline, &key)?;
@@ -67,6 +70,80 @@ impl Store {
             );
         }
         Ok(base)
+    }
+
+    /// The baseline, authenticated and bound to what it is meant to check
+    /// (verify, update, watch): made on this host, and for the policy
+    /// `intended` names (by default the policy file it was made from, as
+    /// that file is now). Another baseline sealed with the same key (one
+    /// made for a decoy tree, another host's, one of an old policy) is
+    /// refused, as AIDE checks its database against its configuration.
+    ///
+    /// Then the state directory's record of what the baseline was made
+    /// for ([`Bindings`]) must agree, so that even a plain `verify` refuses
+    /// a baseline made from a decoy policy file put in its place.
+    fn load_for(&self, intended: &Intended, state: &StateArgs) -> Result<Baseline, Error> {
+        let key = Key::load(&self.key)?;
+        let base = baseline::read(&self.baseline, &key)?;
+        self.bind(&base.header, intended)?;
+        let mut bindings = Bindings::open(state)?;
+        if bindings.check(&self.baseline, &base.header)? {
+            match bindings.save() {
+                Ok(()) => secops_common::info!(
+                    "bound {} to its policy in {}",
+                    self.baseline.display(),
+                    binding::FILE
+                ),
+                Err(err) => secops_common::warn!("{err}"),
+            }
+        }
+        Ok(base)
+    }
+
+    fn bind(&self, header: &Header, intended: &Intended) -> Result<(), Error> {
+        let file = self.baseline.display();
+        let here = secops_common::record::hostname();
+        if header.host != here {
+            return Err(Error::bad_input(format!(
+                "baseline {file} was made on host {}, not on this host ({here}); refusing to compare against it (a baseline checks the host it was made on: make one here with fim-check init --force)",
+                header.host
+            )));
+        }
+        let recorded = Path::new(&header.policy_source);
+        let (expected, what, fix) = match (&intended.policy, intended.paths.as_slice()) {
+            (Some(policy), _) => (
+                Policy::load(policy),
+                format!("the policy {}", policy.display()),
+                format!("fim-check init --force --policy {}", policy.display()),
+            ),
+            (None, []) if header.policy_source == COMMAND_LINE => return Ok(()),
+            (None, []) => (
+                Policy::load(recorded),
+                format!(
+                    "its policy file {} as it is now (changed since the baseline was made?)",
+                    recorded.display()
+                ),
+                format!("fim-check init --force --policy {}", recorded.display()),
+            ),
+            (None, paths) => (
+                Policy::for_paths(paths),
+                "the paths given".to_string(),
+                "fim-check init --force PATH...".to_string(),
+            ),
+        };
+        let expected = expected.map_err(|err| {
+            Error::bad_input(format!(
+                "baseline {file} cannot be checked against {what}: {err}; refusing to compare against it"
+            ))
+        })?;
+        let differs = header.policy.differences(&expected);
+        if differs.is_empty() {
+            return Ok(());
+        }
+        Err(Error::bad_input(format!(
+            "baseline {file} was not made for {what}: {}; refusing to compare against it (if the policy was changed on purpose, make a new baseline with {fix})",
+            differs.join("; ")
+        )))
     }
 
     /// The memory of what was firing about this baseline.
@@ -81,6 +158,7 @@ impl Store {
     /// Seals a written baseline and returns its `fim.baseline` record.
     fn seal(
         &self,
+        args: &Args,
         writer: baseline::Writer,
         header: Header,
         counts: &Counts,
@@ -93,6 +171,15 @@ impl Store {
             ..header
         };
         writer.finish(&mut header)?;
+        // What this baseline is for, so that another put in its place is
+        // refused.
+        let bound = Bindings::open(&args.state).and_then(|mut bindings| {
+            bindings.bind(&self.baseline, &header);
+            bindings.save()
+        });
+        if let Err(err) = bound {
+            secops_common::warn!("{err}; the baseline is bound to its policy at its next check");
+        }
         secops_common::info!(
             "wrote {} entries to {}",
             header.entries,
@@ -102,10 +189,20 @@ impl Store {
     }
 }
 
+/// The `policy_source` of a baseline made from `init PATH...`.
+const COMMAND_LINE: &str = "command line";
+
 fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
     let (mut policy, source) = match &init.policy {
-        Some(path) => (Policy::load(path)?, path.display().to_string()),
-        None => (Policy::for_paths(&init.paths)?, "command line".to_string()),
+        // Absolute, so that verify finds it again from any directory.
+        Some(path) => (
+            Policy::load(path)?,
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+        ),
+        None => (Policy::for_paths(&init.paths)?, COMMAND_LINE.to_string()),
     };
     if init.cross_filesystems {
         policy.one_file_system = false;
@@ -141,7 +238,7 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
         entries: 0,
         version: String::new(),
     };
-    let summary = store.seal(writer, header, &counts, &found)?;
+    let summary = store.seal(args, writer, header, &counts, &found)?;
     // A new baseline takes the tree as it is: whatever was firing about
     // the old one is accepted.
     let looked = |path: &[u8]| !unknown(&found.problems, path);
@@ -166,7 +263,7 @@ fn verify(
 ) -> Result<Exit, Error> {
     let mut alerts = store.alerts(args);
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    let base = match store.load() {
+    let base = match store.load_for(&check.intended, &args.state) {
         Ok(base) => base,
         Err(err) => return Err(alerts.refuse(&mut out, err)),
     };
@@ -213,7 +310,7 @@ fn verify(
     );
     let looked = |path: &[u8]| !unknown(&found.problems, path);
     let summary = match writer {
-        Some(writer) => match store.seal(writer, base.header.clone(), &counts, &found) {
+        Some(writer) => match store.seal(args, writer, base.header.clone(), &counts, &found) {
             Ok(summary) => Some(summary),
             Err(err) => {
                 // Nothing was accepted: the differences still hold.
@@ -285,7 +382,7 @@ fn show(args: &Args, store: &Store) -> Result<Exit, Error> {
 fn watch(args: &Args, opts: &WatchArgs, store: &Store) -> Result<Exit, Error> {
     let mut alerts = store.alerts(args);
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
-    let base = match store.load() {
+    let base = match store.load_for(&opts.intended, &args.state) {
         Ok(base) => base,
         Err(err) => return Err(alerts.refuse(&mut out, err)),
     };

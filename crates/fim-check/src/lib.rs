@@ -8,6 +8,7 @@ mod acl;
 mod alerts;
 pub mod attrs;
 mod baseline;
+mod binding;
 pub mod cli;
 mod commands;
 mod diff;

@@ -91,6 +91,92 @@ impl Policy {
         Ok(policy)
     }
 
+    /// What differs between the policy a baseline was sealed with (`self`)
+    /// and the one it is meant to check (`intended`), in words; empty when
+    /// they agree. A baseline that crosses filesystems where the intended
+    /// policy would not checks more, never less, and agrees.
+    pub fn differences(&self, intended: &Policy) -> Vec<String> {
+        fn only<'p>(a: &'p Policy, b: &Policy) -> Vec<&'p Path> {
+            let mut paths: Vec<&Path> = a
+                .paths
+                .iter()
+                .map(|r| r.path.as_path())
+                .filter(|p| !b.paths.iter().any(|r| r.path == *p))
+                .collect();
+            paths.dedup();
+            paths
+        }
+        let mut found = Vec::new();
+        let rule = |policy: &Policy, path: &Path| -> Vec<Rule> {
+            policy
+                .paths
+                .iter()
+                .filter(|r| r.path == path)
+                .cloned()
+                .collect()
+        };
+        let list = |paths: Vec<&Path>| {
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sealed_only = only(self, intended);
+        if !sealed_only.is_empty() {
+            found.push(format!(
+                "it watches {} where the policy does not",
+                list(sealed_only)
+            ));
+        }
+        let intended_only = only(intended, self);
+        if !intended_only.is_empty() {
+            found.push(format!(
+                "it does not watch {}, which the policy does",
+                list(intended_only)
+            ));
+        }
+        let mut changed: Vec<&Path> = Vec::new();
+        for r in &intended.paths {
+            let (ours, theirs) = (rule(self, &r.path), rule(intended, &r.path));
+            if !ours.is_empty() && ours != theirs && !changed.contains(&r.path.as_path()) {
+                changed.push(&r.path);
+            }
+        }
+        if !changed.is_empty() {
+            found.push(format!(
+                "its rules for {} differ from the policy's (recursion, attributes, severity or excludes)",
+                list(changed)
+            ));
+        }
+        if self.exclude != intended.exclude {
+            found.push(format!(
+                "it excludes {:?} where the policy excludes {:?}",
+                self.exclude, intended.exclude
+            ));
+        }
+        if self.one_file_system && !intended.one_file_system {
+            found.push(
+                "it stays on one filesystem where the policy crosses filesystems".to_string(),
+            );
+        }
+        // The order of rules for distinct paths means nothing (the deepest
+        // rule governs); that of one path's duplicates is compared above.
+        found
+    }
+
+    /// SHA-256 of the policy's canonical form (its JSON as stored in the
+    /// baseline), hex: the same policy, however its file is laid out or
+    /// commented, has the same digest.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(self).expect("a policy always serializes");
+        Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     fn check(&self) -> Result<(), String> {
         if self.paths.is_empty() {
             return Err("paths: the policy watches nothing".into());
@@ -276,5 +362,39 @@ mod tests {
         );
         let policy: Policy = parse("paths:\n  - path: etc\n", Syntax::Yaml).unwrap();
         assert!(policy.check().unwrap_err().contains("not absolute"));
+    }
+
+    #[test]
+    fn differences_say_what_a_baseline_checks_otherwise() {
+        let policy = |yaml: &str| parse::<Policy>(yaml, Syntax::Yaml).unwrap();
+        let sealed = policy("one_file_system: false\npaths:\n  - path: /etc\n  - path: /usr/bin\n");
+        let reordered = policy("# same\npaths: [{path: /usr/bin}, {path: /etc}]\n");
+        assert_eq!(
+            sealed.differences(&reordered),
+            Vec::<String>::new(),
+            "rule order, comments and crossing more than asked mean nothing"
+        );
+        let other = policy(
+            "one_file_system: false\nexclude: ['*~']\npaths:\n  - path: /etc\n    severity: low\n  - path: /boot\n",
+        );
+        assert_eq!(
+            sealed.differences(&other),
+            [
+                "it watches /usr/bin where the policy does not",
+                "it does not watch /boot, which the policy does",
+                "its rules for /etc differ from the policy's (recursion, attributes, severity or excludes)",
+                "it excludes [] where the policy excludes [\"*~\"]",
+            ]
+        );
+        let crossing = policy("one_file_system: false\npaths: [{path: /etc}, {path: /usr/bin}]\n");
+        assert_eq!(
+            reordered.differences(&crossing),
+            ["it stays on one filesystem where the policy crosses filesystems"]
+        );
+        assert_eq!(
+            reordered.digest(),
+            policy("paths:\n- path: /usr/bin\n- {path: /etc}\n").digest()
+        );
+        assert_ne!(reordered.digest(), sealed.digest());
     }
 }
