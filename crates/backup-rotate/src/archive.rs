@@ -415,7 +415,8 @@ fn logical_size(header: &Header) -> u64 {
 /// found with `SEEK_DATA`/`SEEK_HOLE` and rounded out to 512-byte edges
 /// (readers require every stored piece but the last to fill whole tar
 /// blocks; the rounding only stores a few zeros more). `None` when the file
-/// has no holes, or the filesystem cannot say: then it is stored whole.
+/// has no holes, the filesystem cannot say, or it has more pieces than
+/// [`crate::limits::SPARSE_PIECES_MAX`]: then it is stored whole.
 fn data_extents(file: &File, meta: &Metadata) -> Option<Vec<(u64, u64)>> {
     use nix::unistd::{Whence, lseek};
     let size = meta.len();
@@ -448,6 +449,10 @@ fn data_extents(file: &File, meta: &Metadata) -> Option<Vec<(u64, u64)>> {
                 *len = to.max(*offset + *len) - *offset
             }
             _ => extents.push((from, to - from)),
+        }
+        // A map longer than readers accept (see limits.rs): store it whole.
+        if extents.len() > crate::limits::SPARSE_PIECES_MAX {
+            return None;
         }
         pos = end;
     }

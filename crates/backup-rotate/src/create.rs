@@ -1,8 +1,11 @@
 //! Making one backup so that a good-looking file is always a good backup.
 //!
 //! The order is what makes it safe:
+//! 0. NAME's temporary files that an interrupted run left in the
+//!    destination are removed (see `temps.rs`), and said so on stderr;
 //! 1. the archive is written to a hidden temporary file in the destination
-//!    (`.NAME-...tar.gz.XXXXXX.tmp`), hashed (BLAKE3) as it is written;
+//!    (`.NAME-PID-XXXXXX.tmp`, locked while this run lives), hashed
+//!    (BLAKE3) as it is written;
 //! 2. it is read back through a second descriptor, following the writes
 //!    as they reach the file (so verifying runs alongside compressing, on
 //!    other threads) and finishing after the fsync: the file's size and
@@ -16,21 +19,21 @@
 //! 4. only then the archive is linked to its final name, and the directory
 //!    fsynced.
 //!
-//! A kill or crash at any point leaves at most a hidden temp file and
-//! perhaps a manifest without its archive; never an archive without a
-//! manifest, and never a change to an existing backup (names are taken
-//! with link(2), which fails rather than replaces).
+//! A kill or crash at any point leaves at most a hidden temp file (which
+//! the next run of NAME removes) and perhaps a manifest without its
+//! archive; never an archive without a manifest, and never a change to an
+//! existing backup (names are taken with link(2), which fails rather than
+//! replaces).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use jiff::Timestamp;
 use secops_common::Error;
-use tempfile::NamedTempFile;
 
 use crate::archive::{Problem, TarWriter, WalkOptions};
 use crate::cli::CreateArgs;
@@ -40,6 +43,7 @@ use crate::naming::{ArchiveName, check_name};
 use crate::progress::Progress;
 use crate::readback::{Announcing, Following, ReadBack, read_stream};
 use crate::records::TOOL;
+use crate::temps::{self, Temp};
 
 /// A finished, verified backup.
 pub struct Created {
@@ -71,6 +75,7 @@ struct Plan {
 
 pub fn create(args: &CreateArgs) -> Result<Created, CreateError> {
     let plan = plan(args)?;
+    remove_leftovers(&args.dest, &plan.name);
     let started = Instant::now();
     let created_at = Timestamp::now();
     let (temp, (written, problems, counts), back) = write_archive(args, &plan).map_err(|err| {
@@ -139,6 +144,25 @@ pub fn create(args: &CreateArgs) -> Result<Created, CreateError> {
         manifest,
         problems,
     })
+}
+
+/// Step 0: what earlier, interrupted runs of NAME left behind.
+fn remove_leftovers(dest: &Path, name: &str) {
+    let (removed, failed) = temps::remove_stale(dest, name, SystemTime::now());
+    for gone in removed {
+        secops_common::warn!(
+            "removed {} ({} bytes): {}",
+            gone.path.display(),
+            gone.bytes,
+            gone.why
+        );
+    }
+    for (path, err) in failed {
+        secops_common::warn!(
+            "cannot remove {}, left by an interrupted run: {err}",
+            path.display()
+        );
+    }
 }
 
 fn plan(args: &CreateArgs) -> Result<Plan, Error> {
@@ -226,17 +250,13 @@ type Wrote = (Written, Vec<Problem>, crate::archive::Counts);
 fn write_archive(
     args: &CreateArgs,
     plan: &Plan,
-) -> io::Result<(NamedTempFile, Wrote, io::Result<ReadBack>)> {
-    let prefix = format!(".{}-", plan.name);
-    let temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(&args.dest)?;
+) -> io::Result<(Temp, Wrote, io::Result<ReadBack>)> {
+    let temp = temps::create(&args.dest, &plan.name)?;
     let progress = crate::readback::Written::default();
     // Made before the reader starts: however writing ends, dropping it is
     // what tells the reader the file is complete.
-    let announcing = Announcing::new(temp.reopen()?, progress.clone());
-    let following = Following::new(temp.reopen()?, progress);
+    let announcing = Announcing::new(temp.file.reopen()?, progress.clone());
+    let following = Following::new(temp.file.reopen()?, progress);
     let compression = args.compression;
     let reading = std::thread::spawn(move || read_stream(following, compression, DIGEST));
     let written = write_to(announcing, args, plan);
@@ -306,7 +326,7 @@ impl<W: Write> Write for TarCounter<W> {
 /// a name link(2) takes only if it is free.
 fn commit(
     dest: &Path,
-    temp: NamedTempFile,
+    temp: Temp,
     manifest: &mut Manifest,
     created_at: Timestamp,
     started: Instant,
@@ -319,17 +339,14 @@ fn commit(
         manifest.duration_ms = started.elapsed().as_millis() as u64;
         let manifest_path = dest.join(name.manifest_name());
         let archive_path = dest.join(name.file_name());
-        let mut staged = tempfile::Builder::new()
-            .prefix(&format!(".{}", name.manifest_name()))
-            .suffix(".tmp")
-            .tempfile_in(dest)?;
-        staged.write_all(manifest.to_json().as_bytes())?;
-        staged.as_file().sync_all()?;
-        match fs::hard_link(staged.path(), &manifest_path) {
+        let mut staged = temps::create(dest, &manifest.name)?;
+        staged.file.write_all(manifest.to_json().as_bytes())?;
+        staged.file.as_file().sync_all()?;
+        match fs::hard_link(staged.file.path(), &manifest_path) {
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
             other => other?,
         }
-        if let Err(err) = fs::hard_link(temp.path(), &archive_path) {
+        if let Err(err) = fs::hard_link(temp.file.path(), &archive_path) {
             // Our manifest must not outlive the archive it describes.
             fs::remove_file(&manifest_path)?;
             if err.kind() == io::ErrorKind::AlreadyExists {

@@ -12,6 +12,7 @@ pub mod compress;
 mod create;
 mod digest;
 mod inventory;
+mod limits;
 mod manifest;
 pub mod naming;
 mod progress;
@@ -20,6 +21,7 @@ mod readback;
 mod records;
 mod restore;
 pub mod retention;
+mod temps;
 mod verify;
 
 use std::path::PathBuf;
@@ -143,6 +145,15 @@ fn run_verify(args: &VerifyArgs, out: &mut Output) -> Result<bool, Error> {
 
 fn run_restore(args: &RestoreArgs, out: &mut Output) -> Result<bool, Error> {
     match restore::restore(&args.archive, &args.to, !args.no_manifest) {
+        Ok(restored) if !restored.unmade.is_empty() => {
+            out.write(&records::not_restored(
+                &args.archive,
+                &args.to,
+                restored.entries,
+                &restored.unmade,
+            ))?;
+            Ok(true)
+        }
         Ok(restored) => {
             out.write(
                 &Record::new(

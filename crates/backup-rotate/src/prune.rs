@@ -2,7 +2,10 @@
 //! override:
 //!
 //! - an empty policy is refused (it would delete everything);
-//! - only files whose names parse as NAME's archives are considered;
+//! - only files whose names parse as NAME's archives are considered, and
+//!   of those only the ones with their manifest: a file that merely
+//!   matches the name pattern (an operator's own copy, another tool's
+//!   file) is not ours, is kept, and gets a `backup.kept` record saying so;
 //! - the newest backup that verified (manifest present, size matching) is
 //!   always kept, and nothing is deleted when no backup verified;
 //! - `create --prune` does not prune when the new backup failed or is
@@ -52,7 +55,17 @@ pub fn prune(
     dry_run: bool,
     mut emit: impl FnMut(Record) -> Result<(), Error>,
 ) -> Result<bool, Error> {
-    let backups = scan(dir, Some(name))?;
+    let (backups, foreign): (Vec<Backup>, Vec<Backup>) = scan(dir, Some(name))?
+        .into_iter()
+        .partition(|b| b.manifest.is_some());
+    for stranger in &foreign {
+        emit(records::not_ours(
+            &stranger.path,
+            &stranger.created(),
+            stranger.archive_bytes,
+            dry_run,
+        ))?;
+    }
     let plan = plan(&backups, policy, Timestamp::now())?;
     let mut failed = false;
     for (backup, why) in backups.iter().zip(plan) {

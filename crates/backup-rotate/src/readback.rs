@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use crate::compress::Compression;
 use crate::digest::{Algorithm, ContentHash, EntryDigest, EntryFacts, HashingReader, ReadTally};
+use crate::limits::bounded;
 
 /// What an archive reads back as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,11 +183,13 @@ impl Read for Chunks {
 
 /// Digests every entry as `archive.rs` did when writing it.
 fn digest_entries(stream: &mut Chunks, algorithm: Algorithm) -> io::Result<EntryDigest> {
+    let (stream, bounds) = bounded(stream);
     let mut archive = tar::Archive::new(stream);
     let mut digest = EntryDigest::new(algorithm);
     let mut buf = vec![0u8; 1 << 16];
     for entry in archive.entries()? {
         let mut entry = entry?;
+        bounds.entered(&mut entry)?;
         let mut content = ContentHash::new(algorithm, entry.header().entry_type().is_gnu_sparse());
         loop {
             let n = entry.read(&mut buf)?;

@@ -88,6 +88,36 @@ pub fn failed(stage: &str, archive: Option<&Path>, dest: Option<&Path>, error: &
         .firing(&[stage, about.as_deref().unwrap_or_default()])
 }
 
+/// `backup.failed` (stage `restore`) for a restore that put everything in
+/// place but some entries it could not make (device nodes without root):
+/// the first few are named (names cut to 100 bytes), all are counted.
+pub fn not_restored(
+    archive: &Path,
+    to: &Path,
+    entries: u64,
+    unmade: &[(Vec<u8>, String)],
+) -> Record {
+    const NAMED: usize = 5;
+    let mut named: Vec<String> = unmade
+        .iter()
+        .take(NAMED)
+        .map(|(name, why)| format!("{}: {why}", crate::limits::show(name)))
+        .collect();
+    if unmade.len() > NAMED {
+        named.push(format!("and {} more", unmade.len() - NAMED));
+    }
+    let error = format!(
+        "{} of {entries} entries could not be made (the rest are restored into {}): {}",
+        unmade.len(),
+        to.display(),
+        named.join("; ")
+    );
+    failed("restore", Some(archive), None, &error)
+        .with("to", to.display().to_string())
+        .with("entries", entries)
+        .with("not_restored", unmade.len() as u64)
+}
+
 /// `backup.unreadable`: a path left out of (or incomplete in) the backup.
 pub fn unreadable(path: &Path, error: &str) -> Record {
     Record::new(
@@ -140,6 +170,27 @@ pub fn retention(
         .with("archive_bytes", archive_bytes)
         .with("reasons", reasons.to_vec())
         .with("dry_run", dry_run)
+}
+
+/// `backup.kept` for a file that is named like one of NAME's archives but
+/// has no manifest: not made by backup-rotate (or never finished), so
+/// prune never deletes it.
+pub fn not_ours(path: &Path, created: &str, archive_bytes: u64, dry_run: bool) -> Record {
+    Record::new(
+        TOOL,
+        "backup.kept",
+        Severity::Info,
+        format!(
+            "kept {}: it has no manifest, so it is not a backup-rotate archive and prune never deletes it",
+            path.display()
+        ),
+    )
+    .with("archive", path.display().to_string())
+    .with("created", created)
+    .with("archive_bytes", archive_bytes)
+    .with("reasons", vec!["not ours: no manifest".to_string()])
+    .with("dry_run", dry_run)
+    .with("manifest", false)
 }
 
 /// `backup.archive`: one line of `list`.

@@ -97,8 +97,9 @@ fn prune_deletes_what_no_rule_keeps_with_its_manifest() {
 fn the_newest_verified_backup_survives_any_policy() {
     let dir = tempfile::tempdir().unwrap();
     history(dir.path(), &STAMPS[..3]);
-    // A newer archive without a manifest: keep-last 1 keeps it, and the
-    // newest one that verified is kept too.
+    // A newer archive without a manifest is not ours (kept, not counted):
+    // keep-last 1 keeps the newest backup, which is also the newest that
+    // verified.
     fs::write(dir.path().join("db-20261122T000000Z.tar.gz"), "unfinished").unwrap();
     succeeded(&prune(dir.path(), &["--keep-last", "1"]));
     let left = archives(dir.path(), "db");
@@ -165,4 +166,57 @@ fn create_prune_in_one_line_and_list() {
     let recs = succeeded(&run(&["list", "-d", path(dir.path()), "-n", "db"]));
     let listed = of_kind(&recs, "backup.archive").len();
     assert_eq!(listed, 2);
+}
+
+#[test]
+fn a_file_named_like_an_archive_but_without_a_manifest_is_never_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    history(dir.path(), &STAMPS);
+    // An operator's own file that merely matches the pattern, older than
+    // every backup, and one newer than them all.
+    let own = [
+        "db-20200101T000000Z.tar.gz",
+        "db-20301231T235959Z_01.tar.zst",
+    ];
+    for name in own {
+        fs::write(dir.path().join(name), "the operator's, not ours").unwrap();
+    }
+    for dry_run in [true, false] {
+        let mut extra = vec!["--keep-last", "1"];
+        if dry_run {
+            extra.push("--dry-run");
+        }
+        let recs = succeeded(&prune(dir.path(), &extra));
+        for name in own {
+            assert!(dir.path().join(name).exists(), "{name} was deleted");
+            let about: Vec<_> = recs
+                .iter()
+                .filter(|r| r["archive"].as_str().unwrap().ends_with(name))
+                .collect();
+            assert_eq!(about.len(), 1, "{recs:#?}");
+            assert_eq!(about[0]["kind"], "backup.kept");
+            assert_eq!(
+                about[0]["reasons"],
+                serde_json::json!(["not ours: no manifest"])
+            );
+            assert!(
+                about[0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no manifest"),
+                "{:#?}",
+                about[0]
+            );
+        }
+        assert_eq!(of_kind(&recs, "backup.pruned").len(), 4, "{recs:#?}");
+    }
+    // Only the newest real backup is left of ours; the operator's files stay.
+    let mut left = archives(dir.path(), "db");
+    left.sort();
+    assert_eq!(
+        left,
+        [own[0], "db-20261121T140000Z.tar.gz", own[1]],
+        "{:?}",
+        names(dir.path())
+    );
 }

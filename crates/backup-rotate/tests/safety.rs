@@ -92,27 +92,79 @@ fn kill_9_mid_create_leaves_no_backup_lookalike_and_old_backups_intact() {
     }
     // The survivor still verifies.
     succeeded(&run(&["verify", "-d", path(&dest)]));
+
+    // The next run of that NAME removes what the killed one left, and
+    // says so.
+    let leftovers: Vec<String> = names(&dest)
+        .into_iter()
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(!leftovers.is_empty(), "the kill left nothing to clean up");
+    let small = dir.path().join("small");
+    big_tree(&small, 1, 100);
+    let out = create(&small, &dest, Some("k"), &[]);
+    succeeded(&out);
+    for name in &leftovers {
+        assert!(
+            stderr(&out).contains(&format!("removed {}", dest.join(name).display())),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    let after: Vec<String> = names(&dest)
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(after.is_empty(), "left over: {after:?}");
+    succeeded(&run(&["verify", "-d", path(&dest)]));
 }
 
-/// Runs the binary as `nobody` when we are root, because root reads
-/// mode-000 files anyway.
-fn run_unprivileged(args: &[&str]) -> std::process::Output {
-    if nix::unistd::geteuid().is_root() {
-        require("setpriv", "util-linux");
-        Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                BIN,
-                "--format",
-                "jsonl",
-            ])
-            .args(args)
-            .output()
+#[test]
+fn only_leftovers_of_that_name_no_live_run_holds_are_removed() {
+    use nix::fcntl::{Flock, FlockArg};
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dest) = (dir.path().join("src"), dir.path().join("dest"));
+    big_tree(&src, 1, 100);
+    fs::create_dir_all(&dest).unwrap();
+    let hours_ago = |path: &Path, hours: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-    } else {
-        run(args)
+            .as_secs() as i64;
+        set_mtime(path, now - hours * 3600);
+    };
+    let put = |name: &str, hours: i64| {
+        let path = dest.join(name);
+        fs::write(&path, vec![0u8; 1000]).unwrap();
+        hours_ago(&path, hours);
+        path
+    };
+    // Gone: a dead pid's, an earlier version's untouched for two hours
+    // (archive and manifest forms).
+    let dead = put(".k-2147483646-aB3xYz.tmp", 0);
+    let legacy = put(".k-Qw7rTy.tmp", 2);
+    let legacy_manifest = put(".k-20261121T190200Z.tar.gz.manifest.jsonZx9Kp1.tmp", 2);
+    // Kept: a live run's (this test's pid, and the file locked, as a run
+    // holds it), an earlier version's touched a minute ago, another
+    // NAME's, and a file that only looks temporary.
+    let held = put(&format!(".k-{}-Hj4kLm.tmp", std::process::id()), 2);
+    let _lock = Flock::lock(fs::File::open(&held).unwrap(), FlockArg::LockExclusive).unwrap();
+    let young = put(".k-Yo8nGz.tmp", 0);
+    let other = put(".kk-2147483646-aB3xYz.tmp", 2);
+    let lookalike = put(".k-notes.tmp", 2);
+
+    let out = create(&src, &dest, Some("k"), &[]);
+    succeeded(&out);
+    for gone in [&dead, &legacy, &legacy_manifest] {
+        assert!(!gone.exists(), "{} is still there", gone.display());
+        assert!(
+            stderr(&out).contains(&format!("removed {} (1000 bytes)", gone.display())),
+            "{}",
+            stderr(&out)
+        );
+    }
+    for kept in [&held, &young, &other, &lookalike] {
+        assert!(kept.exists(), "{} was removed", kept.display());
     }
 }
 

@@ -340,3 +340,164 @@ fn new_manifests_are_format_2_with_a_blake3_entry_digest() {
     let why = verify_failure(&archive);
     assert!(why.contains("digest differently"), "{why}");
 }
+
+/// Makes a FIFO or device node (devices need root).
+fn node(path: &Path, kind: nix::sys::stat::SFlag, mode: u32, dev: (u64, u64)) {
+    use nix::sys::stat::{Mode, mknod};
+    mknod(
+        path,
+        kind,
+        Mode::from_bits_truncate(mode),
+        nix::sys::stat::makedev(dev.0, dev.1),
+    )
+    .unwrap();
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn fifos_and_device_nodes_restore_as_what_they_are_as_stock_tar_does() {
+    use nix::sys::stat::SFlag;
+    let root = nix::unistd::geteuid().is_root();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("nodes");
+    let dest = dir.path().join("dest");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::create_dir_all(&dest).unwrap();
+    fs::write(src.join("plain"), "plain\n").unwrap();
+    node(&src.join("sub/pipe"), SFlag::S_IFIFO, 0o640, (0, 0));
+    node(&src.join("pipe2"), SFlag::S_IFIFO, 0o600, (0, 0));
+    if root {
+        node(&src.join("sub/null0"), SFlag::S_IFCHR, 0o620, (1, 3));
+        node(&src.join("sub/loop9"), SFlag::S_IFBLK, 0o660, (7, 200));
+        std::os::unix::fs::lchown(src.join("sub/pipe"), Some(1234), Some(5678)).unwrap();
+        std::os::unix::fs::lchown(src.join("sub/null0"), Some(0), Some(5)).unwrap();
+    }
+    for (i, p) in ["sub/pipe", "pipe2", "plain", "sub", ""].iter().enumerate() {
+        set_mtime(&src.join(p), 1_600_000_000 + i as i64 * 7);
+    }
+    if root {
+        set_mtime(&src.join("sub/null0"), 1_500_000_000);
+        set_mtime(&src.join("sub/loop9"), 1_500_000_001);
+        set_mtime(&src.join("sub"), 1_600_000_100);
+    }
+    succeeded(&create(&src, &dest, None, &[]));
+    let archive = only_archive(&dest, "nodes");
+    let ours = dir.path().join("ours");
+    succeeded(&run(&["restore", path(&archive), "--to", path(&ours)]));
+    let stock = dir.path().join("stock");
+    tar_extract(&archive, &stock, &["-z"]);
+    let inside = |root: &Path| root.join(src.strip_prefix("/").unwrap());
+    let restored = walk(&inside(&ours));
+    assert_eq!(restored["sub/pipe"].kind, "fifo", "{restored:#?}");
+    if root {
+        assert_eq!(restored["sub/null0"].kind, "char");
+        assert_eq!(restored["sub/null0"].rdev, Some((1, 3)));
+        assert_eq!(restored["sub/loop9"].kind, "block");
+    }
+    assert_eq!(restored, walk(&inside(&stock)), "as stock tar extracts it");
+    assert_eq!(restored, walk(&src), "as it was backed up");
+}
+
+/// A hand-made archive: a file, a FIFO and two device nodes.
+fn nodes_archive(path: &Path) {
+    let mut tar = tar::Builder::new(fs::File::create(path).unwrap());
+    let header = |kind, mode, size| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(size);
+        h.set_mtime(1_600_000_000);
+        h
+    };
+    tar.append_data(
+        &mut header(tar::EntryType::Directory, 0o755, 0),
+        "d/",
+        io::empty(),
+    )
+    .unwrap();
+    tar.append_data(
+        &mut header(tar::EntryType::Regular, 0o644, 3),
+        "d/f",
+        &b"abc"[..],
+    )
+    .unwrap();
+    tar.append_data(
+        &mut header(tar::EntryType::Fifo, 0o640, 0),
+        "d/p",
+        io::empty(),
+    )
+    .unwrap();
+    for (name, kind, major, minor) in [
+        ("d/null", tar::EntryType::Char, 1, 3),
+        ("d/loop", tar::EntryType::Block, 7, 200),
+    ] {
+        let mut h = header(kind, 0o600, 0);
+        h.set_device_major(major).unwrap();
+        h.set_device_minor(minor).unwrap();
+        tar.append_data(&mut h, name, io::empty()).unwrap();
+    }
+    tar.into_inner().unwrap();
+}
+
+#[test]
+fn device_nodes_that_cannot_be_made_fail_the_restore_with_a_record() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let archive = dir.path().join("nodes.tar");
+    nodes_archive(&archive);
+    let (ours, stock) = (dir.path().join("ours"), dir.path().join("stock"));
+    for to in [&ours, &stock] {
+        fs::create_dir_all(to).unwrap();
+        give_to_nobody(to);
+    }
+    let out = run_unprivileged(&[
+        "restore",
+        path(&archive),
+        "--to",
+        path(&ours),
+        "--no-manifest",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let failed = of_kind(&recs, "backup.failed");
+    assert_eq!(failed.len(), 1, "{recs:#?}");
+    assert_eq!(failed[0]["stage"], "restore");
+    assert_eq!(failed[0]["alert"], "firing");
+    assert_eq!(failed[0]["not_restored"], 2);
+    let message = failed[0]["message"].as_str().unwrap();
+    for part in [
+        "\"d/null\"",
+        "\"d/loop\"",
+        "only root can make device nodes",
+    ] {
+        assert!(message.contains(part), "{message}");
+    }
+    assert!(stderr(&out).contains("d/null"), "{}", stderr(&out));
+    // Everything else is in place, and no empty file stands in for a device.
+    assert_eq!(fs::read(ours.join("d/f")).unwrap(), b"abc");
+    assert!(
+        fs::symlink_metadata(ours.join("d/p"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    for missing in ["d/null", "d/loop"] {
+        assert!(
+            !ours.join(missing).exists(),
+            "{missing} stands in for a device"
+        );
+    }
+
+    // Stock tar, unprivileged, does the same: the rest, and a failure.
+    require("tar", "tar");
+    let tar = run_as_nobody("tar", &["-xpf", path(&archive), "-C", path(&stock)]);
+    assert_eq!(tar.status.code(), Some(2));
+    assert!(
+        fs::symlink_metadata(stock.join("d/p"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(!stock.join("d/null").exists());
+}

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, symlink};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -174,6 +174,8 @@ pub struct Node {
     pub link: Option<Vec<u8>>,
     /// Index of the first path sharing this inode, for hard links.
     pub inode_group: Option<String>,
+    /// Major and minor of a device node.
+    pub rdev: Option<(u64, u64)>,
 }
 
 /// Every path below `root` (relative, as bytes-lossy strings) and its node.
@@ -211,6 +213,12 @@ fn walk_into(
             "symlink"
         } else if ft.is_file() {
             "file"
+        } else if ft.is_fifo() {
+            "fifo"
+        } else if ft.is_char_device() {
+            "char"
+        } else if ft.is_block_device() {
+            "block"
         } else {
             "other"
         };
@@ -237,6 +245,12 @@ fn walk_into(
                         .to_vec()
                 }),
                 inode_group,
+                rdev: (ft.is_char_device() || ft.is_block_device()).then(|| {
+                    (
+                        nix::sys::stat::major(meta.rdev()),
+                        nix::sys::stat::minor(meta.rdev()),
+                    )
+                }),
             },
         );
         if ft.is_dir() {
@@ -285,4 +299,34 @@ pub fn only_archive(dest: &Path, name: &str) -> PathBuf {
     let found = archives(dest, name);
     assert_eq!(found.len(), 1, "one archive in {:?}", names(dest));
     dest.join(&found[0])
+}
+
+/// Runs `program args` as `nobody` when we are root (root may do what the
+/// test is about), else as ourselves.
+pub fn run_as_nobody(program: &str, args: &[&str]) -> Output {
+    if nix::unistd::geteuid().is_root() {
+        require("setpriv", "util-linux");
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", program])
+            .args(args)
+            .output()
+            .unwrap()
+    } else {
+        Command::new(program).args(args).output().unwrap()
+    }
+}
+
+/// Runs the binary unprivileged, as [`run_as_nobody`].
+pub fn run_unprivileged(args: &[&str]) -> Output {
+    let mut all = vec!["--format", "jsonl"];
+    all.extend_from_slice(args);
+    run_as_nobody(BIN, &all)
+}
+
+/// Hands `path` to `nobody` when we are root, so [`run_as_nobody`] may
+/// write there.
+pub fn give_to_nobody(path: &Path) {
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    }
 }
