@@ -31,10 +31,13 @@ use crate::naming::ArchiveName;
 /// untouched before it is taken for a leftover.
 pub const LEGACY_AGE: Duration = Duration::from_secs(3600);
 
-/// A temporary file of this run, locked while it lives.
+/// A temporary file of this run, locked while it lives (where the
+/// filesystem has locks: on one without, e.g. NFS mounted `nolock`, the
+/// file is still written, and later runs leave such files alone rather
+/// than guess).
 pub struct Temp {
     pub file: NamedTempFile,
-    _lock: Flock<File>,
+    _lock: Option<Flock<File>>,
 }
 
 /// Creates `.NAME-PID-XXXXXX.tmp` in `dir` and locks it.
@@ -44,8 +47,7 @@ pub fn create(dir: &Path, name: &str) -> io::Result<Temp> {
         .rand_bytes(6)
         .suffix(".tmp")
         .tempfile_in(dir)?;
-    let lock = Flock::lock(file.reopen()?, FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, errno)| io::Error::from(errno))?;
+    let lock = Flock::lock(file.reopen()?, FlockArg::LockExclusiveNonblock).ok();
     Ok(Temp { file, _lock: lock })
 }
 
