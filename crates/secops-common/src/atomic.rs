@@ -13,6 +13,10 @@
 //! process id does not keep it forever). Only regular files of this user
 //! that match the pattern exactly are removed; a file being written by a
 //! live writer, in this or another PID namespace, is locked and left alone.
+//! The target's own temporary files in the form earlier versions wrote
+//! (`.TARGET.XXXXXX.tmp`, no process id, no lock) are removed once
+//! untouched for an hour. A directory is searched at most once a minute
+//! per process.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -37,6 +41,10 @@ const RAND_LEN: usize = 6;
 /// A temporary file whose writer's process id still exists is left alone
 /// unless it has not been written for this long (the id was reused).
 const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// A temporary file in the form earlier versions wrote (no process id, no
+/// lock) is removed once untouched this long.
+const LEGACY_STALE_AFTER: Duration = Duration::from_secs(3600);
 
 /// A directory is searched for leftovers at most this often per process (a
 /// fetch writing 100,000 files into one directory lists it once a minute,
@@ -68,7 +76,7 @@ impl AtomicFile {
             Ok(meta) => meta.permissions().mode() & 0o7777,
             Err(_) => mode,
         };
-        sweep_if_due(dir);
+        sweep_if_due(dir, name);
         let mut prefix = OsString::from(".");
         prefix.push(name);
         prefix.push(TEMP_MARK);
@@ -154,7 +162,7 @@ fn parent_of(target: &Path) -> &Path {
 }
 
 /// Sweeps `dir` unless this process did within [`SWEEP_EVERY`].
-fn sweep_if_due(dir: &Path) {
+fn sweep_if_due(dir: &Path, target: &OsStr) {
     static SWEPT: Mutex<Option<HashMap<PathBuf, Instant>>> = Mutex::new(None);
     let key = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     {
@@ -171,28 +179,52 @@ fn sweep_if_due(dir: &Path) {
         }
         swept.insert(key, now);
     }
-    remove_leftovers(dir);
+    sweep(dir, Some(target));
 }
 
 /// Removes the temporary files that writers killed mid-write left in `dir`
 /// (see the module's documentation for which); returns their names. Best
 /// effort: a directory that cannot be listed is left as it is.
 pub fn remove_leftovers(dir: &Path) -> Vec<OsString> {
+    sweep(dir, None)
+}
+
+/// As [`remove_leftovers`], and with `target`, also the temporary files
+/// of `target` in the form earlier versions wrote (`.TARGET.XXXXXX.tmp`,
+/// no process id, no lock) once untouched for [`LEGACY_STALE_AFTER`].
+fn sweep(dir: &Path, target: Option<&OsStr>) -> Vec<OsString> {
     let mut removed = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return removed;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = temp_owner(&name) else {
-            continue;
+        let owner = match temp_owner(&name) {
+            Some(pid) => Some(pid),
+            None if target.is_some_and(|t| is_legacy_temp(&name, t)) => None,
+            None => continue,
         };
         let path = entry.path();
-        if is_abandoned(&path, pid) && fs::remove_file(&path).is_ok() {
+        if is_abandoned(&path, owner) && fs::remove_file(&path).is_ok() {
             removed.push(name);
         }
     }
     removed
+}
+
+/// Whether `name` is `.TARGET.XXXXXX.tmp`, the temporary file of `target`
+/// that versions before the `.secops-tmp.` names wrote.
+fn is_legacy_temp(name: &OsStr, target: &OsStr) -> bool {
+    let (name, target) = (name.as_bytes(), target.as_bytes());
+    let Some(rest) = name
+        .strip_prefix(b".")
+        .and_then(|n| n.strip_prefix(target))
+        .and_then(|n| n.strip_prefix(b"."))
+        .and_then(|n| n.strip_suffix(b".tmp"))
+    else {
+        return false;
+    };
+    rest.len() == RAND_LEN && rest.iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// The writer's process id when `name` is one of our temporary files:
@@ -221,8 +253,9 @@ pub fn temp_owner(name: &OsStr) -> Option<u32> {
 /// Whether the temporary file at `path`, named for process `pid`, was left
 /// by a writer that is gone: a regular file of this user whose lock is
 /// free, and whose process is gone or that has not been written for a
-/// minute.
-fn is_abandoned(path: &Path, pid: u32) -> bool {
+/// minute. A file in the earlier form (no `pid`, never locked) must have
+/// been untouched for an hour.
+fn is_abandoned(path: &Path, pid: Option<u32>) -> bool {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return false;
     };
@@ -247,8 +280,11 @@ fn is_abandoned(path: &Path, pid: u32) -> bool {
         .modified()
         .ok()
         .and_then(|at| SystemTime::now().duration_since(at).ok())
-        .is_some_and(|idle| idle >= STALE_AFTER);
-    idle || !process_exists(pid)
+        .unwrap_or_default();
+    match pid {
+        Some(pid) => idle >= STALE_AFTER || !process_exists(pid),
+        None => idle >= LEGACY_STALE_AFTER,
+    }
 }
 
 /// Whether a process of this id exists (signal 0: EPERM means it does,
@@ -274,7 +310,7 @@ mod tests {
         fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(TEMP_MARK))
+            .filter(|n| n.contains(TEMP_MARK) || n.ends_with(".tmp"))
             .collect()
     }
 
@@ -386,8 +422,16 @@ mod tests {
             ".fim.baseline.secops-tmp.12x.abcdef".to_string(),
             ".fim.baseline.secops-tmp.12.abcdefg".to_string(),
             ".fim.baseline.secops-tmp.notes".to_string(),
-            ".fim.baseline.1234.tmp".to_string(),
         ];
+        // This target's, in the form earlier versions wrote, two hours old.
+        let legacy = dir.path().join(".fim.baseline.a1b2c3.tmp");
+        touch(&legacy, Duration::from_secs(7200));
+        // In the earlier form: of another target, or too young, kept.
+        touch(
+            &dir.path().join(".other.b1b2c3.tmp"),
+            Duration::from_secs(7200),
+        );
+        touch(&dir.path().join(".fim.baseline.y0ung1.tmp"), Duration::ZERO);
         for other in &keep {
             touch(&dir.path().join(other), Duration::from_secs(3600));
         }
@@ -407,10 +451,15 @@ mod tests {
             keep[1].clone(),
             keep[2].clone(),
             keep[3].clone(),
+            ".other.b1b2c3.tmp".to_string(),
+            ".fim.baseline.y0ung1.tmp".to_string(),
         ];
         want.sort();
         assert_eq!(left, want);
-        assert!(dir.path().join(&keep[4]).exists());
+        assert!(
+            !legacy.exists(),
+            "a stale one of the earlier form is removed"
+        );
 
         // A process id reused by a live process keeps its file only while
         // the file is fresh.
