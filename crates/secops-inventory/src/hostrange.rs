@@ -44,7 +44,7 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
 pub fn count(pattern: &str) -> Result<usize, String> {
     let too_many = || {
         format!(
-            "host pattern {pattern:?} expands to more than {MAX_HOSTS} hosts, the most one pattern may name"
+            "pattern {pattern:?} expands to more than {MAX_HOSTS} hosts, the most one pattern may name"
         )
     };
     let mut total = 0usize;

@@ -50,7 +50,7 @@ fn a_product_of_small_ranges_is_refused_at_its_line() {
     let ini = write(&dir, "hosts.ini", &format!("[web]\nw1\n{bomb}\n"));
     let err = load_within(&ini, Duration::from_secs(2)).unwrap_err();
     assert!(
-        err.starts_with(&format!("{}:3: host host pattern", ini.display()))
+        err.starts_with(&format!("{}:3: host pattern", ini.display()))
             && err.contains("more than 100000 hosts"),
         "{err}"
     );
