@@ -13,13 +13,19 @@
 //! - each regular file is written under a temporary name, hashed as it
 //!   streams in and renamed into place once whole (mode 0600, like a
 //!   single-file fetch); a file tar says shrank while it read it (so tar
-//!   padded it with zeros) is removed again.
+//!   padded it with zeros) is removed again;
+//! - nothing the host sends is held whole: a GNU long name or link name
+//!   longer than [`MAX_NAME`], or a PAX header larger than [`MAX_PAX`], is
+//!   never read (its member is skipped at severity high and the stream
+//!   goes on), and one host's archive yields at most [`MAX_ENTRIES`]
+//!   entries and [`MAX_NAMES_BYTES`] of names.
 //!
 //! GNU tar exits 1 when a file changed while it was read, as live logs do;
 //! the copy is then what tar read (as `cat` gives for a single file) and the
 //! file's record says `changed: true`, and the host still counts as ok when
 //! that was tar's only complaint.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -130,19 +136,110 @@ pub fn receive(mut out: ChildStdout, top: &Path, root: &Path) -> Received {
     received
 }
 
-fn read_entries(out: &mut ChildStdout, root: &Path, received: &mut Received) {
+/// The longest entry or link name taken (Linux's PATH_MAX). A longer one,
+/// in a GNU long-name or PAX header, is refused unread: its entry is
+/// skipped with a record, as a name leaving the directory is.
+pub const MAX_NAME: usize = 4096;
+/// The largest PAX extended header read (a name, a link target, times,
+/// sizes, ACLs and labels take a few KiB at most).
+pub const MAX_PAX: u64 = 64 * 1024;
+/// The most entries (files, directories, links) read from one host's
+/// archive; the rest of the stream is not read, and the host's
+/// `remote.fetch` says so.
+pub const MAX_ENTRIES: usize = 100_000;
+/// The most bytes of entry names kept for one host's records.
+pub const MAX_NAMES_BYTES: usize = 16 * 1024 * 1024;
+
+/// What extension headers (GNU `L`/`K`, PAX `x`) said about the member
+/// that follows them.
+#[derive(Default)]
+struct Pending {
+    /// From a GNU long-name (`L`) or long-link (`K`) header.
+    name: Option<Vec<u8>>,
+    link: Option<Vec<u8>>,
+    /// From a PAX header's `path` and `linkpath`; a GNU one wins, as the
+    /// tar crate has it.
+    pax_name: Option<Vec<u8>>,
+    pax_link: Option<Vec<u8>>,
+    /// A PAX `size`: the member's real size, when the header's own field
+    /// could not hold it.
+    size: Option<u64>,
+    /// Why the member cannot be taken (an extension too large to read).
+    refused: Option<String>,
+    /// Any extension header was seen.
+    any: bool,
+    /// A PAX header was seen.
+    pax: bool,
+}
+
+/// Reads the archive entry by entry. The tar crate is used in raw mode,
+/// so that it hands over GNU long-name and PAX headers instead of reading
+/// them whole into memory (a 1.5 GB long name took 800 MB): their size
+/// is checked here first, and one too large is never read, only skipped
+/// over as the stream goes on.
+fn read_entries(out: &mut impl Read, root: &Path, received: &mut Received) {
     let mut archive = tar::Archive::new(out);
     let entries = match archive.entries() {
-        Ok(entries) => entries,
+        Ok(entries) => entries.raw(true),
         Err(err) => {
             received.error = Some(format!("reading the archive: {err}"));
             return;
         }
     };
+    let mut pending = Pending::default();
+    let (mut seen, mut names_bytes) = (0usize, 0usize);
     for entry in entries {
-        let taken = entry
-            .map_err(|err| format!("reading the archive: {err}"))
-            .and_then(|mut entry| take(&mut entry, root));
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                received.error = Some(format!("reading the archive: {err}"));
+                return;
+            }
+        };
+        match extension(&mut entry, &mut pending) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(err) => {
+                received.error = Some(err);
+                return;
+            }
+        }
+        let pending = std::mem::take(&mut pending);
+        let header_name = entry.path_bytes().into_owned();
+        let raw = pending
+            .name
+            .clone()
+            .or(pending.pax_name.clone())
+            .unwrap_or(header_name);
+        seen += 1;
+        names_bytes += raw.len();
+        if seen > MAX_ENTRIES || names_bytes > MAX_NAMES_BYTES {
+            received.error = Some(format!(
+                "the archive has more than {MAX_ENTRIES} entries or {} MiB of names, the most taken from one host: the rest was not read",
+                MAX_NAMES_BYTES / (1024 * 1024)
+            ));
+            return;
+        }
+        if let Some(size) = pending.size.filter(|s| *s != entry.size()) {
+            // Raw mode frames the stream by the header's own size field,
+            // which this member contradicts: nothing after it can be
+            // trusted to be where the headers say.
+            received.error = Some(format!(
+                "reading the archive: {} has a PAX size of {size} bytes but a header size of {}: the rest was not read",
+                String::from_utf8_lossy(&raw),
+                entry.size()
+            ));
+            return;
+        }
+        let taken = match pending.refused {
+            Some(reason) => Ok(Some(Entry {
+                name: String::from_utf8_lossy(&raw).into_owned(),
+                local: None,
+                mode: entry.header().mode().ok(),
+                outcome: skipped(reason, true),
+            })),
+            None => take(&mut entry, &raw, pending.link.or(pending.pax_link), root),
+        };
         match taken {
             Ok(Some(entry)) => received.entries.push(entry),
             Ok(None) => {}
@@ -152,26 +249,142 @@ fn read_entries(out: &mut ChildStdout, root: &Path, received: &mut Received) {
             }
         }
     }
+    if pending.any {
+        if let Some(reason) = pending.refused {
+            received.entries.push(Entry {
+                name: String::new(),
+                local: None,
+                mode: None,
+                outcome: skipped(reason, true),
+            });
+        }
+        received.error = Some(
+            "reading the archive: it ends after an extension header, before the member it describes"
+                .into(),
+        );
+    }
 }
 
-/// Handles one archive entry: `None` for a directory made, `Err` when the
-/// stream itself broke (nothing after it can be trusted to be framed).
-fn take(entry: &mut tar::Entry<impl Read>, root: &Path) -> Result<Option<Entry>, String> {
-    let raw = entry.path_bytes().into_owned();
-    let name = String::from_utf8_lossy(&raw).into_owned();
+/// Takes in an extension header (true), or leaves a member to the caller
+/// (false). `Err` when the stream cannot be read on safely.
+fn extension(entry: &mut tar::Entry<impl Read>, pending: &mut Pending) -> Result<bool, String> {
+    let kind = entry.header().entry_type();
+    let recognized = entry.header().as_gnu().is_some() || entry.header().as_ustar().is_some();
+    if !recognized {
+        return Ok(false);
+    }
+    let size = entry.size();
+    let what = if kind.is_gnu_longname() {
+        "GNU long name"
+    } else if kind.is_gnu_longlink() {
+        "GNU long link name"
+    } else if kind.is_pax_local_extensions() {
+        "PAX header"
+    } else if kind.is_pax_global_extensions() {
+        // Applies to every later member; nothing in it matters here, so
+        // it is skipped unread whatever its size.
+        return Ok(true);
+    } else if kind.is_gnu_sparse() && entry.header().as_gnu().is_some_and(|g| g.is_extended()) {
+        // Raw mode does not skip the sparse map's extra blocks, so the
+        // stream cannot be framed past it. tar -cf never makes sparse
+        // members (that takes --sparse).
+        return Err(
+            "reading the archive: a GNU sparse member with an extended sparse map: the rest was not read"
+                .into(),
+        );
+    } else {
+        return Ok(false);
+    };
+    pending.any = true;
+    let limit = if kind.is_pax_local_extensions() {
+        MAX_PAX
+    } else {
+        MAX_NAME as u64 + 1 // and its terminating NUL
+    };
+    if size > limit {
+        pending.refused = Some(format!(
+            "its {what} is {size} bytes, more than the {limit} taken: not read"
+        ));
+        return Ok(true);
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    entry
+        .read_to_end(&mut data)
+        .map_err(|err| format!("reading the archive: {what}: {err}"))?;
+    let twice = || Err(format!("reading the archive: two {what}s for one member"));
+    if kind.is_pax_local_extensions() {
+        if pending.pax {
+            return twice();
+        }
+        pending.pax = true;
+        for field in tar::PaxExtensions::new(&data) {
+            let field =
+                field.map_err(|_| "reading the archive: a malformed PAX header".to_string())?;
+            let value = field.value_bytes();
+            match field.key_bytes() {
+                b"path" => pending.pax_name = Some(value.to_vec()),
+                b"linkpath" => pending.pax_link = Some(value.to_vec()),
+                b"size" => {
+                    let size = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+                    pending.size = Some(size.ok_or_else(|| {
+                        "reading the archive: a PAX header with a malformed size".to_string()
+                    })?);
+                }
+                _ => {}
+            }
+        }
+    } else {
+        while data.last() == Some(&0) {
+            data.pop();
+        }
+        let slot = if kind.is_gnu_longname() {
+            &mut pending.name
+        } else {
+            &mut pending.link
+        };
+        if slot.replace(data).is_some() {
+            return twice();
+        }
+    }
+    for (name, which) in [
+        (&pending.name, "name"),
+        (&pending.pax_name, "name"),
+        (&pending.link, "link name"),
+        (&pending.pax_link, "link name"),
+    ] {
+        if let Some(name) = name.as_ref().filter(|n| n.len() > MAX_NAME) {
+            pending.refused = Some(format!(
+                "its {which} is {} bytes, more than the {MAX_NAME} taken",
+                name.len()
+            ));
+        }
+    }
+    Ok(true)
+}
+
+/// Handles one archive member named `raw`: `None` for a directory made,
+/// `Err` when the stream itself broke (nothing after it can be trusted to
+/// be framed).
+fn take(
+    entry: &mut tar::Entry<impl Read>,
+    raw: &[u8],
+    link: Option<Vec<u8>>,
+    root: &Path,
+) -> Result<Option<Entry>, String> {
+    let name = String::from_utf8_lossy(raw).into_owned();
     let mode = entry.header().mode().ok();
-    let link = entry
-        .link_name_bytes()
-        .map(|t| String::from_utf8_lossy(&t).into_owned())
+    let link = link
+        .or_else(|| entry.link_name_bytes().map(|l| l.into_owned()))
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
         .unwrap_or_default();
     let mut local = None;
-    let outcome = match (inside(&raw), entry.header().entry_type()) {
+    let outcome = match (inside(raw), entry.header().entry_type()) {
         (Err(why), _) => skipped(why.to_string(), true),
         (Ok(relative), EntryType::Directory) => match safe_dirs(root, &relative) {
             Ok(_) => return Ok(None),
             Err(err) => Outcome::Failed(format!("cannot create the directory: {err}")),
         },
-        (Ok(relative), EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse) => {
+        (Ok(relative), EntryType::Regular | EntryType::Continuous) => {
             let Some(file) = relative.file_name() else {
                 let why = "it names the directory itself";
                 return Ok(Some(Entry {
@@ -205,6 +418,10 @@ fn take(entry: &mut tar::Entry<impl Read>, root: &Path) -> Result<Option<Entry>,
         }
         (Ok(_), EntryType::Symlink) => skipped(format!("a symbolic link to {link:?}"), false),
         (Ok(_), EntryType::Link) => skipped(format!("a hard link to {link:?}"), false),
+        (Ok(_), EntryType::GNUSparse) => skipped(
+            "a GNU sparse file (tar --sparse), not fetched".into(),
+            false,
+        ),
         (Ok(_), other) => skipped(format!("a special file ({other:?})"), false),
     };
     Ok(Some(Entry {
@@ -256,24 +473,39 @@ pub fn reconcile(
 ) -> Status {
     let mut unexplained = false;
     let mut any = false;
+    // By name, so that each of tar's lines is one lookup per ": " in it,
+    // not a scan of every entry.
+    let copied: HashMap<&str, usize> = received
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.outcome, Outcome::Copied { .. }))
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
+    // For each copy tar named: `None` if it changed, else why it goes.
+    let mut named: Vec<(usize, Option<String>)> = Vec::new();
     for line in stderr.lines().filter_map(|l| l.strip_prefix("tar: ")) {
         any = true;
-        let named = received.entries.iter_mut().find(|e| {
-            matches!(e.outcome, Outcome::Copied { .. })
-                && line
-                    .strip_prefix(e.name.as_str())
-                    .is_some_and(|rest| rest.starts_with(": "))
-        });
-        match named {
-            Some(entry) if line.ends_with("file changed as we read it") => {
+        let changed = line.ends_with("file changed as we read it");
+        let entry = line
+            .match_indices(": ")
+            .find_map(|(at, _)| copied.get(&line[..at]).copied());
+        match entry {
+            Some(i) if changed => named.push((i, None)),
+            Some(i) => named.push((i, Some(format!("removed again: tar said {line:?}")))),
+            None => unexplained |= !changed,
+        }
+    }
+    drop(copied);
+    for (i, why) in named {
+        let entry = &mut received.entries[i];
+        match why {
+            None => {
                 if let Outcome::Copied { changed, .. } = &mut entry.outcome {
                     *changed = true;
                 }
             }
-            Some(entry) => {
-                remove(entry, format!("removed again: tar said {line:?}"));
-            }
-            None => unexplained |= !line.ends_with("file changed as we read it"),
+            Some(why) => remove(entry, why),
         }
     }
     if unexplained && stderr.contains("shrank") {
@@ -344,6 +576,107 @@ mod tests {
                 changed: false,
             },
         }
+    }
+
+    /// A raw tar header block of `kind`, `name` and `size`.
+    fn header(kind: EntryType, name: &str, size: usize) -> Vec<u8> {
+        let mut header = tar::Header::new_ustar();
+        header.as_ustar_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_entry_type(kind);
+        header.set_size(size as u64);
+        header.set_mode(0o640);
+        header.set_cksum();
+        header.as_bytes().to_vec()
+    }
+
+    fn block(data: &[u8]) -> Vec<u8> {
+        let mut data = data.to_vec();
+        data.resize(data.len().div_ceil(512) * 512, 0);
+        data
+    }
+
+    fn pax(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut data = Vec::new();
+        for (key, value) in fields {
+            // The length counts its own digits.
+            let body = format!(" {key}={value}\n");
+            let mut len = body.len() + 1;
+            while len != body.len() + len.to_string().len() {
+                len += 1;
+            }
+            data.extend_from_slice(format!("{len}{body}").as_bytes());
+        }
+        [
+            header(EntryType::XHeader, "PaxHeader", data.len()),
+            block(&data),
+        ]
+        .concat()
+    }
+
+    fn read(archive: &[u8]) -> (tempfile::TempDir, Received) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut received = Received::default();
+        read_entries(&mut &archive[..], tmp.path(), &mut received);
+        (tmp, received)
+    }
+
+    #[test]
+    fn pax_names_and_links_are_used_and_a_contradicting_size_stops_the_stream() {
+        let long = format!("dir/{}", "x".repeat(200));
+        let archive = [
+            pax(&[("path", &long)]),
+            header(EntryType::Regular, "short", 2),
+            block(b"hi"),
+            pax(&[("linkpath", "/etc/shadow")]),
+            header(EntryType::Symlink, "link", 0),
+            pax(&[("size", "999")]),
+            header(EntryType::Regular, "liar", 2),
+            block(b"no"),
+            header(EntryType::Regular, "after", 2),
+            block(b"no"),
+            vec![0; 1024],
+        ]
+        .concat();
+        let (tmp, received) = read(&archive);
+        assert_eq!(received.entries.len(), 2, "{received:#?}");
+        assert_eq!(received.entries[0].name, long);
+        assert!(matches!(
+            received.entries[0].outcome,
+            Outcome::Copied { bytes: 2, .. }
+        ));
+        assert_eq!(fs::read(tmp.path().join(&long)).unwrap(), b"hi");
+        let Outcome::Skipped { reason, .. } = &received.entries[1].outcome else {
+            panic!("{received:#?}");
+        };
+        assert!(reason.contains("/etc/shadow"), "{reason}");
+        let error = received.error.unwrap();
+        assert!(error.contains("PAX size of 999"), "{error}");
+        assert!(!tmp.path().join("after").exists());
+    }
+
+    #[test]
+    fn an_archive_ending_after_an_extension_header_is_an_error() {
+        let name = "n".repeat(MAX_NAME + 10);
+        let archive = [
+            header(EntryType::GNULongName, "././@LongLink", name.len() + 1),
+            block(format!("{name}\0").as_bytes()),
+            vec![0; 1024],
+        ]
+        .concat();
+        let (_tmp, received) = read(&archive);
+        assert!(
+            received
+                .error
+                .unwrap()
+                .contains("ends after an extension header")
+        );
+        assert!(matches!(
+            received.entries[0].outcome,
+            Outcome::Skipped {
+                unsafe_path: true,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -56,14 +56,27 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     interrupt::install()?;
     let mut tally = Tally::default();
     let mut written = Ok(());
-    let mut emit = |host: &str, status: Status, records: &[Record]| {
-        tally.add(status);
-        secops_common::info!("{host}: {}", status.as_str());
+    let mut unflushed = 0usize;
+    // Records written as they come: the remote tools' own (`Event::Record`,
+    // mid-run) and each host's outcome with its status (`Event::Host`).
+    // Output is flushed (a table block rendered) when a host ends, and
+    // every FLUSH_EVERY records between, so a table never buffers more.
+    let mut handle = |event: Event<Vec<Record>>| {
+        let (records, end) = match event {
+            Event::Record(rec) => (vec![rec], false),
+            Event::Host(host, status, recs) => {
+                tally.add(status);
+                secops_common::info!("{host}: {}", status.as_str());
+                (recs, true)
+            }
+        };
+        unflushed += records.len();
         if written.is_ok() {
-            written = records
-                .iter()
-                .try_for_each(|rec| out.write(rec))
-                .and_then(|()| out.flush());
+            written = records.iter().try_for_each(|rec| out.write(rec));
+        }
+        if written.is_ok() && (end || unflushed >= FLUSH_EVERY) {
+            unflushed = 0;
+            written = out.flush();
         }
     };
     match &args.action {
@@ -73,13 +86,12 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             fan_out(
                 &hosts,
                 parallel,
-                |s| ssh::run(s, &opts, &remote),
-                |server, mut outcome| {
+                |s, sink| ssh::run(s, &opts, &remote, sink),
+                |server, outcome| {
                     let result = records::result(&server.name, &shown, &outcome);
-                    let mut recs = outcome.stdout.take().map_or_else(Vec::new, |s| s.records);
-                    recs.push(result);
-                    emit(&server.name, outcome.status, &recs);
+                    Event::Host(&server.name, outcome.status, vec![result])
                 },
+                &mut handle,
             );
         }
         Some(Action::Push {
@@ -91,10 +103,9 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             fan_out(
                 &hosts,
                 parallel,
-                |s| transfer::push(s, &opts, &source, remote),
-                |server, rec| {
-                    emit(&server.name, rec.0, &[rec.1]);
-                },
+                |s, _| transfer::push(s, &opts, &source, remote),
+                |server, (status, rec)| Event::Host(&server.name, status, vec![rec]),
+                &mut handle,
             );
         }
         Some(Action::Fetch { remote, dir }) => {
@@ -102,24 +113,21 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             fan_out(
                 &hosts,
                 parallel,
-                |s| transfer::fetch(s, &opts, &target),
-                |server, (status, recs)| {
-                    emit(&server.name, status, &recs);
-                },
+                |s, sink| transfer::fetch(s, &opts, &target, sink),
+                |server, (status, recs)| Event::Host(&server.name, status, recs),
+                &mut handle,
             );
         }
         Some(Action::Close) => {
             fan_out(
                 &hosts,
                 parallel,
-                |s| ssh::close(s, &opts),
+                |s, _| ssh::close(s, &opts),
                 |server, closed| {
-                    emit(
-                        &server.name,
-                        Status::Ok,
-                        &[records::master(&server.name, closed)],
-                    );
+                    let rec = records::master(&server.name, closed);
+                    Event::Host(&server.name, Status::Ok, vec![rec])
                 },
+                &mut handle,
             );
         }
     }
@@ -181,32 +189,69 @@ impl Tally {
     }
 }
 
-/// Runs `work` on every host with at most `parallel` at once, calling
-/// `done` on this thread as each one finishes, so results stream in
-/// completion order.
-fn fan_out<T: Send>(
-    hosts: &[Server],
+/// What [`fan_out`] reports, in the order it happens.
+enum Event<'h, T> {
+    /// A record a host's command printed, handed on mid-run.
+    Record(Record),
+    /// A host finished: its name, how it ended and what to write for it.
+    Host(&'h str, Status, T),
+}
+
+/// Records in flight between the hosts' readers and the writer. A reader
+/// that finds the queue full waits (and so, through its pipe, does the
+/// remote command), so a slow consumer of remote-run's output costs no
+/// memory; each slot holds one record of at most `passthrough::MAX_LINE`.
+const IN_FLIGHT: usize = 8;
+
+/// Records written between two flushes at most (a table renders a block
+/// of them at each flush).
+const FLUSH_EVERY: usize = 1000;
+
+/// Hands a host's records to the writer as they come.
+pub type Sink = Box<dyn FnMut(Record) + Send>;
+
+/// Runs `work` on every host with at most `parallel` at once, giving it a
+/// [`Sink`] for the records its command prints, and calls `handle` on
+/// this thread with each such record as it comes and with `done`'s event
+/// for each host as it finishes, so results stream in completion order
+/// and a host's records always come before its own outcome.
+fn fan_out<'h, T: Send + 'static>(
+    hosts: &'h [Server],
     parallel: usize,
-    work: impl Fn(&Server) -> T + Sync,
-    mut done: impl FnMut(&Server, T),
+    work: impl Fn(&Server, Sink) -> T + Sync,
+    done: impl Fn(&'h Server, T) -> Event<'h, Vec<Record>>,
+    handle: &mut impl FnMut(Event<'h, Vec<Record>>),
 ) {
+    enum Message<T> {
+        Record(Record),
+        Done(usize, T),
+    }
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel::<Message<T>>(IN_FLIGHT);
     thread::scope(|scope| {
         for _ in 0..parallel {
             let tx = tx.clone();
             let (next, work) = (&next, &work);
             scope.spawn(move || {
-                while let Some(server) = hosts.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if tx.send((server, work(server))).is_err() {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(server) = hosts.get(i) else { break };
+                    let records = tx.clone();
+                    let sink: Sink = Box::new(move |rec| {
+                        let _ = records.send(Message::Record(rec));
+                    });
+                    if tx.send(Message::Done(i, work(server, sink))).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        for (server, outcome) in rx {
-            done(server, outcome);
+        for message in rx {
+            match message {
+                Message::Record(rec) => handle(Event::Record(rec)),
+                Message::Done(i, outcome) => handle(done(&hosts[i], outcome)),
+            }
         }
     });
 }

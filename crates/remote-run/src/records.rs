@@ -78,10 +78,10 @@ pub fn result(host: &str, command: &str, outcome: &Outcome) -> Record {
     let (records, other) = outcome
         .stdout
         .as_ref()
-        .map_or((0, &empty), |s| (s.records.len(), &s.other));
+        .map_or((0, &empty), |s| (s.records, &s.other));
     let rec = outcome_record("remote.result", host, message, outcome)
         .with("command", command)
-        .with("records", records as u64)
+        .with("records", records)
         .with("stdout", other.text())
         .with("stdout_bytes", other.total())
         .with("stdout_truncated", other.truncated());

@@ -9,13 +9,14 @@
 //! key checking unless `--accept-new-hostkeys`, no tty (`-T`), and the
 //! destination after `--` so a host name cannot become an ssh option.
 
-use std::io::{BufReader, Read};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use secops_common::Record;
 use secops_inventory::Server;
 
 use crate::capture::Bounded;
@@ -129,11 +130,17 @@ pub fn remote_command(command_line: &str, timeout: Option<Duration>) -> String {
 }
 
 /// Runs the command on one host and waits for it, within the timeouts;
-/// its stdout is split into records and kept text.
-pub fn run(server: &Server, opts: &SshOptions, remote_command: &str) -> Outcome {
+/// its stdout is split into records, handed to `emit` as they come, and
+/// kept text.
+pub fn run(
+    server: &Server,
+    opts: &SshOptions,
+    remote_command: &str,
+    emit: impl FnMut(Record) + Send + 'static,
+) -> Outcome {
     let (host, max) = (server.name.clone(), opts.max_output);
     run_with(server, opts, remote_command, Stdio::null(), move |out| {
-        passthrough::split(BufReader::new(out), &host, max)
+        passthrough::split(out, &host, max, emit)
     })
 }
 
@@ -264,14 +271,18 @@ fn wait(child: &mut Child, deadline: Option<Duration>, started: Instant) -> (Opt
     }
 }
 
+/// Reads `pipe` to its end, keeping its first `max` bytes and counting
+/// the rest (stderr, and push's stdout): never more than `max` in memory.
 pub fn read_bounded(mut pipe: impl Read, max: usize) -> Bounded {
     let mut kept = Bounded::new(max);
     let mut buf = [0u8; 8192];
-    while let Ok(n) = pipe.read(&mut buf) {
-        if n == 0 {
-            break;
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => kept.push(&buf[..n]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         }
-        kept.push(&buf[..n]);
     }
     kept
 }

@@ -22,6 +22,7 @@ use secops_common::{Context, Error, Record};
 
 use secops_inventory::Server;
 
+use crate::Sink;
 use crate::classify::Status;
 use crate::fetch_tree;
 use crate::quote;
@@ -206,8 +207,14 @@ enum Received {
 
 /// Fetches the target (a file, or a directory recursively) from one host
 /// into `DIR/HOST/PATH`: one `remote.fetch` record, preceded for a
-/// directory by a `remote.fetch.file` record per entry.
-pub fn fetch(server: &Server, opts: &SshOptions, target: &Target) -> (Status, Vec<Record>) {
+/// directory by a `remote.fetch.file` record per entry, handed to `sink`
+/// one at a time (never all built at once).
+pub fn fetch(
+    server: &Server,
+    opts: &SshOptions,
+    target: &Target,
+    mut sink: Sink,
+) -> (Status, Vec<Record>) {
     let local = target.dir.join(&server.name).join(&target.relative);
     let shown = local.display().to_string();
     let unsafe_name = matches!(server.name.as_str(), "." | "..") || server.name.contains('/');
@@ -246,19 +253,12 @@ pub fn fetch(server: &Server, opts: &SshOptions, target: &Target) -> (Status, Ve
                 outcome.exit_code,
                 &outcome.stderr.text(),
             );
-            let mut recs: Vec<Record> = tree
-                .entries
-                .iter()
-                .map(|entry| records::fetched_entry(&server.name, &target.remote, entry))
-                .collect();
+            for entry in &tree.entries {
+                sink(records::fetched_entry(&server.name, &target.remote, entry));
+            }
             copied.error = tree.error;
-            recs.push(records::fetched_tree(
-                &server.name,
-                &copied,
-                &tree.entries,
-                &outcome,
-            ));
-            (outcome.status, recs)
+            let rec = records::fetched_tree(&server.name, &copied, &tree.entries, &outcome);
+            (outcome.status, vec![rec])
         }
         Received::File(received) => {
             copied.error = received.error;
