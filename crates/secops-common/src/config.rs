@@ -5,7 +5,8 @@
 //!
 //! Input is bounded before a parser sees it. YAML (settings, policies,
 //! rules, inventories: every YAML read in the workspace goes through
-//! [`parse`]) may be at most [`SETTINGS`]`.max_bytes` (1 MiB) and nest at
+//! [`parse`] or [`parse_within`]) may be at most [`SETTINGS`]`.max_bytes`
+//! (1 MiB; [`INVENTORY`]: 64 MiB) and nest at
 //! most [`SETTINGS`]`.max_depth` (64) levels, block and flow nesting
 //! together; both are checked by a linear scan before the YAML parser runs,
 //! because the parser takes time quadratic in the nesting depth (180 KB of
@@ -52,6 +53,15 @@ pub struct Limits {
 /// per level of `children`.
 pub const SETTINGS: Limits = Limits {
     max_bytes: 1 << 20,
+    max_depth: 64,
+};
+
+/// The limits of an inventory (Ansible YAML, `group_vars`, `host_vars`):
+/// tens of thousands of hosts take more than a settings file, and
+/// secops-inventory reads any inventory file up to 64 MiB; the nesting
+/// limit is the same.
+pub const INVENTORY: Limits = Limits {
+    max_bytes: 64 << 20,
     max_depth: 64,
 };
 
@@ -112,8 +122,17 @@ fn too_large(syntax: Syntax, size: u64) -> String {
 /// Parses text; errors read `LINE:COLUMN: FIELD: problem`. YAML is checked
 /// against [`SETTINGS`] first ([`check_yaml`]).
 pub fn parse<T: DeserializeOwned>(text: &str, syntax: Syntax) -> Result<T, String> {
+    parse_within(text, syntax, &SETTINGS)
+}
+
+/// [`parse`], with YAML checked against `limits` ([`INVENTORY`]).
+pub fn parse_within<T: DeserializeOwned>(
+    text: &str,
+    syntax: Syntax,
+    limits: &Limits,
+) -> Result<T, String> {
     if syntax == Syntax::Yaml {
-        check_yaml(text, &SETTINGS)?;
+        check_yaml(text, limits)?;
     }
     match syntax {
         Syntax::Json => {

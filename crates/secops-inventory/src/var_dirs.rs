@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use secops_common::config::{Syntax, parse};
+use secops_common::config::{INVENTORY, Syntax, parse_within};
 
 use crate::ansible::{Conn, Tree};
 use crate::yaml::Vars;
@@ -139,8 +139,8 @@ fn read(path: &Path) -> Result<Conn, String> {
         Some("json") => Syntax::Json,
         _ => Syntax::Yaml,
     };
-    let vars: Option<Vars> =
-        parse(&text, syntax).map_err(|err| format!("{}:{err}", path.display()))?;
+    let vars: Option<Vars> = parse_within(&text, syntax, &INVENTORY)
+        .map_err(|err| format!("{}:{err}", path.display()))?;
     Ok(vars.map(|v| v.0).unwrap_or_default())
 }
 

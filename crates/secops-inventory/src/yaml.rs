@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use secops_common::config::{Syntax, parse as parse_config};
+use secops_common::config::{INVENTORY, Syntax, parse_within as parse_config};
 
 use crate::ansible::{self, Conn, Tree, Var};
 use crate::{MAX_HOST_MENTIONS, MAX_HOSTS, hostrange};
@@ -18,7 +18,8 @@ use crate::{MAX_HOST_MENTIONS, MAX_HOSTS, hostrange};
 /// Errors read `LINE:COL: PATH: problem`.
 pub fn parse(text: &str) -> Result<Tree, String> {
     BUDGET.with_borrow_mut(|b| *b = Budget::default());
-    let top: Result<Option<Ordered<Option<Group>>>, String> = parse_config(text, Syntax::Yaml);
+    let top: Result<Option<Ordered<Option<Group>>>, String> =
+        parse_config(text, Syntax::Yaml, &INVENTORY);
     BUDGET.with_borrow_mut(|b| *b = Budget::default());
     let top = top?;
     let mut tree = Tree::new();
@@ -311,5 +312,18 @@ all:
             err.starts_with("4:") && err.contains("key or agent"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_inventory_larger_than_a_settings_file_is_read() {
+        // 40,000 hosts, about 1.5 MiB: over the settings limit of 1 MiB,
+        // within the inventory's.
+        let mut text = String::from("all:\n  hosts:\n");
+        for i in 0..40_000 {
+            text.push_str(&format!("    web-{i:05}.example.com:\n"));
+        }
+        assert!(text.len() > 1 << 20);
+        let (servers, _) = parse(&text).unwrap().resolve().unwrap();
+        assert_eq!(servers.len(), 40_000);
     }
 }
