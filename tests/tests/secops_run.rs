@@ -378,3 +378,184 @@ fn a_slow_job_never_overlaps_and_a_broken_reload_keeps_the_old_settings() {
     let status = s.cmd(&["status", "--format", "jsonl"]).output().unwrap();
     assert_eq!(status.status.code(), Some(2), "the file is broken now");
 }
+
+/// An executable script in `dir` that exits 0 on `--help` (secops checks
+/// every command that way) and otherwise runs `body`.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = --help ] && exit 0; done\n{body}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Whether `pid` is still a live process (a zombie is not).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+#[test]
+fn a_fleet_job_runs_on_the_inventory_group_through_the_loopback_sshd() {
+    use secops_testkit::{Sshd, client_config};
+    let web = Sshd::builder().on("127.0.0.2").start();
+    let db = Sshd::builder().on("127.0.0.3").start();
+    let dir = tempfile::tempdir().unwrap();
+    let ssh_config = client_config(dir.path(), &[&web, &db]);
+    let host = |name: &str, s: &Sshd, group: &str| {
+        format!(
+            "{{\"name\":\"{name}\",\"address\":\"{}\",\"port\":{},\"user\":\"root\",\"identity_file\":\"{}\",\"groups\":[\"{group}\"]}}",
+            s.addr,
+            s.port,
+            s.client_key.display()
+        )
+    };
+    let inventory = dir.path().join("servers.json");
+    std::fs::write(
+        &inventory,
+        format!(
+            "{{\"servers\":[{},{}]}}\n",
+            host("web1", &web, "web"),
+            host("db1", &db, "db")
+        ),
+    )
+    .unwrap();
+    let jobs = format!(
+        "  - name: fleet-disk\n    run: [{}, --mount, /]\n    on: {{ inventory: {}, group: web, ssh_config: {} }}\n    every: 1h\n",
+        bin("disk-alert"),
+        inventory.display(),
+        ssh_config.display()
+    );
+    let s = setup(&jobs, "");
+    let out = s.cmd(&["job", "fleet-disk", "-v"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let records = central(&s.log);
+    let disk = of_job(&records, "disk-alert");
+    assert!(
+        !disk.is_empty(),
+        "disk-alert's records came back: {stderr} {records:#?}"
+    );
+    assert!(
+        disk.iter().all(|r| r["host"] == "web1"),
+        "under the inventory name: {disk:?}"
+    );
+    let results = kind(&records, "remote.result");
+    assert_eq!(results.len(), 1, "the web group only: {results:?}");
+    assert_eq!(results[0]["host"], "web1");
+    assert_eq!(results[0]["status"], "ok");
+    assert!(kind(&records, "job.failed").is_empty());
+}
+
+#[test]
+fn a_report_job_writes_the_html_report_of_the_central_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("reports/daily.html");
+    let jobs = format!(
+        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1h\n  - name: daily-report\n    report: {{ since: 1h, output: {} }}\n    cron: \"0 7 * * *\"\n",
+        bin("disk-alert"),
+        html.display()
+    );
+    let s = setup(&jobs, "");
+    for job in ["disk", "daily-report"] {
+        let out = s.cmd(&["job", job]).output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{job}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&html).expect("the report was written");
+    assert!(text.contains("<html") || text.contains("<!DOCTYPE"), "HTML");
+    let records = central(&s.log);
+    let disk = of_job(&records, "disk-alert");
+    assert!(!disk.is_empty());
+    let mount = disk
+        .iter()
+        .find_map(|r| r["mount"].as_str())
+        .expect("a record names its mount");
+    assert!(
+        text.contains("disk-alert"),
+        "the disk job's records are in it"
+    );
+    assert!(text.contains(mount));
+}
+
+#[test]
+fn a_timeout_kills_the_jobs_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let forker = script(
+        dir.path(),
+        "forker",
+        &format!(
+            "sleep 300 &\necho $! >> {p}\necho $$ >> {p}\nwait",
+            p = pids.display()
+        ),
+    );
+    let jobs = format!(
+        "  - name: hangs\n    run: [{}]\n    every: 1h\n    timeout: 1s\n",
+        forker.display()
+    );
+    let s = setup(&jobs, "");
+    let started = std::time::Instant::now();
+    let out = s.cmd(&["job", "hangs"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let text = std::fs::read_to_string(&pids).unwrap();
+    let both: Vec<&str> = text.lines().collect();
+    assert_eq!(both.len(), 2, "the child and the script: {text}");
+    let gone = wait_until(PATIENCE, || both.iter().all(|pid| !alive(pid)));
+    assert!(gone, "left running: {both:?}");
+    let records = central(&s.log);
+    let failed = kind(&records, "job.failed");
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]["message"].as_str().unwrap().contains("timeout"),
+        "{}",
+        failed[0]["message"]
+    );
+}
+
+#[test]
+fn sigusr1_reopens_the_log_after_logrotate_renamed_it() {
+    let jobs = format!(
+        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1s\n",
+        bin("disk-alert")
+    );
+    let s = setup(&jobs, "");
+    let mut child = s.start();
+    let first = wait_until(PATIENCE, || {
+        !of_job(&central(&s.log), "disk-alert").is_empty()
+    });
+    let moved = PathBuf::from(format!("{}-20261207", s.log.display()));
+    std::fs::rename(&s.log, &moved).unwrap();
+    signal(&child, "-USR1");
+    let reopened = wait_until(PATIENCE, || {
+        s.log.exists() && !of_job(&central(&s.log), "disk-alert").is_empty()
+    });
+    // Nothing more goes to the file logrotate moved away.
+    let old = std::fs::read_to_string(&moved).unwrap().lines().count();
+    std::thread::sleep(Duration::from_millis(2500));
+    let still = std::fs::read_to_string(&moved).unwrap().lines().count();
+    signal(&child, "-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(first && reopened, "first {first}, reopened {reopened}");
+    assert_eq!(old, still, "the moved file is no longer written");
+    assert!(old > 0);
+}

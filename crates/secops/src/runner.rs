@@ -308,12 +308,17 @@ impl Runner {
                 if let Some(group) = &fleet.group {
                     words.extend(["--group".to_string(), group.clone()]);
                 }
+                if let Some(config) = &fleet.ssh_config {
+                    words.extend(["--ssh-config".to_string(), config.display().to_string()]);
+                }
                 words.extend([
                     "--format".to_string(),
                     "jsonl".to_string(),
                     "--".to_string(),
                 ]);
-                words.extend(argv.iter().cloned());
+                // The remote tool writes records only when asked for
+                // JSON Lines, as a local one does.
+                words.extend(with_jsonl(argv));
                 words
             }
             What::Report(report) => {

@@ -147,6 +147,9 @@ struct JobFile {
 pub struct Fleet {
     pub inventory: PathBuf,
     pub group: Option<String>,
+    /// An ssh client configuration for these hosts (remote-run's
+    /// `--ssh-config`), e.g. one with secops's own known_hosts and key.
+    pub ssh_config: Option<PathBuf>,
 }
 
 /// `report:`: secops-report over the central log.
