@@ -559,3 +559,73 @@ fn sigusr1_reopens_the_log_after_logrotate_renamed_it() {
     assert_eq!(old, still, "the moved file is no longer written");
     assert!(old > 0);
 }
+
+#[test]
+fn a_job_not_run_for_twice_its_interval_alerts_and_its_next_run_resolves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("sent.jsonl");
+    let notify = format!(
+        "notify:\n  min_severity: high\n  exec: \"cat >> '{}'\"\n",
+        sink.display()
+    );
+    let jobs = format!(
+        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1h\n",
+        bin("disk-alert")
+    );
+    let s = setup(&jobs, &notify);
+    let out = s.cmd(&["job", "disk"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = |s: &Setup| -> Vec<Value> {
+        let out = s.cmd(&["status", "--format", "jsonl"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    assert!(kind(&status(&s), "job.stale").is_empty(), "just ran");
+    // The scheduler was stopped three hours ago.
+    let path = s.state.join("secops.jobs.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let start = state["jobs"]["disk"]["last_start_ms"].as_u64().unwrap();
+    state["jobs"]["disk"]["last_start_ms"] = Value::from(start - 3 * 3600 * 1000);
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    // status says so, as a firing record a cron line can pipe to notify.
+    let seen = status(&s);
+    let stale = kind(&seen, "job.stale");
+    assert_eq!(stale.len(), 1, "{seen:?}");
+    assert_eq!(stale[0]["alert"], "firing");
+    assert_eq!(stale[0]["job"], "disk");
+    assert_eq!(kind(&seen, "job.status")[0]["stale"], true);
+    // --once: the alert, then the catch-up run resolves it.
+    let before = of_job(&central(&s.log), "disk-alert").len();
+    let out = s.cmd(&["run", "--once"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = central(&s.log);
+    let ours: Vec<&str> = records
+        .iter()
+        .filter(|r| r["tool"] == "secops")
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(ours, ["job.stale", "job.recovered"]);
+    assert_eq!(
+        kind(&records, "job.stale")[0]["alert_id"],
+        kind(&records, "job.recovered")[0]["alert_id"]
+    );
+    assert!(of_job(&records, "disk-alert").len() > before, "it ran");
+    let sent = std::fs::read_to_string(&sink).unwrap_or_default();
+    assert!(sent.contains("\"kind\":\"job.stale\""), "{sent}");
+    assert!(sent.contains("\"kind\":\"job.recovered\""), "{sent}");
+    // Fresh again: nothing more.
+    let out = s.cmd(&["run", "--once"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(kind(&central(&s.log), "job.stale").len(), 1);
+    assert!(kind(&status(&s), "job.stale").is_empty());
+}

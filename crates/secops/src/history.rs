@@ -36,6 +36,9 @@ pub struct JobHistory {
     /// Runs skipped because the previous one was still going.
     #[serde(default)]
     pub skipped: u64,
+    /// A `job.stale` alert fired and not yet ended by a good run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 #[derive(Serialize, Deserialize)]

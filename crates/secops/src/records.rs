@@ -3,6 +3,8 @@
 
 use secops_common::{Record, Severity};
 
+use crate::settings::{Job, Schedule};
+
 pub const TOOL: &str = "secops";
 
 /// What `secops status` shows in a table.
@@ -47,6 +49,35 @@ pub fn job_recovered(job: &str, exit: Option<i32>) -> Record {
     .resolved(&parts(job))
     .with("job", job)
     .with("exit", exit)
+}
+
+/// A job whose last start is older than twice its interval (or, for a
+/// cron job, than two fire times): the scheduler was stopped, or the job
+/// hangs. The same alert as a failure (one per host and job: the job is
+/// not doing its work), so its next good run's `job.recovered` ends it.
+pub fn job_stale(job: &Job, last_run: Option<String>, running: bool) -> Record {
+    let interval = match &job.schedule {
+        Schedule::Every(every) => format!("every {every:?}"),
+        Schedule::Cron(cron) => format!("cron \"{}\"", cron.as_str()),
+    };
+    let since = match (&last_run, running) {
+        (Some(last), true) => format!("its run started {last} still goes"),
+        (Some(last), false) => format!("last started {last}"),
+        (None, _) => "never started".to_string(),
+    };
+    Record::new(
+        TOOL,
+        "job.stale",
+        Severity::High,
+        format!(
+            "job {} has not run for twice its interval ({interval}): {since}",
+            job.name
+        ),
+    )
+    .firing(&parts(&job.name))
+    .with("job", job.name.as_str())
+    .with("last_run", last_run)
+    .with("running", running)
 }
 
 /// A run not started because the previous one of the same job still runs.

@@ -11,15 +11,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use secops_common::record::rfc3339;
 use secops_common::{Context, Error, Exit, LastRun, Record, Severity};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::central_log::CentralLog;
 use crate::delivery::{Deliveries, NOTIFY_JOB};
-use crate::history::{History, JobHistory, ms};
+use crate::history::{History, JobHistory, ms, time_of};
 use crate::job::{self, Event, Outcome};
 use crate::records;
-use crate::schedule::next_due;
+use crate::schedule::{next_due, stale_at};
 use crate::settings::{Job, NotifyPlan, Settings, What};
 
 /// How long the loop sleeps at most, so a clock step is noticed.
@@ -142,7 +143,10 @@ impl Runner {
                     })?;
                 self.launch(&job)?;
             }
-            Mode::Once => self.start_due()?,
+            Mode::Once => {
+                self.check_stale()?;
+                self.start_due()?;
+            }
             Mode::Forever => {}
         }
         let mut stop_deadline: Option<Instant> = None;
@@ -156,6 +160,7 @@ impl Runner {
             let wait = match (&mode, stop_deadline) {
                 (_, Some(deadline)) => deadline.saturating_duration_since(Instant::now()),
                 (Mode::Forever, None) => {
+                    self.check_stale()?;
                     self.start_due()?;
                     self.sleep_time()
                 }
@@ -253,6 +258,37 @@ impl Runner {
         next_due(job, &memory)
     }
 
+    /// Fires `job.stale` for each job whose last start is older than twice
+    /// its interval, once: its next good run resolves it (`job.recovered`).
+    fn check_stale(&mut self) -> Result<(), Error> {
+        let now = SystemTime::now();
+        let mut fired = Vec::new();
+        for job in &self.settings.jobs {
+            let memory = self.history.job(&job.name);
+            if memory.stale || stale_at(job, memory).is_none_or(|at| at > now) {
+                continue;
+            }
+            memory.stale = true;
+            let last = memory.last_start_ms.map(|t| rfc3339(time_of(t)));
+            let rec = records::job_stale(job, last, self.running.contains_key(&job.name));
+            secops_common::warn!("{}", rec.message);
+            fired.push(rec);
+        }
+        if fired.is_empty() {
+            return Ok(());
+        }
+        for rec in &fired {
+            self.alerts.fire(rec);
+            self.log.append(rec.to_json().as_bytes())?;
+        }
+        // Remembered now, so a restart does not fire it again.
+        self.alerts.end_pass(|_| false);
+        self.alerts.save()?;
+        self.history.save()?;
+        self.deliver(&fired);
+        Ok(())
+    }
+
     fn start_due(&mut self) -> Result<(), Error> {
         let now = SystemTime::now();
         let due: Vec<Job> = self
@@ -341,7 +377,7 @@ impl Runner {
     /// The central log's records of the last `since` (rotated files too),
     /// in order, written to `input` for secops-report.
     fn report_input(&self, since: Duration, input: &Path) -> Result<(), Error> {
-        let from = secops_common::record::rfc3339(SystemTime::now() - since);
+        let from = rfc3339(SystemTime::now() - since);
         let mut files = Vec::new();
         for n in (1..=self.settings.log.keep).rev() {
             let mut name = self.log.path().as_os_str().to_owned();
@@ -441,7 +477,10 @@ impl Runner {
                 self.alerts.fire(&rec);
                 own.push(rec);
             }
-            None => memory.failures_in_row = 0,
+            None => {
+                memory.failures_in_row = 0;
+                memory.stale = false;
+            }
         }
         let gone = self.alerts.end_pass(|rec| {
             rec.get("job").and_then(|j| j.as_str().map(|j| j == name)) == Some(true)

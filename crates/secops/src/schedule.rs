@@ -27,6 +27,19 @@ pub fn next_due(job: &Job, memory: &JobHistory) -> Option<SystemTime> {
     }
 }
 
+/// When `job` becomes stale: its last start (or, never run, when secops
+/// first saw it) older than twice its interval. For a cron job that is
+/// the second fire time after it: a whole slot went by without a start.
+/// The scheduler stopped, a cron line for `--once` removed, a job that
+/// hangs: each makes its job stale.
+pub fn stale_at(job: &Job, memory: &JobHistory) -> Option<SystemTime> {
+    let base = time_of(memory.last_start_ms.unwrap_or(memory.seen_ms));
+    match &job.schedule {
+        Schedule::Every(interval) => Some(base + *interval * 2),
+        Schedule::Cron(cron) => next_fire(cron, next_fire(cron, base)?),
+    }
+}
+
 /// The first fire time of `cron` strictly after `after`, in local time.
 pub fn next_fire(cron: &croner::Cron, after: SystemTime) -> Option<SystemTime> {
     let ts = jiff::Timestamp::try_from(after).ok()?;
@@ -63,6 +76,33 @@ mod tests {
         assert!(a < Duration::from_secs(60) && b < Duration::from_secs(60));
         assert_eq!(splay("ports", hour), a, "stable");
         assert!(splay("x", Duration::from_secs(1)) < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_job_is_stale_after_twice_its_interval() {
+        let job = |schedule| Job {
+            name: "j".to_string(),
+            what: crate::settings::What::Report(crate::settings::Report {
+                since: Duration::from_secs(60),
+                output: "r.html".into(),
+            }),
+            schedule,
+            timeout: None,
+        };
+        let start = SystemTime::now() - Duration::from_secs(86400);
+        let memory = JobHistory {
+            last_start_ms: Some(ms(start)),
+            ..JobHistory::default()
+        };
+        let every = job(Schedule::Every(Duration::from_secs(300)));
+        let at = stale_at(&every, &memory).unwrap();
+        assert_eq!(ms(at), ms(start) + 600_000);
+        let hourly = job(Schedule::Cron(Box::new(
+            croner::Cron::from_str("0 * * * *").unwrap(),
+        )));
+        let at = stale_at(&hourly, &memory).unwrap();
+        let gap = at.duration_since(start).unwrap();
+        assert!(gap > Duration::from_secs(3600) && gap <= Duration::from_secs(7200));
     }
 
     #[test]

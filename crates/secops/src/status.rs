@@ -1,23 +1,35 @@
 //! `secops status`: one `job.status` record (an observation) per job of
-//! the settings, from the history in the state directory.
+//! the settings, from the history in the state directory, then a
+//! `job.stale` firing record for each job that has not started for twice
+//! its interval (on stdout only: the central log has one writer).
 
 use secops_common::record::rfc3339;
 use secops_common::{Record, Severity};
 
+use std::time::SystemTime;
+
 use crate::history::{History, time_of};
-use crate::records::TOOL;
-use crate::schedule::next_due;
+use crate::records::{self, TOOL};
+use crate::schedule::{next_due, stale_at};
 use crate::settings::Settings;
 
 pub fn records(settings: &Settings, history: &mut History) -> Vec<Record> {
-    settings
+    let now = SystemTime::now();
+    let mut stale = Vec::new();
+    let mut out: Vec<Record> = settings
         .jobs
         .iter()
         .map(|job| {
             let memory = history.job(&job.name).clone();
             let last = memory.last_start_ms.map(|t| rfc3339(time_of(t)));
             let next = next_due(job, &memory).map(rfc3339);
-            let severity = if memory.failures_in_row > 0 {
+            let is_stale = stale_at(job, &memory).is_some_and(|at| at <= now);
+            if is_stale {
+                stale.push(records::job_stale(job, last.clone(), false));
+            }
+            let severity = if is_stale {
+                Severity::High
+            } else if memory.failures_in_row > 0 {
                 Severity::Medium
             } else {
                 Severity::Info
@@ -49,6 +61,11 @@ pub fn records(settings: &Settings, history: &mut History) -> Vec<Record> {
                 .with("failures_in_row", memory.failures_in_row)
                 .with("skipped", memory.skipped)
                 .with("next_due", next)
+                .with("stale", is_stale)
         })
-        .collect()
+        .collect();
+    // A stopped scheduler writes nothing: `secops status` from cron, piped
+    // to secops-notify, still tells someone.
+    out.extend(stale);
+    out
 }
