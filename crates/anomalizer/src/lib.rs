@@ -31,6 +31,43 @@ pub use crate::cli::Args;
 use crate::cli::Command;
 pub use crate::records::TOOL;
 
+/// Takes log lines apart and mines them as a run does: the first line of
+/// `text` is a `--log-format` (`<Date> <Time> <Level> <Content>`, Loghub's
+/// form) when it starts with `format:`, or a `--format-regex` when it
+/// starts with `regex:`, else every line is split by its leading header
+/// (or as JSON) as without options. Each line's time is also rendered as
+/// RFC 3339. The entry point of the fuzz targets and tests; returns the
+/// number of templates.
+pub fn mine_text(text: &str) -> Result<usize, Error> {
+    use crate::mining::drain::DrainConfig;
+    use crate::mining::extract::Splitter;
+    use crate::mining::miner::LineMiner;
+    use crate::mining::timestamp;
+    let mut lines = text.lines();
+    let first = text.lines().next().unwrap_or("");
+    let splitter = if let Some(format) = first.strip_prefix("format:") {
+        lines.next();
+        Splitter::new(Some(format), None)?
+    } else if let Some(regex) = first.strip_prefix("regex:") {
+        lines.next();
+        Splitter::new(None, Some(regex))?
+    } else {
+        Splitter::new(None, None)?
+    };
+    let mut miner = LineMiner::new(splitter, DrainConfig::default());
+    for line in lines {
+        let _ = timestamp::starts_syslog(line);
+        let _ = mining::header::split_header(line);
+        let entry = miner.split(line);
+        if let Some(time) = entry.time {
+            let _ = timestamp::rfc3339(time);
+        }
+        let message = entry.message.clone();
+        miner.mine(&message, &mut Vec::new());
+    }
+    Ok(miner.templates().len())
+}
+
 /// Runs anomalizer as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     match &args.command {

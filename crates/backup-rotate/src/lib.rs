@@ -36,6 +36,27 @@ use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
 use crate::retention::Policy;
 
+/// Restores `archive` into `to` as `restore --no-manifest` does (its
+/// manifest is read only when it is there), then reads it back as `verify`
+/// does: the entry point of the fuzz targets and tests. Returns the
+/// number of entries restored.
+pub fn restore_and_read_back(
+    archive: &std::path::Path,
+    to: &std::path::Path,
+) -> Result<u64, String> {
+    let restored = restore::restore(archive, to, false)?;
+    readback::read_back(archive, digest::Algorithm::Blake3).map_err(|err| err.to_string())?;
+    Ok(restored.entries)
+}
+
+/// Parses manifest text (JSON) and checks it as `verify` and `restore`
+/// do before they trust it: the entry point of the fuzz targets and tests.
+pub fn check_manifest(text: &str) -> Result<(), String> {
+    let manifest: manifest::Manifest =
+        secops_common::config::parse(text, secops_common::config::Syntax::Json)?;
+    manifest.entries_digest().map(drop)
+}
+
 /// Runs backup-rotate as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;

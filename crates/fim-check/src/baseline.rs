@@ -349,6 +349,42 @@ pub fn read(path: &Path, key: &Key) -> Result<Baseline, Error> {
     })
 }
 
+/// Reads `bytes` as a baseline file, as `verify` reads one, and renders
+/// every entry's attributes and the header's policy as a check would: the
+/// entry point of the fuzz targets and tests. With `seal`, `bytes` is the
+/// body after the magic, sealed here with a fixed key, so that what lies
+/// behind the HMAC check is reached too. The file is written in `dir`.
+/// Returns the number of entries.
+pub fn read_bytes(bytes: &[u8], seal: bool, dir: &Path) -> Result<usize, String> {
+    let key = Key {
+        path: dir.join("key"),
+        bytes: vec![0x5a; 32],
+    };
+    let mut file = Vec::with_capacity(bytes.len() + MAGIC.len() + MAC_LEN);
+    if seal {
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(bytes);
+        let mut mac = HmacSha256::new_from_slice(&key.bytes).expect("HMAC takes any key length");
+        mac.update(&file);
+        file.extend_from_slice(&mac.finalize().into_bytes());
+    } else {
+        file.extend_from_slice(bytes);
+    }
+    let path = dir.join("baseline");
+    std::fs::write(&path, &file).map_err(|err| err.to_string())?;
+    let baseline = read(&path, &key).map_err(|err| err.to_string())?;
+    crate::policy::Scope::new(baseline.header.policy.clone()).map_err(|err| err.to_string())?;
+    let mut count = 0;
+    for entry in baseline.entries() {
+        for attr in crate::attrs::Attr::ALL {
+            let _ = entry.value(attr);
+        }
+        count += 1;
+    }
+    baseline.intact().map_err(|err| err.to_string())?;
+    Ok(count)
+}
+
 /// Reads at `offset` until `buf` is full or the file ends.
 fn read_up_to(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;

@@ -26,6 +26,7 @@ use std::process::ExitCode;
 
 use secops_common::{Error, Exit};
 
+pub use crate::baseline::read_bytes as read_baseline_bytes;
 pub use crate::cli::Args;
 pub use crate::records::TOOL;
 

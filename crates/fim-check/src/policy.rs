@@ -65,6 +65,15 @@ impl Policy {
         Ok(policy)
     }
 
+    /// Parses and checks policy text as [`Policy::load`] does a file;
+    /// errors read `LINE:COLUMN: FIELD: problem`. The entry point of the
+    /// fuzz targets and tests.
+    pub fn parse(text: &str, syntax: secops_common::config::Syntax) -> Result<Policy, String> {
+        let policy: Policy = secops_common::config::parse(text, syntax)?;
+        policy.check()?;
+        Ok(policy)
+    }
+
     /// The policy of `fim-check init PATH...`: each path, recursive, `full`.
     pub fn for_paths(paths: &[PathBuf]) -> Result<Policy, Error> {
         let rules = paths

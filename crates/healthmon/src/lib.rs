@@ -45,6 +45,20 @@ use crate::thresholds::Metric;
 /// second gives 1% resolution from the kernel's 100 Hz tick counters.
 const BASELINE: Duration = Duration::from_secs(1);
 
+/// Reads and resolves the settings file of `healthmon --config FILE`
+/// with no other flag, as a run does: the entry point of the fuzz targets
+/// and tests.
+pub fn check_settings(config: &Path) -> Result<(), Error> {
+    use clap::Parser;
+    let argv = [
+        std::ffi::OsStr::new("healthmon"),
+        std::ffi::OsStr::new("--config"),
+        config.as_os_str(),
+    ];
+    let args = Args::try_parse_from(argv).map_err(|err| Error::bad_input(err.to_string()))?;
+    Settings::from_args(&args).map(drop)
+}
+
 /// Runs healthmon as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     let settings = Settings::from_args(args)?;

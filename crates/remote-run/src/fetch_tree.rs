@@ -31,7 +31,6 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::ChildStdout;
 
 use tar::EntryType;
 
@@ -122,7 +121,7 @@ fn inside(raw: &[u8]) -> Result<PathBuf, &'static str> {
 
 /// Reads the archive to its end, writing each regular file under `root`
 /// (`DIR/HOST/PATH`, made with [`safe_dirs`] from `top`).
-pub fn receive(mut out: ChildStdout, top: &Path, root: &Path) -> Received {
+pub fn receive(mut out: impl Read, top: &Path, root: &Path) -> Received {
     let mut received = Received::default();
     match safe_dirs(top, root) {
         Ok(root) => read_entries(&mut out, &root, &mut received),

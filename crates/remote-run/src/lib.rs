@@ -33,6 +33,25 @@ use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
 use crate::ssh::SshOptions;
 
+/// Receives the tar stream of a fetched directory as `fetch` does,
+/// writing what it may under `top/root`: the entry point of the fuzz
+/// targets and tests. Returns how many entries were copied and how many
+/// skipped or failed, and the error that ended the stream, if any.
+pub fn receive_tree(
+    stream: impl std::io::Read,
+    top: &std::path::Path,
+    root: &std::path::Path,
+) -> (usize, usize, Option<String>) {
+    let received = fetch_tree::receive(stream, top, root);
+    let copied = received
+        .entries
+        .iter()
+        .filter(|e| matches!(e.outcome, fetch_tree::Outcome::Copied { .. }))
+        .count();
+    let other = received.entries.len() - copied;
+    (copied, other, received.error)
+}
+
 /// Runs remote-run as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     let fleet = &args.fleet;

@@ -83,6 +83,23 @@ pub fn read_records(
     Ok(stats)
 }
 
+/// [`read_records`] over one already open input named `name` in
+/// complaints: the reader the tools use, for tests and fuzzing. An I/O
+/// error ends the input and counts it as unreadable, as for a file.
+pub fn read_records_from(
+    reader: impl Read,
+    name: &str,
+    mut each: impl FnMut(Record) -> Result<(), Error>,
+) -> Result<ReadStats, Error> {
+    let mut stats = ReadStats::default();
+    let mut reader = BufReader::with_capacity(1 << 17, reader);
+    if let Err(err) = read_lines(&mut reader, name, &mut stats, &mut each)? {
+        crate::diag::error(format_args!("cannot read {name}: {err}"));
+        stats.unreadable += 1;
+    }
+    Ok(stats)
+}
+
 /// The outer result is `each`'s error; the inner one an I/O error that ends
 /// this input but not the run.
 fn read_lines(

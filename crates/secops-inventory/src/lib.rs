@@ -131,6 +131,18 @@ impl Format {
     }
 }
 
+/// Parses inventory text of `format` (without an Ansible inventory's
+/// `group_vars/` and `host_vars/`, which [`Inventory::load`] adds): the
+/// hosts and every group. Errors read `LINE: problem`. The entry point of
+/// the fuzz targets and tests; [`Inventory::load`] does the same on a file.
+pub fn parse(format: Format, text: &str) -> Result<(Vec<Server>, Vec<String>), String> {
+    match format {
+        Format::ServersJson => servers_json::parse(text),
+        Format::AnsibleIni => ini::parse(text)?.resolve(),
+        Format::AnsibleYaml => yaml::parse(text)?.resolve(),
+    }
+}
+
 impl Inventory {
     /// Reads an inventory in any of the formats; errors name the file, line
     /// and field and exit 2.

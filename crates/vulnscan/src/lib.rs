@@ -361,6 +361,21 @@ fn builtin_scan(
     Ok(builtin::scan(&addrs, &opts))
 }
 
+/// Parses nmap XML and makes the records a scan makes of it, judged by
+/// `rules` (rules file text, YAML) or by the built-in rules: the entry
+/// point of the fuzz targets and tests. Returns the number of records.
+pub fn records_of_nmap_xml(xml: &str, rules: Option<&str>) -> Result<usize, String> {
+    let rules = match rules {
+        Some(text) => RuleSet::parse(text)?,
+        None => RuleSet::builtin().map_err(|err| err.to_string())?,
+    };
+    let mut out = Vec::new();
+    for host in &nmap_xml::parse(xml).hosts {
+        host_records(host, Engine::Nmap, &rules, &mut out);
+    }
+    Ok(out.len())
+}
+
 /// A host's `vuln.port` and `vuln.finding` records.
 fn host_records(host: &Host, engine: Engine, rules: &RuleSet, out: &mut Vec<Record>) {
     for port in &host.ports {

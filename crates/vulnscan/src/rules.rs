@@ -126,7 +126,8 @@ impl RuleSet {
         Ok(RuleSet { rules: file.rules })
     }
 
-    fn parse(text: &str) -> Result<RuleSet, String> {
+    /// Rules file text (YAML), as [`RuleSet::load`] reads a file.
+    pub fn parse(text: &str) -> Result<RuleSet, String> {
         let file: RulesFile =
             secops_common::config::parse(text, secops_common::config::Syntax::Yaml)?;
         Ok(RuleSet { rules: file.rules })
