@@ -24,13 +24,23 @@ fn bin(name: &str) -> String {
 fn central(log: &Path) -> Vec<Value> {
     let mut files: Vec<PathBuf> = (1..1000)
         .map(|n| PathBuf::from(format!("{}.{n}", log.display())))
+        .map(|p| match p.exists() {
+            true => p,
+            false => PathBuf::from(format!("{}.gz", p.display())),
+        })
         .take_while(|p| p.exists())
         .collect();
     files.reverse();
     files.push(log.to_path_buf());
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let text = if file.extension().is_some_and(|e| e == "gz") {
+            let out = Command::new("gzip").arg("-dc").arg(&file).output().unwrap();
+            assert!(out.status.success(), "{}: not whole gzip", file.display());
+            String::from_utf8(out.stdout).unwrap()
+        } else {
+            std::fs::read_to_string(&file).unwrap_or_default()
+        };
         assert!(
             text.is_empty() || text.ends_with('\n'),
             "{}: torn",
@@ -268,6 +278,15 @@ fn a_failing_job_alerts_once_and_resolves_when_fixed() {
 
 #[test]
 fn rotation_under_a_flood_loses_and_tears_no_line() {
+    flood(false);
+}
+
+#[test]
+fn compressed_rotation_under_a_flood_loses_and_tears_no_line() {
+    flood(true);
+}
+
+fn flood(compress: bool) {
     let dir = tempfile::tempdir().unwrap();
     let flood = dir.path().join("flood.jsonl");
     let mut text = String::new();
@@ -283,9 +302,10 @@ fn rotation_under_a_flood_loses_and_tears_no_line() {
         flood.display()
     );
     let s = setup(&jobs, "");
-    let settings = std::fs::read_to_string(&s.settings)
-        .unwrap()
-        .replace("max_size: 1MiB\n  keep: 5", "max_size: 64KiB\n  keep: 100");
+    let settings = std::fs::read_to_string(&s.settings).unwrap().replace(
+        "max_size: 1MiB\n  keep: 5",
+        &format!("max_size: 64KiB\n  keep: 100\n  compress: {compress}"),
+    );
     std::fs::write(&s.settings, settings).unwrap();
     let out = s.cmd(&["job", "flood"]).output().unwrap();
     assert!(
@@ -303,16 +323,29 @@ fn rotation_under_a_flood_loses_and_tears_no_line() {
         (0..20_000).collect::<Vec<_>>(),
         "every record once, in order"
     );
+    let ext = if compress { ".gz" } else { "" };
     assert!(
-        Path::new(&format!("{}.20", s.log.display())).exists(),
+        Path::new(&format!("{}.20{ext}", s.log.display())).exists(),
         "rotated"
     );
     for n in 1..=20 {
-        let size = std::fs::metadata(format!("{}.{n}", s.log.display()))
+        let size = std::fs::metadata(format!("{}.{n}{ext}", s.log.display()))
             .unwrap()
             .len();
         assert!(size <= 64 * 1024);
+        if compress {
+            assert!(!Path::new(&format!("{}.{n}", s.log.display())).exists());
+            assert!(size < 16 * 1024, "compressed: {size}");
+        }
     }
+    let dir_names: Vec<String> = std::fs::read_dir(s.log.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        dir_names.iter().all(|n| !n.ends_with(".tmp")),
+        "{dir_names:?}"
+    );
 }
 
 #[test]

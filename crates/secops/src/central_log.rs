@@ -7,11 +7,21 @@
 //! file is opened; since this process is the only writer and rotates
 //! between two lines, no record is lost or split across files. For
 //! logrotate instead, SIGUSR1 makes it [`CentralLog::reopen`] the path.
+//!
+//! With `compress`, the new `.1` is then gzipped (the system's `gzip`, as
+//! logrotate uses) into `.1.gz` through a temporary file that is synced and
+//! renamed into place, and only then is `.1` removed: at every instant the
+//! records are whole in `.1` or in `.1.gz`. A kill -9 in between leaves
+//! `.1` (and perhaps a temporary file, or `.1.gz` too); the next open
+//! finishes the job. A compression that fails (no gzip, disk full) is a
+//! warning and leaves `.1` as it is: it shifts on uncompressed.
 
+use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use secops_common::{Context, Error};
 
@@ -21,6 +31,7 @@ pub struct CentralLog {
     path: PathBuf,
     max_size: u64,
     keep: u32,
+    compress: bool,
     file: File,
     size: u64,
     buf: Vec<u8>,
@@ -33,14 +44,51 @@ impl CentralLog {
             std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
         }
         let (file, size) = open_append(&path)?;
-        Ok(CentralLog {
+        let log = CentralLog {
             path,
             max_size: settings.max_size,
             keep: settings.keep,
+            compress: settings.compress,
             file,
             size,
             buf: Vec::with_capacity(4096),
-        })
+        };
+        log.finish_compression();
+        Ok(log)
+    }
+
+    /// `.N` of the log, and its gzipped form.
+    fn rotated(&self, n: u32, gz: bool) -> PathBuf {
+        rotated_name(&self.path, n, gz)
+    }
+
+    /// What a kill -9 during a compression left: `.1.gz` in place means
+    /// `.1` is a copy; else `.1` is gzipped now.
+    fn finish_compression(&self) {
+        if !self.compress || self.keep == 0 || !self.rotated(1, false).exists() {
+            return;
+        }
+        if self.rotated(1, true).exists() {
+            let _ = std::fs::remove_file(self.rotated(1, false));
+        } else {
+            self.compress_first();
+        }
+    }
+
+    /// Gzips `.1` into `.1.gz` (atomically), then removes `.1`.
+    fn compress_first(&self) {
+        let (from, to) = (self.rotated(1, false), self.rotated(1, true));
+        match gzip(&from, &to) {
+            Ok(()) => {
+                if let Err(err) = std::fs::remove_file(&from) {
+                    secops_common::warn!("cannot remove {}: {err}", from.display());
+                }
+            }
+            Err(err) => secops_common::warn!(
+                "cannot compress {}: {err}; it stays as it is",
+                from.display()
+            ),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -51,8 +99,11 @@ impl CentralLog {
     pub fn reconfigure(&mut self, settings: &LogSettings) -> Result<(), Error> {
         self.max_size = settings.max_size;
         self.keep = settings.keep;
+        self.compress = settings.compress;
         if settings.path != self.path {
             *self = CentralLog::open(settings)?;
+        } else {
+            self.finish_compression();
         }
         Ok(())
     }
@@ -82,11 +133,6 @@ impl CentralLog {
     }
 
     fn rotate(&mut self) -> Result<(), Error> {
-        let rotated = |n: u32| {
-            let mut name = self.path.as_os_str().to_owned();
-            name.push(format!(".{n}"));
-            PathBuf::from(name)
-        };
         let rename = |from: &Path, to: &Path| {
             std::fs::rename(from, to)
                 .context(|| format!("cannot rotate {} to {}", from.display(), to.display()))
@@ -94,17 +140,85 @@ impl CentralLog {
         if self.keep == 0 {
             std::fs::remove_file(&self.path)
                 .context(|| format!("cannot rotate {}", self.path.display()))?;
-        } else {
-            for n in (1..self.keep).rev() {
-                let from = rotated(n);
+            return self.reopen();
+        }
+        // Both forms shift, so a file left uncompressed (compress turned on
+        // later, a failed gzip) ages out like the others.
+        for gz in [false, true] {
+            match std::fs::remove_file(self.rotated(self.keep, gz)) {
+                Err(err) if err.kind() != ErrorKind::NotFound => {
+                    return Err(Error::failed(format!(
+                        "cannot remove {}: {err}",
+                        self.rotated(self.keep, gz).display()
+                    )));
+                }
+                _ => {}
+            }
+        }
+        for n in (1..self.keep).rev() {
+            for gz in [false, true] {
+                let from = self.rotated(n, gz);
                 if from.exists() {
-                    rename(&from, &rotated(n + 1))?;
+                    rename(&from, &self.rotated(n + 1, gz))?;
                 }
             }
-            rename(&self.path, &rotated(1))?;
         }
-        self.reopen()
+        rename(&self.path, &self.rotated(1, false))?;
+        self.reopen()?;
+        if self.compress {
+            self.compress_first();
+        }
+        Ok(())
     }
+}
+
+/// `PATH.N`, or `PATH.N.gz`.
+pub fn rotated_name(path: &Path, n: u32, gz: bool) -> PathBuf {
+    let mut name: OsString = path.as_os_str().to_owned();
+    name.push(format!(".{n}{}", if gz { ".gz" } else { "" }));
+    PathBuf::from(name)
+}
+
+/// `gzip -c FROM` into TO through a synced temporary file renamed into place.
+fn gzip(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut out = secops_common::atomic::AtomicFile::create(to, 0o640)?;
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .arg(from)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let copied = std::io::copy(&mut stdout, &mut out);
+    let status = child.wait_with_output()?;
+    copied?;
+    if !status.status.success() {
+        return Err(std::io::Error::other(format!(
+            "gzip: {} {}",
+            status.status,
+            String::from_utf8_lossy(&status.stderr).trim()
+        )));
+    }
+    out.commit()
+}
+
+/// A rotated file's text, gzipped or not.
+pub fn read_rotated(path: &Path) -> Option<String> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        let out = Command::new("gzip")
+            .arg("-dc")
+            .arg(path)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        return out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    std::fs::read_to_string(path).ok()
 }
 
 fn open_append(path: &Path) -> Result<(File, u64), Error> {
@@ -132,6 +246,7 @@ mod tests {
             path: dir.path().join("records.jsonl"),
             max_size: 1024,
             keep: 100,
+            compress: false,
         };
         let mut log = CentralLog::open(&settings).unwrap();
         for i in 0..1000 {
@@ -156,12 +271,71 @@ mod tests {
     }
 
     #[test]
+    fn compressed_rotation_keeps_every_line_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = LogSettings {
+            path: dir.path().join("records.jsonl"),
+            max_size: 4096,
+            keep: 50,
+            compress: true,
+        };
+        let mut log = CentralLog::open(&settings).unwrap();
+        for i in 0..2000 {
+            log.append(format!("{{\"n\":{i}}}").as_bytes()).unwrap();
+        }
+        let mut seen = Vec::new();
+        for n in (1..=50).rev() {
+            assert!(!rotated_name(&settings.path, n, false).exists());
+            if let Some(text) = read_rotated(&rotated_name(&settings.path, n, true)) {
+                seen.extend(text.lines().map(str::to_string));
+            }
+        }
+        seen.extend(
+            std::fs::read_to_string(&settings.path)
+                .unwrap()
+                .lines()
+                .map(str::to_string),
+        );
+        let expected: Vec<String> = (0..2000).map(|i| format!("{{\"n\":{i}}}")).collect();
+        assert_eq!(seen, expected);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn an_interrupted_compression_is_finished_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = LogSettings {
+            path: dir.path().join("r.jsonl"),
+            max_size: 1024,
+            keep: 3,
+            compress: true,
+        };
+        let one = rotated_name(&settings.path, 1, false);
+        // Killed before gzip: .1 alone.
+        std::fs::write(&one, "{\"a\":1}\n").unwrap();
+        drop(CentralLog::open(&settings).unwrap());
+        assert!(!one.exists());
+        let gz = rotated_name(&settings.path, 1, true);
+        assert_eq!(read_rotated(&gz).unwrap(), "{\"a\":1}\n");
+        // Killed after the rename, before .1 was removed: .1 is a copy.
+        std::fs::write(&one, "{\"a\":1}\n").unwrap();
+        drop(CentralLog::open(&settings).unwrap());
+        assert!(!one.exists());
+        assert_eq!(read_rotated(&gz).unwrap(), "{\"a\":1}\n");
+    }
+
+    #[test]
     fn keep_bounds_the_rotated_files() {
         let dir = tempfile::tempdir().unwrap();
         let settings = LogSettings {
             path: dir.path().join("r.jsonl"),
             max_size: 1024,
             keep: 2,
+            compress: false,
         };
         let mut log = CentralLog::open(&settings).unwrap();
         for _ in 0..500 {

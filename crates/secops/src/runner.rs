@@ -15,7 +15,7 @@ use secops_common::record::rfc3339;
 use secops_common::{Context, Error, Exit, LastRun, Record, Severity};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
-use crate::central_log::CentralLog;
+use crate::central_log::{CentralLog, read_rotated, rotated_name};
 use crate::delivery::{Deliveries, NOTIFY_JOB};
 use crate::history::{History, JobHistory, ms, time_of};
 use crate::job::{self, Event, Outcome};
@@ -380,14 +380,13 @@ impl Runner {
         let from = rfc3339(SystemTime::now() - since);
         let mut files = Vec::new();
         for n in (1..=self.settings.log.keep).rev() {
-            let mut name = self.log.path().as_os_str().to_owned();
-            name.push(format!(".{n}"));
-            files.push(PathBuf::from(name));
+            files.push(rotated_name(self.log.path(), n, true));
+            files.push(rotated_name(self.log.path(), n, false));
         }
         files.push(self.log.path().to_path_buf());
         let mut out = Vec::new();
         for file in files {
-            let Ok(text) = std::fs::read_to_string(&file) else {
+            let Some(text) = read_rotated(&file) else {
                 continue;
             };
             for line in text.lines() {

@@ -74,6 +74,9 @@ pub struct LogSettings {
     /// Rotated files kept (`records.jsonl.1` ... `.N`); 0 keeps none.
     #[serde(default = "default_keep")]
     pub keep: u32,
+    /// Rotated files are gzipped (`records.jsonl.1.gz` ...).
+    #[serde(default)]
+    pub compress: bool,
 }
 
 impl Default for LogSettings {
@@ -82,6 +85,7 @@ impl Default for LogSettings {
             path: default_log_path(),
             max_size: default_max_size(),
             keep: default_keep(),
+            compress: false,
         }
     }
 }
