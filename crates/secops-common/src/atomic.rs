@@ -17,6 +17,10 @@
 //! (`.TARGET.XXXXXX.tmp`, no process id, no lock) are removed once
 //! untouched for an hour. A directory is searched at most once a minute
 //! per process.
+//!
+//! A target that exists and is not a regular file (`-o /dev/null`, a FIFO,
+//! `/dev/stdout`) is written in place: renaming over it would replace the
+//! device with a file, which as root breaks the whole machine.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -57,10 +61,19 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// [`commit`]: AtomicFile::commit
 pub struct AtomicFile {
     target: PathBuf,
-    temp: BufWriter<NamedTempFile>,
-    /// The lock that tells the next writer this temporary file is live;
-    /// released when the file is renamed or removed.
-    _lock: Option<Flock<File>>,
+    sink: Sink,
+}
+
+enum Sink {
+    /// A temporary file, renamed over the target on commit, with the lock
+    /// that tells the next writer it is live (released when the file is
+    /// renamed or removed).
+    Temp {
+        file: BufWriter<NamedTempFile>,
+        _lock: Option<Flock<File>>,
+    },
+    /// A target that is not a regular file, written in place.
+    Direct(BufWriter<File>),
 }
 
 impl AtomicFile {
@@ -73,6 +86,13 @@ impl AtomicFile {
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
         let mode = match fs::metadata(target) {
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                let file = fs::OpenOptions::new().write(true).open(target)?;
+                return Ok(AtomicFile {
+                    target: target.to_path_buf(),
+                    sink: Sink::Direct(BufWriter::new(file)),
+                });
+            }
             Ok(meta) => meta.permissions().mode() & 0o7777,
             Err(_) => mode,
         };
@@ -96,8 +116,10 @@ impl AtomicFile {
             .and_then(|file| Flock::lock(file, FlockArg::LockExclusiveNonblock).ok());
         Ok(AtomicFile {
             target: target.to_path_buf(),
-            temp: BufWriter::new(temp),
-            _lock: lock,
+            sink: Sink::Temp {
+                file: BufWriter::new(temp),
+                _lock: lock,
+            },
         })
     }
 
@@ -111,10 +133,10 @@ impl AtomicFile {
     /// power cut costs one interval and an fsync per rewrite costs half the
     /// writer's CPU.
     pub fn commit_unsynced(self) -> io::Result<()> {
-        let temp = self
-            .temp
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
+        let temp = match self.sink {
+            Sink::Temp { file, .. } => file.into_inner().map_err(io::IntoInnerError::into_error)?,
+            Sink::Direct(mut file) => return file.flush(),
+        };
         temp.persist(&self.target).map_err(|err| err.error)?;
         Ok(())
     }
@@ -122,10 +144,10 @@ impl AtomicFile {
     /// Flushes, syncs and renames into place, then syncs the directory so
     /// the rename itself survives a power cut.
     pub fn commit(self) -> io::Result<()> {
-        let temp = self
-            .temp
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
+        let temp = match self.sink {
+            Sink::Temp { file, .. } => file.into_inner().map_err(io::IntoInnerError::into_error)?,
+            Sink::Direct(mut file) => return file.flush(),
+        };
         temp.as_file().sync_all()?;
         temp.persist(&self.target).map_err(|err| err.error)?;
         File::open(parent_of(&self.target))?.sync_all()
@@ -134,15 +156,24 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.temp.write(buf)
+        match &mut self.sink {
+            Sink::Temp { file, .. } => file.write(buf),
+            Sink::Direct(file) => file.write(buf),
+        }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.temp.write_all(buf)
+        match &mut self.sink {
+            Sink::Temp { file, .. } => file.write_all(buf),
+            Sink::Direct(file) => file.write_all(buf),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.temp.flush()
+        match &mut self.sink {
+            Sink::Temp { file, .. } => file.flush(),
+            Sink::Direct(file) => file.flush(),
+        }
     }
 }
 
@@ -305,6 +336,28 @@ fn process_exists(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_that_is_not_a_file_is_written_in_place_never_replaced() {
+        // `-o /dev/null` once renamed a file over /dev/null (as root, for
+        // the whole machine); a FIFO takes the same path without the risk.
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"records\n", 0o600).unwrap();
+        assert_eq!(reader.join().unwrap(), "records\n");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out"], "no temporary file beside it");
+    }
 
     fn leftovers(dir: &Path) -> Vec<String> {
         fs::read_dir(dir)
