@@ -365,13 +365,20 @@ fn builtin_scan(
 /// `rules` (rules file text, YAML) or by the built-in rules: the entry
 /// point of the fuzz targets and tests. Returns the number of records.
 pub fn records_of_nmap_xml(xml: &str, rules: Option<&str>) -> Result<usize, String> {
+    static BUILTIN: std::sync::OnceLock<Result<RuleSet, String>> = std::sync::OnceLock::new();
+    let given;
     let rules = match rules {
-        Some(text) => RuleSet::parse(text)?,
-        None => RuleSet::builtin().map_err(|err| err.to_string())?,
+        Some(text) => {
+            given = RuleSet::parse(text)?;
+            &given
+        }
+        None => BUILTIN
+            .get_or_init(|| RuleSet::builtin().map_err(|err| err.to_string()))
+            .as_ref()?,
     };
     let mut out = Vec::new();
     for host in &nmap_xml::parse(xml).hosts {
-        host_records(host, Engine::Nmap, &rules, &mut out);
+        host_records(host, Engine::Nmap, rules, &mut out);
     }
     Ok(out.len())
 }
