@@ -177,7 +177,7 @@ fn check_names_file_line_and_field() {
 #[test]
 fn run_appends_every_jobs_records_and_stops_on_sigterm() {
     let jobs = format!(
-        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1s\n  - name: health\n    run: [{}, --no-state]\n    every: 2s\n",
+        "  - name: disk\n    run: [{}, --mount, /, --no-state]\n    every: 1s\n  - name: health\n    run: [{}, --no-state]\n    every: 2s\n",
         bin("disk-alert"),
         bin("healthmon")
     );
@@ -351,7 +351,7 @@ fn flood(compress: bool) {
 #[test]
 fn kill_9_then_once_catches_up_one_run() {
     let jobs = format!(
-        "  - name: disk\n    run: [{}, --mount, /]\n    every: 2s\n",
+        "  - name: disk\n    run: [{}, --mount, /, --no-state]\n    every: 2s\n",
         bin("disk-alert")
     );
     let s = setup(&jobs, "");
@@ -464,7 +464,7 @@ fn a_fleet_job_runs_on_the_inventory_group_through_the_loopback_sshd() {
     )
     .unwrap();
     let jobs = format!(
-        "  - name: fleet-disk\n    run: [{}, --mount, /]\n    on: {{ inventory: {}, group: web, ssh_config: {} }}\n    every: 1h\n",
+        "  - name: fleet-disk\n    run: [{}, --mount, /, --no-state]\n    on: {{ inventory: {}, group: web, ssh_config: {} }}\n    every: 1h\n",
         bin("disk-alert"),
         inventory.display(),
         ssh_config.display()
@@ -495,7 +495,7 @@ fn a_report_job_writes_the_html_report_of_the_central_log() {
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("reports/daily.html");
     let jobs = format!(
-        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1h\n  - name: daily-report\n    report: {{ since: 1h, output: {} }}\n    cron: \"0 7 * * *\"\n",
+        "  - name: disk\n    run: [{}, --mount, /, --no-state]\n    every: 1h\n  - name: daily-report\n    report: {{ since: 1h, output: {} }}\n    cron: \"0 7 * * *\"\n",
         bin("disk-alert"),
         html.display()
     );
@@ -568,7 +568,7 @@ fn a_timeout_kills_the_jobs_whole_process_group() {
 #[test]
 fn sigusr1_reopens_the_log_after_logrotate_renamed_it() {
     let jobs = format!(
-        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1s\n",
+        "  - name: disk\n    run: [{}, --mount, /, --no-state]\n    every: 1s\n",
         bin("disk-alert")
     );
     let s = setup(&jobs, "");
@@ -602,7 +602,7 @@ fn a_job_not_run_for_twice_its_interval_alerts_and_its_next_run_resolves_it() {
         sink.display()
     );
     let jobs = format!(
-        "  - name: disk\n    run: [{}, --mount, /]\n    every: 1h\n",
+        "  - name: disk\n    run: [{}, --mount, /, --no-state]\n    every: 1h\n",
         bin("disk-alert")
     );
     let s = setup(&jobs, &notify);
