@@ -128,7 +128,7 @@ impl Alerts {
         if let Err(write) = written {
             secops_common::warn!("{write}");
         }
-        err
+        err.recorded()
     }
 }
 

@@ -173,9 +173,36 @@ pub fn start<A: CommandFactory>(
         Ok(exit) => exit.into(),
         Err(err) => {
             crate::diag::error(format_args!("{err}"));
+            if !err.recorded
+                && common.output.is_none()
+                && matches!(Format::resolve(common.format, None), Ok(Format::Jsonl))
+            {
+                write_failure(tool, &err);
+            }
             err.exit.into()
         }
     }
+}
+
+/// A run that could not do its job says so as a record too, when its
+/// records go down a pipe: `fim-check verify | secops-notify` must page
+/// when fim-check cannot read its key, and a pipe carries records, not
+/// stderr. A firing alert (parts `run`) of severity high; it ends when it
+/// stops being reported, or with secops's `job.recovered` under secops.
+fn write_failure(tool: &str, err: &Error) {
+    let rec = crate::Record::new(
+        tool,
+        "run.failed",
+        Severity::High,
+        format!("{tool} could not run: {err}"),
+    )
+    .with("error", err.message.as_str())
+    .with("exit", err.exit as u8)
+    .firing(&["run"]);
+    let mut line = rec.to_json();
+    line.push('\n');
+    // stdout may be gone (a closed pipe): stderr already said it.
+    let _ = std::io::stdout().write_all(line.as_bytes());
 }
 
 fn generate(mut cmd: clap::Command, what: Generate) -> Result<Exit, Error> {

@@ -53,6 +53,9 @@ impl From<Exit> for ExitCode {
 pub struct Error {
     pub exit: Exit,
     pub message: String,
+    /// The tool already wrote a record about this failure (fim-check's
+    /// `fim.baseline_invalid`), so no generic `run.failed` is added.
+    pub recorded: bool,
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl Error {
         Error {
             exit: Exit::BadInput,
             message: message.to_string(),
+            recorded: false,
         }
     }
 
@@ -69,6 +73,15 @@ impl Error {
         Error {
             exit: Exit::Failed,
             message: message.to_string(),
+            recorded: false,
+        }
+    }
+
+    /// Marks the failure as already said in a record of the tool's own.
+    pub fn recorded(self) -> Error {
+        Error {
+            recorded: true,
+            ..self
         }
     }
 }

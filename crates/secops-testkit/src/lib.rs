@@ -33,6 +33,6 @@ pub use crate::daemon::Daemon;
 pub use crate::net::{PortBlock, closed_port, free_port};
 pub use crate::notify::{Message, Sent, notify, still_firing};
 pub use crate::programs::{bin_dir, require, tool, tool_path};
-pub use crate::run::{assert_exit, of_kind, records, run, run_with_stdin, stderr};
+pub use crate::run::{assert_exit, of_kind, only_failure, records, run, run_with_stdin, stderr};
 pub use crate::sshd::{Sshd, SshdBuilder, client_config};
 pub use crate::wait::{PATIENCE, wait_until};

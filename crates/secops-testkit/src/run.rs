@@ -62,6 +62,36 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The one record a run that could not do its job writes down a pipe
+/// (`run.failed`, a firing alert naming the error), failing the test if
+/// stdout holds anything else: a failed run reports nothing else as found.
+pub fn only_failure(stdout: &[u8]) -> Value {
+    let recs = records(stdout);
+    assert_eq!(
+        recs.len(),
+        1,
+        "one run.failed record, nothing else: {recs:#?}"
+    );
+    let rec = recs.into_iter().next().expect("one record");
+    assert_eq!(
+        (&rec["kind"], &rec["alert"], &rec["severity"]),
+        (
+            &Value::from("run.failed"),
+            &Value::from("firing"),
+            &Value::from("high")
+        ),
+        "{rec:#}"
+    );
+    assert_eq!(
+        rec["message"]
+            .as_str()
+            .map(|m| m.contains(rec["error"].as_str().unwrap_or("?"))),
+        Some(true),
+        "{rec:#}"
+    );
+    rec
+}
+
 /// The records of one kind.
 pub fn of_kind<'r>(records: &'r [Value], kind: &str) -> Vec<&'r Value> {
     records.iter().filter(|r| r["kind"] == kind).collect()

@@ -163,7 +163,9 @@ fn bad_whitelists_exit_2_naming_file_line_and_field() {
         let out = run(traffic_cop().arg("-w").arg(&path));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{text}: {err}");
-        assert!(out.stdout.is_empty(), "no records from a bad whitelist");
+        // No listing from a bad whitelist: only the failure, as a record.
+        let failed = secops_testkit::only_failure(&out.stdout);
+        assert!(failed["error"].as_str().unwrap().contains(what), "{failed}");
         assert!(err.contains(&format!("{}{line}", path.display())), "{err}");
         assert!(err.contains(what), "expected {what:?} in {err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");

@@ -158,7 +158,12 @@ fn a_bad_rules_file_is_refused_with_its_line_and_field() {
         let err = stderr(&out);
         let place = format!("{}:{line}", rules.display());
         assert!(err.contains(&place) && err.contains(field), "{err}");
-        assert!(out.stdout.is_empty(), "nothing is scanned with bad rules");
+        // Nothing is scanned with bad rules: the only record is the failure.
+        let failed = secops_testkit::only_failure(&out.stdout);
+        assert!(
+            failed["error"].as_str().unwrap().contains(field),
+            "{failed}"
+        );
     }
 }
 
