@@ -128,3 +128,28 @@ fn secops_report_open_shows_what_is_still_firing() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("/var fine"));
 }
+
+#[test]
+fn a_tool_that_cannot_run_pages_through_the_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("ports.json");
+    std::fs::write(&list, "{\"ports\": [{\"port\": -1}]}").unwrap();
+    let out = tool("traffic-cop")
+        .args(["--no-state", "--whitelist"])
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let state = dir.path().join("notify");
+    std::fs::create_dir(&state).unwrap();
+    let sent = notify(&out.stdout, &state, &[]);
+    assert_eq!((sent.firing(), sent.resolved()), (1, 0), "{sent:?}");
+    let alert = &sent.messages[0].firing[0];
+    assert_eq!(alert["kind"], "run.failed");
+    assert!(
+        alert["message"].as_str().unwrap().contains("is not a port"),
+        "{alert}"
+    );
+    // The next cron run fails the same way: no repeat.
+    assert!(notify(&out.stdout, &state, &[]).messages.is_empty());
+}
