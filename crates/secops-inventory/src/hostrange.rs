@@ -15,6 +15,10 @@ use std::collections::HashSet;
 /// far below what would take more than a fraction of a second and a few
 /// megabytes to build.
 pub const MAX_HOSTS: usize = 100_000;
+/// The most bytes of names one pattern may expand to, counting each name
+/// as long as the pattern part it comes from (never shorter): without it
+/// a 4 KiB name times [`MAX_HOSTS`] took 400 MB (found by fuzzing).
+pub const MAX_NAMES_BYTES: usize = 16 << 20;
 
 /// Expands a comma-separated list of patterns, in order, without duplicates.
 pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
@@ -48,6 +52,7 @@ pub fn count(pattern: &str) -> Result<usize, String> {
         )
     };
     let mut total = 0usize;
+    let mut bytes = 0usize;
     for part in split_top_level(pattern)? {
         let mut product = 1usize;
         let mut rest = part;
@@ -70,9 +75,28 @@ pub fn count(pattern: &str) -> Result<usize, String> {
                 .checked_add(product)
                 .filter(|t| *t <= MAX_HOSTS)
                 .ok_or_else(too_many)?;
+            bytes = product
+                .checked_mul(part.len())
+                .and_then(|b| b.checked_add(bytes))
+                .filter(|b| *b <= MAX_NAMES_BYTES)
+                .ok_or_else(|| {
+                    format!(
+                        "pattern {:?} expands to more than {} MiB of host names, the most one pattern may name",
+                        show(pattern),
+                        MAX_NAMES_BYTES >> 20
+                    )
+                })?;
         }
     }
     Ok(total)
+}
+
+/// The start of a pattern, for an error about its size.
+fn show(pattern: &str) -> String {
+    match pattern.char_indices().nth(80) {
+        Some((at, _)) => format!("{}...", &pattern[..at]),
+        None => pattern.to_string(),
+    }
 }
 
 fn unmatched(pattern: &str) -> String {
@@ -288,5 +312,21 @@ mod tests {
         ] {
             assert!(expand(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_long_name_times_many_hosts_is_refused_unbuilt() {
+        // Found by fuzzing: 100,000 names of 4 KiB each took 400 MB.
+        let pattern = format!("{}[0:99999]", "x".repeat(4096));
+        let err = expand(&pattern).unwrap_err();
+        assert!(err.contains("MiB of host names"), "{err}");
+        assert!(err.len() < 300, "{err}");
+        // A realistic fleet is well inside the limit.
+        assert_eq!(
+            expand(&format!("{}[0:99999]", "x".repeat(100)))
+                .unwrap()
+                .len(),
+            MAX_HOSTS
+        );
     }
 }
