@@ -75,15 +75,8 @@ pub fn restore(archive: &Path, to: &Path, require_manifest: bool) -> Result<Rest
         .map_err(|err| format!("extracting into {} failed: {err}", to.display()))?;
     for (name, mtime) in dirs {
         let path = to.join(Path::new(OsStr::from_bytes(&name)));
-        let time = nix::sys::time::TimeSpec::new(mtime, 0);
-        nix::sys::stat::utimensat(
-            nix::fcntl::AT_FDCWD,
-            &path,
-            &time,
-            &time,
-            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(|err| format!("cannot set the mtime of {}: {err}", path.display()))?;
+        set_mtime(&path, mtime)
+            .map_err(|err| format!("cannot set the mtime of {}: {err}", path.display()))?;
     }
     Ok(Restored {
         entries,
@@ -220,15 +213,7 @@ fn make_special(header: &tar::Header, name: &[u8], to: &Path, root: bool) -> Res
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))
             .map_err(|err| fail("set the mode of the", &err))?;
         let mtime = header.mtime().unwrap_or(0).min(i64::MAX as u64) as i64;
-        let time = nix::sys::time::TimeSpec::new(mtime, 0);
-        nix::sys::stat::utimensat(
-            nix::fcntl::AT_FDCWD,
-            &path,
-            &time,
-            &time,
-            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(|err| fail("set the mtime of the", &err))
+        set_mtime(&path, mtime).map_err(|err| fail("set the mtime of the", &err))
     };
     settle().inspect_err(|_| {
         let _ = fs::remove_file(&path);
@@ -316,6 +301,19 @@ fn trim_slashes(name: &[u8]) -> &[u8] {
         name = rest;
     }
     name
+}
+
+/// Sets `path`'s access and modification times to `secs`, never through a
+/// symlink (an archive's link must not retime what it points at).
+fn set_mtime(path: &Path, secs: i64) -> nix::Result<()> {
+    let time = nix::sys::time::TimeSpec::new(secs, 0);
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &time,
+        &time,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
 }
 
 #[cfg(test)]
