@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use secops_pipeline_tests::{Sent, notify, still_firing, tool};
+use secops_testkit::heartbeat_log;
 use serde_json::Value;
 
 /// `anomalizer | secops-notify`, each with its state directory under `dir`.
@@ -93,23 +94,6 @@ fn a_rare_line_pages_once_and_later_runs_that_see_it_do_not_repeat_it() {
     assert_eq!(held(dir.path(), &id), 1, "still held firing, not ended");
 }
 
-/// An hour-long slice of a log from `from` minutes after 10:00: a request
-/// each minute, and a heartbeat each minute for the first `beats` of them.
-fn hour(from: u32, minutes: u32, beats: u32) -> String {
-    let mut log = String::new();
-    for i in from..from + minutes {
-        let (h, m) = (10 + i / 60, i % 60);
-        if i < from + beats {
-            log += &format!("2026-11-21T{h:02}:{m:02}:05Z heartbeat ok seq={i}\n");
-        }
-        log += &format!(
-            "2026-11-21T{h:02}:{m:02}:10Z request served in {}ms\n",
-            i % 7
-        );
-    }
-    log
-}
-
 #[test]
 fn a_silence_pages_once_and_resolves_once_in_the_run_that_sees_it_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,7 +101,7 @@ fn a_silence_pages_once_and_resolves_once_in_the_run_that_sees_it_back() {
 
     // Each run reads what is new since the last, as the shipped timer's
     // `journalctl --since -1h` does. The heartbeat stops at 11:29.
-    let first = run(dir.path(), &hour(0, 120, 90));
+    let first = run(dir.path(), &heartbeat_log(0, 120, 90));
     let (firing, resolved) = about(&first, "silence", beat);
     assert_eq!(firing.len(), 1, "one page for the silence: {first:#?}");
     assert!(resolved.is_empty(), "{first:#?}");
@@ -125,13 +109,13 @@ fn a_silence_pages_once_and_resolves_once_in_the_run_that_sees_it_back() {
     assert_eq!(held(dir.path(), &id), 1);
 
     // Still quiet: the run sees no heartbeat and says nothing of it.
-    let second = run(dir.path(), &hour(120, 30, 0));
+    let second = run(dir.path(), &heartbeat_log(120, 30, 0));
     let (firing, resolved) = about(&second, "silence", beat);
     assert!(firing.is_empty() && resolved.is_empty(), "{second:#?}");
     assert_eq!(held(dir.path(), &id), 1);
 
     // Back: one resolution, of that alert.
-    let third = run(dir.path(), &hour(150, 30, 30));
+    let third = run(dir.path(), &heartbeat_log(150, 30, 30));
     let (firing, resolved) = about(&third, "silence", beat);
     assert!(firing.is_empty(), "{third:#?}");
     assert_eq!(resolved.len(), 1, "one resolution: {third:#?}");
@@ -145,7 +129,7 @@ fn a_silence_pages_once_and_resolves_once_in_the_run_that_sees_it_back() {
         still_firing(&dir.path().join("notify"))
     );
 
-    let fourth = run(dir.path(), &hour(180, 30, 30));
+    let fourth = run(dir.path(), &heartbeat_log(180, 30, 30));
     let (firing, resolved) = about(&fourth, "silence", beat);
     assert!(firing.is_empty() && resolved.is_empty(), "{fourth:#?}");
 }

@@ -5,6 +5,7 @@
 
 mod support;
 
+use secops_testkit::heartbeat_log;
 use serde_json::Value;
 use support::{StdinBytes, anomalizer, bin, by_detector, records, run, run_records, stderr};
 
@@ -22,23 +23,6 @@ fn requests_with_an_odd_line(before: usize) -> String {
         log += &format!("2026-11-21T10:{:02}:00Z request served in {i}ms\n", i % 60);
     }
     log += "2026-11-21T10:59:30Z kernel: disk sda1 remounted read-only\n";
-    log
-}
-
-/// A heartbeat each minute from 10:00 (`beats` of them) and a request
-/// each minute for `minutes`, starting `from` minutes after 10:00.
-fn heartbeat(from: u32, minutes: u32, beats: u32) -> String {
-    let mut log = String::new();
-    for i in from..from + minutes {
-        let (h, m) = (10 + i / 60, i % 60);
-        if i < from + beats {
-            log += &format!("2026-11-21T{h:02}:{m:02}:05Z heartbeat ok seq={i}\n");
-        }
-        log += &format!(
-            "2026-11-21T{h:02}:{m:02}:10Z request served in {}ms\n",
-            i % 7
-        );
-    }
     log
 }
 
@@ -91,7 +75,7 @@ fn a_silence_fires_while_it_lasts_and_ends_within_the_input() {
     let quiet = run_records(
         anomalizer()
             .args(["--format", "jsonl"])
-            .stdin_bytes(heartbeat(0, 120, 90)),
+            .stdin_bytes(heartbeat_log(0, 120, 90)),
     );
     let firing = one(&quiet, "silence");
     assert_eq!(
@@ -101,7 +85,7 @@ fn a_silence_fires_while_it_lasts_and_ends_within_the_input() {
 
     // The same input and the next half hour, with the heartbeat back: the
     // silence is over, and its record ends the alert it raised.
-    let log = heartbeat(0, 120, 90) + &heartbeat(120, 30, 30);
+    let log = heartbeat_log(0, 120, 90) + &heartbeat_log(120, 30, 30);
     let back = run_records(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
     let ended = one(&back, "silence");
     assert_eq!(ended["ongoing"], false);
@@ -123,18 +107,18 @@ fn a_silence_an_earlier_run_reported_resolves_in_the_run_that_sees_it_back() {
         records(&out.stdout)
     };
     // Each run reads only what is new, as `journalctl --since -1h` does.
-    let first = hour(heartbeat(0, 120, 90));
+    let first = hour(heartbeat_log(0, 120, 90));
     let firing = one(&first, "silence");
     assert_eq!(firing["alert"], "firing");
     assert!(state.path().join("anomalizer.last-run.json").is_file());
 
     // Requests only: the heartbeat is still quiet, and this run cannot
     // see its silence at all: nothing is said.
-    let still = hour(heartbeat(120, 30, 0));
+    let still = hour(heartbeat_log(120, 30, 0));
     assert!(by_detector(&still, "silence").is_empty(), "{still:#?}");
 
     // The heartbeat is back: the earlier alert ends, once.
-    let back = hour(heartbeat(150, 30, 30));
+    let back = hour(heartbeat_log(150, 30, 30));
     let ended = one(&back, "silence");
     assert_eq!(ended["alert"], "resolved");
     assert_eq!(ended["alert_id"], firing["alert_id"]);
@@ -149,7 +133,7 @@ fn a_silence_an_earlier_run_reported_resolves_in_the_run_that_sees_it_back() {
             .starts_with("Silence over: \"heartbeat ok seq=<*>\" logged again in -"),
         "{ended:#?}"
     );
-    let later = hour(heartbeat(180, 30, 30));
+    let later = hour(heartbeat_log(180, 30, 30));
     assert!(by_detector(&later, "silence").is_empty(), "{later:#?}");
 }
 
@@ -166,12 +150,12 @@ fn without_state_a_later_run_says_nothing_of_an_earlier_silence() {
     run_records(
         anomalizer()
             .args(["--format", "jsonl"])
-            .stdin_bytes(heartbeat(0, 120, 90)),
+            .stdin_bytes(heartbeat_log(0, 120, 90)),
     );
     let back = run_records(
         anomalizer()
             .args(["--format", "jsonl"])
-            .stdin_bytes(heartbeat(150, 30, 30)),
+            .stdin_bytes(heartbeat_log(150, 30, 30)),
     );
     assert!(by_detector(&back, "silence").is_empty(), "{back:#?}");
 }

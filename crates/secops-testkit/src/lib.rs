@@ -14,6 +14,7 @@
 //!   [`Sshd`] is a real OpenSSH server with generated keys.
 //! - [`parse_csv`] reads CSV back with Python's `csv` module, an
 //!   independent reader, as a spreadsheet import would.
+//! - [`heartbeat_log`] is a log with a steady rhythm to break.
 //! - [`notify`] pipes a tool's records into the real secops-notify and
 //!   returns what it sent; [`still_firing`] reads what its state holds.
 //!
@@ -21,6 +22,7 @@
 
 mod csv;
 mod daemon;
+mod logs;
 mod net;
 mod notify;
 mod programs;
@@ -30,6 +32,7 @@ mod wait;
 
 pub use crate::csv::parse_csv;
 pub use crate::daemon::Daemon;
+pub use crate::logs::heartbeat_log;
 pub use crate::net::{PortBlock, closed_port, free_port};
 pub use crate::notify::{Message, Sent, notify, still_firing};
 pub use crate::programs::{bin_dir, require, tool, tool_path};
