@@ -71,18 +71,13 @@ fn a_firing_record_without_its_id_is_rejected_with_its_line() {
         r#"printf '{"ts":"t","host":"h","tool":"x","kind":"k","severity":"high","message":"m","alert":"firing"}\n'"#,
     );
     let state = tempfile::tempdir().unwrap();
-    let mut child = tool("secops-notify")
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["--exec", "cat >/dev/null", "--format", "jsonl"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&bad).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = secops_testkit::run_with_stdin(
+        tool("secops-notify")
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(["--exec", "cat >/dev/null", "--format", "jsonl"]),
+        &bad,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(":1:"), "names the line: {stderr}");
