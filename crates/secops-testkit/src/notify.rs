@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use crate::programs::tool;
+use crate::run::run_with_stdin;
 
 /// What one run of the real secops-notify sent: one entry per message,
 /// each with the records it carried.
@@ -39,8 +40,6 @@ impl Sent {
 /// (`--min-severity medium`). Fails the test when secops-notify rejects a
 /// line or fails.
 pub fn notify(records: &[u8], state: &Path, extra: &[&str]) -> Sent {
-    use std::io::Write;
-    use std::process::Stdio;
     let out = state.join("exec.out");
     let _ = std::fs::remove_file(&out);
     // A marker line with the counts, then the records of the message.
@@ -48,18 +47,14 @@ pub fn notify(records: &[u8], state: &Path, extra: &[&str]) -> Sent {
         "{{ printf '%s\\t%s\\t%s\\n' \"@@ $SECOPS_NOTIFY_FIRING\" \"$SECOPS_NOTIFY_RESOLVED\" \"$SECOPS_NOTIFY_SUBJECT\"; cat; }} >> '{}'",
         out.display()
     );
-    let mut child = tool("secops-notify")
-        .arg("--state-dir")
-        .arg(state)
-        .args(["--exec", &exec, "--group-wait", "1h", "--format", "jsonl"])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("secops-notify runs");
-    child.stdin.take().unwrap().write_all(records).unwrap();
-    let done = child.wait_with_output().unwrap();
+    let done = run_with_stdin(
+        tool("secops-notify")
+            .arg("--state-dir")
+            .arg(state)
+            .args(["--exec", &exec, "--group-wait", "1h", "--format", "jsonl"])
+            .args(extra),
+        records,
+    );
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(
         matches!(done.status.code(), Some(0 | 1)),
