@@ -15,6 +15,8 @@
 //! - [`parse_csv`] reads CSV back with Python's `csv` module, an
 //!   independent reader, as a spreadsheet import would.
 //! - [`heartbeat_log`] is a log with a steady rhythm to break.
+//! - [`Tmpfs`], [`EioFs`] and [`KillSoak`] are the faults a writer must
+//!   survive: a full or read-only disk, EIO, and kill -9.
 //! - [`notify`] pipes a tool's records into the real secops-notify and
 //!   returns what it sent; [`still_firing`] reads what its state holds.
 //!
@@ -22,6 +24,7 @@
 
 mod csv;
 mod daemon;
+mod faults;
 mod logs;
 mod net;
 mod notify;
@@ -32,6 +35,7 @@ mod wait;
 
 pub use crate::csv::parse_csv;
 pub use crate::daemon::Daemon;
+pub use crate::faults::{EioFs, Fate, KillSoak, Tmpfs, hidden_files};
 pub use crate::logs::heartbeat_log;
 pub use crate::net::{PortBlock, closed_port, free_port};
 pub use crate::notify::{Message, Sent, notify, still_firing};
