@@ -54,7 +54,9 @@ impl AlertLine {
 /// Appends the lines to `path`, each with one `write(2)` on a file opened
 /// `O_APPEND`, so lines from concurrent runs never interleave and logrotate
 /// needs no copytruncate. A file that cannot be opened or written is an
-/// error: an alert must never be lost in silence.
+/// error: an alert must never be lost in silence. A log that ends mid-line
+/// (a write cut short by a full disk) gets a newline first, so a cut line
+/// never swallows the next alert.
 pub fn append(path: &Path, lines: &[AlertLine], date: &str) -> Result<(), Error> {
     if lines.is_empty() {
         return Ok(());
@@ -69,8 +71,11 @@ pub fn append(path: &Path, lines: &[AlertLine], date: &str) -> Result<(), Error>
                 path.display()
             ))
         })?;
-    for line in lines {
-        let text = line.render(date);
+    let mut texts: Vec<String> = lines.iter().map(|line| line.render(date)).collect();
+    if secops_common::append::ends_mid_line(path) {
+        texts[0].insert(0, '\n');
+    }
+    for text in texts {
         let written = file.write(text.as_bytes()).map_err(|err| {
             Error::failed(format!(
                 "cannot write to the alert log {}: {err}",
@@ -128,6 +133,13 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&log).unwrap(),
             "earlier line\nD: Disk at 81% used\nE: Disk at 81% used\n"
+        );
+        // A line cut short (a full disk) does not swallow the next one.
+        std::fs::write(&log, "D: Disk at 8").unwrap();
+        append(&log, &lines, "E").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "D: Disk at 8\nE: Disk at 81% used\n"
         );
         let err = append(&dir.path().join("no/such/dir/log"), &lines, "D").unwrap_err();
         assert_eq!(err.exit, secops_common::Exit::Failed);

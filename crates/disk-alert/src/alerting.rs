@@ -15,7 +15,7 @@ use secops_common::{Error, LastRun, Record};
 use serde_json::Value;
 
 use crate::limits::{Level, Measure};
-use crate::records::{TOOL, alert_parts, error_parts};
+use crate::records::{TOOL, alert_parts, error_parts, write_parts};
 
 /// The name of disk-alert's memory in the state directory.
 const STATE_NAME: &str = "disk-alert";
@@ -91,13 +91,23 @@ impl Memory {
     /// When `mount` was first found uncheckable, if the last pass could not
     /// check it either.
     pub fn previous_error(&self, mount: &str) -> Option<String> {
-        let id = alert_id(TOOL, &error_parts(mount));
-        let rec = self.last.previous(&id)?;
+        self.since(&error_parts(mount))
+    }
+
+    /// Since when the output file `path` could not be written, if the last
+    /// write of it failed.
+    pub fn previous_write_failure(&self, path: &str) -> Option<String> {
+        self.since(&write_parts(path))
+    }
+
+    fn since(&self, parts: &[&str]) -> Option<String> {
+        let rec = self.last.previous(&alert_id(TOOL, parts))?;
         let since = rec.fields.get("since").and_then(Value::as_str);
         Some(since.unwrap_or(&rec.ts).to_string())
     }
 
-    /// Remembers a firing record (`disk.alert`, `disk.error`) of this pass.
+    /// Remembers a firing record (`disk.alert`, `disk.error`,
+    /// `disk.write_failed`) of this pass.
     pub fn fire(&mut self, rec: &Record) {
         self.last.fire(rec);
     }

@@ -2,7 +2,7 @@
 //! their levels, and tell every audience: records, the drop-in log, the
 //! Prometheus file and the alert memory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secops_common::{Error, Output, Record, Severity};
 
@@ -156,6 +156,19 @@ impl Plan {
             }
             metrics.mount(checked, usage, &assessment);
         }
+        // Written before the pass ends, so a write failure is remembered
+        // with the pass's other alerts.
+        if let Some(log) = &self.log {
+            // An empty pass writes nothing, so it proves nothing either way.
+            if !lines.is_empty() {
+                let result = alert_log::append(log, &lines, &alert_log::date_now());
+                failed |= note_write("alert log", log, result, &now, memory, sink)?;
+            }
+        }
+        if let Some(path) = &self.prom_file {
+            let result = metrics.write(path);
+            failed |= note_write("metrics file", path, result, &now, memory, sink)?;
+        }
         let all = matches!(self.selection, Selection::All(_));
         for gone in memory.end_pass(all.then_some(&survey.mounted)) {
             sink.emit(match gone {
@@ -165,18 +178,6 @@ impl Plan {
                 }
             })?;
         }
-        if let Some(log) = &self.log {
-            if let Err(err) = alert_log::append(log, &lines, &alert_log::date_now()) {
-                secops_common::diag::error(format_args!("{err}"));
-                failed = true;
-            }
-        }
-        if let Some(path) = &self.prom_file {
-            if let Err(err) = metrics.write(path) {
-                secops_common::diag::error(format_args!("{err}"));
-                failed = true;
-            }
-        }
         // Saved once the records are out: a pass whose output failed
         // reports the same recoveries again next time.
         sink.flush()?;
@@ -184,6 +185,39 @@ impl Plan {
             secops_common::warn!("{err}; recoveries may go unreported");
         }
         Ok(failed)
+    }
+}
+
+/// Turns the outcome of writing an output file into records: a failure is
+/// a firing `disk.write_failed` (and stderr, and exit 3), the first success
+/// after one resolves it. Returns whether it failed.
+fn note_write(
+    what: &str,
+    path: &Path,
+    result: Result<(), Error>,
+    now: &str,
+    memory: &mut Memory,
+    sink: &mut Sink,
+) -> Result<bool, Error> {
+    let text = path.display().to_string();
+    let since = memory.previous_write_failure(&text);
+    match result {
+        Err(err) => {
+            secops_common::diag::error(format_args!("{err}"));
+            let since = since.unwrap_or_else(|| now.to_string());
+            let rec = records::write_failed_record(what, path, &err.message, &since);
+            memory.fire(&rec);
+            sink.emit(rec)?;
+            Ok(true)
+        }
+        Ok(()) => {
+            if let Some(since) = since {
+                let rec = records::write_recovered_record(what, path, &since);
+                memory.resolved(&rec);
+                sink.emit(rec)?;
+            }
+            Ok(false)
+        }
     }
 }
 

@@ -39,6 +39,42 @@ pub fn error_parts(mount: &str) -> [&str; 2] {
     ["error", mount]
 }
 
+/// What names the alert of an output file (the alert log, the metrics
+/// textfile) that cannot be written.
+pub fn write_parts(path: &str) -> [&str; 2] {
+    ["write", path]
+}
+
+/// `disk.write_failed`: the alert log or the metrics textfile `path` could
+/// not be written (a full or read-only disk, EIO), since `since`. The
+/// alerts themselves are still in the records: a disk full enough to stop
+/// the log is what disk-alert is there to report.
+pub fn write_failed_record(what: &str, path: &Path, err: &str, since: &str) -> Record {
+    let path = path_text(path);
+    Record::new(TOOL, "disk.write_failed", Severity::High, err)
+        .with("file", what)
+        .with("path", path.as_str())
+        .with("error", err)
+        .with("since", since)
+        .firing(&write_parts(&path))
+}
+
+/// `disk.write_recovered`: `path`, which could not be written since
+/// `since`, was written again.
+pub fn write_recovered_record(what: &str, path: &Path, since: &str) -> Record {
+    let path = path_text(path);
+    Record::new(
+        TOOL,
+        "disk.write_recovered",
+        Severity::Info,
+        format!("the {what} {path} is written again"),
+    )
+    .with("file", what)
+    .with("path", path.as_str())
+    .with("since", since)
+    .resolved(&write_parts(&path))
+}
+
 /// `disk.usage`: one per filesystem checked, severity by its worse level.
 /// An observation: the `disk.alert` beside it is what pages.
 pub fn usage_record(checked: &Checked, usage: &Usage, assessment: &Assessment) -> Record {

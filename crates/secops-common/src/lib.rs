@@ -4,6 +4,7 @@
 //! its signal handling, the state-directory rules and Prometheus textfile output.
 
 pub mod alert;
+pub mod append;
 pub mod atomic;
 pub mod cli;
 pub mod config;

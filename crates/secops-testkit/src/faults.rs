@@ -243,6 +243,12 @@ impl EioFs {
     }
 }
 
+impl Default for EioFs {
+    fn default() -> EioFs {
+        EioFs::new()
+    }
+}
+
 impl Drop for EioFs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(self.path()).status();

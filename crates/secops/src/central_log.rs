@@ -33,29 +33,36 @@ pub struct CentralLog {
     max_size: u64,
     keep: u32,
     compress: bool,
-    file: File,
+    /// None while the path cannot be opened (a read-only disk): each
+    /// append tries again, and fails, so the records still go on to
+    /// notify and the failure is reported as any write failure is.
+    file: Option<File>,
     size: u64,
+    /// Whether the file may end mid-line (just opened, or a write failed
+    /// part way: a full disk), so the next append must look first.
+    check_tail: bool,
     buf: Vec<u8>,
 }
 
 impl CentralLog {
-    pub fn open(settings: &LogSettings) -> Result<CentralLog, Error> {
-        let path = settings.path.clone();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let (file, size) = open_append(&path)?;
-        let log = CentralLog {
-            path,
+    /// The log at the settings' path. A path that cannot be opened now
+    /// is not an error here but at the first append: a disk that cannot
+    /// take the log must not stop the jobs or their alerts.
+    pub fn open(settings: &LogSettings) -> CentralLog {
+        let mut log = CentralLog {
+            path: settings.path.clone(),
             max_size: settings.max_size,
             keep: settings.keep,
             compress: settings.compress,
-            file,
-            size,
+            file: None,
+            size: 0,
+            check_tail: true,
             buf: Vec::with_capacity(4096),
         };
-        log.finish_compression();
-        Ok(log)
+        if log.reopen().is_ok() {
+            log.finish_compression();
+        }
+        log
     }
 
     /// `.N` of the log, and its gzipped form.
@@ -97,39 +104,70 @@ impl CentralLog {
     }
 
     /// Takes new rotation settings (a reload); a new path is opened at once.
-    pub fn reconfigure(&mut self, settings: &LogSettings) -> Result<(), Error> {
+    pub fn reconfigure(&mut self, settings: &LogSettings) {
         self.max_size = settings.max_size;
         self.keep = settings.keep;
         self.compress = settings.compress;
         if settings.path != self.path {
-            *self = CentralLog::open(settings)?;
+            *self = CentralLog::open(settings);
         } else {
             self.finish_compression();
         }
-        Ok(())
     }
 
     /// Appends one line (without its newline), whole, rotating first if it
-    /// would pass `max_size`.
+    /// would pass `max_size`. After a line cut short (a full disk), the
+    /// next one starts on a new line (secops_common::append).
     pub fn append(&mut self, line: &[u8]) -> Result<(), Error> {
+        if self.file.is_none() {
+            self.reopen()?;
+        }
+        let mut cut = false;
+        if std::mem::take(&mut self.check_tail) {
+            if let Some(meta) = self.file.as_ref().and_then(|f| f.metadata().ok()) {
+                self.size = meta.len();
+            }
+            cut = secops_common::append::ends_mid_line(&self.path);
+        }
+        let len = line.len() as u64 + 1;
+        if self.size > 0 && self.size + len > self.max_size {
+            self.rotate()?;
+            // A fresh file: nothing cut to end.
+            self.check_tail = false;
+            cut = false;
+        }
         self.buf.clear();
+        if cut {
+            self.buf.push(b'\n');
+        }
         self.buf.extend_from_slice(line);
         self.buf.push(b'\n');
-        if self.size > 0 && self.size + self.buf.len() as u64 > self.max_size {
-            self.rotate()?;
+        let written = match self.file.as_mut() {
+            Some(file) => file.write_all(&self.buf),
+            None => Err(std::io::Error::other("it is not open")),
+        };
+        if let Err(err) = written {
+            self.check_tail = true;
+            return Err(Error::failed(format!(
+                "cannot write {}: {err}",
+                self.path.display()
+            )));
         }
-        self.file
-            .write_all(&self.buf)
-            .context(|| format!("cannot write {}", self.path.display()))?;
         self.size += self.buf.len() as u64;
         Ok(())
     }
 
-    /// Reopens the path (after logrotate moved the file away).
+    /// Reopens the path (after logrotate moved the file away, or after it
+    /// could not be opened), creating its directory.
     pub fn reopen(&mut self) -> Result<(), Error> {
+        self.file = None;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+        }
         let (file, size) = open_append(&self.path)?;
-        self.file = file;
+        self.file = Some(file);
         self.size = size;
+        self.check_tail = true;
         Ok(())
     }
 
@@ -228,7 +266,7 @@ mod tests {
             keep: 100,
             compress: false,
         };
-        let mut log = CentralLog::open(&settings).unwrap();
+        let mut log = CentralLog::open(&settings);
         for i in 0..1000 {
             log.append(format!("{{\"n\":{i}}}").as_bytes()).unwrap();
         }
@@ -267,7 +305,7 @@ mod tests {
             keep: 50,
             compress: true,
         };
-        let mut log = CentralLog::open(&settings).unwrap();
+        let mut log = CentralLog::open(&settings);
         for i in 0..2000 {
             log.append(format!("{{\"n\":{i}}}").as_bytes()).unwrap();
         }
@@ -303,13 +341,13 @@ mod tests {
         let one = rotated_name(&settings.path, 1, false);
         // Killed before gzip: .1 alone.
         std::fs::write(&one, "{\"a\":1}\n").unwrap();
-        drop(CentralLog::open(&settings).unwrap());
+        drop(CentralLog::open(&settings));
         assert!(!one.exists());
         let gz = rotated_name(&settings.path, 1, true);
         assert_eq!(read_rotated(&gz).unwrap(), "{\"a\":1}\n");
         // Killed after the rename, before .1 was removed: .1 is a copy.
         std::fs::write(&one, "{\"a\":1}\n").unwrap();
-        drop(CentralLog::open(&settings).unwrap());
+        drop(CentralLog::open(&settings));
         assert!(!one.exists());
         assert_eq!(read_rotated(&gz).unwrap(), "{\"a\":1}\n");
     }
@@ -323,7 +361,7 @@ mod tests {
             keep: 2,
             compress: false,
         };
-        let mut log = CentralLog::open(&settings).unwrap();
+        let mut log = CentralLog::open(&settings);
         for _ in 0..500 {
             log.append(&[b'x'; 100]).unwrap();
         }

@@ -28,21 +28,30 @@ struct Batch {
     state_dir: Option<PathBuf>,
 }
 
-/// The delivery thread's inbox.
+/// The delivery thread's inbox, and the thread.
 pub struct Deliveries {
     tx: Sender<Batch>,
+    thread: thread::JoinHandle<()>,
 }
 
 impl Deliveries {
     /// Starts the delivery thread; secops-notify's stdout goes to `events`.
     pub fn start(events: Sender<Event>) -> Deliveries {
         let (tx, rx) = mpsc::channel::<Batch>();
-        thread::spawn(move || {
+        let thread = thread::spawn(move || {
             for batch in rx {
                 deliver(&batch, &events);
             }
         });
-        Deliveries { tx }
+        Deliveries { tx, thread }
+    }
+
+    /// Takes no more batches; the thread ends once every batch handed over
+    /// is delivered (secops must not exit before: an alert still queued
+    /// would be lost).
+    pub fn close(self) -> thread::JoinHandle<()> {
+        drop(self.tx);
+        self.thread
     }
 
     /// Hands `records` to secops-notify if any of them can page (firing,

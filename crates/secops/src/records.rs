@@ -115,3 +115,32 @@ pub fn settings_reloaded(path: &str) -> Record {
     .resolved(&["settings", path])
     .with("path", path)
 }
+
+/// The central log (or secops's state) cannot be written: a full or
+/// read-only disk, EIO. The jobs' records still go to notify; this says
+/// that the log misses them.
+pub fn write_failed(what: &str, path: &str, error: &str) -> Record {
+    Record::new(
+        TOOL,
+        "secops.write_failed",
+        Severity::High,
+        format!("cannot write the {what} {path}: {error}; records still go to notify"),
+    )
+    .firing(&["write", path])
+    .with("file", what)
+    .with("path", path)
+    .with("error", error)
+}
+
+/// The file that could not be written is written again.
+pub fn write_recovered(what: &str, path: &str) -> Record {
+    Record::new(
+        TOOL,
+        "secops.write_recovered",
+        Severity::Info,
+        format!("the {what} {path} is written again"),
+    )
+    .resolved(&["write", path])
+    .with("file", what)
+    .with("path", path)
+}

@@ -61,6 +61,8 @@ pub struct Runner {
     failed: bool,
     worst: Option<Severity>,
     rejected: u64,
+    /// Whether this process already said the central log failed.
+    log_failed: bool,
 }
 
 impl Runner {
@@ -71,7 +73,7 @@ impl Runner {
     ) -> Result<Runner, Error> {
         let (tx, rx) = mpsc::channel();
         let deliveries = Deliveries::start(tx.clone());
-        let log = CentralLog::open(&settings.log)?;
+        let log = CentralLog::open(&settings.log);
         let mut runner = Runner {
             settings_path: settings_path.to_path_buf(),
             notify: None,
@@ -90,6 +92,7 @@ impl Runner {
             failed: false,
             worst: None,
             rejected: 0,
+            log_failed: false,
         };
         runner.prepare_notify()?;
         for job in &runner.settings.jobs {
@@ -169,8 +172,10 @@ impl Runner {
             match self.rx.recv_timeout(wait) {
                 Ok(Event::Signal(SIGHUP)) => self.reload()?,
                 Ok(Event::Signal(SIGUSR1)) => {
-                    self.log.reopen()?;
-                    secops_common::info!("reopened {}", self.log.path().display());
+                    // A failure shows at the next append, as a write failure.
+                    if self.log.reopen().is_ok() {
+                        secops_common::info!("reopened {}", self.log.path().display());
+                    }
                 }
                 Ok(Event::Signal(_)) => {
                     if stop_deadline.is_some() {
@@ -197,12 +202,22 @@ impl Runner {
             }
         }
         drop(signals);
-        // Let the last deliveries finish.
-        drop(self.deliveries);
-        while let Ok(event) = self.rx.recv_timeout(Duration::from_millis(200)) {
-            if let Event::Line { job, line } = event {
+        // Every batch handed over is delivered before secops exits, and
+        // secops-notify's records reach the central log.
+        let delivering = self.deliveries.close();
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Event::Line { line, .. }) => {
+                    let _ = self.log.append(&line);
+                }
+                Ok(_) => {}
+                Err(_) if delivering.is_finished() => break,
+                Err(_) => {}
+            }
+        }
+        while let Ok(event) = self.rx.try_recv() {
+            if let Event::Line { line, .. } = event {
                 let _ = self.log.append(&line);
-                let _ = job;
             }
         }
         if self.rejected > 0 {
@@ -279,13 +294,12 @@ impl Runner {
         }
         for rec in &fired {
             self.alerts.fire(rec);
-            self.log.append(rec.to_json().as_bytes())?;
+            self.append_log(rec.to_json().as_bytes());
         }
         // Remembered now, so a restart does not fire it again.
         self.alerts.end_pass(|_| false);
-        self.alerts.save()?;
-        self.history.save()?;
         self.deliver(&fired);
+        self.save_state();
         Ok(())
     }
 
@@ -430,7 +444,7 @@ impl Runner {
             }
             return Ok(());
         };
-        self.log.append(line)?;
+        self.append_log(line);
         if job == NOTIFY_JOB {
             return Ok(());
         }
@@ -488,20 +502,72 @@ impl Runner {
             own.push(records::job_recovered(name, outcome.exit));
         }
         for rec in &own {
-            self.log.append(rec.to_json().as_bytes())?;
+            self.append_log(rec.to_json().as_bytes());
         }
-        self.history.save()?;
-        self.alerts.save()?;
         records.extend(own);
+        // Delivered before anything is saved: a disk too full for the
+        // state must not hold back the alert that says so.
         self.deliver(&records);
+        self.save_state();
         Ok(())
     }
 
     /// Writes a record of secops's own and hands it to notify.
     fn write_own(&mut self, rec: &Record) -> Result<(), Error> {
-        self.log.append(rec.to_json().as_bytes())?;
+        self.append_log(rec.to_json().as_bytes());
         self.deliver(std::slice::from_ref(rec));
         Ok(())
+    }
+
+    /// Appends a line to the central log. A log that cannot be written (a
+    /// full or read-only disk, EIO) does not stop the records on their way
+    /// to notify: it fires `secops.write_failed` once, delivered at once,
+    /// and the first line written after it resolves it. The run then exits
+    /// 3 (with --once).
+    fn append_log(&mut self, line: &[u8]) {
+        let path = self.log.path().display().to_string();
+        let id = secops_common::alert::alert_id(records::TOOL, &["write", &path]);
+        match self.log.append(line) {
+            Ok(()) => {
+                if self.alerts.previous(&id).is_some() {
+                    let gone = self
+                        .alerts
+                        .end_pass(|rec| rec.alert_id() == Some(id.as_str()));
+                    if !gone.is_empty() {
+                        let rec = records::write_recovered("central log", &path);
+                        secops_common::info!("{}", rec.message);
+                        let _ = self.log.append(rec.to_json().as_bytes());
+                        self.deliver(std::slice::from_ref(&rec));
+                        self.save_state();
+                    }
+                }
+            }
+            Err(err) => {
+                self.failed = true;
+                if !std::mem::replace(&mut self.log_failed, true) {
+                    secops_common::diag::error(format_args!("{err}"));
+                }
+                if self.alerts.previous(&id).is_none() {
+                    let rec = records::write_failed("central log", &path, &err.message);
+                    self.alerts.fire(&rec);
+                    self.alerts.end_pass(|_| false);
+                    self.deliver(std::slice::from_ref(&rec));
+                    self.save_state();
+                }
+            }
+        }
+    }
+
+    /// Saves the job history and the alert memory. A failure costs
+    /// catch-up and recoveries, not alerts, so it is said and the run goes
+    /// on (exit 3 with --once).
+    fn save_state(&mut self) {
+        for result in [self.history.save(), self.alerts.save()] {
+            if let Err(err) = result {
+                self.failed = true;
+                secops_common::warn!("{err}");
+            }
+        }
     }
 
     fn deliver(&self, records: &[Record]) {
@@ -516,7 +582,7 @@ impl Runner {
         let path = self.settings_path.display().to_string();
         match Settings::load(&self.settings_path) {
             Ok(settings) => {
-                self.log.reconfigure(&settings.log)?;
+                self.log.reconfigure(&settings.log);
                 let old = std::mem::replace(&mut self.settings, settings);
                 if let Err(err) = self.prepare_notify() {
                     self.settings = old;
@@ -527,7 +593,7 @@ impl Runner {
                 for job in self.settings.jobs.clone() {
                     self.history.job(&job.name);
                 }
-                self.history.save()?;
+                self.save_state();
                 secops_common::info!("reloaded {path}: {} job(s)", self.settings.jobs.len());
                 if std::mem::take(&mut self.settings_broken) {
                     self.write_own(&records::settings_reloaded(&path))?;
