@@ -74,3 +74,62 @@ pub fn scan(dir: &Path, name: Option<&str>) -> Result<Vec<Backup>, Error> {
     backups.sort_by_key(|b| std::cmp::Reverse((b.name.time, b.name.seq)));
     Ok(backups)
 }
+
+/// A manifest of NAME's whose archive is gone: what a prune killed between
+/// deleting an archive and its manifest leaves, or a create killed between
+/// linking its manifest and its archive.
+#[derive(Debug, Clone)]
+pub struct Orphan {
+    /// The manifest.
+    pub path: PathBuf,
+    /// The archive it names, which does not exist.
+    pub archive: PathBuf,
+    pub name: ArchiveName,
+    pub manifest: Manifest,
+}
+
+/// NAME's orphan manifests in `dir`: named as a manifest of one of NAME's
+/// archives, a manifest that names that archive (so it is ours), and no
+/// file of the archive's name beside it. A manifest that does not parse,
+/// or names another archive, is not ours and is not listed.
+pub fn orphan_manifests(dir: &Path, name: &str) -> Result<Vec<Orphan>, Error> {
+    let entries = fs::read_dir(dir).context(|| format!("cannot list {}", dir.display()))?;
+    let mut orphans = Vec::new();
+    for entry in entries {
+        let entry = entry.context(|| format!("cannot list {}", dir.display()))?;
+        let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Some(archive_name) = file_name.strip_suffix(MANIFEST_SUFFIX) else {
+            continue;
+        };
+        let Some(parsed) = ArchiveName::parse(archive_name, Some(name)) else {
+            continue;
+        };
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let archive = dir.join(archive_name);
+        // Gone for certain: any other answer (it is there, or it cannot
+        // be told) leaves the manifest alone.
+        match fs::symlink_metadata(&archive) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            _ => continue,
+        }
+        let path = entry.path();
+        let Some(manifest) = Manifest::load(&path)
+            .ok()
+            .filter(|m| m.archive == archive_name && m.name == name)
+        else {
+            continue;
+        };
+        orphans.push(Orphan {
+            path,
+            archive,
+            name: parsed,
+            manifest,
+        });
+    }
+    orphans.sort_by_key(|o| std::cmp::Reverse((o.name.time, o.name.seq)));
+    Ok(orphans)
+}

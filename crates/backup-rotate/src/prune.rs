@@ -10,14 +10,23 @@
 //!   always kept, and nothing is deleted when no backup verified;
 //! - `create --prune` does not prune when the new backup failed or is
 //!   missing files (see lib.rs).
+//!
+//! A backup is deleted archive first, then manifest, so a prune killed in
+//! between leaves a manifest whose archive is gone (as does a create killed
+//! between linking its manifest and its archive). The next prune that goes
+//! ahead removes NAME's such orphan manifests, each with a `backup.pruned`
+//! record naming it, unless a live create holds it (its `flock`: it is
+//! about to link the archive).
 
-use std::fs;
+use std::fs::{self, File};
+use std::io;
 use std::path::Path;
 
 use jiff::Timestamp;
+use nix::fcntl::{Flock, FlockArg};
 use secops_common::{Error, Record};
 
-use crate::inventory::{Backup, scan};
+use crate::inventory::{Backup, Orphan, orphan_manifests, scan};
 use crate::records;
 use crate::retention::{Policy, reasons};
 
@@ -66,8 +75,37 @@ pub fn prune(
             dry_run,
         ))?;
     }
+    let orphans = orphan_manifests(dir, name)?;
     let plan = plan(&backups, policy, Timestamp::now())?;
     let mut failed = false;
+    for orphan in &orphans {
+        let removed = match dry_run {
+            true => Ok(true),
+            false => remove_orphan(orphan),
+        };
+        match removed {
+            Ok(true) => emit(records::orphan_pruned(
+                &orphan.path,
+                &orphan.archive,
+                &orphan.name.time.to_string(),
+                orphan.manifest.archive_bytes,
+                dry_run,
+            ))?,
+            Ok(false) => {}
+            Err(err) => {
+                failed = true;
+                emit(records::failed(
+                    "prune",
+                    Some(&orphan.archive),
+                    None,
+                    &format!(
+                        "cannot remove its orphan manifest {} (the archive is gone): {err}",
+                        orphan.path.display()
+                    ),
+                ))?;
+            }
+        }
+    }
     for (backup, why) in backups.iter().zip(plan) {
         if why.is_empty() && !dry_run {
             if let Err(err) = remove(backup) {
@@ -93,12 +131,53 @@ pub fn prune(
 }
 
 /// The archive first: a manifest left alone by a crash describes nothing
-/// and misleads no one, an archive left without its manifest would look
-/// unfinished rather than pruned.
-fn remove(backup: &Backup) -> std::io::Result<()> {
+/// and misleads no one (the next prune removes it), an archive left
+/// without its manifest would look unfinished rather than pruned.
+fn remove(backup: &Backup) -> io::Result<()> {
     fs::remove_file(&backup.path)?;
     match fs::remove_file(backup.manifest_path()) {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
+    }
+}
+
+/// Removes an orphan manifest, unless a live create holds its lock (it
+/// linked the manifest and is about to link the archive) or the archive
+/// has appeared since the directory was read. Returns whether it went.
+fn remove_orphan(orphan: &Orphan) -> io::Result<bool> {
+    let file = match File::open(&orphan.path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(err),
+    };
+    let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            secops_common::info!(
+                "left {} alone: a running create holds it",
+                orphan.path.display()
+            );
+            return Ok(false);
+        }
+        // No locks here (NFS mounted nolock): a live create cannot be
+        // told from a dead one, so the manifest stays, as temps.rs does.
+        Err((_, errno)) => {
+            secops_common::warn!(
+                "left {}, whose archive is gone, alone: cannot lock it to tell whether a create is still writing it ({errno})",
+                orphan.path.display()
+            );
+            return Ok(false);
+        }
+    };
+    match fs::symlink_metadata(&orphan.archive) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        _ => return Ok(false),
+    }
+    let removed = fs::remove_file(&orphan.path);
+    drop(lock);
+    match removed {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
     }
 }

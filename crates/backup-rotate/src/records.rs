@@ -172,6 +172,35 @@ pub fn retention(
         .with("dry_run", dry_run)
 }
 
+/// `backup.pruned` for an orphan manifest: one whose archive is gone (a
+/// prune or create was killed between the two), removed by a later prune.
+/// The prune that deleted the archive never got to say so: this is that
+/// record, late.
+pub fn orphan_pruned(
+    manifest: &Path,
+    archive: &Path,
+    created: &str,
+    archive_bytes: u64,
+    dry_run: bool,
+) -> Record {
+    let verb = if dry_run { "would remove" } else { "removed" };
+    Record::new(
+        TOOL,
+        "backup.pruned",
+        Severity::Info,
+        format!(
+            "{verb} {}: its archive is gone (an interrupted prune or create left the manifest behind)",
+            manifest.display()
+        ),
+    )
+    .with("archive", archive.display().to_string())
+    .with("created", created)
+    .with("archive_bytes", archive_bytes)
+    .with("reasons", Vec::<String>::new())
+    .with("dry_run", dry_run)
+    .with("orphan_manifest", manifest.display().to_string())
+}
+
 /// `backup.kept` for a file that is named like one of NAME's archives but
 /// has no manifest: not made by backup-rotate (or never finished), so
 /// prune never deletes it.

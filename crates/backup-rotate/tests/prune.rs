@@ -8,31 +8,6 @@ use std::path::Path;
 use serde_json::Value;
 use support::*;
 
-/// One real backup, copied to the given timestamps (newest last), with
-/// manifests naming each copy.
-fn history(dest: &Path, stamps: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("db");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("dump.sql"), "insert 1;\n").unwrap();
-    succeeded(&create(&src, dir.path(), None, &[]));
-    let archive = only_archive(dir.path(), "db");
-    let manifest: Value =
-        serde_json::from_slice(&fs::read(format!("{}.manifest.json", archive.display())).unwrap())
-            .unwrap();
-    for stamp in stamps {
-        let name = format!("db-{stamp}.tar.gz");
-        fs::copy(&archive, dest.join(&name)).unwrap();
-        let mut m = manifest.clone();
-        m["archive"] = Value::from(name.clone());
-        fs::write(
-            dest.join(format!("{name}.manifest.json")),
-            serde_json::to_vec(&m).unwrap(),
-        )
-        .unwrap();
-    }
-}
-
 const STAMPS: [&str; 5] = [
     "20261118T020000Z",
     "20261119T020000Z",

@@ -321,7 +321,11 @@ fn verify(
                     out.write(&rec)?;
                 }
                 out.finish()?;
-                alerts.save()?;
+                // The state directory that refused the baseline may refuse
+                // this too: the baseline's error is the one to report.
+                if let Err(save) = alerts.save() {
+                    secops_common::warn!("{save}");
+                }
                 return Err(err);
             }
         },

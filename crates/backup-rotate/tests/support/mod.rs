@@ -294,6 +294,31 @@ pub fn tar_list(flags: &[&str], archive: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// One real backup of `db`, copied to the given timestamps (newest last),
+/// with manifests naming each copy.
+pub fn history(dest: &Path, stamps: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("db");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("dump.sql"), "insert 1;\n").unwrap();
+    succeeded(&create(&src, dir.path(), None, &[]));
+    let archive = only_archive(dir.path(), "db");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(format!("{}.manifest.json", archive.display())).unwrap())
+            .unwrap();
+    for stamp in stamps {
+        let name = format!("db-{stamp}.tar.gz");
+        fs::copy(&archive, dest.join(&name)).unwrap();
+        let mut m = manifest.clone();
+        m["archive"] = serde_json::Value::from(name.clone());
+        fs::write(
+            dest.join(format!("{name}.manifest.json")),
+            serde_json::to_vec(&m).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
 /// The only archive of NAME in `dest`.
 pub fn only_archive(dest: &Path, name: &str) -> PathBuf {
     let found = archives(dest, name);

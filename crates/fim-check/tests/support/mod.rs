@@ -14,16 +14,25 @@ pub fn fim_check() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fim-check"))
 }
 
-/// A tree to watch and a private state directory beside it.
+/// A tree to watch and a private state directory beside it (or where
+/// [`Sandbox::with_state`] puts it).
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    state: PathBuf,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        Sandbox::with_state(dir, state)
+    }
+
+    /// A sandbox whose state directory is `state` (on a file system a test
+    /// mounted, say).
+    pub fn with_state(dir: tempfile::TempDir, state: PathBuf) -> Sandbox {
         std::fs::create_dir(dir.path().join("tree")).unwrap();
-        Sandbox { dir }
+        Sandbox { dir, state }
     }
 
     pub fn tree(&self) -> PathBuf {
@@ -31,7 +40,7 @@ impl Sandbox {
     }
 
     pub fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
+        self.state.clone()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
