@@ -423,3 +423,32 @@ fn kill_9_tears_no_log_line_record_or_report() {
     assert!(hidden_files(dir).is_empty(), "{:?}", hidden_files(dir));
     soak.summary("");
 }
+
+/// Every file a tool reads whole has a size limit it checks before or
+/// while reading, so `/dev/zero` (endless, as a FIFO or a huge file would
+/// be) is refused at the limit with exit 2 and the file named, not read
+/// until memory runs out.
+#[test]
+fn an_endless_input_file_is_refused_at_its_limit() {
+    let cases: [(&str, &[&str]); 6] = [
+        ("secops", &["check", "--settings", "/dev/zero"]),
+        ("traffic-cop", &["--whitelist", "/dev/zero"]),
+        ("vulnscan", &["--from-xml", "/dev/zero"]),
+        ("vulnscan", &["--targets-file", "/dev/zero"]),
+        ("healthmon", &["--config", "/dev/zero"]),
+        ("secops-notify", &["--config", "/dev/zero"]),
+    ];
+    for (name, args) in cases {
+        let out = tool(name)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {err}");
+        assert!(
+            err.contains("/dev/zero") && err.contains("over the limit"),
+            "{name} {args:?}: {err}"
+        );
+    }
+}

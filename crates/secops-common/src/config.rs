@@ -72,51 +72,59 @@ pub const MAX_JSON_BYTES: u64 = 256 << 20;
 /// The file's size is checked before it is read (and no more than the
 /// limit is ever read, for a FIFO or a device).
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let syntax = Syntax::of(path);
-    let limit = match syntax {
-        Syntax::Yaml => SETTINGS.max_bytes as u64,
-        Syntax::Json => MAX_JSON_BYTES,
-    };
-    let cannot =
-        |err: std::io::Error| Error::bad_input(format!("cannot read {}: {err}", path.display()));
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    let size = file.metadata().map_err(cannot)?.len();
-    if size > limit {
-        return Err(Error::bad_input(format!(
-            "{}: {}",
-            path.display(),
-            too_large(syntax, size)
-        )));
-    }
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > limit {
-        return Err(Error::bad_input(format!(
-            "{}: {}",
-            path.display(),
-            too_large(syntax, bytes.len() as u64)
-        )));
-    }
-    let text = String::from_utf8(bytes).map_err(|err| {
-        cannot(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 (byte {})", err.utf8_error().valid_up_to()),
-        ))
-    })?;
+    let (text, syntax) = read_settings(path)?;
     parse(&text, syntax).map_err(|err| Error::bad_input(format!("{}:{err}", path.display())))
 }
 
-/// Why a file of `size` bytes (or more, read from a pipe) is refused.
-fn too_large(syntax: Syntax, size: u64) -> String {
+/// Reads a settings file (YAML by its name, else JSON) within its limit,
+/// for a caller that parses it itself.
+pub fn read_settings(path: &Path) -> Result<(String, Syntax), Error> {
+    let syntax = Syntax::of(path);
     let (limit, what) = match syntax {
         Syntax::Yaml => (SETTINGS.max_bytes as u64, "1 MiB, for a YAML file"),
         Syntax::Json => (MAX_JSON_BYTES, "256 MiB, for a JSON file"),
     };
-    format!(
-        "{size} bytes or more, over the limit of {limit} bytes ({what}); refused before parsing"
-    )
+    Ok((read_text(path, limit, what)?, syntax))
+}
+
+/// Reads a UTF-8 text file (`-`: stdin) of at most `limit` bytes; `what`
+/// names the limit in the error (`1 MiB, for a YAML file`). The size is
+/// checked before reading, and no more than the limit is ever read (a
+/// FIFO, a device, a pipe), so no input makes a reader hold more.
+pub fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, Error> {
+    let cannot =
+        |err: std::io::Error| Error::bad_input(format!("cannot read {}: {err}", path.display()));
+    let over = |size: u64| {
+        Error::bad_input(format!(
+            "{}: {size} bytes or more, over the limit of {limit} bytes ({what}); refused before parsing",
+            path.display()
+        ))
+    };
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+    } else {
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let size = file.metadata().map_err(cannot)?.len();
+        if size > limit {
+            return Err(over(size));
+        }
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+    }
+    if bytes.len() as u64 > limit {
+        return Err(over(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|err| {
+        cannot(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 (byte {})", err.utf8_error().valid_up_to()),
+        ))
+    })
 }
 
 /// Parses text; errors read `LINE:COLUMN: FIELD: problem`. YAML is checked

@@ -234,9 +234,8 @@ thread_local! {
 impl Settings {
     /// Reads and checks `path`: exit 2 naming file:line:field on any error.
     pub fn load(path: &Path) -> Result<Settings, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
-        Settings::parse(&text, Syntax::of(path), true)
+        let (text, syntax) = secops_common::config::read_settings(path)?;
+        Settings::parse(&text, syntax, true)
             .map_err(|err| Error::bad_input(format!("{}:{err}", path.display())))
     }
 

@@ -212,9 +212,7 @@ pub fn unprivileged_from() -> u32 {
 impl Whitelist {
     /// Loads and checks a whitelist file.
     pub fn load(path: &Path) -> Result<Whitelist, Error> {
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            Error::bad_input(format!("cannot read whitelist {}: {err}", path.display()))
-        })?;
+        let (text, _) = config::read_settings(path)?;
         let mut whitelist = Whitelist::parse(&text)
             .map_err(|err| Error::bad_input(format!("{}:{err}", path.display())))?;
         whitelist.unprivileged_from = unprivileged_from();

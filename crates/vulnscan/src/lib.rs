@@ -214,14 +214,16 @@ fn scan_targets(args: &Args) -> Result<Scanned, Error> {
     })
 }
 
+/// The largest nmap XML report `--xml` reads (a /16 with service and
+/// script output is far smaller); it is read whole, then parsed.
+const MAX_XML: u64 = 1 << 30;
+
+/// The largest `--targets-file`.
+const MAX_TARGETS_FILE: u64 = 64 << 20;
+
 /// Reads an nmap XML report someone already made (`-` is stdin).
 fn from_xml(path: &Path) -> Result<Scanned, Error> {
-    let xml = if path == Path::new("-") {
-        std::io::read_to_string(std::io::stdin())
-    } else {
-        std::fs::read_to_string(path)
-    }
-    .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
+    let xml = secops_common::config::read_text(path, MAX_XML, "1 GiB, for nmap XML")?;
     if !xml.contains("<nmaprun") {
         return Err(Error::bad_input(format!(
             "{} is not nmap XML output (no <nmaprun> element); make it with nmap -oX FILE",
@@ -247,8 +249,8 @@ fn from_xml(path: &Path) -> Result<Scanned, Error> {
 fn targets(args: &Args) -> Result<Vec<Target>, Error> {
     let mut texts: Vec<String> = args.targets.clone();
     if let Some(path) = &args.targets_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| Error::bad_input(format!("cannot read {}: {err}", path.display())))?;
+        let text =
+            secops_common::config::read_text(path, MAX_TARGETS_FILE, "64 MiB, for a targets file")?;
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if !line.is_empty() {
