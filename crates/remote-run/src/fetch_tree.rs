@@ -14,6 +14,9 @@
 //!   streams in and renamed into place once whole (mode 0600, like a
 //!   single-file fetch); a file tar says shrank while it read it (so tar
 //!   padded it with zeros) is removed again;
+//! - a file that cannot be written here (a full, read-only or failing
+//!   disk) leaves the copy before it as it was, and fails the run itself
+//!   ([`Received::local_error`]), not just the host: the host did its part;
 //! - nothing the host sends is held whole: a GNU long name or link name
 //!   longer than [`MAX_NAME`], or a PAX header larger than [`MAX_PAX`], is
 //!   never read (its member is skipped at severity high and the stream
@@ -74,6 +77,25 @@ pub struct Received {
     /// A failure that ended the stream or kept anything from being
     /// written.
     pub error: Option<String>,
+    /// The first failure to write here (a full, read-only or failing
+    /// disk; anything but a refusal to follow or leave the directory):
+    /// remote-run's own failure, not the host's.
+    pub local_error: Option<String>,
+}
+
+/// Whether `err`, from making directories or writing a file here, is the
+/// local file system failing rather than [`safe_dirs`] refusing a path.
+pub fn failed_here(err: &io::Error) -> bool {
+    let refused = matches!(
+        err.kind(),
+        io::ErrorKind::InvalidInput | io::ErrorKind::AlreadyExists
+    ) && err.raw_os_error().is_none();
+    !refused
+}
+
+/// Keeps the first local failure.
+fn note(local_error: &mut Option<String>, err: &str) {
+    local_error.get_or_insert_with(|| err.to_string());
 }
 
 /// Makes (or checks) each directory of `relative` under `top`, refusing
@@ -126,7 +148,11 @@ pub fn receive(mut out: impl Read, top: &Path, root: &Path) -> Received {
     match safe_dirs(top, root) {
         Ok(root) => read_entries(&mut out, &root, &mut received),
         Err(err) => {
-            received.error = Some(format!("cannot write {}: {err}", top.join(root).display()))
+            let why = format!("cannot write {}: {err}", top.join(root).display());
+            if failed_here(&err) {
+                received.local_error = Some(why.clone());
+            }
+            received.error = Some(why);
         }
     }
     // Whatever is left (tar's end-of-archive padding, or the rest of a
@@ -237,7 +263,13 @@ fn read_entries(out: &mut impl Read, root: &Path, received: &mut Received) {
                 mode: entry.header().mode().ok(),
                 outcome: skipped(reason, true),
             })),
-            None => take(&mut entry, &raw, pending.link.or(pending.pax_link), root),
+            None => take(
+                &mut entry,
+                &raw,
+                pending.link.or(pending.pax_link),
+                root,
+                &mut received.local_error,
+            ),
         };
         match taken {
             Ok(Some(entry)) => received.entries.push(entry),
@@ -363,12 +395,13 @@ fn extension(entry: &mut tar::Entry<impl Read>, pending: &mut Pending) -> Result
 
 /// Handles one archive member named `raw`: `None` for a directory made,
 /// `Err` when the stream itself broke (nothing after it can be trusted to
-/// be framed).
+/// be framed). A failure to write it here is noted in `local_error`.
 fn take(
     entry: &mut tar::Entry<impl Read>,
     raw: &[u8],
     link: Option<Vec<u8>>,
     root: &Path,
+    local_error: &mut Option<String>,
 ) -> Result<Option<Entry>, String> {
     let name = String::from_utf8_lossy(raw).into_owned();
     let mode = entry.header().mode().ok();
@@ -381,7 +414,13 @@ fn take(
         (Err(why), _) => skipped(why.to_string(), true),
         (Ok(relative), EntryType::Directory) => match safe_dirs(root, &relative) {
             Ok(_) => return Ok(None),
-            Err(err) => Outcome::Failed(format!("cannot create the directory: {err}")),
+            Err(err) => {
+                let why = format!("cannot create the directory: {err}");
+                if failed_here(&err) {
+                    note(local_error, &why);
+                }
+                Outcome::Failed(why)
+            }
         },
         (Ok(relative), EntryType::Regular | EntryType::Continuous) => {
             let Some(file) = relative.file_name() else {
@@ -395,7 +434,13 @@ fn take(
             };
             let parent = relative.parent().unwrap_or(Path::new(""));
             match safe_dirs(root, parent) {
-                Err(err) => Outcome::Failed(format!("cannot create its directory: {err}")),
+                Err(err) => {
+                    let why = format!("cannot create its directory: {err}");
+                    if failed_here(&err) {
+                        note(local_error, &why);
+                    }
+                    Outcome::Failed(why)
+                }
                 Ok(dir) => {
                     let path = dir.join(file);
                     match copy(entry, &path) {
@@ -407,7 +452,10 @@ fn take(
                                 changed: false,
                             }
                         }
-                        Err(Copy::Local(err)) => Outcome::Failed(err),
+                        Err(Copy::Local(err)) => {
+                            note(local_error, &err);
+                            Outcome::Failed(err)
+                        }
                         Err(Copy::Stream(err)) => {
                             return Err(format!("reading {name} from the archive: {err}"));
                         }
@@ -438,7 +486,8 @@ fn skipped(reason: String, unsafe_path: bool) -> Outcome {
     }
 }
 
-/// Why a file was not copied: the local side, or the stream itself.
+/// Why a file was not copied: the local side (the file could not be
+/// written here), or the stream itself.
 enum Copy {
     Local(String),
     Stream(io::Error),
@@ -684,7 +733,7 @@ mod tests {
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         let mut received = Received {
             entries: vec![copied("./a.log", &a), copied("./b.log", &b)],
-            error: None,
+            ..Received::default()
         };
         let stderr = "tar: ./a.log: file changed as we read it\n";
         let status = reconcile(&mut received, Status::Failed, Some(1), stderr);

@@ -83,8 +83,8 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     let mut handle = |event: Event<Vec<Record>>| {
         let (records, end) = match event {
             Event::Record(rec) => (vec![rec], false),
-            Event::Host(host, status, recs) => {
-                tally.add(status);
+            Event::Host(host, status, failed_here, recs) => {
+                tally.add(status, failed_here);
                 secops_common::info!("{host}: {}", status.as_str());
                 (recs, true)
             }
@@ -108,7 +108,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 |s, sink| ssh::run(s, &opts, &remote, sink),
                 |server, outcome| {
                     let result = records::result(&server.name, &shown, &outcome);
-                    Event::Host(&server.name, outcome.status, vec![result])
+                    Event::Host(&server.name, outcome.status, false, vec![result])
                 },
                 &mut handle,
             );
@@ -123,7 +123,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 &hosts,
                 parallel,
                 |s, _| transfer::push(s, &opts, &source, remote),
-                |server, (status, rec)| Event::Host(&server.name, status, vec![rec]),
+                |server, (status, rec)| Event::Host(&server.name, status, false, vec![rec]),
                 &mut handle,
             );
         }
@@ -133,7 +133,14 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 &hosts,
                 parallel,
                 |s, sink| transfer::fetch(s, &opts, &target, sink),
-                |server, (status, recs)| Event::Host(&server.name, status, recs),
+                |server, fetched| {
+                    let transfer::Fetched {
+                        status,
+                        failed_here,
+                        records,
+                    } = fetched;
+                    Event::Host(&server.name, status, failed_here, records)
+                },
                 &mut handle,
             );
         }
@@ -144,7 +151,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 |s, _| ssh::close(s, &opts),
                 |server, closed| {
                     let rec = records::master(&server.name, closed);
-                    Event::Host(&server.name, Status::Ok, vec![rec])
+                    Event::Host(&server.name, Status::Ok, false, vec![rec])
                 },
                 &mut handle,
             );
@@ -186,13 +193,16 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, status: Status) {
-        self.run_failed |= status.is_run_failure();
+    /// A host's end; `failed_here` when remote-run itself could not write
+    /// what the host sent (a full, read-only or failing disk).
+    fn add(&mut self, status: Status, failed_here: bool) {
+        self.run_failed |= status.is_run_failure() || failed_here;
         self.command_failed |= status == Status::Failed;
     }
 
-    /// 3 when a host did not run to completion, else 1 when a command
-    /// failed or a record reached `--fail-on`, else 0.
+    /// 3 when a host did not run to completion or remote-run could not
+    /// write what it fetched, else 1 when a command failed or a record
+    /// reached `--fail-on`, else 0.
     fn exit(
         &self,
         worst: Option<secops_common::Severity>,
@@ -212,8 +222,9 @@ impl Tally {
 enum Event<'h, T> {
     /// A record a host's command printed, handed on mid-run.
     Record(Record),
-    /// A host finished: its name, how it ended and what to write for it.
-    Host(&'h str, Status, T),
+    /// A host finished: its name, how it ended, whether remote-run itself
+    /// failed on it (writing what it fetched), and what to write for it.
+    Host(&'h str, Status, bool, T),
 }
 
 /// Records in flight between the hosts' readers and the writer. A reader

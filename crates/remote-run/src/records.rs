@@ -97,6 +97,10 @@ pub struct Copied<'a> {
     pub mode: Option<u32>,
     /// A local failure (writing the fetched file) the outcome does not show.
     pub error: Option<String>,
+    /// Writing here failed (a full, read-only or failing disk): the run
+    /// itself failed, so the record is an alert of severity high, as for
+    /// an unreachable host.
+    pub failed_here: bool,
 }
 
 /// `remote.push` or `remote.fetch`.
@@ -131,13 +135,16 @@ pub fn copied<T>(kind: &str, host: &str, copied: &Copied, outcome: &Outcome<T>) 
         ),
     };
     let (bytes, sha256) = copied.file.clone().unzip();
-    let rec = outcome_record(kind, host, message, outcome)
+    let mut rec = outcome_record(kind, host, message, outcome)
         .with("local", copied.local)
         .with("remote", copied.remote)
         .with("bytes", bytes)
         .with("sha256", sha256)
         .with("mode", copied.mode.map(|m| format!("{m:04o}")))
         .with("error", copied.error.clone());
+    if copied.failed_here {
+        rec.severity = Severity::High;
+    }
     let ok = outcome.status == Status::Ok && copied.error.is_none();
     alert(rec, ok, &[verb, copied.remote])
 }
@@ -249,7 +256,7 @@ pub fn fetched_tree<T>(
             not_run(status).unwrap_or("failed")
         ),
     };
-    let rec = outcome_record("remote.fetch", host, message, outcome)
+    let mut rec = outcome_record("remote.fetch", host, message, outcome)
         .with("local", copied.local)
         .with("remote", copied.remote)
         .with("directory", true)
@@ -259,6 +266,9 @@ pub fn fetched_tree<T>(
         .with("failed", failed)
         .with("sha256", None::<String>)
         .with("error", copied.error.clone());
+    if copied.failed_here {
+        rec.severity = Severity::High;
+    }
     let ok = outcome.status == Status::Ok && copied.error.is_none() && failed == 0;
     alert(rec, ok, &["fetch", copied.remote])
 }

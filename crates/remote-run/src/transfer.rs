@@ -131,6 +131,7 @@ pub fn push(server: &Server, opts: &SshOptions, source: &Source, remote: &str) -
         file: None,
         mode: Some(source.mode),
         error: None,
+        failed_here: false,
     };
     // Each host reads the file afresh: the threads share no offset.
     let stdin = match File::open(&source.path) {
@@ -195,26 +196,33 @@ struct ReceivedFile {
     bytes: u64,
     sha256: String,
     error: Option<String>,
+    /// `error` is a failure to write here (a full, read-only or failing
+    /// disk), not of the stream.
+    failed_here: bool,
 }
 
 /// What the reader made of the host's reply.
 enum Received {
-    /// Nothing usable; a local error, if there was one.
+    /// Nothing usable; why, if it was refused here.
     Nothing(Option<String>),
     File(ReceivedFile),
     Tree(fetch_tree::Received),
+}
+
+/// How one host's fetch ended: its status, whether a local write failed
+/// (a full, read-only or failing disk here: the run itself failed, exit 3,
+/// whatever the host did), and its `remote.fetch` record.
+pub struct Fetched {
+    pub status: Status,
+    pub failed_here: bool,
+    pub records: Vec<Record>,
 }
 
 /// Fetches the target (a file, or a directory recursively) from one host
 /// into `DIR/HOST/PATH`: one `remote.fetch` record, preceded for a
 /// directory by a `remote.fetch.file` record per entry, handed to `sink`
 /// one at a time (never all built at once).
-pub fn fetch(
-    server: &Server,
-    opts: &SshOptions,
-    target: &Target,
-    mut sink: Sink,
-) -> (Status, Vec<Record>) {
+pub fn fetch(server: &Server, opts: &SshOptions, target: &Target, mut sink: Sink) -> Fetched {
     let local = target.dir.join(&server.name).join(&target.relative);
     let shown = local.display().to_string();
     let unsafe_name = matches!(server.name.as_str(), "." | "..") || server.name.contains('/');
@@ -244,6 +252,7 @@ pub fn fetch(
         file: None,
         mode: None,
         error: None,
+        failed_here: false,
     };
     match received {
         Received::Tree(mut tree) => {
@@ -256,16 +265,25 @@ pub fn fetch(
             for entry in &tree.entries {
                 sink(records::fetched_entry(&server.name, &target.remote, entry));
             }
-            copied.error = tree.error;
+            copied.failed_here = tree.local_error.is_some();
+            copied.error = tree.error.or(tree.local_error);
             let rec = records::fetched_tree(&server.name, &copied, &tree.entries, &outcome);
-            (outcome.status, vec![rec])
+            Fetched {
+                status: outcome.status,
+                failed_here: copied.failed_here,
+                records: vec![rec],
+            }
         }
         Received::File(received) => {
             copied.error = received.error;
+            copied.failed_here = received.failed_here;
             if let (Some(file), Status::Ok, None) = (received.file, outcome.status, &copied.error) {
                 match file.commit() {
                     Ok(()) => copied.file = Some((received.bytes, received.sha256)),
-                    Err(err) => copied.error = Some(format!("cannot write {shown}: {err}")),
+                    Err(err) => {
+                        copied.error = Some(format!("cannot write {shown}: {err}"));
+                        copied.failed_here = true;
+                    }
                 }
             }
             finish_file(server, target, &local, copied, outcome)
@@ -285,7 +303,7 @@ fn finish_file<T>(
     local: &Path,
     copied: Copied,
     mut outcome: ssh::Outcome<T>,
-) -> (Status, Vec<Record>) {
+) -> Fetched {
     if copied.file.is_none() {
         remove_empty_dirs(local.parent(), &target.dir);
         if outcome.status == Status::Ok {
@@ -293,7 +311,11 @@ fn finish_file<T>(
         }
     }
     let record = records::copied("remote.fetch", &server.name, &copied, &outcome);
-    (outcome.status, vec![record])
+    Fetched {
+        status: outcome.status,
+        failed_here: copied.failed_here,
+        records: vec![record],
+    }
 }
 
 /// Reads the one-byte reply kind, then the file or the archive; `dest`
@@ -318,7 +340,10 @@ fn receive(mut out: ChildStdout, dest: Result<(PathBuf, PathBuf), String>) -> Re
             let parent = relative.parent().unwrap_or(Path::new(""));
             let prepared = fetch_tree::safe_dirs(&top, parent)
                 .and_then(|_| AtomicFile::create(&local, 0o600))
-                .map_err(|err| format!("cannot write {}: {err}", local.display()));
+                .map_err(|err| {
+                    let why = format!("cannot write {}: {err}", local.display());
+                    (why, fetch_tree::failed_here(&err))
+                });
             let (file, error) = match prepared {
                 Ok(file) => (Some(file), None),
                 Err(err) => (None, Some(err)),
@@ -336,15 +361,19 @@ fn receive(mut out: ChildStdout, dest: Result<(PathBuf, PathBuf), String>) -> Re
 
 /// Streams the remote file into `file`, hashing as it goes. Reads to the
 /// end even after a local error, so ssh never blocks on a full pipe.
+/// `error` is why `file` could not be made, and whether that is this
+/// side's failure.
 fn receive_file(
     out: &mut ChildStdout,
     mut file: Option<AtomicFile>,
-    mut error: Option<String>,
+    error: Option<(String, bool)>,
 ) -> ReceivedFile {
+    let (mut error, mut failed_here) = error.map_or((None, false), |(e, here)| (Some(e), here));
     let streamed = stream(out, |chunk| {
         if let Some(f) = file.as_mut() {
             if let Err(err) = f.write_all(chunk) {
                 error.get_or_insert(format!("cannot write {}: {err}", f.target().display()));
+                failed_here = true;
                 file = None;
             }
         }
@@ -358,6 +387,7 @@ fn receive_file(
         bytes,
         sha256,
         error,
+        failed_here,
     }
 }
 

@@ -9,7 +9,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{Sshd, aliases, records, remote_run, run, stderr};
+use support::{Sshd, aliases, records, remote_run, run, stderr, tree};
 
 fn of_kind<'a>(all: &'a [Value], kind: &str, host: &str) -> Vec<&'a Value> {
     all.iter()
@@ -21,23 +21,6 @@ fn by_remote<'a>(recs: &[&'a Value], suffix: &str) -> &'a Value {
     recs.iter()
         .find(|r| r["remote"].as_str().unwrap().ends_with(suffix))
         .unwrap_or_else(|| panic!("no record for {suffix}: {recs:#?}"))
-}
-
-/// Every path under `dir`, relative, symlinks not followed.
-fn tree(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            found.push(path.strip_prefix(dir).unwrap().to_path_buf());
-            if fs::symlink_metadata(&path).unwrap().is_dir() {
-                stack.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 fn sha256(path: &Path) -> String {

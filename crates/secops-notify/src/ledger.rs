@@ -317,6 +317,10 @@ pub struct Ledger {
     /// The file `alerts` was read from or saved as; `None` when there was
     /// none.
     seen: Option<Stamp>,
+    /// `alerts` holds changes that could not be saved (a full, read-only
+    /// or failing disk): newer than the file `seen`, so that file is not
+    /// read over them.
+    unsaved: bool,
 }
 
 /// Which file, and which version of it: every save replaces the file
@@ -358,14 +362,72 @@ impl Ledger {
             seen,
             lock: dir.join(LOCK),
             path,
+            unsaved: false,
         })
     }
 
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Applies `change` to the ledger as it is on disk now, under the lock,
-    /// and saves the result.
+    /// and saves the result. When the state cannot be locked, read or
+    /// saved (a full, read-only or failing disk), the change is still made
+    /// in memory, so this run goes on to send what it owes (a full disk
+    /// must never silence an alert), and the error says why it was not
+    /// saved.
     fn change(&mut self, now: u64, change: impl FnOnce(&mut Ledger)) -> Result<(), Error> {
+        let held = self.lock_file();
+        if held.is_ok() {
+            // Unchanged since this run read or wrote it: what is in memory
+            // is what is on disk (or newer, when a save failed), and
+            // re-reading 100,000 alerts costs a second.
+            let on_disk = Stamp::now(&self.path);
+            let stale = if self.unsaved {
+                on_disk != self.seen
+            } else {
+                self.seen.is_none() || on_disk != self.seen
+            };
+            if stale {
+                if self.unsaved {
+                    secops_common::warn!(
+                        "{} was replaced by another run: this run's unsaved changes give way to it",
+                        self.path.display()
+                    );
+                }
+                // The old copy goes before the new one is read: never both.
+                let old = std::mem::take(&mut self.alerts);
+                match read(&self.path) {
+                    Ok((alerts, seen)) => {
+                        drop(old);
+                        (self.alerts, self.seen, self.unsaved) = (alerts, seen, false);
+                    }
+                    // Unreadable now: go on from what this run knew.
+                    Err(err) if err.exit == secops_common::Exit::Failed => {
+                        self.alerts = old;
+                        change(self);
+                        self.unsaved = true;
+                        return Err(err);
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        change(self);
+        let saved = held.and_then(|_held| self.save(now));
+        self.unsaved = saved.is_err();
+        saved
+    }
+
+    /// The exclusive lock every change of the file is made under.
+    fn lock_file(&self) -> Result<Flock<std::fs::File>, Error> {
         let failed = |err: &dyn std::fmt::Display| {
-            Error::failed(format!("cannot lock {}: {err}", self.lock.display()))
+            Error::failed(format!(
+                "cannot save {}: cannot lock {}: {err}",
+                self.path.display(),
+                self.lock.display()
+            ))
         };
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -374,16 +436,7 @@ impl Ledger {
             .mode(0o600)
             .open(&self.lock)
             .map_err(|err| failed(&err))?;
-        let _held = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, err)| failed(&err))?;
-        // Unchanged since this run read or wrote it: what is in memory is
-        // what is on disk, and re-reading 100,000 alerts costs a second.
-        if self.seen.is_none() || Stamp::now(&self.path) != self.seen {
-            // The old copy goes before the new one is read: never both.
-            self.alerts = BTreeMap::new();
-            (self.alerts, self.seen) = read(&self.path)?;
-        }
-        change(self);
-        self.save(now)
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, err)| failed(&err))
     }
 
     /// Takes in a batch of records that are alerts (at or above the minimum
@@ -534,11 +587,12 @@ impl Ledger {
         };
         serde_json::to_writer(&mut file, &saving).map_err(|err| failed(&err))?;
         file.write_all(b"\n").map_err(|err| failed(&err))?;
-        self.seen = None; // until it is known to be in place
-        file.commit().map_err(|err| failed(&err))?;
-        // Still under the lock: the file there is the one just written.
+        let committed = file.commit().map_err(|err| failed(&err));
+        // Still under the lock: the file there is the one just written, or
+        // (the commit failed before its rename) the one before it, which
+        // what is in memory is newer than.
         self.seen = Stamp::now(&self.path);
-        Ok(())
+        committed
     }
 }
 
@@ -729,6 +783,54 @@ mod tests {
         let after = Ledger::load(dir.path()).unwrap();
         assert!(after.due("email").is_empty());
         assert_eq!(after.alerts.len(), 2);
+    }
+
+    /// A state that cannot be saved (here: its lock, or the file's
+    /// directory, is missing) still takes every change in memory, so the
+    /// run sends what it owes and does not send it twice; the next save
+    /// that works writes all of it.
+    #[test]
+    fn changes_that_cannot_be_saved_are_kept_in_memory() {
+        type Break = fn(&mut Ledger, &Path);
+        let cases: [(&str, Break); 2] = [
+            ("save", |ledger, dir| {
+                ledger.path = dir.join("later").join(FILE);
+            }),
+            ("lock", |ledger, dir| {
+                ledger.lock = dir.join("later").join(LOCK);
+            }),
+        ];
+        for (what, broken) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let mut ledger = Ledger::load(dir.path()).unwrap();
+            broken(&mut ledger, dir.path());
+            let var = arrivals(&[alert(Severity::High, 93)]);
+            let err = ledger
+                .absorb(var.clone(), &["email"], 10, HOUR)
+                .unwrap_err();
+            assert_eq!(err.exit, secops_common::Exit::Failed, "{what}: {err}");
+            let due = ledger.due("email");
+            assert_eq!(due.firing.len(), 1, "{what}: the alert is still owed");
+            let receipt = due.receipt();
+            assert!(ledger.paid("email", &receipt, 11).is_err(), "{what}");
+            assert!(
+                ledger.due("email").is_empty(),
+                "{what}: owed after its send"
+            );
+            assert!(ledger.absorb(var, &["email"], 20, HOUR).is_err());
+            assert!(
+                ledger.due("email").is_empty(),
+                "{what}: the unsaved send was forgotten, so the alert would go out again"
+            );
+
+            std::fs::create_dir(dir.path().join("later")).unwrap();
+            ledger
+                .absorb(arrivals(&[recovered()]), &["email"], 30, HOUR)
+                .unwrap();
+            let saved = Ledger::load(ledger.path.parent().unwrap()).unwrap();
+            assert_eq!(saved.due("email").resolved.len(), 1, "{what}");
+            assert_eq!(saved.alerts.len(), 1, "{what}");
+        }
     }
 
     /// The in-memory form (sink vectors, packed map, arrivals as lines)

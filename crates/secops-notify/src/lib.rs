@@ -8,7 +8,9 @@
 //! arrive together are [`grouping`] into one [`digest`] per sink; each
 //! [`sink`] (email, webhook, command, syslog) gets it with bounded retries
 //! ([`delivery`]), and every delivery writes a `notify.sent` or
-//! `notify.failed` record.
+//! `notify.failed` record. A state that cannot be saved (a full, read-only
+//! or failing disk) never keeps an alert from going out: the run goes on
+//! from memory and says so with a `notify.state_failed` and exit 3.
 
 pub mod cli;
 mod delivery;
@@ -32,7 +34,7 @@ use crate::grouping::Group;
 use crate::identity::identify;
 use crate::ledger::{Arrival, Ledger, Receipt};
 pub use crate::records::TOOL;
-use crate::records::{TABLE_COLUMNS, delivery_record};
+use crate::records::{TABLE_COLUMNS, delivery_record, state_failed_record};
 use crate::settings::Settings;
 use crate::sink::Sink;
 
@@ -48,7 +50,19 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     for sink in &sinks {
         secops_common::info!("delivering to {}", sink.target());
     }
-    let dir = secops_common::state::state_dir(settings.state_dir.as_deref())?;
+    // A state directory that cannot be made (a read-only /var/lib) must
+    // not keep the alerts from going out: the run goes on without saving.
+    let (dir, unusable) = match secops_common::state::state_dir(settings.state_dir.as_deref()) {
+        Ok(dir) => (dir, None),
+        Err(err) if err.exit == Exit::Failed => (
+            settings
+                .state_dir
+                .clone()
+                .unwrap_or_else(secops_common::state::default_state_dir),
+            Some(err),
+        ),
+        Err(err) => return Err(err),
+    };
     let mut notifier = Notifier {
         ledger: Ledger::load(&dir)?,
         out: Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?,
@@ -57,7 +71,11 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         worst: None,
         failed: false,
         failures: Vec::new(),
+        unsaved: false,
     };
+    if let Some(err) = unusable {
+        notifier.unsaved(err)?;
+    }
     let stats = grouping::run_groups(&args.inputs, notifier.settings.group_wait, &mut notifier)?;
     notifier.out.finish()?;
     let run = Exit::of_run(notifier.failed, notifier.worst, args.common.fail_on);
@@ -75,6 +93,38 @@ struct Notifier {
     /// Per sink, the message whose delivery failed last in this run and
     /// when (see [`Failure`]).
     failures: Vec<(&'static str, Failure)>,
+    /// The state could not be saved, and a `notify.state_failed` said so;
+    /// cleared when a save succeeds again (in a long-running stream).
+    unsaved: bool,
+}
+
+impl Notifier {
+    /// The outcome of a change to the ledger. One that could not be saved
+    /// is made in memory all the same, so the run still sends what it
+    /// owes; it writes one `notify.state_failed` (per spell of failing
+    /// saves) and makes the run exit 3. Anything else ends the run.
+    fn saved(&mut self, result: Result<(), Error>) -> Result<(), Error> {
+        match result {
+            Ok(()) => {
+                self.unsaved = false;
+                Ok(())
+            }
+            Err(err) if err.exit == Exit::Failed => self.unsaved(err),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn unsaved(&mut self, err: Error) -> Result<(), Error> {
+        self.failed = true;
+        if self.unsaved {
+            return Ok(());
+        }
+        self.unsaved = true;
+        let rec = state_failed_record(self.ledger.path(), &err.message);
+        secops_common::diag::error(format_args!("{}", rec.message));
+        self.out.write(&rec)?;
+        self.out.flush()
+    }
 }
 
 /// A message that failed after all its tries. It stays owed, but this run
@@ -101,8 +151,10 @@ impl Group for Notifier {
     fn absorb(&mut self, arrivals: Vec<Arrival>) -> Result<(), Error> {
         let now = unix_now();
         let names: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
-        self.ledger
-            .absorb(arrivals, &names, now, self.settings.repeat_interval)
+        let absorbed = self
+            .ledger
+            .absorb(arrivals, &names, now, self.settings.repeat_interval);
+        self.saved(absorbed)
     }
 
     /// Sends each sink what it is owed; a debt is cleared only after its
@@ -113,7 +165,8 @@ impl Group for Notifier {
             attempts: self.settings.attempts,
             retry_delay: self.settings.retry_delay,
         };
-        for sink in &self.sinks {
+        for i in 0..self.sinks.len() {
+            let sink = &self.sinks[i];
             let due = self.ledger.due(sink.name());
             if due.is_empty() {
                 secops_common::info!("{}: nothing due", sink.name());
@@ -152,20 +205,24 @@ impl Group for Notifier {
             drop(digest);
             drop(due);
             self.failures.retain(|(name, _)| *name != sink.name());
+            let name = sink.name();
             if delivery.error.is_none() {
-                self.ledger.paid(sink.name(), &receipt, now)?;
+                let paid = self.ledger.paid(name, &receipt, now);
+                // Said before a failure to save it is: it was sent.
+                self.out.write(&rec)?;
+                self.saved(paid)?;
             } else {
                 self.failed = true;
                 secops_common::diag::error(format_args!("{}", rec.message));
                 self.failures.push((
-                    sink.name(),
+                    name,
                     Failure {
                         sent: receipt,
                         at: Instant::now(),
                     },
                 ));
+                self.out.write(&rec)?;
             }
-            self.out.write(&rec)?;
         }
         self.out.flush()
     }

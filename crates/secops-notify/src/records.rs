@@ -1,6 +1,9 @@
 //! The records secops-notify writes: one `notify.sent` per message a sink
 //! accepted, one `notify.failed` per message a sink did not take after all
-//! tries. Targets and errors carry no secrets (see [`crate::secret`]).
+//! tries, and a `notify.state_failed` when the state file could not be
+//! saved. Targets and errors carry no secrets (see [`crate::secret`]).
+
+use std::path::Path;
 
 use secops_common::{Record, Severity};
 use serde_json::Value;
@@ -54,4 +57,25 @@ pub fn delivery_record(sink: &Sink, digest: &Digest<'_>, delivery: &Delivery) ->
         rec = rec.firing(&["delivery", sink.name()]);
     }
     rec
+}
+
+/// `notify.state_failed`: the state file could not be saved (a full,
+/// read-only or failing disk). The run still sent what it owed; what it
+/// would have remembered (what went to whom, what is still owed) is lost,
+/// so a later run may send an alert again, or not send the recovery of one
+/// it never learnt of. An alert (parts `state` and the file) of severity
+/// high, firing while it is reported.
+pub fn state_failed_record(state: &Path, error: &str) -> Record {
+    let state = state.display().to_string();
+    Record::new(
+        TOOL,
+        "notify.state_failed",
+        Severity::High,
+        format!(
+            "could not save the alert state: {error}; alerts are still sent, but until it can be saved they may be sent again and their recoveries may not be"
+        ),
+    )
+    .with("state", state.as_str())
+    .with("error", error)
+    .firing(&["state", &state])
 }
