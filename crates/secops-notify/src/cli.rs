@@ -75,7 +75,8 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "MODE", help_heading = "Email")]
     pub smtp_tls: Option<SmtpTls>,
 
-    /// Also trust the CA certificates in FILE (PEM) for SMTP
+    /// Also trust the CA certificates in FILE (PEM) for SMTP, besides the
+    /// system store
     #[arg(long, value_name = "FILE", help_heading = "Email")]
     pub smtp_ca: Option<PathBuf>,
 
@@ -116,6 +117,11 @@ pub struct Args {
     /// Read the webhook URL from FILE (mode 0600, or age-encrypted)
     #[arg(long, value_name = "FILE", help_heading = "Webhook")]
     pub webhook_url_file: Option<PathBuf>,
+
+    /// Also trust the CA certificates in FILE (PEM) for the webhook's
+    /// HTTPS, besides the system store
+    #[arg(long, value_name = "FILE", help_heading = "Webhook")]
+    pub webhook_ca: Option<PathBuf>,
 
     /// Body to POST [default: slack]
     #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Webhook")]

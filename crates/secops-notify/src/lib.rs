@@ -22,6 +22,7 @@ mod records;
 pub mod secret;
 pub mod settings;
 mod sink;
+mod tls;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::cli::{Args, SmtpTls, WebhookFormat};
 use crate::secret::{self, Redactor, Secret, Source};
+use crate::tls::PrivateCa;
 
 /// The settings file, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +57,7 @@ pub struct WebhookFile {
     pub url_env: Option<String>,
     pub url_file: Option<PathBuf>,
     pub format: Option<WebhookFormat>,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,7 +89,8 @@ pub struct Email {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
-    pub ca_file: Option<PathBuf>,
+    /// `--smtp-ca`, trusted besides the system store.
+    pub ca: Option<PrivateCa>,
     pub credentials: Option<(String, Secret)>,
     pub from: String,
     pub to: Vec<String>,
@@ -97,6 +100,8 @@ pub struct Email {
 pub struct Webhook {
     pub url: Secret,
     pub format: WebhookFormat,
+    /// `--webhook-ca`, trusted besides the system store.
+    pub ca: Option<PrivateCa>,
 }
 
 /// Everything a run needs, resolved.
@@ -143,7 +148,7 @@ impl Settings {
         {
             redactor.add(password);
         }
-        let webhook = webhook(args, file.webhook.as_ref(), age_identity.as_deref())?;
+        let webhook = webhook(args, file.webhook.as_ref(), age_identity.as_deref(), &place)?;
         if let Some(webhook) = &webhook {
             redactor.add_url(&webhook.url);
         }
@@ -212,6 +217,12 @@ fn email(
                 place("smtp")
             )));
         }
+        if args.smtp_ca.is_some() || file.ca_file.is_some() {
+            return Err(Error::bad_input(format!(
+                "{}: a CA file is given but no SMTP server",
+                place("smtp")
+            )));
+        }
         return Ok(None);
     };
     let (host, port, url_tls) = parse_server(&server)
@@ -274,11 +285,18 @@ fn email(
             place("smtp_tls")
         )));
     }
+    let ca = private_ca(
+        args.smtp_ca.as_deref(),
+        file.ca_file.as_deref(),
+        "--smtp-ca",
+        "email.ca_file",
+        place,
+    )?;
     Ok(Some(Email {
         host,
         port,
         tls,
-        ca_file: args.smtp_ca.clone().or(file.ca_file.clone()),
+        ca,
         credentials,
         from,
         to,
@@ -289,7 +307,9 @@ fn webhook(
     args: &Args,
     file: Option<&WebhookFile>,
     age_identity: Option<&Path>,
+    place: &dyn Fn(&str) -> String,
 ) -> Result<Option<Webhook>, Error> {
+    let file_ca = file.and_then(|f| f.ca_file.as_deref());
     let source = match (&args.webhook_url_env, &args.webhook_url_file, file) {
         (Some(var), _, _) => Source::Env(var.clone()),
         (None, Some(path), _) => Source::File(path.clone()),
@@ -308,7 +328,15 @@ fn webhook(
                 ..
             }),
         ) => Source::File(path.clone()),
-        _ => return Ok(None),
+        _ => {
+            if let Some(ca) = args.webhook_ca.as_deref().or(file_ca) {
+                return Err(Error::bad_input(format!(
+                    "a webhook CA file is given ({}) but no webhook: give --webhook-url-env or --webhook-url-file",
+                    ca.display()
+                )));
+            }
+            return Ok(None);
+        }
     };
     let url = secret::load(&source, "the webhook URL", age_identity)?;
     let lower = url.expose().to_ascii_lowercase();
@@ -324,7 +352,31 @@ fn webhook(
             .webhook_format
             .or(file.and_then(|f| f.format))
             .unwrap_or(WebhookFormat::Slack),
+        ca: private_ca(
+            args.webhook_ca.as_deref(),
+            file_ca,
+            "--webhook-ca",
+            "webhook.ca_file",
+            place,
+        )?,
     }))
+}
+
+/// A sink's private CA file, from its flag or else its settings key, read
+/// and checked now: a missing or unreadable file, or one that is not PEM
+/// certificates, is bad settings naming the file and where it was given.
+fn private_ca(
+    flag: Option<&Path>,
+    key: Option<&Path>,
+    flag_name: &str,
+    key_name: &str,
+    place: &dyn Fn(&str) -> String,
+) -> Result<Option<PrivateCa>, Error> {
+    match (flag, key) {
+        (Some(path), _) => PrivateCa::load(path, flag_name).map(Some),
+        (None, Some(path)) => PrivateCa::load(path, &place(key_name)).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `HOST:PORT`, `HOST` (port 587), `smtp://HOST[:PORT]` (587, STARTTLS),

@@ -146,15 +146,77 @@ fn an_untrusted_certificate_is_a_failed_send_not_a_plain_one() {
     let recs = records(&out.stdout);
     let failed = of_kind(&recs, "notify.failed");
     assert_eq!(failed.len(), 1);
+    let error = failed[0]["error"].as_str().unwrap();
     assert!(
-        failed[0]["error"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("certificate"),
-        "{}",
-        failed[0]["error"]
+        error.starts_with("the server's TLS certificate is not trusted (UnknownIssuer): its issuer is not in the system store (/etc/ssl/certs, ")
+            && error.ends_with("; for a private CA give --smtp-ca FILE (email.ca_file)"),
+        "{error}"
     );
+}
+
+/// Email and the webhook trust the same roots (one function builds them):
+/// a CA that is the system store (SSL_CERT_FILE) needs no --smtp-ca.
+#[test]
+fn email_trusts_the_system_store_without_the_option() {
+    let certs = certs();
+    let smtp = Smtp::start(SmtpMode::Starttls(&certs), None);
+    let state = tempfile::tempdir().unwrap();
+    let out = run_env(
+        &[
+            "--smtp",
+            &smtp.addr(),
+            "--to",
+            "ops@example.com",
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--fail-on",
+            "critical",
+            "--attempts",
+            "1",
+        ],
+        &disk_alert("/var", 93, "high"),
+        &[("SSL_CERT_FILE", certs.ca.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0]["tls"], true, "sent after STARTTLS");
+}
+
+/// A --smtp-ca that holds no certificate was taken as an empty list of
+/// them, and every send then failed on the server's certificate (exit 3).
+#[test]
+fn an_smtp_ca_file_that_is_missing_or_not_pem_is_refused_at_settings_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.txt");
+    std::fs::write(&not_pem, "this is not a certificate\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    let state = dir.path().join("state");
+    for (ca, expected) in [
+        (&not_pem, "holds no PEM certificate"),
+        (&missing, "cannot read it: No such file"),
+    ] {
+        let out = run(
+            &[
+                "--smtp",
+                "127.0.0.1:1",
+                "--smtp-ca",
+                ca.to_str().unwrap(),
+                "--to",
+                "ops@example.com",
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+            &disk_alert("/var", 93, "high"),
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("--smtp-ca: {}: {expected}", ca.display())),
+            "{err}"
+        );
+        assert!(!state.exists(), "refused before the state was touched");
+    }
 }
 
 #[test]

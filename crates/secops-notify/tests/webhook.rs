@@ -199,3 +199,238 @@ fn a_plain_webhook_file_must_be_private() {
     );
     assert!(!err.contains("/services/X"));
 }
+
+/// A webhook alert to `url` over HTTPS, with `extra` flags and `env`.
+fn notify_https(
+    url: &str,
+    state: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut args = vec![
+        "--webhook-url-env",
+        "NOTIFY_TEST_HOOK",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--fail-on",
+        "critical",
+        "--attempts",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    env.push(("NOTIFY_TEST_HOOK", url));
+    run_env(&args, &disk_alert("/var", 93, "high"), &env)
+}
+
+/// The one Slack body an HTTPS listener received, checked.
+fn delivered_once(https: &Https, out: &std::process::Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    let got = https.received();
+    assert_eq!(got.len(), 1, "{}", stderr(out));
+    assert_eq!(got[0].path, TOKEN_PATH);
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*[secops] HIGH web1: /var is 93% full"),
+        "{body}"
+    );
+    let recs = records(&out.stdout);
+    assert_eq!(
+        of_kind(&recs, "notify.sent")[0]["target"],
+        format!("webhook https://127.0.0.1:{}/…", https.port)
+    );
+}
+
+#[test]
+fn an_https_webhook_signed_by_an_unknown_ca_fails_naming_the_certificate() {
+    let certs = certs();
+    let https = Https::start(&certs);
+    let state = tempfile::tempdir().unwrap();
+    // The system store (/etc/ssl/certs) does not hold the test's CA.
+    let out = notify_https(&https.url(TOKEN_PATH), state.path(), &[], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(https.received().is_empty());
+    let recs = records(&out.stdout);
+    let failed = of_kind(&recs, "notify.failed");
+    assert_eq!(failed.len(), 1, "{recs:?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the server's TLS certificate is not trusted (UnknownIssuer): its issuer is not in the system store (/etc/ssl/certs, "),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("; for a private CA give --webhook-ca FILE (webhook.ca_file)"),
+        "{error}"
+    );
+    assert!(stderr(&out).contains(error), "{}", stderr(&out));
+    // Another CA than the server's, given as the private one, is named.
+    let other = certs_of("another test CA");
+    let out = notify_https(
+        &https.url(TOKEN_PATH),
+        state.path(),
+        &["--webhook-ca", other.ca.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let error = of_kind(&recs, "notify.failed")[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.ends_with(&format!("certificates) nor in {}", other.ca.display())),
+        "{error}"
+    );
+    assert!(https.received().is_empty());
+}
+
+#[test]
+fn an_https_webhook_with_its_private_ca_is_delivered() {
+    let certs = certs();
+    let https = Https::start(&certs);
+    let state = tempfile::tempdir().unwrap();
+    let out = notify_https(
+        &https.url(TOKEN_PATH),
+        state.path(),
+        &["--webhook-ca", certs.ca.to_str().unwrap()],
+        &[],
+    );
+    delivered_once(&https, &out);
+
+    // The same from the settings file, as email's ca_file.
+    let https = Https::start(&certs);
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("notify.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "webhook:\n  url_env: NOTIFY_TEST_HOOK\n  ca_file: {}\n",
+            certs.ca.display()
+        ),
+    )
+    .unwrap();
+    let out = run_env(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--fail-on",
+            "critical",
+        ],
+        &disk_alert("/var", 93, "high"),
+        &[("NOTIFY_TEST_HOOK", &https.url(TOKEN_PATH))],
+    );
+    delivered_once(&https, &out);
+}
+
+#[test]
+fn an_https_webhook_trusts_the_system_store_without_the_option() {
+    let certs = certs();
+    // The CA as the whole system store: a file (SSL_CERT_FILE) ...
+    let https = Https::start(&certs);
+    let state = tempfile::tempdir().unwrap();
+    let out = notify_https(
+        &https.url(TOKEN_PATH),
+        state.path(),
+        &[],
+        &[("SSL_CERT_FILE", certs.ca.to_str().unwrap())],
+    );
+    delivered_once(&https, &out);
+    // ... or a directory (SSL_CERT_DIR), as /etc/ssl/certs is.
+    let store = tempfile::tempdir().unwrap();
+    std::fs::copy(&certs.ca, store.path().join("secops-test-ca.pem")).unwrap();
+    let https = Https::start(&certs);
+    let state = tempfile::tempdir().unwrap();
+    let out = notify_https(
+        &https.url(TOKEN_PATH),
+        state.path(),
+        &[],
+        &[("SSL_CERT_DIR", store.path().to_str().unwrap())],
+    );
+    delivered_once(&https, &out);
+}
+
+#[test]
+fn a_webhook_ca_file_that_is_missing_or_not_pem_is_refused_at_settings_load() {
+    let certs = certs();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-ca.pem");
+    let not_pem = dir.path().join("ca.der");
+    let der = std::process::Command::new("openssl")
+        .args(["x509", "-outform", "der", "-in"])
+        .arg(&certs.ca)
+        .output()
+        .unwrap();
+    assert!(der.status.success());
+    std::fs::write(&not_pem, &der.stdout).unwrap();
+    let garbage = dir.path().join("ca.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let config = dir.path().join("notify.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "webhook:\n  url_env: NOTIFY_TEST_HOOK\n  ca_file: {}\n",
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let https = Https::start(&certs);
+    let state = dir.path().join("state");
+    let cases: [(Vec<&str>, String); 4] = [
+        (
+            vec!["--webhook-ca", missing.to_str().unwrap()],
+            format!(
+                "--webhook-ca: {}: cannot read it: No such file",
+                missing.display()
+            ),
+        ),
+        (
+            vec!["--webhook-ca", not_pem.to_str().unwrap()],
+            format!(
+                "--webhook-ca: {}: holds no PEM certificate",
+                not_pem.display()
+            ),
+        ),
+        (
+            vec!["--webhook-ca", garbage.to_str().unwrap()],
+            format!(
+                "--webhook-ca: {}: certificate 1 is not usable",
+                garbage.display()
+            ),
+        ),
+        (
+            vec!["--config", config.to_str().unwrap()],
+            format!(
+                "{} (webhook.ca_file): {}: cannot read it",
+                config.display(),
+                missing.display()
+            ),
+        ),
+    ];
+    for (flags, expected) in cases {
+        let out = notify_https(
+            &https.url(TOKEN_PATH),
+            &state,
+            &flags,
+            &[("SSL_CERT_FILE", certs.ca.to_str().unwrap())],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&expected), "{flags:?}: {err}");
+        // Nothing but the run's own failure record.
+        let recs = records(&out.stdout);
+        assert_eq!(recs.len(), 1, "{flags:?}: {recs:?}");
+        assert_eq!(recs[0]["kind"], "run.failed");
+        assert!(recs[0]["error"].as_str().unwrap().contains(&expected));
+        assert!(!state.exists(), "refused before the state was touched");
+    }
+    assert!(https.received().is_empty());
+}

@@ -1,6 +1,7 @@
 //! Email over SMTP with lettre: STARTTLS (required, never silently skipped),
 //! implicit TLS, or plain for a relay on this host; AUTH when a user is
-//! given. TLS is rustls with the system roots plus `--smtp-ca`.
+//! given. TLS is rustls with the roots of [`crate::tls::roots`]: the
+//! system store plus `--smtp-ca`.
 
 use std::io::ErrorKind;
 use std::time::Duration;
@@ -8,13 +9,14 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use secops_common::Error;
 
 use crate::cli::SmtpTls;
 use crate::digest::Digest;
 use crate::settings::Email;
+use crate::tls::{self, Roots};
 
 pub struct EmailSink {
     transport: SmtpTransport,
@@ -22,26 +24,34 @@ pub struct EmailSink {
     to: Vec<Mailbox>,
     target: String,
     timeout: Duration,
+    /// What TLS trusts; `None` for plain SMTP.
+    roots: Option<Roots>,
 }
 
 impl EmailSink {
     pub fn open(email: &Email, timeout: Duration) -> Result<EmailSink, Error> {
-        let mut params = TlsParameters::builder(email.host.clone());
-        if let Some(ca) = &email.ca_file {
-            let pem = std::fs::read(ca).map_err(|err| {
-                Error::bad_input(format!("--smtp-ca: cannot read {}: {err}", ca.display()))
-            })?;
-            let cert = Certificate::from_pem(&pem)
-                .map_err(|err| Error::bad_input(format!("--smtp-ca: {}: {err}", ca.display())))?;
-            params = params.add_root_certificate(cert);
-        }
         let tls_failed = |err: lettre::transport::smtp::Error| {
             Error::failed(format!("cannot set up TLS: {err}"))
         };
-        let tls = match email.tls {
-            SmtpTls::Starttls => Tls::Required(params.build().map_err(tls_failed)?),
-            SmtpTls::Implicit => Tls::Wrapper(params.build().map_err(tls_failed)?),
-            SmtpTls::None => Tls::None,
+        let roots = (email.tls != SmtpTls::None).then(|| tls::roots(email.ca.as_ref()));
+        let params = match &roots {
+            Some(roots) => {
+                // lettre loads no roots of its own: only these.
+                let mut params = TlsParameters::builder(email.host.clone())
+                    .certificate_store(CertificateStore::None);
+                for cert in &roots.certs {
+                    params = params.add_root_certificate(
+                        Certificate::from_der(cert.to_vec()).map_err(tls_failed)?,
+                    );
+                }
+                Some(params.build().map_err(tls_failed)?)
+            }
+            None => None,
+        };
+        let tls = match (email.tls, params) {
+            (SmtpTls::Starttls, Some(params)) => Tls::Required(params),
+            (SmtpTls::Implicit, Some(params)) => Tls::Wrapper(params),
+            _ => Tls::None,
         };
         let mut builder = SmtpTransport::builder_dangerous(email.host.as_str())
             .port(email.port)
@@ -72,6 +82,7 @@ impl EmailSink {
                 .map(|a| mailbox(a))
                 .collect::<Result<_, _>>()?,
             timeout,
+            roots,
             target: format!(
                 "smtp {}:{} ({tls}) to {}",
                 email.host,
@@ -96,10 +107,12 @@ impl EmailSink {
         let message = message
             .body(digest.body.clone())
             .map_err(|err| format!("cannot build the message: {err}"))?;
-        self.transport
-            .send(&message)
-            .map(|_| ())
-            .map_err(|err| describe(&err, self.timeout))
+        self.transport.send(&message).map(|_| ()).map_err(|err| {
+            self.roots
+                .as_ref()
+                .and_then(|roots| tls::explain(&err, roots, "--smtp-ca FILE (email.ca_file)"))
+                .unwrap_or_else(|| describe(&err, self.timeout))
+        })
     }
 }
 

@@ -1,32 +1,47 @@
 //! The webhook: one HTTP POST of a JSON body per message, Slack's
 //! `{"text": ...}` by default. The URL is a secret (Slack's holds the
-//! token in its path), so only its scheme and host are ever shown.
+//! token in its path), so only its scheme and host are ever shown. HTTPS
+//! trusts the roots of [`crate::tls::roots`], as email does: the system
+//! store plus `--webhook-ca`.
 
 use std::time::Duration;
 
 use crate::cli::WebhookFormat;
 use crate::digest::Digest;
 use crate::settings::Webhook;
+use crate::tls::{self, Roots};
 
 pub struct WebhookSink {
     agent: ureq::Agent,
     webhook: Webhook,
     target: String,
+    /// What HTTPS trusts; `None` for an http:// URL.
+    roots: Option<Roots>,
 }
 
 impl WebhookSink {
     pub fn open(webhook: &Webhook, timeout: Duration) -> WebhookSink {
-        let config = ureq::Agent::config_builder()
+        let https = webhook
+            .url
+            .expose()
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+        let roots = https.then(|| tls::roots(webhook.ca.as_ref()));
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             // A redirect would carry the body (and maybe the token) elsewhere.
             .max_redirects(0)
-            .user_agent(concat!("secops-notify/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("secops-notify/", env!("CARGO_PKG_VERSION")));
+        if let Some(roots) = &roots {
+            config = config.tls_config(tls::ureq_config(roots));
+        }
+        let config = config.build();
         WebhookSink {
             agent: ureq::Agent::new_with_config(config),
             target: format!("webhook {}", shown_url(webhook.url.expose())),
             webhook: webhook.clone(),
+            roots,
         }
     }
 
@@ -44,7 +59,21 @@ impl WebhookSink {
             .post(self.webhook.url.expose())
             .header("Content-Type", "application/json")
             .send(body)
-            .map_err(|err| describe(&err))?;
+            .map_err(|err| {
+                self.roots
+                    .as_ref()
+                    .and_then(|roots| {
+                        // ureq's error gives no source: its TLS error is
+                        // the io::Error it holds.
+                        let inner: &(dyn std::error::Error + 'static) = match &err {
+                            ureq::Error::Io(io) => io,
+                            ureq::Error::Rustls(tls) => tls,
+                            other => other,
+                        };
+                        tls::explain(inner, roots, "--webhook-ca FILE (webhook.ca_file)")
+                    })
+                    .unwrap_or_else(|| describe(&err))
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

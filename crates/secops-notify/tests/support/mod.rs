@@ -1,7 +1,8 @@
 //! Real receivers on loopback for secops-notify's tests: an aiosmtpd SMTP
 //! server (plain, STARTTLS, implicit TLS, AUTH), an HTTP listener that
-//! records webhook POSTs, a listener that accepts and never answers, and
-//! a closed port; plus running the binary.
+//! records webhook POSTs (plain, and HTTPS with a certificate of a CA made
+//! in the test), a listener that accepts and never answers, and a closed
+//! port; plus running the binary.
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -24,9 +25,15 @@ pub fn run(args: &[&str], stdin: &str) -> Output {
     run_env(args, stdin, &[])
 }
 
+/// `env` is added to the test's environment, less the OpenSSL variables
+/// that replace the system CA store (a developer's shell or CI may set
+/// them): the binary sees /etc/ssl/certs as on a server unless a test
+/// sets them.
 pub fn run_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -72,12 +79,12 @@ pub fn disk_recovered(mount: &str) -> String {
     )
 }
 
-/// A Python that has aiosmtpd (Debian's python3 with python3-aiosmtpd,
+/// A Python that has `module` (Debian's python3 with python3-aiosmtpd,
 /// even where another python3 comes first in PATH).
-fn python() -> &'static str {
+fn python(module: &str) -> &'static str {
     for python in ["/usr/bin/python3", "python3"] {
         let ok = Command::new(python)
-            .args(["-c", "import aiosmtpd"])
+            .args(["-c", &format!("import {module}")])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
@@ -85,7 +92,7 @@ fn python() -> &'static str {
             return python;
         }
     }
-    panic!("no python3 with aiosmtpd: install the Debian package python3-aiosmtpd");
+    panic!("no python3 with {module}: install the Debian package python3 (and python3-aiosmtpd)");
 }
 
 pub enum SmtpMode<'a> {
@@ -105,7 +112,7 @@ impl Smtp {
     pub fn start(mode: SmtpMode<'_>, auth: Option<(&str, &str)>) -> Smtp {
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
-        let mut cmd = Command::new(python());
+        let mut cmd = Command::new(python("aiosmtpd"));
         cmd.arg(script).arg(dir.path());
         match mode {
             SmtpMode::Plain => {
@@ -172,6 +179,12 @@ pub struct Certs {
 }
 
 pub fn certs() -> Certs {
+    certs_of("secops test CA")
+}
+
+/// The same, with the CA named `ca_name` (two CAs of one name are one
+/// issuer to a verifier, which then reports a bad signature).
+pub fn certs_of(ca_name: &str) -> Certs {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name);
     let openssl = |args: &[&str]| {
@@ -201,7 +214,7 @@ pub fn certs() -> Certs {
         "-days",
         "2",
         "-subj",
-        "/CN=secops test CA",
+        &format!("/CN={ca_name}"),
     ]);
     openssl(&[
         "req",
@@ -244,6 +257,72 @@ pub fn certs() -> Certs {
         cert: p("server.pem"),
         key: p("server.key"),
         dir,
+    }
+}
+
+/// A real HTTPS server (Python's http.server in ssl) on 127.0.0.1 whose
+/// certificate is `certs.cert`; it answers every POST with 200 and keeps
+/// what it was sent.
+pub struct Https {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Https {
+    pub fn start(certs: &Certs) -> Https {
+        let dir = tempfile::tempdir().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/https_server.py");
+        let mut child = Command::new(python("ssl"))
+            .arg(script)
+            .arg(dir.path())
+            .arg(&certs.cert)
+            .arg(&certs.key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the HTTPS server did not start: {line:?}"));
+        Https { child, port, dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Requests received so far, in order.
+    pub fn received(&self) -> Vec<Request> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let saved: Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                Request {
+                    path: saved["path"].as_str().unwrap().to_string(),
+                    body: saved["body"].as_str().unwrap().to_string(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for Https {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
