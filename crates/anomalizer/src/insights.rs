@@ -46,7 +46,7 @@ pub fn write(path: &Path, insights: &Insights<'_>) -> Result<(), Error> {
         text.push('\n');
         text
     };
-    secops_common::atomic::write_atomic(path, text.as_bytes(), 0o644)
+    secops_common::atomic::write_atomic(path, text.as_bytes(), secops_common::perms::REPORT)
         .context(|| format!("cannot write {}", path.display()))
 }
 

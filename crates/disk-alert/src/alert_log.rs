@@ -2,7 +2,6 @@
 //! `echo "$(date): Disk at ${USAGE}% used" >> /var/log/disk_alert.log`,
 //! byte for byte, so whatever reads that log keeps working.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -61,16 +60,14 @@ pub fn append(path: &Path, lines: &[AlertLine], date: &str) -> Result<(), Error>
     if lines.is_empty() {
         return Ok(());
     }
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|err| {
-            Error::failed(format!(
-                "cannot append to the alert log {}: {err} (choose another with --log FILE)",
-                path.display()
-            ))
-        })?;
+    // A new log is 0640 whatever the umask (see secops_common::perms);
+    // one that exists keeps its mode (logrotate's `create`).
+    let mut file = secops_common::append::open(path, secops_common::perms::LOG).map_err(|err| {
+        Error::failed(format!(
+            "cannot append to the alert log {}: {err} (choose another with --log FILE)",
+            path.display()
+        ))
+    })?;
     let mut texts: Vec<String> = lines.iter().map(|line| line.render(date)).collect();
     if secops_common::append::ends_mid_line(path) {
         texts[0].insert(0, '\n');

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand};
 use secops_common::cli::{CommonArgs, StateArgs};
 
 const EXAMPLES: &str = "\
@@ -143,10 +143,7 @@ impl Args {
     /// Parses the command line with the baseline and output flags accepted
     /// after the subcommand too (`fim-check verify --format jsonl`).
     pub fn parse_command_line() -> Args {
-        let matches = Args::command()
-            .mut_args(|arg| arg.global(true))
-            .get_matches();
-        Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+        secops_common::cli::parse_with(Args::command().mut_args(|arg| arg.global(true)))
     }
 
     pub fn aide_exit_codes(&self) -> bool {

@@ -4,9 +4,36 @@
 //! line's start stays. The next writer must then begin on a new line, or
 //! the cut line swallows its first line whole.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
+
+/// Opens `path` to append to (`O_APPEND`). A file it creates gets exactly
+/// `mode` whatever the umask ([`crate::perms::LOG`] for logs); an existing
+/// file keeps its own (logrotate's `create`, an operator's `chmod`).
+pub fn open(path: &Path, mode: u32) -> io::Result<File> {
+    loop {
+        let created = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(mode & 0o600)
+            .open(path);
+        match created {
+            Ok(file) => {
+                crate::perms::set_exact(&file, mode)?;
+                return Ok(file);
+            }
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(err),
+        }
+        match OpenOptions::new().append(true).open(path) {
+            // Removed in between (logrotate): create it after all.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            opened => return opened,
+        }
+    }
+}
 
 /// Whether the file at `path` ends with a line cut short: its last byte is
 /// there and is not a newline. A file that cannot be read counts as whole.
@@ -24,6 +51,25 @@ pub fn ends_mid_line(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_new_log_gets_exactly_its_mode_and_an_old_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        // 0o666 would lose bits to any umask if given at open alone.
+        open(&log, 0o666).unwrap().write_all(b"a\n").unwrap();
+        assert_eq!(mode(&log), 0o666);
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o600)).unwrap();
+        open(&log, crate::perms::LOG)
+            .unwrap()
+            .write_all(b"b\n")
+            .unwrap();
+        assert_eq!(mode(&log), 0o600, "an existing log is not widened");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "a\nb\n");
+    }
 
     #[test]
     fn only_a_last_line_without_its_newline_is_cut() {

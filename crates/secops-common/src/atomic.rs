@@ -36,6 +36,8 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use tempfile::NamedTempFile;
 
+use crate::perms;
+
 /// What marks a temporary file as one of ours: `.TARGET` + this + `PID.RAND`.
 pub const TEMP_MARK: &str = ".secops-tmp.";
 
@@ -77,15 +79,16 @@ enum Sink {
 }
 
 impl AtomicFile {
-    /// Starts writing `target`. A new file gets `mode` (less the umask); a
-    /// file that already exists keeps its own permissions. Leftovers of
-    /// writers that were killed are removed from the directory first.
+    /// Starts writing `target`. A new file gets exactly `mode`, whatever
+    /// the umask; a file that already exists keeps its own permission bits
+    /// and group (see [`crate::perms`]). Leftovers of writers that were
+    /// killed are removed from the directory first.
     pub fn create(target: &Path, mode: u32) -> io::Result<AtomicFile> {
         let dir = parent_of(target);
         let name = target
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-        let mode = match fs::metadata(target) {
+        let existing = match fs::metadata(target) {
             Ok(meta) if !meta.is_file() && !meta.is_dir() => {
                 let file = fs::OpenOptions::new().write(true).open(target)?;
                 return Ok(AtomicFile {
@@ -93,20 +96,26 @@ impl AtomicFile {
                     sink: Sink::Direct(BufWriter::new(file)),
                 });
             }
-            Ok(meta) => meta.permissions().mode() & 0o7777,
-            Err(_) => mode,
+            Ok(meta) => Some(meta),
+            Err(_) => None,
         };
         sweep_if_due(dir, name);
         let mut prefix = OsString::from(".");
         prefix.push(name);
         prefix.push(TEMP_MARK);
         prefix.push(format!("{}.", std::process::id()));
+        // Created for its owner only; its mode (and group) are set before
+        // anything is written into it.
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
             .suffix("")
             .rand_bytes(RAND_LEN)
-            .permissions(Permissions::from_mode(mode))
+            .permissions(Permissions::from_mode(0o600))
             .tempfile_in(dir)?;
+        match &existing {
+            Some(meta) => perms::keep_group(temp.as_file(), meta, perms::kept_mode(meta))?,
+            None => perms::set_exact(temp.as_file(), mode)?,
+        }
         // A file system without flock (some network mounts) still gets the
         // process-id test.
         let lock = temp
@@ -406,22 +415,45 @@ mod tests {
 
     #[test]
     fn new_files_get_the_mode_and_existing_files_keep_theirs() {
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o7777;
         let dir = tempfile::tempdir().unwrap();
         let fresh = dir.path().join("state.bin");
         write_atomic(&fresh, b"x", 0o600).unwrap();
-        assert_eq!(
-            fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(mode(&fresh), 0o600);
+        // Exactly the mode asked for: a umask (022 or 077 where tests run)
+        // would take bits off one given at open alone.
+        let public = dir.path().join("metrics.prom");
+        write_atomic(&public, b"x", 0o666).unwrap();
+        assert_eq!(mode(&public), 0o666);
 
         let shared = dir.path().join("shared.csv");
         fs::write(&shared, "x").unwrap();
         fs::set_permissions(&shared, Permissions::from_mode(0o640)).unwrap();
-        write_atomic(&shared, b"y", 0o600).unwrap();
-        assert_eq!(
-            fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
-            0o640
-        );
+        write_atomic(&shared, b"y", 0o644).unwrap();
+        assert_eq!(mode(&shared), 0o640, "a rewrite never widens");
+
+        // Set-user-ID and friends are not copied onto the writer's file.
+        fs::set_permissions(&shared, Permissions::from_mode(0o6751)).unwrap();
+        write_atomic(&shared, b"z", 0o600).unwrap();
+        assert_eq!(mode(&shared), 0o751);
+        assert_eq!(fs::read(&shared).unwrap(), b"z");
+    }
+
+    #[test]
+    fn a_rewrite_keeps_the_files_group() {
+        // As root any group can be given; who may not give it loses the
+        // group's access instead (tests/tests/permissions.rs, as nobody).
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        fs::write(&path, "old").unwrap();
+        std::os::unix::fs::chown(&path, None, Some(4242)).unwrap();
+        fs::set_permissions(&path, Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&path, b"new", 0o600).unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!((meta.gid(), meta.mode() & 0o777), (4242, 0o640));
     }
 
     /// A process id no process has: one that has just exited.

@@ -1,7 +1,8 @@
 //! What every secops tool shares, and nothing only one of them needs: the
 //! record format and its alert contract, run-to-run memory, severities, output writers, the record reader, the common
 //! command-line flags, exit statuses, atomic files, the `--interval` loop and
-//! its signal handling, the state-directory rules and Prometheus textfile output.
+//! its signal handling, the state-directory rules, the modes of the files the
+//! tools create and Prometheus textfile output.
 
 pub mod alert;
 pub mod append;
@@ -13,6 +14,7 @@ pub mod exit;
 pub mod input;
 pub mod last_run;
 pub mod output;
+pub mod perms;
 pub mod prom;
 pub mod record;
 pub mod repeat;

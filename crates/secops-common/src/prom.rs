@@ -95,9 +95,10 @@ impl Exposition {
 
     /// Replaces `path` with the rendered metrics, atomically (renamed into
     /// place, not synced: see [`AtomicFile::commit_unsynced`]). The file is
-    /// world-readable (0644) as node_exporter usually runs as its own user.
+    /// world-readable (0644, whatever the umask) as node_exporter usually
+    /// runs as its own user.
     pub fn write(&self, path: &Path) -> io::Result<()> {
-        let mut file = AtomicFile::create(path, 0o644)?;
+        let mut file = AtomicFile::create(path, crate::perms::PUBLIC)?;
         file.write_all(self.render().as_bytes())?;
         file.commit_unsynced()
     }

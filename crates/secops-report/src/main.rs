@@ -1,11 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use secops_common::Format;
 use secops_report::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = secops_common::cli::parse();
     // `--csv` is `--format csv` for everything the shared start-up decides
     // (a failure is never written as a record into a CSV report).
     let mut common = args.common.clone();

@@ -17,9 +17,8 @@
 //! warning and leaves `.1` as it is: it shifts on uncompressed.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -162,7 +161,8 @@ impl CentralLog {
     pub fn reopen(&mut self) -> Result<(), Error> {
         self.file = None;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+            secops_common::perms::create_dir_all(dir, secops_common::perms::DIR)
+                .context(|| format!("cannot create {}", dir.display()))?;
         }
         let (file, size) = open_append(&self.path)?;
         self.file = Some(file);
@@ -221,7 +221,7 @@ pub fn rotated_name(path: &Path, n: u32, gz: bool) -> PathBuf {
 /// FROM gzipped into TO (as `gzip -c` would, with the workspace's own
 /// deflate) through a synced temporary file renamed into place.
 fn gzip(from: &Path, to: &Path) -> std::io::Result<()> {
-    let out = secops_common::atomic::AtomicFile::create(to, 0o640)?;
+    let out = secops_common::atomic::AtomicFile::create(to, secops_common::perms::LOG)?;
     let mut encoder = GzEncoder::new(out, flate2::Compression::default());
     std::io::copy(&mut File::open(from)?, &mut encoder)?;
     encoder.finish()?.commit()
@@ -240,11 +240,7 @@ pub fn read_rotated(path: &Path) -> Option<String> {
 }
 
 fn open_append(path: &Path) -> Result<(File, u64), Error> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(path)
+    let file = secops_common::append::open(path, secops_common::perms::LOG)
         .context(|| format!("cannot open {}", path.display()))?;
     let size = file
         .metadata()

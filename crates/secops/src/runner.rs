@@ -375,7 +375,7 @@ impl Runner {
                 let input = self.state_dir.join(format!("report-{}.jsonl", job.name));
                 self.report_input(report.since, &input)?;
                 if let Some(dir) = report.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
+                    secops_common::perms::create_dir_all(dir, secops_common::perms::DIR)
                         .context(|| format!("cannot create {}", dir.display()))?;
                 }
                 vec![

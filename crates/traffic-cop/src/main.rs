@@ -1,9 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use traffic_cop::{Args, TOOL, run};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = secops_common::cli::parse();
     secops_common::cli::start::<Args>(TOOL, &args.common, || run(&args))
 }

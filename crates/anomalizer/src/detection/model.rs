@@ -109,7 +109,7 @@ impl Model {
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let mut json = serde_json::to_vec_pretty(self).expect("a model always serializes");
         json.push(b'\n');
-        secops_common::atomic::write_atomic(path, &json, 0o644)
+        secops_common::atomic::write_atomic(path, &json, secops_common::perms::REPORT)
             .context(|| format!("cannot write {}", path.display()))
     }
 

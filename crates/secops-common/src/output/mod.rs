@@ -154,19 +154,21 @@ impl Output {
     pub fn open(spec: &OutputSpec) -> Result<Output, Error> {
         let dest = match &spec.path {
             None => Destination::Stdout(BufWriter::with_capacity(1 << 16, io::stdout())),
-            Some(path) => Destination::File(AtomicFile::create(path, 0o644).map_err(|err| {
-                let message = format!("cannot write {}: {err}", path.display());
-                // A path that cannot be is the operator's mistake (2); a
-                // disk that is full, read-only or failing is a failed run (3).
-                match err.kind() {
-                    io::ErrorKind::NotFound
-                    | io::ErrorKind::NotADirectory
-                    | io::ErrorKind::IsADirectory
-                    | io::ErrorKind::PermissionDenied
-                    | io::ErrorKind::InvalidInput => Error::bad_input(message),
-                    _ => Error::failed(message),
-                }
-            })?),
+            Some(path) => Destination::File(
+                AtomicFile::create(path, crate::perms::REPORT).map_err(|err| {
+                    let message = format!("cannot write {}: {err}", path.display());
+                    // A path that cannot be is the operator's mistake (2); a
+                    // disk that is full, read-only or failing is a failed run (3).
+                    match err.kind() {
+                        io::ErrorKind::NotFound
+                        | io::ErrorKind::NotADirectory
+                        | io::ErrorKind::IsADirectory
+                        | io::ErrorKind::PermissionDenied
+                        | io::ErrorKind::InvalidInput => Error::bad_input(message),
+                        _ => Error::failed(message),
+                    }
+                })?,
+            ),
         };
         let encoder = match spec.format {
             Format::Jsonl => Encoder::Jsonl,
