@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod schedule_files;
+
 pub use secops_testkit::{Message, Sent, bin_dir, notify, still_firing, tool};
 
 /// A file or directory of the repository, e.g. `repo("cron")`.

@@ -206,6 +206,7 @@ mod tests {
                 root: "/".into(),
                 dev: 0,
                 options: "ro".into(),
+                super_options: "ro".into(),
             }),
             usage: Err(UsageError::TimedOut(std::time::Duration::from_secs(1))),
         }

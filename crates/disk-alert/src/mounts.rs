@@ -44,12 +44,19 @@ pub struct Mount {
     pub dev: u64,
     /// Per-mount options: `rw,relatime`.
     pub options: String,
+    /// The filesystem's own (superblock) options: `rw,errors=remount-ro`.
+    pub super_options: String,
 }
 
 impl Mount {
-    /// Mounted read-only.
+    /// The filesystem is read-only: mounted so, or remounted so after an
+    /// error (`errors=remount-ro`). Read from the superblock's options,
+    /// not the mount's: a read-only view of a writable filesystem (a
+    /// `mount --bind -o ro`, or a sandbox such as systemd's
+    /// `ProtectSystem=strict`, where every mount is read-only) does not
+    /// stop it filling up.
     pub fn is_readonly(&self) -> bool {
-        self.options.split(',').any(|o| o == "ro")
+        self.super_options.split(',').any(|o| o == "ro")
     }
 
     /// A network filesystem, by gnulib's `ME_REMOTE` rule: a `host:path`
@@ -121,6 +128,7 @@ fn parse_mountinfo(text: &[u8]) -> Result<Vec<Mount>, usize> {
             root: path(fields[3]),
             dev,
             options: text(fields[5]),
+            super_options: fields.get(dash + 3).map(|f| text(f)).unwrap_or_default(),
         });
     }
     Ok(mounts)
@@ -282,12 +290,13 @@ mod tests {
 30 25 0:27 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=24731708k
 61 27 254:0 /srv/data /mnt/my\\040data ro,relatime shared:1 master:2 - ext4 /dev/vda rw
 62 27 0:50 / /mnt/nfs rw - nfs4 srv:/export rw,vers=4.2
+63 27 7:0 / /mnt/cdrom ro,relatime - ext4 /dev/loop0 ro
 ";
 
     #[test]
     fn parses_escapes_optional_fields_and_devices() {
         let table = parse_mountinfo(SAMPLE.as_bytes()).unwrap();
-        assert_eq!(table.len(), 6);
+        assert_eq!(table.len(), 7);
         let bind = &table[4];
         assert_eq!(bind.mountpoint, Path::new("/mnt/my data"));
         assert_eq!(bind.root, Path::new("/srv/data"));
@@ -296,7 +305,10 @@ mod tests {
             ("ext4", "/dev/vda")
         );
         assert_eq!(bind.dev, nix::sys::stat::makedev(254, 0));
-        assert!(bind.is_readonly() && !table[1].is_readonly());
+        // A read-only bind of a writable filesystem: the filesystem can
+        // still fill. One mounted read-only is read-only.
+        assert!(!bind.is_readonly() && !table[1].is_readonly());
+        assert!(table[6].is_readonly());
         assert!(table[5].is_remote() && !table[1].is_remote());
         assert!(table[0].is_dummy() && !table[1].is_dummy());
         assert_eq!(parse_mountinfo(b"1 2 3\n").unwrap_err(), 1);
@@ -311,6 +323,7 @@ mod tests {
             root: root.into(),
             dev: 1,
             options: "rw".into(),
+            super_options: "rw".into(),
         }
     }
 
@@ -395,7 +408,10 @@ mod tests {
             .filter(|m| !filter.excludes(m))
             .map(|m| m.mountpoint.as_path())
             .collect();
-        assert_eq!(left, [Path::new("/proc"), Path::new("/")]);
+        assert_eq!(
+            left,
+            [Path::new("/proc"), Path::new("/"), Path::new("/mnt/cdrom")]
+        );
     }
 
     #[test]

@@ -353,6 +353,7 @@ mod tests {
                 root: "/".into(),
                 dev: 0,
                 options: "rw,relatime".into(),
+                super_options: "rw".into(),
             }),
             usage: Err(UsageError::TimedOut(std::time::Duration::from_secs(5))),
         }

@@ -17,6 +17,12 @@
 //! `for`/`clear` in the file beats `--for`/`--clear`, which beat the
 //! file's top-level `for`/`clear`. `clear` defaults to the `for` in
 //! effect, `for` to 1.
+//!
+//! Except in a single run (no `--interval`): there `--for` applies to every
+//! threshold, its own `for` in the file included. That `for` counts the
+//! samples of an `--interval` loop, and a single run takes one, so the one
+//! settings file serves both the resident monitor and `--once --for 1`
+//! from cron (where a `for: 30` would otherwise never let it alert).
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -144,9 +150,11 @@ impl Settings {
                 },
                 (None, None) => continue,
             };
-            let for_samples = from_file
-                .and_then(|r| r.for_samples)
-                .map(NonZeroU32::get)
+            let single_run = args.repeat.interval.is_none();
+            let for_samples = args
+                .for_samples
+                .filter(|_| single_run)
+                .or(from_file.and_then(|r| r.for_samples).map(NonZeroU32::get))
                 .or(args.for_samples)
                 .or(file_for)
                 .unwrap_or(1);
@@ -216,7 +224,8 @@ mod tests {
         let disk = s.rules.get(Metric::Disk).unwrap();
         assert_eq!((disk.for_samples, disk.clear_samples), (1, 2));
         assert_eq!((s.top, s.mounts), (10, vec![PathBuf::from("/")]));
-        let s = settings(Some(("h.yaml", yaml)), &["--cpu", "70,99", "--for", "5"]).unwrap();
+        let flags = ["--cpu", "70,99", "--for", "5", "--interval", "10s"];
+        let s = settings(Some(("h.yaml", yaml)), &flags).unwrap();
         let cpu = s.rules.get(Metric::Cpu).unwrap();
         assert_eq!((cpu.levels.warn, cpu.levels.crit), (Some(70.0), Some(99.0)));
         assert_eq!((cpu.for_samples, cpu.clear_samples), (5, 2));
@@ -226,6 +235,14 @@ mod tests {
             (1, 2),
             "its own for beats --for"
         );
+        // A single run takes one sample: --for is the only `for` it has.
+        let s = settings(Some(("h.yaml", yaml)), &["--once", "--for", "1"]).unwrap();
+        for metric in [Metric::Cpu, Metric::Disk] {
+            let rule = s.rules.get(metric).unwrap();
+            assert_eq!((rule.for_samples, rule.clear_samples), (1, 2), "{metric}");
+        }
+        let s = settings(Some(("h.yaml", yaml)), &["--once"]).unwrap();
+        assert_eq!(s.rules.get(Metric::Cpu).unwrap().for_samples, 4);
         let json = r#"{"thresholds": {"load_per_core": {"warn": 1.5}}}"#;
         let s = settings(Some(("h.json", json)), &[]).unwrap();
         assert_eq!(
