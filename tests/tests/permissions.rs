@@ -300,6 +300,7 @@ fn anomalizers_model_and_summary_are_0640_whatever_the_umask() {
                 s(&log),
                 "--format",
                 "jsonl",
+                "--no-state",
                 "--summary",
                 s(&summary),
             ],
