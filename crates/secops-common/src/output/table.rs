@@ -134,14 +134,15 @@ impl Table {
 }
 
 /// A field as one line of text: `-` for missing or null, lists joined with
-/// commas, and control, bidi, separator and zero-width characters escaped
+/// commas, the one newline that ends a command's output left off, and
+/// control, bidi, separator and zero-width characters escaped
 /// (see [`visible`]), since process names and log text are attacker-chosen
 /// and must neither drive the operator's terminal nor display as another
 /// name.
 pub fn cell_text(value: Option<&Value>) -> String {
     let raw = match value {
         None | Some(Value::Null) => return "-".to_string(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s.strip_suffix('\n').unwrap_or(s).to_string(),
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
@@ -260,6 +261,14 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains('\x1b'), "{text:?}");
         assert!(text.contains("evil\\u{1b}[2J\\u{7}"), "{text:?}");
+    }
+
+    #[test]
+    fn a_commands_final_newline_is_left_off_and_no_other() {
+        let cell = |s: &str| cell_text(Some(&Value::String(s.into())));
+        assert_eq!(cell("secops 0.1.0\n"), "secops 0.1.0");
+        assert_eq!(cell("two\nlines\n"), "two\\nlines");
+        assert_eq!(cell("blank line\n\n"), "blank line\\n");
     }
 
     #[test]
