@@ -729,6 +729,11 @@ fn run_sandboxed(host: &Host, d: &[(String, String)], words: &[String], trace: &
         Some("read-only") => {}
         other => panic!("ProtectHome={other:?}: yes or read-only"),
     }
+    // The checkout (the test's /usr/local/bin, /etc and /var, and the
+    // tools in target/) stands for the system's own files: a checkout
+    // under /tmp or /root must not vanish with them.
+    let checkout = repo("").canonicalize().unwrap();
+    cmd.arg("--ro-bind").arg(&checkout).arg(&checkout);
     if value(d, "ProtectProc") == Some("invisible") {
         // Its own pid namespace: it sees its own processes only, which is
         // less than ProtectProc=invisible leaves root.
