@@ -444,7 +444,9 @@ mod tests {
             let twice = Record::from_json(&once).unwrap().to_json();
             assert_eq!(once, twice, "{text}");
             let read: f64 = text.parse().unwrap();
-            let back = Record::from_json(&once).unwrap().fields["v"].as_f64().unwrap();
+            let back = Record::from_json(&once).unwrap().fields["v"]
+                .as_f64()
+                .unwrap();
             assert_eq!(back.to_bits(), read.to_bits(), "{text} read as {back}");
         }
         // Far more digits than a double holds: the nearest double.
@@ -452,7 +454,9 @@ mod tests {
         let line = format!(
             r#"{{"ts":"t","host":"h","tool":"x","kind":"k","severity":"info","message":"m","v":{long}}}"#
         );
-        let v = Record::from_json(&line).unwrap().fields["v"].as_f64().unwrap();
+        let v = Record::from_json(&line).unwrap().fields["v"]
+            .as_f64()
+            .unwrap();
         assert_eq!(v.to_bits(), long.parse::<f64>().unwrap().to_bits());
     }
 
