@@ -500,18 +500,6 @@ fn read_records(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// secops-notify warns when its input is empty, which is the normal case
-/// for `fim-check verify` on an unchanged tree and healthmon
-/// `--alerts-only` on a healthy host: a defect of secops-notify (a
-/// notifier with nothing to send has nothing to say), left to its owner.
-/// The one line tolerated until it is fixed there.
-const KNOWN_NOTIFY_WARNING: &str = "secops-notify: warning: the input held no records\n";
-
-/// What a run wrote to errors.log or the journal, less [`KNOWN_NOTIFY_WARNING`].
-fn unexpected(stderr: &str) -> String {
-    stderr.replace(KNOWN_NOTIFY_WARNING, "")
-}
-
 /// A command run as it is, but with /var read-only: a path the test
 /// failed to point at its own directory fails the test instead of
 /// writing this machine's /var/lib/secops or /var/log.
@@ -545,7 +533,7 @@ fn shipped_cron_lines_and_unit_commands_run_clean() {
                 .env("PATH", host.path_env())
                 .output()
                 .unwrap();
-            let logged = unexpected(&std::fs::read_to_string(&errors).unwrap_or_default());
+            let logged = std::fs::read_to_string(&errors).unwrap_or_default();
             assert!(
                 logged.is_empty() && out.stderr.is_empty(),
                 "{origin}: errors.log must stay empty on a healthy machine:\n{logged}{}",
@@ -569,7 +557,7 @@ fn shipped_cron_lines_and_unit_commands_run_clean() {
                 .env("PATH", host.path_env())
                 .output()
                 .unwrap();
-            let stderr = unexpected(&String::from_utf8_lossy(&out.stderr));
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
             assert!(
                 stderr.is_empty(),
                 "{name}: `{}` wrote to the journal on a healthy machine:\n{stderr}",
@@ -835,7 +823,7 @@ fn every_unit_does_its_job_in_its_sandbox() {
                 }
                 out
             };
-            let stderr = unexpected(&String::from_utf8_lossy(&out.stderr));
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
             if !out.status.code().is_some_and(|c| ok.contains(&c)) || !stderr.is_empty() {
                 failures.push(format!(
                     "{name}: `{}` ended {:?} in its sandbox:\n{stderr}",

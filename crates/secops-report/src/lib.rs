@@ -42,6 +42,10 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         "{} records read, {} reported",
         stats.records, reported.records
     );
+    if stats.records == 0 && stats.rejected == 0 && stats.unreadable == 0 {
+        // Not an error, but a report of nothing deserves a word.
+        warn!("the input held no records");
+    }
     let findings = Exit::for_findings(reported.worst, args.common.fail_on);
     Ok(stats.conclude().max(findings))
 }
