@@ -71,16 +71,7 @@ fn create_fails_and_loses_nothing(dest: &Path, cause: &str, fault: impl Fn(bool)
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     fs::create_dir_all(src.join("sub")).unwrap();
-    let mut x = 0x9e3779b97f4a7c15u64;
-    let noise: Vec<u8> = (0..96 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    fs::write(src.join("noise.bin"), &noise).unwrap();
+    fs::write(src.join("noise.bin"), noise(96 * 1024, 0x9e3779b97f4a7c15)).unwrap();
     fs::write(src.join("sub/notes.txt"), "kept line\n".repeat(2000)).unwrap();
     for _ in 0..2 {
         succeeded(&create(&src, dest, Some("s"), &[]));
@@ -149,20 +140,6 @@ fn create_on_a_read_only_destination_fails_loudly_and_keeps_the_earlier_backups(
 fn create_on_a_destination_failing_with_eio_fails_loudly_and_keeps_the_earlier_backups() {
     let eio = EioFs::new();
     create_fails_and_loses_nothing(&eio.path(), "Input/output error", |on| eio.failing(on));
-}
-
-const STAMPS: [&str; 5] = [
-    "20261118T020000Z",
-    "20261119T020000Z",
-    "20261120T020000Z",
-    "20261121T020000Z",
-    "20261121T140000Z",
-];
-
-fn prune(dest: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["prune", "-d", path(dest), "-n", "db"];
-    args.extend_from_slice(extra);
-    run(&args)
 }
 
 /// The `backup.pruned` records about orphan manifests.

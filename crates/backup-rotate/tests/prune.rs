@@ -3,24 +3,9 @@
 mod support;
 
 use std::fs;
-use std::path::Path;
 
 use serde_json::Value;
 use support::*;
-
-const STAMPS: [&str; 5] = [
-    "20261118T020000Z",
-    "20261119T020000Z",
-    "20261120T020000Z",
-    "20261121T020000Z",
-    "20261121T140000Z",
-];
-
-fn prune(dest: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["prune", "-d", path(dest), "-n", "db"];
-    args.extend_from_slice(extra);
-    run(&args)
-}
 
 #[test]
 fn dry_run_shows_the_plan_with_reasons_and_deletes_nothing() {

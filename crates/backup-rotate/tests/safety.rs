@@ -13,17 +13,10 @@ use support::*;
 
 fn big_tree(root: &Path, files: usize, size: usize) {
     fs::create_dir_all(root).unwrap();
-    let mut x = 0x2545f4914f6cdd1du64;
-    for f in 0..files {
-        let data: Vec<u8> = (0..size)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        fs::write(root.join(format!("blob{f:03}")), data).unwrap();
+    // One stream cut into files, as before: each file its own bytes.
+    let data = noise(files * size, 0x2545f4914f6cdd1d);
+    for (f, chunk) in data.chunks(size).enumerate() {
+        fs::write(root.join(format!("blob{f:03}")), chunk).unwrap();
     }
 }
 

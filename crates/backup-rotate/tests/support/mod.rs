@@ -98,17 +98,9 @@ pub fn rich_tree(root: &Path) {
     set_mode(&root.join("etc/conf.d/secret"), 0o600);
     set_mode(&root.join("etc/conf.d"), 0o750);
     set_mode(&root.join("empty/deeper"), 0o1777);
-    let mut big = Vec::with_capacity(3 << 20);
-    let mut x = 88172645463325252u64;
-    for i in 0..(3 << 20) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        big.push(if i % 3 == 0 {
-            b'a' + (i % 26) as u8
-        } else {
-            x as u8
-        });
+    let mut big = noise(3 << 20, 88172645463325252);
+    for (i, byte) in big.iter_mut().enumerate().step_by(3) {
+        *byte = b'a' + (i % 26) as u8;
     }
     fs::write(root.join("big.bin"), &big).unwrap();
     fs::hard_link(root.join("big.bin"), root.join("etc/big-link.bin")).unwrap();
@@ -292,6 +284,36 @@ pub fn tar_list(flags: &[&str], archive: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Timestamps of a short history of `db`, oldest first, for [`history`].
+pub const STAMPS: [&str; 5] = [
+    "20261118T020000Z",
+    "20261119T020000Z",
+    "20261120T020000Z",
+    "20261121T020000Z",
+    "20261121T140000Z",
+];
+
+/// `backup-rotate prune` of `db` in `dest`, with `extra` flags.
+pub fn prune(dest: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["prune", "-d", path(dest), "-n", "db"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// `len` bytes of xorshift noise from `seed`: incompressible data that is
+/// the same on every run.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
 }
 
 /// One real backup of `db`, copied to the given timestamps (newest last),
