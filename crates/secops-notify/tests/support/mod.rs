@@ -95,6 +95,25 @@ fn python(module: &str) -> &'static str {
     panic!("no python3 with {module}: install the Debian package python3 (and python3-aiosmtpd)");
 }
 
+/// Starts one of the Python servers in tests/support, which print the
+/// port they listen on as their first line; returns it with the child.
+fn serving(cmd: &mut Command, what: &str) -> (Child, u16) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the {what} server did not start: {line:?}"));
+    (child, port)
+}
+
 pub enum SmtpMode<'a> {
     Plain,
     Starttls(&'a Certs),
@@ -128,19 +147,7 @@ impl Smtp {
         if let Some((user, password)) = auth {
             cmd.args([user, password]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the SMTP server did not start: {line:?}"));
+        let (child, port) = serving(&mut cmd, "SMTP");
         Smtp { child, port, dir }
     }
 
@@ -273,23 +280,14 @@ impl Https {
     pub fn start(certs: &Certs) -> Https {
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/https_server.py");
-        let mut child = Command::new(python("ssl"))
-            .arg(script)
-            .arg(dir.path())
-            .arg(&certs.cert)
-            .arg(&certs.key)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the HTTPS server did not start: {line:?}"));
+        let (child, port) = serving(
+            Command::new(python("ssl"))
+                .arg(script)
+                .arg(dir.path())
+                .arg(&certs.cert)
+                .arg(&certs.key),
+            "HTTPS",
+        );
         Https { child, port, dir }
     }
 
