@@ -14,3 +14,16 @@ pub fn repo(relative: &str) -> PathBuf {
         .join("..")
         .join(relative)
 }
+
+/// Every tool of the workspace, sorted: a crate with a `src/main.rs`.
+pub fn tools() -> Vec<String> {
+    let mut tools: Vec<String> = std::fs::read_dir(repo("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|dir| dir.join("src/main.rs").is_file())
+        .map(|dir| dir.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    tools.sort();
+    assert!(tools.len() >= 11, "{tools:?}");
+    tools
+}

@@ -11,21 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use secops_pipeline_tests::{bin_dir, repo};
+use secops_pipeline_tests::{bin_dir, repo, tools};
 use secops_testkit::{require, stderr};
-
-/// Every tool of the workspace: a crate with a `src/main.rs`.
-fn tools() -> Vec<String> {
-    let mut tools: Vec<String> = std::fs::read_dir(repo("crates"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|dir| dir.join("src/main.rs").is_file())
-        .map(|dir| dir.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    tools.sort();
-    assert!(tools.len() >= 11, "{tools:?}");
-    tools
-}
 
 /// A command's `--help`, as the operator reads it.
 fn help(tool: &str, sub: Option<&str>) -> String {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use secops_pipeline_tests::{bin_dir, repo};
+use secops_pipeline_tests::{bin_dir, repo, tools};
 use secops_testkit::{Sshd, Tmpfs, client_config, require};
 
 /// What `scripts/package` made.
@@ -129,18 +129,6 @@ fn recipe(heading: &str) -> Vec<String> {
         .take_while(|l| l.starts_with("    "))
         .map(|l| l.trim().to_string())
         .collect()
-}
-
-/// The tools: every crate with a binary.
-fn tools() -> Vec<String> {
-    let mut tools: Vec<String> = std::fs::read_dir(repo("crates"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("src/main.rs").exists())
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    tools.sort();
-    tools
 }
 
 #[test]
