@@ -116,6 +116,11 @@ pub fn settings_reloaded(path: &str) -> Record {
     .with("path", path)
 }
 
+/// The alert of a file secops cannot write (its central log).
+pub fn write_parts(path: &str) -> [&str; 2] {
+    ["write", path]
+}
+
 /// The central log (or secops's state) cannot be written: a full or
 /// read-only disk, EIO. The jobs' records still go to notify; this says
 /// that the log misses them.
@@ -126,7 +131,7 @@ pub fn write_failed(what: &str, path: &str, error: &str) -> Record {
         Severity::High,
         format!("cannot write the {what} {path}: {error}; records still go to notify"),
     )
-    .firing(&["write", path])
+    .firing(&write_parts(path))
     .with("file", what)
     .with("path", path)
     .with("error", error)
@@ -140,7 +145,7 @@ pub fn write_recovered(what: &str, path: &str) -> Record {
         Severity::Info,
         format!("the {what} {path} is written again"),
     )
-    .resolved(&["write", path])
+    .resolved(&write_parts(path))
     .with("file", what)
     .with("path", path)
 }

@@ -63,6 +63,8 @@ pub struct Runner {
     rejected: u64,
     /// Whether this process already said the central log failed.
     log_failed: bool,
+    /// The central log's path, as text, and its write alert's id.
+    log_alert: Option<(PathBuf, String, String)>,
 }
 
 impl Runner {
@@ -93,6 +95,7 @@ impl Runner {
             worst: None,
             rejected: 0,
             log_failed: false,
+            log_alert: None,
         };
         runner.prepare_notify()?;
         for job in &runner.settings.jobs {
@@ -525,8 +528,7 @@ impl Runner {
     /// and the first line written after it resolves it. The run then exits
     /// 3 (with --once).
     fn append_log(&mut self, line: &[u8]) {
-        let path = self.log.path().display().to_string();
-        let id = secops_common::alert::alert_id(records::TOOL, &["write", &path]);
+        let (path, id) = self.log_alert();
         match self.log.append(line) {
             Ok(()) => {
                 if self.alerts.previous(&id).is_some() {
@@ -556,6 +558,22 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// The central log's path as text and the id of its write alert,
+    /// worked out again only when a reload moved the log (a SHA-256 per
+    /// line appended would be work on the hot path).
+    fn log_alert(&mut self) -> (String, String) {
+        let path = self.log.path();
+        if let Some((known, text, id)) = &self.log_alert {
+            if known == path {
+                return (text.clone(), id.clone());
+            }
+        }
+        let text = path.display().to_string();
+        let id = secops_common::alert::alert_id(records::TOOL, &records::write_parts(&text));
+        self.log_alert = Some((path.to_path_buf(), text.clone(), id.clone()));
+        (text, id)
     }
 
     /// Saves the job history and the alert memory. A failure costs
