@@ -135,6 +135,33 @@ impl StateArgs {
     }
 }
 
+/// `--prom-file`, the same in every tool that exports metrics.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PromArgs {
+    /// After each successful run, replace FILE (atomically, 0644) with
+    /// Prometheus metrics for node_exporter's textfile collector (Debian's
+    /// reads /var/lib/prometheus/node-exporter/*.prom)
+    #[arg(global = true, long, value_name = "FILE", help_heading = "Prometheus")]
+    pub prom_file: Option<PathBuf>,
+}
+
+impl PromArgs {
+    /// Writes the run's findings and success time, after `more` (the
+    /// tool's own families), when `--prom-file` was given.
+    pub fn write(
+        &self,
+        tool: &str,
+        findings: &crate::prom::Findings,
+        more: crate::prom::Exposition,
+    ) -> Result<(), Error> {
+        let Some(path) = &self.prom_file else {
+            return Ok(());
+        };
+        let mut metrics = more;
+        metrics.run_succeeded(tool, findings).write_textfile(path)
+    }
+}
+
 /// Flags of tools that can run as a loop.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct RepeatArgs {

@@ -77,6 +77,22 @@ impl Error {
         }
     }
 
+    /// A file the operator named (`-o`, `--prom-file`) that cannot be
+    /// written: a path that cannot be is their mistake (2); a disk that is
+    /// full, read-only or failing is a failed run (3).
+    pub fn cannot_write(path: &std::path::Path, err: &std::io::Error) -> Error {
+        use std::io::ErrorKind;
+        let message = format!("cannot write {}: {err}", path.display());
+        match err.kind() {
+            ErrorKind::NotFound
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::PermissionDenied
+            | ErrorKind::InvalidInput => Error::bad_input(message),
+            _ => Error::failed(message),
+        }
+    }
+
     /// Marks the failure as already said in a record of the tool's own.
     pub fn recorded(self) -> Error {
         Error {

@@ -4,11 +4,17 @@
 //! collector never scrapes half of it. `promtool check metrics` is the
 //! judge; each tool that writes metrics tests its output with it.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::path::Path;
+use std::time::SystemTime;
 
+use crate::alert::{Alerting, Stage};
 use crate::atomic::AtomicFile;
+use crate::exit::Error;
+use crate::record::Record;
+use crate::severity::Severity;
 
 /// The metric types a textfile needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +110,62 @@ impl Exposition {
     }
 }
 
+/// The firing alerts of a run by kind and severity: what a fleet
+/// dashboard counts and an alert rule fires on (`TOOL_findings`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings(BTreeMap<(String, Severity), u64>);
+
+impl Findings {
+    /// Counts `rec` if it is a firing alert; observations and resolved
+    /// records are not findings.
+    pub fn observe(&mut self, rec: &Record) {
+        if matches!(rec.alerting(), Alerting::Alert(Stage::Firing, _)) {
+            *self.0.entry((rec.kind.clone(), rec.severity)).or_default() += 1;
+        }
+    }
+}
+
+/// A tool's metric name prefix: `disk-alert` -> `disk_alert`.
+pub fn prefix(tool: &str) -> String {
+    tool.replace('-', "_")
+}
+
+impl Exposition {
+    /// What every tool's textfile carries after a run that completed: its
+    /// findings and the time of this success. A failed run writes no file,
+    /// so `TOOL_last_success_timestamp_seconds` ages whether the tool
+    /// stopped running or keeps failing, and one staleness rule catches both.
+    pub fn run_succeeded(&mut self, tool: &str, findings: &Findings) -> &mut Exposition {
+        let p = prefix(tool);
+        for ((kind, severity), count) in &findings.0 {
+            self.gauge(
+                &format!("{p}_findings"),
+                "Firing alerts of the last run by kind and severity.",
+            )
+            .sample(
+                &[("kind", kind), ("severity", severity.as_str())],
+                *count as f64,
+            );
+        }
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64().floor());
+        self.gauge(
+            &format!("{p}_last_success_timestamp_seconds"),
+            "When the last successful run finished, in seconds since the epoch.",
+        )
+        .sample(&[], now);
+        self
+    }
+
+    /// [`Exposition::write`] with the error every tool reports for a file
+    /// the operator named ([`Error::cannot_write`]).
+    pub fn write_textfile(&self, path: &Path) -> Result<(), Error> {
+        self.write(path)
+            .map_err(|err| Error::cannot_write(path, &err))
+    }
+}
+
 fn escape_label(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -152,6 +214,40 @@ mod tests {
              # TYPE secops_runs_total counter\n\
              secops_runs_total 3\n"
         );
+    }
+
+    #[test]
+    fn findings_count_firing_alerts_by_kind_and_severity() {
+        let mut findings = Findings::default();
+        let rec = |kind: &str, severity| Record::new("fim-check", kind, severity, "m");
+        findings.observe(&rec("fim.changed", Severity::High).firing(&["a"]));
+        findings.observe(&rec("fim.changed", Severity::High).firing(&["b"]));
+        findings.observe(&rec("fim.changed", Severity::Medium).firing(&["c"]));
+        findings.observe(&rec("fim.changed", Severity::High).resolved(&["d"]));
+        findings.observe(&rec("fim.summary", Severity::Info));
+        let mut metrics = Exposition::default();
+        let text = metrics.run_succeeded("fim-check", &findings).render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..4],
+            [
+                "# HELP fim_check_findings Firing alerts of the last run by kind and severity.",
+                "# TYPE fim_check_findings gauge",
+                r#"fim_check_findings{kind="fim.changed",severity="medium"} 1"#,
+                r#"fim_check_findings{kind="fim.changed",severity="high"} 2"#,
+            ]
+        );
+        let stamp: f64 = lines[6]
+            .strip_prefix("fim_check_last_success_timestamp_seconds ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!((now - stamp).abs() < 60.0, "{stamp} is not now ({now})");
+        assert_eq!(lines.len(), 7, "{text}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use clap::ValueEnum;
 pub use self::table::{Table, cell_text, markdown_cell, markdown_escape, markdown_literal};
 use crate::atomic::AtomicFile;
 use crate::exit::Error;
+use crate::prom::Findings;
 use crate::record::Record;
 use crate::severity::Severity;
 
@@ -148,6 +149,7 @@ pub struct Output {
     dest: Destination,
     encoder: Encoder,
     written: Written,
+    findings: Findings,
 }
 
 impl Output {
@@ -155,19 +157,8 @@ impl Output {
         let dest = match &spec.path {
             None => Destination::Stdout(BufWriter::with_capacity(1 << 16, io::stdout())),
             Some(path) => Destination::File(
-                AtomicFile::create(path, crate::perms::REPORT).map_err(|err| {
-                    let message = format!("cannot write {}: {err}", path.display());
-                    // A path that cannot be is the operator's mistake (2); a
-                    // disk that is full, read-only or failing is a failed run (3).
-                    match err.kind() {
-                        io::ErrorKind::NotFound
-                        | io::ErrorKind::NotADirectory
-                        | io::ErrorKind::IsADirectory
-                        | io::ErrorKind::PermissionDenied
-                        | io::ErrorKind::InvalidInput => Error::bad_input(message),
-                        _ => Error::failed(message),
-                    }
-                })?,
+                AtomicFile::create(path, crate::perms::REPORT)
+                    .map_err(|err| Error::cannot_write(path, &err))?,
             ),
         };
         let encoder = match spec.format {
@@ -182,6 +173,7 @@ impl Output {
             dest,
             encoder,
             written: Written::default(),
+            findings: Findings::default(),
         })
     }
 
@@ -189,6 +181,7 @@ impl Output {
     pub fn write(&mut self, rec: &Record) -> Result<(), Error> {
         self.written.records += 1;
         self.written.worst = self.written.worst.max(Some(rec.severity));
+        self.findings.observe(rec);
         let result = match &mut self.encoder {
             Encoder::Jsonl => self.dest.serialize(b"", rec, b"\n"),
             Encoder::Json { records } => {
@@ -254,6 +247,12 @@ impl Output {
     /// Totals so far.
     pub fn written(&self) -> Written {
         self.written
+    }
+
+    /// The firing alerts written since the last call, for `--prom-file`
+    /// (a long-running tool takes them after each pass).
+    pub fn take_findings(&mut self) -> Findings {
+        std::mem::take(&mut self.findings)
     }
 
     fn render_tables(&mut self) -> io::Result<()> {
