@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
-use secops_common::cli::{CommonArgs, parse_duration};
+use secops_common::cli::{CommonArgs, PromArgs, parse_duration};
 
 use crate::compress::Compression;
 
@@ -17,13 +17,18 @@ Examples:
   backup-rotate list --dest /backup --name etc --format table
   backup-rotate verify /backup/etc-20261121T190200Z.tar.gz
   backup-rotate restore /backup/etc-20261121T190200Z.tar.gz --to /tmp/etc-restore
+  backup-rotate create -s /etc -d /backup -n etc --prom-file /var/lib/prometheus/node-exporter/backup-rotate.prom
 
 Archives are NAME-YYYYMMDDTHHMMSSZ.tar.gz (UTC; a _NN suffix when two runs
 share a second), each with NAME-...tar.gz.manifest.json beside it. An archive
 appears only after it was read back and verified; one without a manifest is
 not a good backup. Exit status: 0 done, 1 a record at or above --fail-on
 (a failed backup or verification is high), 2 bad usage, 3 the run failed or
-some files could not be read (the rest was still backed up).";
+some files could not be read (the rest was still backed up).
+
+--prom-file (create, prune, list, verify --dest): after a run that did not
+fail, the newest complete backup's time and size and the number of complete
+backups of every NAME in --dest, for node_exporter's textfile collector.";
 
 /// Timestamped, verified, compressed backups with restic-grade retention.
 #[derive(Debug, Clone, Parser)]
@@ -34,6 +39,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub common: CommonArgs,
+
+    #[command(flatten)]
+    pub prom: PromArgs,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -5,6 +5,10 @@
 //! Records: `backup.created`, `backup.verified`, `backup.failed`,
 //! `backup.kept`, `backup.pruned`, `backup.archive` (list),
 //! `backup.unreadable`, `backup.changed`, `backup.restored`.
+//!
+//! Metrics (`--prom-file`, see `metrics.rs`): per backup set in the
+//! destination, the newest complete backup's time and size and how many
+//! complete backups there are, written after a run that did not fail.
 
 mod archive;
 pub mod cli;
@@ -14,6 +18,7 @@ mod digest;
 mod inventory;
 mod limits;
 mod manifest;
+mod metrics;
 pub mod naming;
 mod progress;
 mod prune;
@@ -59,16 +64,46 @@ pub fn check_manifest(text: &str) -> Result<(), String> {
 
 /// Runs backup-rotate as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
+    let metrics_dest = metrics_dest(args)?;
     let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    // Archives this run's verify found bad: no longer good backups.
+    let mut bad = Vec::new();
     let failed = match &args.command {
         Command::Create(create) => run_create(create, &mut out)?,
         Command::Prune(prune) => run_prune(prune, &mut out)?,
         Command::List(list) => run_list(list, &mut out)?,
-        Command::Verify(verify) => run_verify(verify, &mut out)?,
+        Command::Verify(verify) => run_verify(verify, &mut out, &mut bad)?,
         Command::Restore(restore) => run_restore(restore, &mut out)?,
     };
+    let findings = out.take_findings();
     let written = out.finish()?;
+    // A failed run (exit 3) leaves the metrics file as it was, so
+    // backup_rotate_last_success_timestamp_seconds ages.
+    if let Some(dest) = metrics_dest.filter(|_| !failed) {
+        args.prom
+            .write(TOOL, &findings, metrics::exposition(dest, &bad)?)?;
+    }
     Ok(Exit::of_run(failed, written.worst, args.common.fail_on))
+}
+
+/// The destination whose backups `--prom-file` describes, checked before
+/// anything is done: a command without one cannot write the metrics.
+fn metrics_dest(args: &Args) -> Result<Option<&std::path::Path>, Error> {
+    if args.prom.prom_file.is_none() {
+        return Ok(None);
+    }
+    let dest = match &args.command {
+        Command::Create(create) => Some(&create.dest),
+        Command::Prune(prune) => Some(&prune.dest),
+        Command::List(list) => Some(&list.dest),
+        Command::Verify(verify) => verify.dest.as_ref(),
+        Command::Restore(_) => None,
+    };
+    dest.map(|d| Some(d.as_path())).ok_or_else(|| {
+        Error::bad_input(
+            "--prom-file describes the backups in a --dest: give it to create, prune, list or verify --dest",
+        )
+    })
 }
 
 /// Returns whether the run failed (exit 3).
@@ -143,7 +178,7 @@ fn run_list(args: &ListArgs, out: &mut Output) -> Result<bool, Error> {
     Ok(false)
 }
 
-fn run_verify(args: &VerifyArgs, out: &mut Output) -> Result<bool, Error> {
+fn run_verify(args: &VerifyArgs, out: &mut Output, bad: &mut Vec<PathBuf>) -> Result<bool, Error> {
     let archives: Vec<PathBuf> = match &args.dest {
         Some(dest) => inventory::scan(dest, args.name.as_deref())?
             .into_iter()
@@ -156,7 +191,10 @@ fn run_verify(args: &VerifyArgs, out: &mut Output) -> Result<bool, Error> {
         secops_common::info!("verifying {}", archive.display());
         let rec = match verify::verify(archive) {
             Ok((manifest, took)) => records::verified(archive, &manifest, took),
-            Err(error) => records::failed("verify", Some(archive), None, &error),
+            Err(error) => {
+                bad.push(archive.clone());
+                records::failed("verify", Some(archive), None, &error)
+            }
         };
         out.write(&rec)?;
     }
