@@ -409,10 +409,6 @@ impl Host {
             ("/etc/secops/", format!("{}/", self.show("etc"))),
             ("/var/lib/prometheus/node-exporter", self.show("prom")),
             (
-                "/var/lib/node_exporter/textfile_collector",
-                self.show("prom"),
-            ),
-            (
                 "--source /etc ",
                 format!("--source {} ", self.show("src/etc")),
             ),
@@ -850,9 +846,12 @@ fn every_unit_does_its_job_in_its_sandbox() {
             "traffic-cop" | "secops" => records
                 .iter()
                 .any(|r| r["port"] == holder.port && r["user"] == "nobody" && r["pid"].is_u64()),
-            "disk-alert" => records
-                .iter()
-                .any(|r| r["kind"] == "disk.usage" && r["mount"] == "/" && r["readonly"] == false),
+            "disk-alert" => {
+                records.iter().any(|r| {
+                    r["kind"] == "disk.usage" && r["mount"] == "/" && r["readonly"] == false
+                }) && std::fs::metadata(host.path("prom/disk-alert.prom"))
+                    .is_ok_and(|m| m.mode() & 0o004 != 0)
+            }
             "healthmon" if name.contains("snapshot") => !of("health.sample").is_empty(),
             "healthmon" => std::fs::metadata(host.path("prom/healthmon.prom"))
                 .is_ok_and(|m| m.mode() & 0o004 != 0),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs, parse_duration};
+use secops_common::cli::{CommonArgs, PromArgs, RepeatArgs, StateArgs, parse_duration};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -12,7 +12,7 @@ Examples:
   disk-alert --threshold 90 --mount / --mount /var --log /var/log/disk.log
   disk-alert --all --format table         every real filesystem, as df lists them
   disk-alert --all --inodes --warn 80 --crit 90 --format jsonl | secops-report
-  disk-alert --all -x squashfs --prom-file /var/lib/node_exporter/textfile/disk.prom
+  disk-alert --all -x squashfs --prom-file /var/lib/prometheus/node-exporter/disk-alert.prom
   disk-alert --config /etc/secops/disk-alert.yaml --interval 1m --format jsonl
 
 Without --format or --output nothing is printed on stdout: disk-alert behaves
@@ -102,14 +102,14 @@ pub struct Args {
     #[arg(long, help_heading = "Alert log")]
     pub no_log: bool,
 
-    /// Write node_exporter textfile-collector metrics to PATH (atomically)
-    #[arg(long, value_name = "PATH", help_heading = "Metrics")]
-    pub prom_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub prom: PromArgs,
 
-    /// Leave out the node_filesystem_* families, for hosts whose
-    /// node_exporter already exports them (duplicates break its scrape)
-    #[arg(long, requires = "prom_file", help_heading = "Metrics")]
-    pub no_node_metrics: bool,
+    /// Also write the node_filesystem_* families, for a node_exporter run
+    /// without its filesystem collector (with it, they are duplicates that
+    /// node_exporter drops)
+    #[arg(long, requires = "prom_file", help_heading = "Prometheus")]
+    pub prom_node: bool,
 
     /// Where alerting mounts are remembered between runs, for
     /// disk.recovered records

@@ -1,15 +1,15 @@
-//! `--prom-file`: node_exporter textfile-collector metrics. Figures that
-//! mean what node_exporter's filesystem collector means carry its names and
-//! labels (`node_filesystem_avail_bytes{device,fstype,mountpoint}`), so
-//! dashboards and alert rules written for it work unchanged; what is
-//! disk-alert's own (df's rounded-up percentage, the levels, the alert
-//! state) is `disk_alert_*`.
+//! `--prom-file`: node_exporter textfile-collector metrics, `disk_alert_*`
+//! with node_exporter's label names (`device`, `fstype`, `mountpoint`) so
+//! they join its series. node_exporter's filesystem collector already
+//! exports the `node_filesystem_*` families, and it drops a textfile series
+//! that another collector has (silently: only its log says so), so they are
+//! written only with `--prom-node`, for a node_exporter run without that
+//! collector.
 
 use std::path::Path;
-use std::time::SystemTime;
 
-use secops_common::prom::Exposition;
-use secops_common::{Context, Error};
+use secops_common::Error;
+use secops_common::prom::{Exposition, Findings};
 
 use crate::check::{Assessment, Checked};
 use crate::limits::Level;
@@ -18,9 +18,7 @@ use crate::usage::Usage;
 /// One pass's metrics.
 pub struct Metrics {
     exposition: Exposition,
-    /// Whether to write the node_filesystem_* families (off where
-    /// node_exporter's own filesystem collector already does: the same
-    /// series from two collectors fail its scrape).
+    /// Whether to write the node_filesystem_* families as well.
     node: bool,
 }
 
@@ -83,19 +81,26 @@ impl Metrics {
                 e.gauge(name, help).sample(&labels, value as f64);
             }
         }
-        if let Some(p) = usage.percent {
+        e.gauge("disk_alert_size_bytes", "Filesystem size, as df's Size.")
+            .sample(&labels, usage.size_bytes as f64);
+        e.gauge(
+            "disk_alert_avail_bytes",
+            "Space an unprivileged user can still fill, as df's Avail.",
+        )
+        .sample(&labels, usage.avail_bytes as f64);
+        if let Some(ratio) = usage.used_ratio() {
             e.gauge(
-                "disk_alert_used_percent",
-                "Space used, as df's Use% (rounded up, root reserve excluded).",
+                "disk_alert_used_ratio",
+                "Space used over used + available (df's Use% before rounding up, root reserve left out), 0-1.",
             )
-            .sample(&labels, f64::from(p));
+            .sample(&labels, ratio);
         }
-        if let Some(p) = usage.inodes_percent {
+        if let Some(ratio) = usage.inodes_used_ratio() {
             e.gauge(
-                "disk_alert_inodes_used_percent",
-                "Inodes used, as df -i's IUse%.",
+                "disk_alert_inodes_used_ratio",
+                "Inodes used over all inodes (df -i's IUse% before rounding up), 0-1.",
             )
-            .sample(&labels, f64::from(p));
+            .sample(&labels, ratio);
         }
         for (measure, levels, level) in assessment.measures() {
             let labels = [
@@ -105,12 +110,12 @@ impl Metrics {
                 ("measure", measure.as_str()),
             ];
             e.gauge(
-                "disk_alert_warn_percent",
-                "Warning level: alert when use is above it.",
+                "disk_alert_warn_ratio",
+                "Warning level, 0-1: alert when use is above it.",
             )
-            .sample(&labels, f64::from(levels.warn));
-            e.gauge("disk_alert_crit_percent", "Critical level.")
-                .sample(&labels, f64::from(levels.crit));
+            .sample(&labels, f64::from(levels.warn) / 100.0);
+            e.gauge("disk_alert_crit_ratio", "Critical level, 0-1.")
+                .sample(&labels, f64::from(levels.crit) / 100.0);
             e.gauge(
                 "disk_alert_level",
                 "Alert state: 0 ok, 1 above warn, 2 above crit, 3 full.",
@@ -148,20 +153,12 @@ impl Metrics {
             .sample(labels, if failed { 1.0 } else { 0.0 });
     }
 
-    /// Replaces `path` atomically with this pass's metrics.
-    pub fn write(mut self, path: &Path) -> Result<(), Error> {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64().floor());
+    /// Replaces `path` atomically with this pass's metrics, the pass's
+    /// findings and its time.
+    pub fn write(mut self, path: &Path, findings: &Findings) -> Result<(), Error> {
         self.exposition
-            .gauge(
-                "disk_alert_last_run_timestamp_seconds",
-                "When disk-alert last checked, in seconds since the epoch.",
-            )
-            .sample(&[], now);
-        self.exposition
-            .write(path)
-            .context(|| format!("cannot write {}", path.display()))
+            .run_succeeded(crate::TOOL, findings)
+            .write_textfile(path)
     }
 
     /// The text that [`Metrics::write`] would write, less the timestamp.
@@ -239,7 +236,10 @@ mod tests {
             format!("node_filesystem_readonly{{{l}}} 1"),
             format!("node_filesystem_device_error{{{l}}} 0"),
             r#"node_filesystem_device_error{device="/dev/vda",fstype="ext4",mountpoint="/mnt/nfs"} 1"#.to_string(),
-            format!("disk_alert_used_percent{{{l}}} 90"),
+            format!("disk_alert_used_ratio{{{l}}} 0.8947368421052632"),
+            format!("disk_alert_avail_bytes{{{l}}} 100"),
+            format!("disk_alert_inodes_used_ratio{{{l}}} 0.1"),
+            format!("disk_alert_warn_ratio{{{l},measure=\"space\"}} 0.8"),
             format!("disk_alert_level{{{l},measure=\"space\"}} 1"),
             format!("disk_alert_check_failed{{{l}}} 0"),
         ] {

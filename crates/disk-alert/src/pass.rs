@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use secops_common::prom::Findings;
 use secops_common::{Error, Output, Record, Severity};
 
 use crate::alert_log::{self, AlertLine, DEFAULT_LOG};
@@ -90,8 +91,8 @@ impl Plan {
             inodes: args.inodes || config.is_some_and(|c| c.inodes),
             log,
             name_mounts,
-            prom_file: args.prom_file.clone(),
-            node_metrics: !args.no_node_metrics,
+            prom_file: args.prom.prom_file.clone(),
+            node_metrics: args.prom_node,
         })
     }
 
@@ -166,7 +167,7 @@ impl Plan {
             }
         }
         if let Some(path) = &self.prom_file {
-            let result = metrics.write(path);
+            let result = metrics.write(path, &sink.take_findings());
             failed |= note_write("metrics file", path, result, &now, memory, sink)?;
         }
         let all = matches!(self.selection, Selection::All(_));
@@ -226,19 +227,31 @@ fn note_write(
 pub struct Sink {
     out: Option<Output>,
     worst: Option<Severity>,
+    /// The pass's firing alerts, for the metrics (counted here, as the
+    /// drop-in mode has no output).
+    findings: Findings,
 }
 
 impl Sink {
     pub fn new(out: Option<Output>) -> Sink {
-        Sink { out, worst: None }
+        Sink {
+            out,
+            worst: None,
+            findings: Findings::default(),
+        }
     }
 
     fn emit(&mut self, rec: Record) -> Result<(), Error> {
         self.worst = self.worst.max(Some(rec.severity));
+        self.findings.observe(&rec);
         match &mut self.out {
             Some(out) => out.write(&rec),
             None => Ok(()),
         }
+    }
+
+    fn take_findings(&mut self) -> Findings {
+        std::mem::take(&mut self.findings)
     }
 
     fn flush(&mut self) -> Result<(), Error> {

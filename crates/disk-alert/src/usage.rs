@@ -75,6 +75,18 @@ impl Usage {
         }
     }
 
+    /// Space used as a true 0-1 ratio, df's Use% before it rounds up:
+    /// used / (used + avail), the root reserve left out. `None` where df
+    /// prints `-`. Prometheus exports ratios, not percentages.
+    pub fn used_ratio(&self) -> Option<f64> {
+        ratio(self.used_bytes, self.avail_bytes)
+    }
+
+    /// Inodes used as a true 0-1 ratio, df -i's IUse% before rounding.
+    pub fn inodes_used_ratio(&self) -> Option<f64> {
+        ratio(self.inodes_used, self.inodes_free)
+    }
+
     /// Whether the filesystem has any blocks: df leaves out those that do
     /// not (cgroup, tracefs, bpf and other pseudo filesystems).
     pub fn has_blocks(&self) -> bool {
@@ -91,6 +103,11 @@ fn df_percent(used: u64, available: u64) -> Option<u8> {
     }
     // used <= total, so the quotient is at most 100.
     Some((u128::from(used) * 100).div_ceil(total) as u8)
+}
+
+fn ratio(used: u64, available: u64) -> Option<f64> {
+    let total = used as f64 + available as f64;
+    (total > 0.0).then(|| used as f64 / total)
 }
 
 fn statvfs_counts(path: &Path) -> io::Result<Counts> {
@@ -311,6 +328,15 @@ mod tests {
             files: 0,
             ffree: 0,
         }
+    }
+
+    #[test]
+    fn ratios_are_exact_where_percentages_round_up() {
+        let u = Usage::from_counts(counts(4096, 1000, 199, 199));
+        assert_eq!(u.percent, Some(81));
+        assert_eq!(u.used_ratio(), Some(801.0 / 1000.0));
+        let empty = Usage::from_counts(counts(4096, 0, 0, 0));
+        assert_eq!((empty.percent, empty.used_ratio()), (None, None));
     }
 
     #[test]

@@ -59,23 +59,31 @@ fn metrics_pass_promtool_and_match_the_records() {
     );
 
     let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        !text.contains("node_"),
+        "node_* only with --prom-node:\n{text}"
+    );
     let recs = records(&out.stdout);
     let m = mount.to_str().unwrap();
     let usage = record_for(&recs, "disk.usage", &mount);
-    for (family, field) in [
-        ("node_filesystem_size_bytes", "size_bytes"),
-        ("node_filesystem_avail_bytes", "avail_bytes"),
-        ("node_filesystem_free_bytes", "free_bytes"),
-        ("node_filesystem_files", "inodes_total"),
-        ("node_filesystem_files_free", "inodes_free"),
-        ("disk_alert_used_percent", "percent"),
-    ] {
-        assert_eq!(
-            sample(&text, family, m, ""),
-            usage[field].as_f64().unwrap(),
-            "{family}"
-        );
-    }
+    let field = |name: &str| usage[name].as_f64().unwrap();
+    assert_eq!(
+        sample(&text, "disk_alert_size_bytes", m, ""),
+        field("size_bytes")
+    );
+    assert_eq!(
+        sample(&text, "disk_alert_avail_bytes", m, ""),
+        field("avail_bytes")
+    );
+    // A true ratio, which df's whole percentage rounds up.
+    let ratio = sample(&text, "disk_alert_used_ratio", m, "");
+    assert_eq!(
+        ratio,
+        field("used_bytes") / (field("used_bytes") + field("avail_bytes"))
+    );
+    assert_eq!((ratio * 100.0).ceil(), field("percent"));
+    let inodes = sample(&text, "disk_alert_inodes_used_ratio", m, "");
+    assert_eq!(inodes, field("inodes_used") / field("inodes_total"));
     assert_eq!(
         sample(&text, "disk_alert_level", m, "measure=\"space\""),
         1.0
@@ -85,11 +93,76 @@ fn metrics_pass_promtool_and_match_the_records() {
         0.0
     );
     assert_eq!(
-        sample(&text, "disk_alert_warn_percent", m, "measure=\"space\""),
-        80.0
+        sample(&text, "disk_alert_warn_ratio", m, "measure=\"space\""),
+        0.8
     );
+    assert_eq!(sample(&text, "disk_alert_check_failed", m, ""), 0.0);
+    // The run's firing alerts, counted by kind and severity.
+    let firing = recs.iter().filter(|r| r["alert"] == "firing").count();
+    assert!(firing > 0);
+    let counted: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("disk_alert_findings{"))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(counted, firing as f64, "{text}");
+    let stamp: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("disk_alert_last_success_timestamp_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - stamp).abs() < 120.0, "{stamp} is not now");
+    let mode = std::fs::metadata(&prom).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o644
+    );
+
+    // With --prom-node, node_exporter's filesystem families as well, for
+    // every mount of the run, and still lint-clean.
+    let out = ns
+        .disk_alert()
+        .args([
+            "--all",
+            "--format",
+            "jsonl",
+            "--no-state",
+            "--prom-node",
+            "--prom-file",
+        ])
+        .arg(&prom)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", stderr(&out));
+    let check = promtool_check(&prom);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    let text = std::fs::read_to_string(&prom).unwrap();
+    let recs = records(&out.stdout);
+    let usage = record_for(&recs, "disk.usage", &mount);
+    for (family, field) in [
+        ("node_filesystem_size_bytes", "size_bytes"),
+        ("node_filesystem_avail_bytes", "avail_bytes"),
+        ("node_filesystem_free_bytes", "free_bytes"),
+        ("node_filesystem_files", "inodes_total"),
+        ("node_filesystem_files_free", "inodes_free"),
+    ] {
+        assert_eq!(
+            sample(&text, family, m, ""),
+            usage[field].as_f64().unwrap(),
+            "{family}"
+        );
+    }
     assert_eq!(sample(&text, "node_filesystem_device_error", m, ""), 0.0);
-    // Every mount of the run has its series.
     let mounts = of_kind(&recs, "disk.usage").len();
     assert_eq!(
         text.lines()
@@ -97,24 +170,6 @@ fn metrics_pass_promtool_and_match_the_records() {
             .count(),
         mounts
     );
-    let mode = std::fs::metadata(&prom).unwrap();
-    assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
-        0o644
-    );
-
-    // Without the node_filesystem_* families, still valid.
-    let out = ns
-        .disk_alert()
-        .args(["--all", "--no-node-metrics", "--prom-file"])
-        .arg(&prom)
-        .output()
-        .unwrap();
-    assert!(out.status.code().is_some_and(|c| c < 2), "{}", stderr(&out));
-    let text = std::fs::read_to_string(&prom).unwrap();
-    assert!(!text.contains("node_filesystem"), "{text}");
-    assert!(text.contains("disk_alert_last_run_timestamp_seconds "));
-    assert!(promtool_check(&prom).status.success());
 }
 
 #[test]

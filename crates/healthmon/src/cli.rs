@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs};
+use secops_common::cli::{CommonArgs, PromArgs, RepeatArgs, StateArgs};
 
 use crate::thresholds::{Levels, Metric};
 
@@ -96,15 +96,14 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Thresholds")]
     pub clear: Option<u32>,
 
-    /// Write Prometheus metrics to PATH after each sample (atomically, for
-    /// node_exporter's textfile collector)
-    #[arg(long, value_name = "PATH", help_heading = "Prometheus")]
-    pub prom_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub prom: PromArgs,
 
-    /// Leave out the node_* families node_exporter's own collectors export
-    /// (when both feed one Prometheus)
+    /// Also write node_exporter's cpu, load, processes and filesystem
+    /// families, for a node_exporter run without those collectors (with
+    /// them, they are duplicates that node_exporter drops)
     #[arg(long, requires = "prom_file", help_heading = "Prometheus")]
-    pub prom_no_node: bool,
+    pub prom_node: bool,
 
     // Where alerts are remembered between runs.
     #[command(flatten)]

@@ -108,8 +108,11 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         for rec in alerts.after_sample(&monitor, &changes, sample.at) {
             out.write(&rec)?;
         }
-        if let Some(path) = &args.prom_file {
-            let metrics = metrics::exposition(&sample, &monitor, !args.prom_no_node, ticks_per_sec);
+        // Every pass, so the last success times the sampler's heartbeat.
+        let findings = out.take_findings();
+        if let Some(path) = &args.prom.prom_file {
+            let metrics =
+                metrics::exposition(&sample, &monitor, &findings, args.prom_node, ticks_per_sec);
             prom_failures.note(path, metrics.write(path));
         }
         out.flush()?;

@@ -1,24 +1,34 @@
-//! Prometheus textfile metrics (`--prom-file`): node_exporter's own names
-//! where a figure means the same (so dashboards and alert rules written for
-//! node_exporter work unchanged), `healthmon_*` for what only healthmon
-//! knows (its thresholds' figures and alert levels, the top processes).
+//! Prometheus textfile metrics (`--prom-file`): `healthmon_*` families,
+//! ratios 0-1 as Prometheus conventions ask, with node_exporter's label
+//! names (`cpu`, `device`, `fstype`, `mountpoint`) so they join its series.
 //!
-//! node_exporter refuses a scrape in which two collectors export the same
-//! series, so on a host where its cpu, loadavg, meminfo, filesystem and
-//! processes collectors run, `--prom-no-node` leaves the node_* families
-//! out.
+//! node_exporter's own cpu, loadavg, filesystem and processes collectors
+//! (on by default) export the `node_*` figures, and node_exporter drops a
+//! textfile series another collector has (silently: only its log says so),
+//! so those are written only with `--prom-node`, for a node_exporter run
+//! without them. `node_memory_*` is left out even then: its camelCase names
+//! are node_exporter's own, which `promtool check metrics` rejects.
+//!
+//! No label is unbounded: the top processes are named by process and user,
+//! never pid, so a restarting daemon does not leave a new series behind
+//! each time.
 
-use secops_common::prom::Exposition;
+use std::collections::BTreeMap;
 
+use secops_common::prom::{Exposition, Findings};
+
+use crate::TOOL;
 use crate::cpu::MODES;
 use crate::hysteresis::{Monitor, Subject, SubjectKey};
 use crate::sampler::Sample;
 use crate::thresholds::Metric;
 
-/// The exposition of one sample and the alert levels after it.
+/// The exposition of one sample, the alert levels after it and the
+/// sample's firing alerts.
 pub fn exposition(
     sample: &Sample,
     monitor: &Monitor,
+    findings: &Findings,
     node: bool,
     ticks_per_sec: f64,
 ) -> Exposition {
@@ -27,6 +37,7 @@ pub fn exposition(
         node_families(&mut m, sample, ticks_per_sec);
     }
     healthmon_families(&mut m, sample, monitor);
+    m.run_succeeded(TOOL, findings);
     m
 }
 
@@ -50,46 +61,6 @@ fn node_families(m: &mut Exposition, s: &Sample, ticks_per_sec: f64) {
         .sample(&[], s.load.five);
     m.gauge("node_load15", "15m load average.")
         .sample(&[], s.load.fifteen);
-    let mem = &s.memory;
-    for (name, help, value) in [
-        (
-            "node_memory_MemTotal_bytes",
-            "Memory information field MemTotal_bytes.",
-            mem.total,
-        ),
-        (
-            "node_memory_MemFree_bytes",
-            "Memory information field MemFree_bytes.",
-            mem.free,
-        ),
-        (
-            "node_memory_MemAvailable_bytes",
-            "Memory information field MemAvailable_bytes.",
-            mem.available,
-        ),
-        (
-            "node_memory_Buffers_bytes",
-            "Memory information field Buffers_bytes.",
-            mem.buffers,
-        ),
-        (
-            "node_memory_Cached_bytes",
-            "Memory information field Cached_bytes.",
-            mem.cached,
-        ),
-        (
-            "node_memory_SwapTotal_bytes",
-            "Memory information field SwapTotal_bytes.",
-            mem.swap_total,
-        ),
-        (
-            "node_memory_SwapFree_bytes",
-            "Memory information field SwapFree_bytes.",
-            mem.swap_free,
-        ),
-    ] {
-        m.gauge(name, help).sample(&[], value as f64);
-    }
     m.gauge(
         "node_procs_running",
         "Number of processes in runnable state.",
@@ -192,48 +163,63 @@ fn healthmon_families(m: &mut Exposition, s: &Sample, monitor: &Monitor) {
             continue;
         };
         let mountpoint = d.mount.mountpoint.to_string_lossy();
-        let labels = [("mountpoint", mountpoint.as_ref())];
-        if let Some(p) = u.percent {
+        let labels = [
+            ("device", d.mount.device.as_str()),
+            ("fstype", d.mount.fstype.as_str()),
+            ("mountpoint", mountpoint.as_ref()),
+        ];
+        if let Some(ratio) = u.used_ratio() {
             m.gauge(
                 "healthmon_filesystem_used_ratio",
-                "Space used as df's Use% computes it (root reserve left out), 0-1.",
+                "Space used over used + available (df's Use% before rounding up, root reserve left out), 0-1.",
             )
-            .sample(&labels, f64::from(p) / 100.0);
+            .sample(&labels, ratio);
         }
-        if let Some(p) = u.inodes_percent {
+        if let Some(ratio) = u.inodes_used_ratio() {
             m.gauge(
                 "healthmon_filesystem_inodes_used_ratio",
-                "Inodes used as df -i's IUse% computes it, 0-1.",
+                "Inodes used over all inodes (df -i's IUse% before rounding up), 0-1.",
             )
-            .sample(&labels, f64::from(p) / 100.0);
+            .sample(&labels, ratio);
         }
     }
+    top_processes(m, s);
+    alert_levels(m, s, monitor);
+}
+
+/// The top processes by CPU and by memory, each counted once, summed by
+/// name and user (a pool of workers is one series).
+fn top_processes(m: &mut Exposition, s: &Sample) {
     let mut listed = Vec::new();
+    let mut by_name: BTreeMap<(&str, &str), (Option<f64>, u64)> = BTreeMap::new();
     for p in s.top_cpu.iter().chain(&s.top_memory) {
         if listed.contains(&p.pid) {
             continue;
         }
         listed.push(p.pid);
-        let pid = p.pid.to_string();
-        let labels = [
-            ("pid", pid.as_str()),
-            ("process", p.name.as_str()),
-            ("user", p.user.as_deref().unwrap_or("")),
-        ];
-        if let Some(cpu) = p.cpu_percent {
+        let (cpu, rss) = by_name
+            .entry((p.name.as_str(), p.user.as_deref().unwrap_or("")))
+            .or_default();
+        if let Some(percent) = p.cpu_percent {
+            *cpu = Some(cpu.unwrap_or(0.0) + percent / 100.0);
+        }
+        *rss += p.rss_bytes;
+    }
+    for ((process, user), (cpu, rss)) in by_name {
+        let labels = [("process", process), ("user", user)];
+        if let Some(cpu) = cpu {
             m.gauge(
                 "healthmon_top_process_cpu_ratio",
-                "CPU of the top processes over the last sample window, 0-1 of one core.",
+                "CPU of the top processes over the last sample window, 0-1 of one core, summed by name and user.",
             )
-            .sample(&labels, cpu / 100.0);
+            .sample(&labels, cpu);
         }
         m.gauge(
             "healthmon_top_process_resident_memory_bytes",
-            "Resident memory of the top processes.",
+            "Resident memory of the top processes, summed by name and user.",
         )
-        .sample(&labels, p.rss_bytes as f64);
+        .sample(&labels, rss as f64);
     }
-    alert_levels(m, s, monitor);
 }
 
 /// One series per condition with a threshold, ok ones included, so an
@@ -248,7 +234,12 @@ fn alert_levels(m: &mut Exposition, s: &Sample, monitor: &Monitor) {
                     let mount = d.mount.mountpoint.to_string_lossy().into_owned();
                     let level = monitor.level(*metric, &SubjectKey::Mount(mount.clone()));
                     m.gauge(NAME, HELP).sample(
-                        &[("metric", metric.as_str()), ("mountpoint", &mount)],
+                        &[
+                            ("metric", metric.as_str()),
+                            ("device", &d.mount.device),
+                            ("fstype", &d.mount.fstype),
+                            ("mountpoint", &mount),
+                        ],
                         f64::from(level.number()),
                     );
                 }
@@ -261,16 +252,24 @@ fn alert_levels(m: &mut Exposition, s: &Sample, monitor: &Monitor) {
             }
         }
     }
+    // A process alert is named by process and user, the worst of its
+    // processes: a pid label would leave a series behind per restart.
+    let mut processes = BTreeMap::new();
     for (metric, subject, level) in monitor.alerts() {
-        if let Subject::Process { pid, name, .. } = subject {
-            m.gauge(NAME, HELP).sample(
-                &[
-                    ("metric", metric.as_str()),
-                    ("pid", &pid.to_string()),
-                    ("process", name),
-                ],
-                f64::from(level.number()),
+        if let Subject::Process { name, user, .. } = subject {
+            let key = (
+                metric.as_str(),
+                name.as_str(),
+                user.as_deref().unwrap_or(""),
             );
+            let worst = processes.entry(key).or_insert(level);
+            *worst = (*worst).max(level);
         }
+    }
+    for ((metric, process, user), level) in processes {
+        m.gauge(NAME, HELP).sample(
+            &[("metric", metric), ("process", process), ("user", user)],
+            f64::from(level.number()),
+        );
     }
 }
