@@ -17,6 +17,8 @@
 //! - [`heartbeat_log`] is a log with a steady rhythm to break.
 //! - [`Tmpfs`], [`EioFs`] and [`KillSoak`] are the faults a writer must
 //!   survive: a full or read-only disk, EIO, and kill -9.
+//! - [`Namespace`] is a private mount namespace whose tmpfs a test fills
+//!   to exact percentages ([`percent_tmpfs`]).
 //! - [`notify`] pipes a tool's records into the real secops-notify and
 //!   returns what it sent; [`still_firing`] reads what its state holds.
 //!
@@ -26,6 +28,7 @@ mod csv;
 mod daemon;
 mod faults;
 mod logs;
+mod namespace;
 mod net;
 mod notify;
 mod programs;
@@ -37,6 +40,7 @@ pub use crate::csv::parse_csv;
 pub use crate::daemon::Daemon;
 pub use crate::faults::{EioFs, Fate, KillSoak, Tmpfs, hidden_files};
 pub use crate::logs::heartbeat_log;
+pub use crate::namespace::{Namespace, page_size, percent_tmpfs, quote};
 pub use crate::net::{PortBlock, closed_port, free_port};
 pub use crate::notify::{Message, Sent, notify, still_firing};
 pub use crate::programs::{bin_dir, require, tool, tool_path};
