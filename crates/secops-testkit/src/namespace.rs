@@ -164,6 +164,12 @@ impl Namespace {
     }
 }
 
+impl Default for Namespace {
+    fn default() -> Namespace {
+        Namespace::new()
+    }
+}
+
 impl Drop for Namespace {
     fn drop(&mut self) {
         // The last process in the namespace exits: the kernel unmounts
