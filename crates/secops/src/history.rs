@@ -1,6 +1,6 @@
 //! What secops remembers of every job between runs and restarts: its last
-//! run (start, duration, exit, findings by severity), failures in a row,
-//! and when it was first seen (a cron job never run is due at its first
+//! run (start, end, duration, exit, findings by severity), when it last
+//! succeeded, failures in a row, and when it was first seen (a cron job never run is due at its first
 //! fire time after that). One file, `secops.jobs.json` in the state
 //! directory, written 0600 and atomically after every run; a job that
 //! is no longer in the settings is forgotten at the next write.
@@ -31,6 +31,15 @@ pub struct JobHistory {
     /// Records of the last run by severity.
     #[serde(default)]
     pub findings: BTreeMap<String, u64>,
+    /// When the last run ended (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_end_ms: Option<u64>,
+    /// When the last good run (exit 0 or 1) ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_ms: Option<u64>,
+    /// Firing alerts among the last run's records, by severity.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alerts: BTreeMap<String, u64>,
     #[serde(default)]
     pub failures_in_row: u64,
     /// Runs skipped because the previous one was still going.
@@ -97,10 +106,31 @@ impl History {
                 )));
             }
         };
-        Ok(History {
+        let mut history = History {
             path: Some(path),
             jobs,
-        })
+        };
+        history.fill_in_ends();
+        Ok(history)
+    }
+
+    /// A file written before secops remembered when runs ended: the last
+    /// run ended at its start plus its duration, and was the last success
+    /// when no failure followed it.
+    fn fill_in_ends(&mut self) {
+        for memory in self.jobs.values_mut() {
+            if memory.last_end_ms.is_some() || memory.last_outcome.is_none() {
+                continue;
+            }
+            let (Some(start), Some(duration)) = (memory.last_start_ms, memory.last_duration_ms)
+            else {
+                continue;
+            };
+            memory.last_end_ms = Some(start + duration);
+            if memory.failures_in_row == 0 && memory.last_success_ms.is_none() {
+                memory.last_success_ms = memory.last_end_ms;
+            }
+        }
     }
 
     /// The memory of `name`, made on first sight.
@@ -130,5 +160,39 @@ impl History {
         bytes.push(b'\n');
         secops_common::atomic::write_atomic(path, &bytes, 0o600)
             .context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_of_an_earlier_version_gets_its_end_and_success_times() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("secops.jobs.json"),
+            r#"{"version":1,"jobs":{
+                "good":{"seen_ms":1,"last_start_ms":1000,"last_duration_ms":500,"last_exit":0,"last_outcome":"exit 0","findings":{"info":2},"failures_in_row":0,"skipped":0},
+                "bad":{"seen_ms":1,"last_start_ms":2000,"last_duration_ms":10,"last_exit":3,"last_outcome":"exit 3: the run itself failed","findings":{},"failures_in_row":2,"skipped":0},
+                "new":{"seen_ms":1,"last_start_ms":null,"last_duration_ms":null,"last_exit":null,"last_outcome":null}
+            }}"#,
+        )
+        .unwrap();
+        let history = History::load(dir.path()).unwrap();
+        let good = &history.jobs["good"];
+        assert_eq!(
+            (good.last_end_ms, good.last_success_ms),
+            (Some(1500), Some(1500))
+        );
+        let bad = &history.jobs["bad"];
+        assert_eq!((bad.last_end_ms, bad.last_success_ms), (Some(2010), None));
+        let new = &history.jobs["new"];
+        assert_eq!((new.last_end_ms, new.last_success_ms), (None, None));
+        // Saved and read again: the same.
+        history.save().unwrap();
+        let again = History::load(dir.path()).unwrap();
+        assert_eq!(again.jobs["bad"].last_end_ms, Some(2010));
+        assert!(again.jobs["good"].alerts.is_empty());
     }
 }

@@ -6,13 +6,15 @@
 //! its records to the [`central_log`] (rotated between whole lines), turns
 //! a failed run into a `job.failed` alert and the next good run into its
 //! resolution, remembers every job's last run in the state directory
-//! ([`history`]), and hands what can page to secops-notify ([`delivery`]).
+//! ([`history`]), hands what can page to secops-notify ([`delivery`]), and
+//! keeps a Prometheus textfile of every job's last run ([`metrics`]).
 
 pub mod central_log;
 pub mod cli;
 pub mod delivery;
 pub mod history;
 pub mod job;
+pub mod metrics;
 pub mod records;
 pub mod runner;
 pub mod schedule;

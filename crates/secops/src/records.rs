@@ -121,15 +121,23 @@ pub fn write_parts(path: &str) -> [&str; 2] {
     ["write", path]
 }
 
-/// The central log (or secops's state) cannot be written: a full or
+/// The `file` of a write alert about the metrics textfile.
+pub const METRICS_FILE: &str = "metrics file";
+
+/// The central log or the metrics file cannot be written: a full or
 /// read-only disk, EIO. The jobs' records still go to notify; this says
-/// that the log misses them.
+/// that the log misses them (or that Prometheus sees old figures).
 pub fn write_failed(what: &str, path: &str, error: &str) -> Record {
+    let still = if what == METRICS_FILE {
+        "the jobs still run and their records still go to the central log and notify"
+    } else {
+        "records still go to notify"
+    };
     Record::new(
         TOOL,
         "secops.write_failed",
         Severity::High,
-        format!("cannot write the {what} {path}: {error}; records still go to notify"),
+        format!("cannot write the {what} {path}: {error}; {still}"),
     )
     .firing(&write_parts(path))
     .with("file", what)

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use secops_common::record::rfc3339;
-use secops_common::{Context, Error, Exit, LastRun, Record, Severity};
+use secops_common::{Alerting, Context, Error, Exit, LastRun, Record, Severity, Stage};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::central_log::{CentralLog, read_rotated, rotated_name};
 use crate::delivery::{Deliveries, NOTIFY_JOB};
 use crate::history::{History, JobHistory, ms, time_of};
 use crate::job::{self, Event, Outcome};
+use crate::metrics;
 use crate::records;
 use crate::schedule::{next_due, stale_at};
 use crate::settings::{Job, NotifyPlan, Settings, What};
@@ -65,6 +66,11 @@ pub struct Runner {
     log_failed: bool,
     /// The central log's path, as text, and its write alert's id.
     log_alert: Option<(PathBuf, String, String)>,
+    /// When the metrics file was last written.
+    metrics_written: Option<Instant>,
+    /// Whether the last write of the metrics file failed (said on stderr
+    /// once per streak of failures).
+    metrics_failed: bool,
 }
 
 impl Runner {
@@ -96,6 +102,8 @@ impl Runner {
             rejected: 0,
             log_failed: false,
             log_alert: None,
+            metrics_written: None,
+            metrics_failed: false,
         };
         runner.prepare_notify()?;
         for job in &runner.settings.jobs {
@@ -133,10 +141,9 @@ impl Runner {
             Mode::Forever => Some(self.forward_signals()?),
             _ => None,
         };
-        match &mode {
-            Mode::Job(name) => {
-                let job = self
-                    .settings
+        let job = match &mode {
+            Mode::Job(name) => Some(
+                self.settings
                     .jobs
                     .iter()
                     .find(|j| &j.name == name)
@@ -146,14 +153,18 @@ impl Runner {
                             "{}: no job named `{name}`",
                             self.settings_path.display()
                         ))
-                    })?;
-                self.launch(&job)?;
-            }
-            Mode::Once => {
-                self.check_stale()?;
-                self.start_due()?;
-            }
-            Mode::Forever => {}
+                    })?,
+            ),
+            _ => None,
+        };
+        // At start: what the history says, and that the scheduler lives.
+        self.write_metrics();
+        if let Some(job) = &job {
+            self.launch(job)?;
+        }
+        if matches!(mode, Mode::Once) {
+            self.check_stale()?;
+            self.start_due()?;
         }
         let mut stop_deadline: Option<Instant> = None;
         loop {
@@ -168,6 +179,12 @@ impl Runner {
                 (Mode::Forever, None) => {
                     self.check_stale()?;
                     self.start_due()?;
+                    if self
+                        .metrics_written
+                        .is_none_or(|at| at.elapsed() >= metrics::HEARTBEAT)
+                    {
+                        self.write_metrics();
+                    }
                     self.sleep_time()
                 }
                 _ => MAX_SLEEP,
@@ -467,9 +484,17 @@ impl Runner {
         let failure = outcome.failure();
         let mut records = run.records;
         self.worst = self.worst.max(records.iter().map(|r| r.severity).max());
+        let mut alerts = std::collections::BTreeMap::new();
+        for rec in &records {
+            if matches!(rec.alerting(), Alerting::Alert(Stage::Firing, _)) {
+                *alerts.entry(rec.severity.as_str().to_string()).or_default() += 1;
+            }
+        }
         let memory: &mut JobHistory = self.history.job(name);
         memory.last_start_ms = Some(ms(outcome.started));
         memory.last_duration_ms = Some(outcome.duration.as_millis() as u64);
+        memory.last_end_ms = Some(ms(outcome.started + outcome.duration));
+        memory.alerts = alerts;
         memory.last_exit = outcome.exit;
         memory.last_outcome = Some(outcome.describe());
         memory.findings = run
@@ -495,6 +520,7 @@ impl Runner {
             }
             None => {
                 memory.failures_in_row = 0;
+                memory.last_success_ms = memory.last_end_ms;
                 memory.stale = false;
             }
         }
@@ -512,7 +538,56 @@ impl Runner {
         // state must not hold back the alert that says so.
         self.deliver(&records);
         self.save_state();
+        self.write_metrics();
         Ok(())
+    }
+
+    /// Rewrites the metrics file (`metrics.path`) from the history. A file
+    /// that cannot be written stops nothing: as for the central log, the
+    /// first failure fires `secops.write_failed` (`file` "metrics file"),
+    /// once, into the central log and through notify, and is said on
+    /// stderr once per streak of failures; the first write that works
+    /// resolves it with `secops.write_recovered`. `run --once` and `job`
+    /// then exit 3.
+    fn write_metrics(&mut self) {
+        let Some(path) = self.settings.metrics.as_ref().map(|m| m.path.clone()) else {
+            return;
+        };
+        let result = metrics::exposition(&self.settings.jobs, &self.history).write(&path);
+        self.metrics_written = Some(Instant::now());
+        let shown = path.display().to_string();
+        let id = secops_common::alert::alert_id(records::TOOL, &records::write_parts(&shown));
+        match result {
+            Ok(()) => {
+                self.metrics_failed = false;
+                if self.alerts.previous(&id).is_some() {
+                    let gone = self
+                        .alerts
+                        .end_pass(|rec| rec.alert_id() == Some(id.as_str()));
+                    if !gone.is_empty() {
+                        let rec = records::write_recovered(records::METRICS_FILE, &shown);
+                        secops_common::info!("{}", rec.message);
+                        self.append_log(rec.to_json().as_bytes());
+                        self.deliver(std::slice::from_ref(&rec));
+                        self.save_state();
+                    }
+                }
+            }
+            Err(err) => {
+                self.failed = true;
+                let rec = records::write_failed(records::METRICS_FILE, &shown, &err.to_string());
+                if !std::mem::replace(&mut self.metrics_failed, true) {
+                    secops_common::diag::error(format_args!("{}", rec.message));
+                }
+                if self.alerts.previous(&id).is_none() {
+                    self.alerts.fire(&rec);
+                    self.alerts.end_pass(|_| false);
+                    self.append_log(rec.to_json().as_bytes());
+                    self.deliver(std::slice::from_ref(&rec));
+                    self.save_state();
+                }
+            }
+        }
     }
 
     /// Writes a record of secops's own and hands it to notify.
@@ -606,12 +681,14 @@ impl Runner {
                     self.settings = old;
                     return self.settings_refused(&path, &err.message);
                 }
+                self.metrics_moved(old.metrics.as_ref());
                 let names: Vec<&str> = self.settings.jobs.iter().map(|j| j.name.as_str()).collect();
                 self.history.retain(&names);
                 for job in self.settings.jobs.clone() {
                     self.history.job(&job.name);
                 }
                 self.save_state();
+                self.write_metrics();
                 secops_common::info!("reloaded {path}: {} job(s)", self.settings.jobs.len());
                 if std::mem::take(&mut self.settings_broken) {
                     self.write_own(&records::settings_reloaded(&path))?;
@@ -620,6 +697,24 @@ impl Runner {
             }
             Err(err) => self.settings_refused(&path, &err.message),
         }
+    }
+
+    /// A reload that moved or dropped the metrics file removes the old one:
+    /// left behind, node_exporter would go on exporting its series (twice,
+    /// beside the new file's) with an ageing last success.
+    fn metrics_moved(&mut self, old: Option<&crate::settings::MetricsSettings>) {
+        let Some(old) = old.filter(|old| self.settings.metrics.as_ref() != Some(*old)) else {
+            return;
+        };
+        match std::fs::remove_file(&old.path) {
+            Ok(()) => secops_common::info!("removed the old metrics file {}", old.path.display()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => secops_common::warn!(
+                "cannot remove the old metrics file {}: {err}",
+                old.path.display()
+            ),
+        }
+        self.metrics_failed = false;
     }
 
     fn settings_refused(&mut self, path: &str, error: &str) -> Result<(), Error> {

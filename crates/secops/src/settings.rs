@@ -28,6 +28,8 @@ pub struct Settings {
     pub grace: Duration,
     /// The `notify:` mapping, kept as written: it is handed to secops-notify.
     pub notify: Option<serde_json::Value>,
+    /// `metrics:`, the Prometheus textfile secops keeps, if any.
+    pub metrics: Option<MetricsSettings>,
     pub jobs: Vec<Job>,
 }
 
@@ -40,6 +42,8 @@ struct SettingsFile {
     grace: Duration,
     #[serde(default)]
     notify: Option<serde_json::Value>,
+    #[serde(default)]
+    metrics: Option<MetricsSettings>,
     #[serde(default)]
     jobs: Vec<Job>,
 }
@@ -57,6 +61,7 @@ impl TryFrom<SettingsFile> for Settings {
             log: file.log,
             grace: file.grace,
             notify: file.notify,
+            metrics: file.metrics,
             jobs: file.jobs,
         })
     }
@@ -88,6 +93,14 @@ impl Default for LogSettings {
             compress: false,
         }
     }
+}
+
+/// `metrics:`, the Prometheus textfile (node_exporter's textfile
+/// collector) secops rewrites at start and after every job run.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub path: PathBuf,
 }
 
 fn default_grace() -> Duration {
@@ -533,6 +546,8 @@ jobs:
   - name: daily-report
     report: { since: 24h, output: /var/lib/secops/reports/daily.html }
     cron: \"0 7 * * *\"
+metrics:
+  path: /var/lib/prometheus/node-exporter/secops.prom
 ";
 
     #[test]
@@ -545,6 +560,12 @@ jobs:
         assert_eq!(settings.jobs[4].kind(), "report");
         let plan = settings.notify_plan().unwrap().unwrap();
         assert_eq!(plan.min_severity, Severity::High);
+        assert_eq!(
+            settings.metrics.unwrap().path,
+            Path::new("/var/lib/prometheus/node-exporter/secops.prom")
+        );
+        let without = EXAMPLE.split("metrics:").next().unwrap();
+        assert!(yaml(without).unwrap().metrics.is_none(), "optional");
     }
 
     #[test]
@@ -556,6 +577,12 @@ jobs:
             ("url_file:", "url_fiel:", "8:", "notify.webhook.url_fiel"),
             ("timeout: 20m", "timeout: 20", "19:", "jobs[2].timeout"),
             ("keep: 10", "keep: -1", "4:", "log.keep"),
+            (
+                "  path: /var/lib/prom",
+                "  pth: /var/lib/prom",
+                "28:",
+                "metrics.pth",
+            ),
         ];
         for (from, to, line, field) in cases {
             let Err(err) = yaml(&EXAMPLE.replacen(from, to, 1)) else {
@@ -567,6 +594,9 @@ jobs:
         assert!(yaml(&both).err().unwrap().contains("not both"));
         let twice = EXAMPLE.replacen("name: disk", "name: ports", 1);
         assert!(yaml(&twice).err().unwrap().contains("names two jobs"));
+        let no_path = EXAMPLE.replacen("  path: /var/lib/prometheus", "  # /var/lib/prometheus", 1);
+        let err = yaml(&format!("{no_path}  {{}}\n")).err().unwrap();
+        assert!(err.contains("metrics") && err.contains("path"), "{err}");
     }
 
     #[test]
