@@ -355,7 +355,7 @@ fn kill_9_tears_no_log_line_record_or_report() {
         assert!(log.lines().all(|l| l.contains(": Disk at ")), "{log}");
         let prom = std::fs::read_to_string(dir.join("disk.prom")).unwrap();
         assert!(
-            prom.contains("disk_alert_last_run_timestamp_seconds"),
+            prom.contains("disk_alert_last_success_timestamp_seconds"),
             "{prom}"
         );
     }
