@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use secops_common::cli::{CommonArgs, StateArgs};
+use secops_common::cli::{CommonArgs, PromArgs, StateArgs};
 
 use crate::detection::windows::{Method, WindowConfig};
 use crate::mining::drain::DrainConfig;
@@ -20,6 +20,7 @@ const EXAMPLES: &str = r"Examples:
   anomalizer --log /var/log/app/app.log --model app-model.json        new templates since then
   anomalizer --log-dir /var/log/app --summary insights.md             findings and a timeline
   anomalizer --log /var/log/auth.log --detector rules,pca             also windows whose template mix is off
+  anomalizer --log-dir /var/log/app --format jsonl --prom-file /var/lib/prometheus/node-exporter/anomalizer.prom
   anomalizer eval --data ../shared/data
 
 Each source (a file or rotated set, a journald unit, a JSON line's logger
@@ -101,6 +102,9 @@ pub struct Args {
     /// still is)
     #[arg(long, conflicts_with = "state_dir", help_heading = "State")]
     pub no_state: bool,
+
+    #[command(flatten)]
+    pub prom: PromArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

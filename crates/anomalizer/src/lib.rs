@@ -21,6 +21,7 @@ pub mod evaluation;
 mod fasthash;
 mod input;
 mod insights;
+mod metrics;
 mod mining;
 mod records;
 mod silences;
@@ -70,6 +71,11 @@ pub fn mine_text(text: &str) -> Result<usize, Error> {
 
 /// Runs anomalizer as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
+    if args.command.is_some() && args.prom.prom_file.is_some() {
+        return Err(Error::bad_input(
+            "--prom-file is written by detection runs (anomalizer [PATH]...), not by parse, learn or eval",
+        ));
+    }
     match &args.command {
         None => commands::detect::run(args),
         Some(Command::Learn { input, model }) => commands::learn::run(input, model),

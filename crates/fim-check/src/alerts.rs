@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use secops_common::cli::StateArgs;
+use secops_common::prom::Findings;
 use secops_common::{Error, LastRun, Output, Record};
 use serde_json::Value;
 
@@ -106,6 +107,21 @@ impl Alerts {
                 resolved_record(rec, reason, &self.baseline)
             })
             .collect()
+    }
+
+    /// The alerts about this baseline held once the pass ended, by kind
+    /// and severity (`--prom-file`'s findings): what this pass fired, and
+    /// what it carried over about paths it could not look at. What a pass
+    /// fired and then resolved (`update` accepting a difference) is over.
+    pub fn findings(&self) -> Findings {
+        let scope = self.scope.as_str();
+        let mut findings = Findings::default();
+        for (_, rec) in self.memory.remembered() {
+            if rec.fields.get("baseline").and_then(Value::as_str) == Some(scope) {
+                findings.observe(rec);
+            }
+        }
+        findings
     }
 
     /// Writes the memory for the next run.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand};
-use secops_common::cli::{CommonArgs, StateArgs};
+use secops_common::cli::{CommonArgs, PromArgs, StateArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -19,6 +19,7 @@ Examples:
   fim-check watch                                verify, then report changes as they
                                                  happen until SIGINT/SIGTERM
   fim-check verify | secops-notify --min-severity high
+  fim-check verify --prom-file /var/lib/prometheus/node-exporter/fim-check.prom
 
 The baseline lives in the state directory (fim.baseline), sealed with an
 HMAC-SHA256 whose key is fim.key there (created 0600 by the first init).
@@ -53,6 +54,10 @@ pub struct Args {
     // run reported as firing.
     #[command(flatten)]
     pub state: StateArgs,
+
+    // Metrics after init, verify, update and each check of watch.
+    #[command(flatten)]
+    pub prom: PromArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

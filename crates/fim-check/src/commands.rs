@@ -15,6 +15,7 @@ use crate::cli::{Args, CheckArgs, Command, InitArgs, Intended, WatchArgs};
 use crate::diff::{Unchanged, aide_bits, compare, unknown};
 use crate::entry::Entry;
 use crate::key::Key;
+use crate::metrics::{self, Figures};
 use crate::policy::{Policy, Scope};
 use crate::records::{
     Counts, ERROR_SEVERITY, Reason, TABLE_COLUMNS, entry_record, event_record, header_record,
@@ -28,6 +29,9 @@ pub fn dispatch(args: &Args, aide: &mut u8) -> Result<Exit, Error> {
         Command::Init(init_args) => init(args, init_args, &store),
         Command::Verify(check) => verify(args, check, &store, aide, false),
         Command::Update(check) => verify(args, check, &store, aide, true),
+        Command::Show if args.prom.prom_file.is_some() => Err(Error::bad_input(
+            "--prom-file is written by init, verify, update and watch; show only lists the baseline",
+        )),
         Command::Show => show(args, &store),
         Command::Watch(opts) => watch(args, opts, &store),
     }
@@ -219,9 +223,11 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
     let started = Instant::now();
     let mut writer = store.writer(&key)?;
     let mut counts = Counts::default();
+    let mut recorded = 0u64;
     let mut sink = |entry: &Entry, _clean: bool| {
         writer.push(entry);
         counts.add(entry);
+        recorded += 1;
         false
     };
     let found = scan(ScanOptions {
@@ -251,7 +257,12 @@ fn init(args: &Args, init: &InitArgs, store: &Store) -> Result<Exit, Error> {
     alerts.save()?;
     // The summary is information; only problems weigh on the status.
     let worst = (!found.problems.is_empty()).then_some(ERROR_SEVERITY);
-    Ok(conclude(&found, worst, args))
+    metrics::after_run(
+        &args.prom,
+        conclude(&found, worst, args),
+        &alerts.findings(),
+        Figures::of_summary(recorded, &summary),
+    )
 }
 
 fn verify(
@@ -295,6 +306,7 @@ fn verify(
         return Err(alerts.refuse(&mut out, err));
     }
     let events = compare(&scope, &old, &found);
+    let checked = (found.entries.len() + unchanged.dropped()) as u64;
     *aide = aide_bits(&events);
     let differences: Vec<Record> = events.iter().map(event_record).collect();
     for rec in &differences {
@@ -302,8 +314,7 @@ fn verify(
     }
     write_problems(&mut out, &found, &mut alerts)?;
     secops_common::info!(
-        "checked {} entries in {:.2?}: {} differences, {} problems",
-        found.entries.len() + unchanged.dropped(),
+        "checked {checked} entries in {:.2?}: {} differences, {} problems",
         started.elapsed(),
         events.len(),
         found.problems.len()
@@ -348,6 +359,10 @@ fn verify(
     for rec in alerts.end_pass(looked, |path| accepted.contains(path)) {
         out.write(&rec)?;
     }
+    let figures = match &summary {
+        Some(summary) => Figures::of_summary(checked, summary),
+        None => Figures::new(checked, &base.header.created),
+    };
     if let Some(summary) = summary {
         out.write(&summary)?;
         if found
@@ -362,11 +377,14 @@ fn verify(
     }
     let written = out.finish()?;
     alerts.save()?;
-    if accept {
-        // The differences were accepted: only a failure to read is left.
-        return Ok(conclude(&found, None, args));
-    }
-    Ok(conclude(&found, written.worst, args))
+    // update accepted the differences: only a failure to read is left.
+    let worst = if accept { None } else { written.worst };
+    metrics::after_run(
+        &args.prom,
+        conclude(&found, worst, args),
+        &alerts.findings(),
+        figures,
+    )
 }
 
 fn show(args: &Args, store: &Store) -> Result<Exit, Error> {
@@ -397,16 +415,20 @@ fn watch(args: &Args, opts: &WatchArgs, store: &Store) -> Result<Exit, Error> {
         &crate::watch::WatchOptions {
             trust_metadata: opts.trust_metadata,
             settle: opts.settle,
+            prom: args.prom.clone(),
         },
         &mut out,
         &mut alerts,
     )?;
     let written = out.finish()?;
-    Ok(Exit::of_run(
-        watched.failed,
-        written.worst,
-        args.common.fail_on,
-    ))
+    let exit = Exit::of_run(watched.failed, written.worst, args.common.fail_on);
+    // A watch that failed says so by its own error; a metrics write that
+    // failed was warned about as it happened.
+    let prom = watched.prom.conclude();
+    if exit != Exit::Failed {
+        prom?;
+    }
+    Ok(exit)
 }
 
 /// Writes the scan's problems, each a firing `fim.error`.

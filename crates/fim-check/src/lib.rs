@@ -15,6 +15,7 @@ mod diff;
 mod entry;
 mod hashing;
 mod key;
+mod metrics;
 mod names;
 pub mod policy;
 mod progress;

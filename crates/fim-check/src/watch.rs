@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use secops_common::cli::PromArgs;
 use secops_common::signals::Stop;
 use secops_common::{Context, Error, Output};
 
@@ -31,6 +32,7 @@ use crate::alerts::Alerts;
 use crate::baseline::Baseline;
 use crate::diff::{Unchanged, compare, unknown};
 use crate::entry::{Entry, Kind};
+use crate::metrics::{Figures, PromPasses};
 use crate::policy::Scope;
 use crate::records::{event_record, problem_record};
 use crate::scan::{ProblemKind, ScanOptions, Target, scan};
@@ -61,12 +63,16 @@ pub struct WatchOptions {
     pub trust_metadata: bool,
     /// Quiet time after the last event before dirty paths are checked.
     pub settle: Duration,
+    /// Rewritten after every check that completed.
+    pub prom: PromArgs,
 }
 
 /// What the watch saw, for the exit status.
 pub struct Watched {
     /// Something could not be read.
     pub failed: bool,
+    /// The `--prom-file` writes that failed.
+    pub prom: PromPasses,
 }
 
 /// Watches until SIGINT or SIGTERM, writing records to `out` as they come.
@@ -91,7 +97,9 @@ pub fn watch(
         full: RefCell::new(Vec::new()),
         said: BTreeMap::new(),
         failed: false,
+        checked: 0,
     };
+    let mut prom = PromPasses::default();
     watcher.watch_root_parents();
     let roots: Vec<Target> = scope
         .roots()
@@ -101,7 +109,7 @@ pub fn watch(
             deep: true,
         })
         .collect();
-    watcher.check(
+    let completed = watcher.check(
         &roots,
         Pass::First {
             trusted: opts.trust_metadata,
@@ -117,6 +125,13 @@ pub fn watch(
             crate::names::shown(&full[0]),
             sysctl(MAX_WATCHES)
         )));
+    }
+    // The metrics say what holds after each check that completed (one
+    // that could not read something, or keep its alerts, is a failed run
+    // for verify too).
+    let figures = |watcher: &Watcher<'_>| Figures::new(watcher.checked, &baseline.header.created);
+    if completed {
+        prom.write(&opts.prom, &alerts.findings(), figures(&watcher));
     }
     secops_common::info!(
         "watching with {} inotify watches: {}",
@@ -175,7 +190,9 @@ pub fn watch(
         } else {
             (outermost(std::mem::take(&mut dirty)), Pass::Changed)
         };
-        watcher.check(&targets, pass, out, alerts)?;
+        if watcher.check(&targets, pass, out, alerts)? {
+            prom.write(&opts.prom, &alerts.findings(), figures(&watcher));
+        }
         let full = watcher.full.take();
         if !full.is_empty() {
             secops_common::warn!(
@@ -189,6 +206,7 @@ pub fn watch(
     secops_common::info!("stopped by a signal");
     Ok(Watched {
         failed: watcher.failed,
+        prom,
     })
 }
 
@@ -216,6 +234,8 @@ struct Watcher<'a> {
     /// a path is reported again only when that changes.
     said: BTreeMap<Vec<u8>, String>,
     failed: bool,
+    /// Entries the last check of every tree compared.
+    checked: u64,
 }
 
 impl Watcher<'_> {
@@ -348,14 +368,15 @@ impl Watcher<'_> {
     /// Scans `targets` again, compares them with their part of the
     /// baseline and writes what is new to say. `trusted` reuses baseline
     /// hashes as `--trust-metadata` does; `progress` draws the bar (the
-    /// first check, of everything).
+    /// first check, of everything). False when something could not be
+    /// read or the alerts not kept: the check did not complete.
     fn check(
         &mut self,
         targets: &[Target],
         pass: Pass,
         out: &mut Output,
         alerts: &mut Alerts,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let whole = pass != Pass::Changed;
         // A check of every tree holds only what differs, as verify does.
         let mut unchanged = Unchanged::new(self.scope, self.baseline);
@@ -375,6 +396,7 @@ impl Watcher<'_> {
         let mut covered: Vec<(&[u8], bool)> = Vec::new();
         let mut old: Vec<Entry> = Vec::new();
         if whole {
+            self.checked = (found.entries.len() + unchanged.dropped()) as u64;
             old = unchanged.rest();
             covered.extend(targets.iter().map(|t| (t.path.as_slice(), true)));
         }
@@ -425,8 +447,9 @@ impl Watcher<'_> {
             // Held, whether said again or not.
             alerts.fire(&rec);
         }
+        let mut completed = true;
         for problem in &found.problems {
-            self.failed |= problem.kind != ProblemKind::ChangedDuringScan;
+            completed &= problem.kind == ProblemKind::ChangedDuringScan;
             let rec = problem_record(problem);
             out.write(&rec)?;
             alerts.fire(&rec);
@@ -445,9 +468,11 @@ impl Watcher<'_> {
         }
         if let Err(err) = alerts.save() {
             secops_common::warn!("{err}");
-            self.failed = true;
+            completed = false;
         }
-        out.flush()
+        self.failed |= !completed;
+        out.flush()?;
+        Ok(completed)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs};
+use secops_common::cli::{CommonArgs, PromArgs, RepeatArgs, StateArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -13,6 +13,7 @@ Examples:
   traffic-cop -w ports.json --interval 5s --format jsonl >> ports.jsonl   watch for changes
   traffic-cop --all --profile --format json
   traffic-cop -w ports.json --format jsonl | secops-notify ...   cron: alerts fire, then resolve
+  traffic-cop -w ports.json --prom-file /var/lib/prometheus/node-exporter/traffic-cop.prom
 
 Statuses: approved, unapproved (port listed, but another process, exe, user or
 scope), unverified (process not visible to check, or only a name-only entry
@@ -51,6 +52,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub repeat: RepeatArgs,
+
+    #[command(flatten)]
+    pub prom: PromArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

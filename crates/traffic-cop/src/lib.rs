@@ -6,6 +6,7 @@
 mod cgroup;
 pub mod cli;
 mod listeners;
+mod metrics;
 mod monitor;
 mod owners;
 mod process;
@@ -16,11 +17,13 @@ mod sockets;
 mod users;
 pub mod whitelist;
 
+use secops_common::prom::Findings;
 use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, Format, LastRun, Output, OutputSpec};
 
 pub use crate::cli::Args;
 use crate::listeners::Listeners;
+use crate::metrics::{Figures, PromPasses};
 use crate::monitor::Monitor;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
@@ -58,10 +61,17 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 "{err}; what ends before the next run may go unreported"
             ));
             failed = true;
+            return false;
         }
+        true
     };
+    // --prom-file: a loop rewrites it after each pass that completed; a
+    // single run once its records are out (below).
+    let mut prom_passes = PromPasses::default();
+    let mut last_pass = (Findings::default(), Figures::default());
     Repeat::new(&args.repeat)?.run(|pass| {
         let scan = scanner.scan()?;
+        let figures = Figures::of(&scan);
         if pass == 0 {
             let unowned = scan.ports.iter().filter(|p| p.owner.is_none()).count();
             if unowned > 0 && scan.hidden_processes > 0 {
@@ -78,16 +88,31 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         };
         monitor.pass(scan.ports, ended, |rec| out.write(&rec))?;
         out.flush()?;
-        if spec.path.is_none() {
-            save(&listeners);
+        let saved = spec.path.is_some() || save(&listeners);
+        let findings = out.take_findings();
+        if interval && saved {
+            prom_passes.write(&args.prom, &findings, &figures);
         }
+        last_pass = (findings, figures);
         Ok(())
     })?;
     let written = out.finish()?;
     if spec.path.is_some() {
         save(&listeners);
     }
-    Ok(Exit::of_run(failed, written.worst, args.common.fail_on))
+    let exit = Exit::of_run(failed, written.worst, args.common.fail_on);
+    if interval {
+        // A run that failed says so by its own error; the metrics' was
+        // warned about.
+        let prom = prom_passes.conclude();
+        if exit != Exit::Failed {
+            prom?;
+        }
+    } else if exit != Exit::Failed {
+        let (findings, figures) = last_pass;
+        args.prom.write(TOOL, &findings, figures.exposition())?;
+    }
+    Ok(exit)
 }
 
 /// The memory of the last run, in the state directory; `None` with

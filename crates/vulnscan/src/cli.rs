@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use secops_common::cli::{CommonArgs, RepeatArgs, StateArgs, parse_duration};
+use secops_common::cli::{CommonArgs, PromArgs, RepeatArgs, StateArgs, parse_duration};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -16,6 +16,7 @@ Examples:
   vulnscan --engine builtin --interval 5m 127.0.0.1  rescan; after the first pass only what is new
   vulnscan --servers servers.json --group web --top-ports 100
   vulnscan --from-xml scan.xml --rules my-rules.yaml judge an nmap run done by hand
+  vulnscan --top-ports 100 --prom-file /var/lib/prometheus/node-exporter/vulnscan.prom 10.0.0.0/28
 
 Scan only hosts you are authorised to scan. Exit status: 0 nothing at or
 above --fail-on, 1 something was, 2 bad target or usage, 3 the scan failed
@@ -134,6 +135,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub repeat: RepeatArgs,
+
+    #[command(flatten)]
+    pub prom: PromArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -7,6 +7,7 @@ mod builtin;
 mod changes;
 pub mod cli;
 mod matchers;
+mod metrics;
 mod nmap;
 pub mod nmap_xml;
 mod ports;
@@ -18,6 +19,7 @@ mod target;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use secops_common::prom::Findings;
 use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, LastRun, Output, Record, info, warn};
 use secops_inventory::{Inventory, Selection, select};
@@ -25,6 +27,7 @@ use secops_inventory::{Inventory, Selection, select};
 use crate::changes::{Scans, Snapshot};
 pub use crate::cli::Args;
 use crate::cli::EngineChoice;
+use crate::metrics::{Figures, PromPasses};
 use crate::ports::PortList;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
@@ -60,8 +63,15 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 "{err}; the next scan of these targets may report changes again"
             ));
             failed = true;
+            return false;
         }
+        true
     };
+    // --prom-file: a loop rewrites it after each pass that completed; a
+    // single run once its records are out (below).
+    let interval = args.repeat.interval.is_some();
+    let mut prom_passes = PromPasses::default();
+    let mut last_pass = (Findings::default(), Figures::default());
     Repeat::new(&args.repeat)?.run(|pass| {
         let scanned = match &args.from_xml {
             Some(path) => from_xml(path)?,
@@ -94,6 +104,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             out.write(rec)?;
         }
         out.flush()?;
+        let findings = out.take_findings();
         if !scanned.complete {
             return Err(Error::failed(match &args.from_xml {
                 Some(path) => format!(
@@ -104,19 +115,34 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                     .to_string(),
             }));
         }
-        if spec.path.is_none() {
-            save(&scans);
-        }
-        if args.repeat.interval.is_some() {
+        let saved = spec.path.is_some() || save(&scans);
+        let figures = Figures::of(&scanned.hosts);
+        if interval {
             seen = Some(keys);
+            if saved {
+                prom_passes.write(&args.prom, &findings, figures);
+            }
         }
+        last_pass = (findings, figures);
         Ok(())
     })?;
     let written = out.finish()?;
     if spec.path.is_some() {
         save(&scans);
     }
-    Ok(Exit::of_run(failed, written.worst, args.common.fail_on))
+    let exit = Exit::of_run(failed, written.worst, args.common.fail_on);
+    if interval {
+        // A run that failed says so by its own error; the metrics' was
+        // warned about.
+        let prom = prom_passes.conclude();
+        if exit != Exit::Failed {
+            prom?;
+        }
+    } else if exit != Exit::Failed {
+        let (findings, figures) = last_pass;
+        args.prom.write(TOOL, &findings, figures.exposition())?;
+    }
+    Ok(exit)
 }
 
 /// The memory of the last scan of `selection`: its file in the state

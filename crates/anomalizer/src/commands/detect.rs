@@ -142,6 +142,9 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         ));
         failed = true;
     }
+    if !failed {
+        crate::metrics::write(&args.prom, &findings, mined.stats.lines, templates.len())?;
+    }
     Ok(Exit::of_run(failed, worst, common.fail_on))
 }
 
