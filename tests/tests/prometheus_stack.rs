@@ -185,6 +185,44 @@ fn a_stopped_tool_and_an_old_backup_page() {
     stack.assert_no_dropped_series();
 }
 
+/// Why no tool writes `node_*` families by default: beside node_exporter's
+/// own filesystem collector, `--prom-node`'s series are dropped, the scrape
+/// still succeeds, and only node_exporter's log says so. This is also what
+/// makes [`Stack::assert_no_dropped_series`] able to fail.
+#[test]
+fn node_families_beside_node_exporters_collectors_are_dropped_silently() {
+    let stack = Stack::start();
+    let out = tool("disk-alert")
+        .args([
+            "--mount",
+            "/",
+            "--no-log",
+            "--no-state",
+            "--format",
+            "jsonl",
+        ])
+        .args(["--prom-node", "--prom-file"])
+        .arg(stack.textfiles().join("disk-alert.prom"))
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    let scraped = wait_until(STEP, || {
+        !stack
+            .query("disk_alert_last_success_timestamp_seconds")
+            .is_empty()
+    });
+    assert!(scraped, "Prometheus never scraped disk-alert.prom");
+    assert!(
+        stack.query("node_textfile_scrape_error == 1").is_empty(),
+        "the scrape itself reports no error"
+    );
+    assert!(
+        wait_until(STEP, || stack.node.log().contains("collected before")),
+        "node_exporter logged no dropped series: {}",
+        stack.node.log()
+    );
+}
+
 /// node_exporter, Prometheus and Alertmanager on loopback with the repo's
 /// configurations, and the webhook they page.
 struct Stack {
@@ -253,6 +291,9 @@ impl Stack {
             "127.0.0.1",
             port,
         );
+        // Listening is not ready: queries get 503 while the TSDB opens.
+        let ready = wait_until(STEP, || http_get(prom.port, "/-/ready").contains("Ready"));
+        assert!(ready, "Prometheus never became ready: {}", prom.log());
         Stack {
             node,
             prometheus: prom,
