@@ -16,7 +16,7 @@
 
 use secops_common::cli::PromArgs;
 use secops_common::prom::{Exposition, Findings};
-use secops_common::{Error, Exit, Record, warn};
+use secops_common::{Error, Exit, Record};
 
 use crate::records::TOOL;
 
@@ -47,7 +47,7 @@ impl Figures {
         Figures::new(checked, created)
     }
 
-    fn exposition(&self) -> Exposition {
+    pub fn exposition(&self) -> Exposition {
         let mut metrics = Exposition::default();
         metrics
             .gauge(
@@ -88,48 +88,6 @@ pub fn after_run(
         prom.write(TOOL, findings, figures.exposition())?;
     }
     Ok(exit)
-}
-
-/// `--prom-file` under `watch`, rewritten after every check: a watch must
-/// not stop because the metrics directory was briefly full or missing, so
-/// a failed write is a warning (once per run of failures) and the watch
-/// ends with the last such error's exit status.
-#[derive(Default)]
-pub struct PromPasses {
-    missed: u64,
-    failing: bool,
-    last: Option<Error>,
-}
-
-impl PromPasses {
-    pub fn write(&mut self, prom: &PromArgs, findings: &Findings, figures: Figures) {
-        match prom.write(TOOL, findings, figures.exposition()) {
-            Ok(()) => self.failing = false,
-            Err(err) => {
-                if !self.failing {
-                    warn!("{err}; the watch goes on");
-                }
-                self.failing = true;
-                self.missed += 1;
-                self.last = Some(err);
-            }
-        }
-    }
-
-    pub fn conclude(self) -> Result<(), Error> {
-        match self.last {
-            Some(err) => Err(Error {
-                message: format!(
-                    "{} ({} check{} not written)",
-                    err.message,
-                    self.missed,
-                    if self.missed == 1 { "" } else { "s" }
-                ),
-                ..err
-            }),
-            None => Ok(()),
-        }
-    }
 }
 
 #[cfg(test)]

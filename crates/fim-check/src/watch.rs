@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use secops_common::cli::PromArgs;
+use secops_common::prom::Passes;
 use secops_common::signals::Stop;
 use secops_common::{Context, Error, Output};
 
@@ -32,9 +33,9 @@ use crate::alerts::Alerts;
 use crate::baseline::Baseline;
 use crate::diff::{Unchanged, compare, unknown};
 use crate::entry::{Entry, Kind};
-use crate::metrics::{Figures, PromPasses};
+use crate::metrics::Figures;
 use crate::policy::Scope;
-use crate::records::{event_record, problem_record};
+use crate::records::{TOOL, event_record, problem_record};
 use crate::scan::{ProblemKind, ScanOptions, Target, scan};
 
 /// The longest a continuous burst of events delays its records.
@@ -72,7 +73,7 @@ pub struct Watched {
     /// Something could not be read.
     pub failed: bool,
     /// The `--prom-file` writes that failed.
-    pub prom: PromPasses,
+    pub prom: Passes,
 }
 
 /// Watches until SIGINT or SIGTERM, writing records to `out` as they come.
@@ -99,7 +100,7 @@ pub fn watch(
         failed: false,
         checked: 0,
     };
-    let mut prom = PromPasses::default();
+    let mut prom = Passes::default();
     watcher.watch_root_parents();
     let roots: Vec<Target> = scope
         .roots()
@@ -131,7 +132,10 @@ pub fn watch(
     // for verify too).
     let figures = |watcher: &Watcher<'_>| Figures::new(watcher.checked, &baseline.header.created);
     if completed {
-        prom.write(&opts.prom, &alerts.findings(), figures(&watcher));
+        prom.note(
+            opts.prom
+                .write(TOOL, &alerts.findings(), figures(&watcher).exposition()),
+        );
     }
     secops_common::info!(
         "watching with {} inotify watches: {}",
@@ -191,7 +195,10 @@ pub fn watch(
             (outermost(std::mem::take(&mut dirty)), Pass::Changed)
         };
         if watcher.check(&targets, pass, out, alerts)? {
-            prom.write(&opts.prom, &alerts.findings(), figures(&watcher));
+            prom.note(
+                opts.prom
+                    .write(TOOL, &alerts.findings(), figures(&watcher).exposition()),
+            );
         }
         let full = watcher.full.take();
         if !full.is_empty() {

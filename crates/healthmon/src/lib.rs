@@ -26,6 +26,7 @@ mod thresholds;
 use std::path::Path;
 use std::time::Duration;
 
+use secops_common::prom::Passes;
 use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, Output};
 
@@ -77,7 +78,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     let all_mounts = settings.mounts.is_empty();
     let mut monitor = Monitor::new(settings.rules);
     let ticks_per_sec = procfs::ticks_per_second() as f64;
-    let mut prom_failures = PromFailures::default();
+    let mut prom_passes = Passes::default();
     let mut changes = Vec::new();
     std::thread::sleep(args.repeat.interval.map_or(BASELINE, |i| i.min(BASELINE)));
     repeat.run(|pass| {
@@ -113,7 +114,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         if let Some(path) = &args.prom.prom_file {
             let metrics =
                 metrics::exposition(&sample, &monitor, &findings, args.prom_node, ticks_per_sec);
-            prom_failures.note(path, metrics.write(path));
+            prom_passes.note(metrics.write_textfile(path));
         }
         out.flush()?;
         // Once the records are out, so a run whose output failed reports
@@ -123,7 +124,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     })?;
     let written = out.finish()?;
     alerts.save(true);
-    prom_failures.conclude()?;
+    prom_passes.conclude()?;
     alerts.conclude()?;
     Ok(Exit::for_findings(written.worst, args.common.fail_on))
 }
@@ -207,37 +208,4 @@ fn judge(
         }
     }
     monitor.end_sample(changes);
-}
-
-/// `--prom-file` failures: a long-running monitor must not stop because
-/// the metrics directory was briefly full, so each failure is a warning
-/// and the run ends with exit status 3 if any happened.
-#[derive(Default)]
-struct PromFailures {
-    count: u64,
-    last: Option<String>,
-}
-
-impl PromFailures {
-    fn note(&mut self, path: &Path, result: std::io::Result<()>) {
-        if let Err(err) = result {
-            let message = format!("cannot write {}: {err}", path.display());
-            if self.last.as_deref() != Some(message.as_str()) {
-                secops_common::warn!("{message}");
-            }
-            self.count += 1;
-            self.last = Some(message);
-        }
-    }
-
-    fn conclude(self) -> Result<(), Error> {
-        match self.last {
-            Some(last) => Err(Error::failed(format!(
-                "{last} ({} sample{} not written)",
-                self.count,
-                if self.count == 1 { "" } else { "s" }
-            ))),
-            None => Ok(()),
-        }
-    }
 }

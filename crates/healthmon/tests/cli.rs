@@ -368,7 +368,9 @@ fn cpu0_user_seconds() -> f64 {
 }
 
 #[test]
-fn an_unwritable_prom_file_is_exit_3_with_records_still_written() {
+/// A --prom-file in a directory that does not exist is a usage error, exit
+/// 2 as for -o in every tool (Error::cannot_write); the sample is still out.
+fn a_prom_file_in_a_missing_directory_is_exit_2_with_records_still_written() {
     let out = run(healthmon().args([
         "--once",
         "--format",
@@ -378,7 +380,7 @@ fn an_unwritable_prom_file_is_exit_3_with_records_still_written() {
         "--prom-file",
         "/nonexistent-dir/h.prom",
     ]));
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("/nonexistent-dir/h.prom"),
         "{}",

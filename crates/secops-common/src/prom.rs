@@ -166,6 +166,51 @@ impl Exposition {
     }
 }
 
+/// `--prom-file` rewritten on every pass of a loop (`--interval`, a
+/// watch): a long-running tool must not stop because the metrics directory
+/// was briefly full, so a failed write is one warning per streak of
+/// failures, and the run ends with the last failure's exit status, saying
+/// how many passes were not written.
+#[derive(Debug, Default)]
+pub struct Passes {
+    missed: u64,
+    failing: bool,
+    last: Option<Error>,
+}
+
+impl Passes {
+    /// Notes how one pass's write went.
+    pub fn note(&mut self, result: Result<(), Error>) {
+        match result {
+            Ok(()) => self.failing = false,
+            Err(err) => {
+                if !self.failing {
+                    crate::warn!("{err}; the loop goes on");
+                }
+                self.failing = true;
+                self.missed += 1;
+                self.last = Some(err);
+            }
+        }
+    }
+
+    /// The run's verdict on its metrics: the last failure, if any.
+    pub fn conclude(self) -> Result<(), Error> {
+        match self.last {
+            Some(err) => Err(Error {
+                message: format!(
+                    "{} ({} pass{} not written)",
+                    err.message,
+                    self.missed,
+                    if self.missed == 1 { "" } else { "es" }
+                ),
+                ..err
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 fn escape_label(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -248,6 +293,22 @@ mod tests {
             .as_secs_f64();
         assert!((now - stamp).abs() < 60.0, "{stamp} is not now ({now})");
         assert_eq!(lines.len(), 7, "{text}");
+    }
+
+    #[test]
+    fn passes_end_with_the_last_failure_and_how_many_were_missed() {
+        let mut passes = Passes::default();
+        passes.note(Ok(()));
+        passes.note(Err(Error::failed("cannot write m.prom: full")));
+        passes.note(Ok(()));
+        passes.note(Err(Error::bad_input("cannot write m.prom: gone")));
+        let err = passes.conclude().unwrap_err();
+        assert_eq!(
+            err.message,
+            "cannot write m.prom: gone (2 passes not written)"
+        );
+        assert_eq!(err.exit, crate::Exit::BadInput);
+        assert!(Passes::default().conclude().is_ok());
     }
 
     #[test]

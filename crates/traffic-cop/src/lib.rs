@@ -17,13 +17,13 @@ mod sockets;
 mod users;
 pub mod whitelist;
 
-use secops_common::prom::Findings;
+use secops_common::prom::{Findings, Passes};
 use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, Format, LastRun, Output, OutputSpec};
 
 pub use crate::cli::Args;
 use crate::listeners::Listeners;
-use crate::metrics::{Figures, PromPasses};
+use crate::metrics::Figures;
 use crate::monitor::Monitor;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     };
     // --prom-file: a loop rewrites it after each pass that completed; a
     // single run once its records are out (below).
-    let mut prom_passes = PromPasses::default();
+    let mut prom_passes = Passes::default();
     let mut last_pass = (Findings::default(), Figures::default());
     Repeat::new(&args.repeat)?.run(|pass| {
         let scan = scanner.scan()?;
@@ -91,7 +91,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         let saved = spec.path.is_some() || save(&listeners);
         let findings = out.take_findings();
         if interval && saved {
-            prom_passes.write(&args.prom, &findings, &figures);
+            prom_passes.note(args.prom.write(TOOL, &findings, figures.exposition()));
         }
         last_pass = (findings, figures);
         Ok(())

@@ -12,11 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use secops_common::cli::PromArgs;
-use secops_common::prom::{Exposition, Findings};
-use secops_common::{Error, warn};
+use secops_common::prom::Exposition;
 
-use crate::records::TOOL;
 use crate::scan::Scan;
 
 /// The figures of one pass, taken before its ports go to the records.
@@ -57,48 +54,5 @@ impl Figures {
             )
             .sample(&[], f64::from(self.unreadable));
         metrics
-    }
-}
-
-/// `--prom-file` in an `--interval` loop, rewritten after every pass: a
-/// long-running watch must not stop because the metrics directory was
-/// briefly full or missing, so a failed write is a warning (once per run
-/// of failures, not every pass) and the run ends with the last such
-/// error's exit status.
-#[derive(Default)]
-pub struct PromPasses {
-    missed: u64,
-    failing: bool,
-    last: Option<Error>,
-}
-
-impl PromPasses {
-    pub fn write(&mut self, prom: &PromArgs, findings: &Findings, figures: &Figures) {
-        match prom.write(TOOL, findings, figures.exposition()) {
-            Ok(()) => self.failing = false,
-            Err(err) => {
-                if !self.failing {
-                    warn!("{err}; the loop goes on");
-                }
-                self.failing = true;
-                self.missed += 1;
-                self.last = Some(err);
-            }
-        }
-    }
-
-    pub fn conclude(self) -> Result<(), Error> {
-        match self.last {
-            Some(err) => Err(Error {
-                message: format!(
-                    "{} ({} pass{} not written)",
-                    err.message,
-                    self.missed,
-                    if self.missed == 1 { "" } else { "es" }
-                ),
-                ..err
-            }),
-            None => Ok(()),
-        }
     }
 }

@@ -19,7 +19,7 @@ mod target;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use secops_common::prom::Findings;
+use secops_common::prom::{Findings, Passes};
 use secops_common::repeat::Repeat;
 use secops_common::{Error, Exit, LastRun, Output, Record, info, warn};
 use secops_inventory::{Inventory, Selection, select};
@@ -27,7 +27,7 @@ use secops_inventory::{Inventory, Selection, select};
 use crate::changes::{Scans, Snapshot};
 pub use crate::cli::Args;
 use crate::cli::EngineChoice;
-use crate::metrics::{Figures, PromPasses};
+use crate::metrics::Figures;
 use crate::ports::PortList;
 use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
@@ -70,7 +70,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     // --prom-file: a loop rewrites it after each pass that completed; a
     // single run once its records are out (below).
     let interval = args.repeat.interval.is_some();
-    let mut prom_passes = PromPasses::default();
+    let mut prom_passes = Passes::default();
     let mut last_pass = (Findings::default(), Figures::default());
     Repeat::new(&args.repeat)?.run(|pass| {
         let scanned = match &args.from_xml {
@@ -120,7 +120,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         if interval {
             seen = Some(keys);
             if saved {
-                prom_passes.write(&args.prom, &findings, figures);
+                prom_passes.note(args.prom.write(TOOL, &findings, figures.exposition()));
             }
         }
         last_pass = (findings, figures);

@@ -8,11 +8,8 @@
 //!   the hosts it found up, the built-in scanner every address it tried).
 //! - `vulnscan_open_ports`: the open ports it found on all of them.
 
-use secops_common::cli::PromArgs;
-use secops_common::prom::{Exposition, Findings};
-use secops_common::{Error, warn};
+use secops_common::prom::Exposition;
 
-use crate::records::TOOL;
 use crate::scan::Host;
 
 /// vulnscan's own figures of one scan.
@@ -45,48 +42,5 @@ impl Figures {
             )
             .sample(&[], self.open_ports as f64);
         metrics
-    }
-}
-
-/// `--prom-file` in an `--interval` loop, rewritten after every pass: a
-/// long-running scan loop must not stop because the metrics directory was
-/// briefly full or missing, so a failed write is a warning (once per run
-/// of failures, not every pass) and the run ends with the last such
-/// error's exit status.
-#[derive(Default)]
-pub struct PromPasses {
-    missed: u64,
-    failing: bool,
-    last: Option<Error>,
-}
-
-impl PromPasses {
-    pub fn write(&mut self, prom: &PromArgs, findings: &Findings, figures: Figures) {
-        match prom.write(TOOL, findings, figures.exposition()) {
-            Ok(()) => self.failing = false,
-            Err(err) => {
-                if !self.failing {
-                    warn!("{err}; the loop goes on");
-                }
-                self.failing = true;
-                self.missed += 1;
-                self.last = Some(err);
-            }
-        }
-    }
-
-    pub fn conclude(self) -> Result<(), Error> {
-        match self.last {
-            Some(err) => Err(Error {
-                message: format!(
-                    "{} ({} pass{} not written)",
-                    err.message,
-                    self.missed,
-                    if self.missed == 1 { "" } else { "es" }
-                ),
-                ..err
-            }),
-            None => Ok(()),
-        }
     }
 }
