@@ -27,3 +27,30 @@ pub fn tools() -> Vec<String> {
     assert!(tools.len() >= 11, "{tools:?}");
     tools
 }
+
+/// A Grafana panel's or variable's PromQL with Grafana's variables replaced
+/// by what Prometheus accepts: the whole fleet for `$instance`.
+pub fn grafana_promql(expr: &str) -> String {
+    expr.replace("$__rate_interval", "5m")
+        .replace("$__interval", "1m")
+        .replace("$__range", "1h")
+        .replace("${instance}", ".*")
+        .replace("$instance", ".*")
+}
+
+/// (panel title, PromQL) of every target of the repository's Grafana
+/// dashboard, variables replaced ([`grafana_promql`]).
+pub fn dashboard_targets() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo("prometheus/grafana/secops.json")).unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut targets = Vec::new();
+    for panel in dash["panels"].as_array().into_iter().flatten() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            targets.push((
+                panel["title"].as_str().unwrap_or_default().to_string(),
+                grafana_promql(target["expr"].as_str().unwrap_or_default()),
+            ));
+        }
+    }
+    targets
+}

@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use secops_pipeline_tests::repo;
+use secops_pipeline_tests::{dashboard_targets, repo};
 use secops_testkit::{
     Daemon, Namespace, free_port, percent_tmpfs, require, tool, tool_path, wait_until,
 };
@@ -182,6 +182,66 @@ fn a_stopped_tool_and_an_old_backup_page() {
 
     stack.wait_page_named("SecopsToolNotReporting", "tool", "healthmon");
     stack.wait_page_named("BackupTooOld", "name", "etc");
+    stack.assert_no_dropped_series();
+}
+
+/// Every expression of the Grafana dashboard, and its `$instance`
+/// variable's selector, returns data from a real Prometheus scraping the
+/// real tools' textfiles (recording rules included). Swap is the one
+/// exception, and only on a host with none, where healthmon writes no
+/// swap series.
+#[test]
+fn every_dashboard_expression_returns_data() {
+    let stack = Stack::start();
+    let prom = stack.textfiles();
+    let once = |name: &str, args: &[&str]| {
+        let out = tool(name)
+            .args(args)
+            .arg("--prom-file")
+            .arg(prom.join(format!("{name}.prom")))
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some_and(|c| c < 2), "{name}: {out:?}");
+    };
+    // A warn level of 1% makes a finding on /, for the findings panel.
+    let disk = ["--mount", "/", "--warn", "1", "--crit", "99"];
+    once(
+        "disk-alert",
+        &[&disk[..], &["--no-log", "--no-state"]].concat(),
+    );
+    once("healthmon", &["--once", "--no-state", "--mount", "/"]);
+    once("traffic-cop", &["--no-state"]);
+    let work = tempfile::tempdir().unwrap();
+    let (source, dest) = (work.path().join("src"), work.path().join("backup"));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(source.join("a.txt"), "data\n").unwrap();
+    let (source, dest) = (source.to_str().unwrap(), dest.to_str().unwrap());
+    once(
+        "backup-rotate",
+        &[
+            "create", "--source", source, "--dest", dest, "--name", "etc",
+        ],
+    );
+
+    let no_swap = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["SwapTotal:", "0", "kB"]);
+    let mut targets = dashboard_targets();
+    assert!(targets.len() >= 9, "{targets:?}");
+    targets.push(("$instance".into(), "node_textfile_scrape_error".into()));
+    for (title, expr) in &targets {
+        if no_swap && expr.contains("swap") {
+            continue;
+        }
+        let answered = wait_until(STEP, || !stack.query(expr).is_empty());
+        assert!(
+            answered,
+            "{title}: {expr} returns nothing; Prometheus has: {:?}",
+            stack.query("{__name__=~\"disk_alert.*|healthmon.*|backup.*|traffic.*|instance:.*\"}")
+        );
+    }
     stack.assert_no_dropped_series();
 }
 

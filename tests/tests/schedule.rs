@@ -232,12 +232,12 @@ fn every_log_a_schedule_appends_to_is_rotated() {
 
 #[test]
 fn prometheus_alert_rules_check_and_pass_their_unit_tests() {
-    let rules = repo("cron/secops-alerts.rules.yml");
+    let rules = repo("prometheus/secops.rules.yml");
     for args in [vec!["check", "rules"], vec!["test", "rules"]] {
         let file = if args[0] == "check" {
             rules.clone()
         } else {
-            repo("cron/secops-alerts.test.yml")
+            repo("prometheus/secops.rules.test.yml")
         };
         let out = Command::new("promtool")
             .args(&args)
