@@ -19,16 +19,15 @@
 //! libfaketime) and a backup three days old must page too.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use secops_pipeline_tests::{dashboard_targets, repo};
 use secops_testkit::{
-    Daemon, Namespace, free_port, percent_tmpfs, require, tool, tool_path, wait_until,
+    Daemon, Namespace, Webhook, free_port, percent_tmpfs, require, tool, tool_path, wait_until,
 };
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
@@ -690,64 +689,6 @@ fn http_get(port: u16, path: &str) -> String {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_string())
         .unwrap_or_default()
-}
-
-/// Alertmanager's webhook receiver: every notification's alerts, in the
-/// order they came.
-struct Webhook {
-    port: u16,
-    alerts: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Webhook {
-    fn start() -> Webhook {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let alerts = Arc::new(Mutex::new(Vec::new()));
-        let got = Arc::clone(&alerts);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Some(body) = read_post(stream) {
-                    let message: Value = serde_json::from_slice(&body).unwrap();
-                    let mut got = got.lock().unwrap();
-                    got.extend(message["alerts"].as_array().cloned().unwrap_or_default());
-                }
-            }
-        });
-        Webhook { port, alerts }
-    }
-
-    fn alerts(&self) -> Vec<Value> {
-        self.alerts.lock().unwrap().clone()
-    }
-}
-
-/// Reads one POST's body and answers 200.
-fn read_post(mut stream: TcpStream) -> Option<Vec<u8>> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    stream
-        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    Some(body)
 }
 
 #[test]

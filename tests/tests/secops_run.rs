@@ -1,14 +1,15 @@
 //! `secops`, the orchestrator, run as an operator runs it: real tools on
 //! short schedules, the central log read back, failures alerting through
-//! the real secops-notify with an exec sink, rotation under a flood,
+//! the real secops-notify to a webhook (or an exec sink), rotation under a flood,
 //! kill -9 and catch-up, and `secops check` naming file:line:field.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use secops_pipeline_tests::{bin_dir, tool};
-use secops_testkit::{PATIENCE, wait_until};
+use secops_testkit::{PATIENCE, Webhook, wait_until};
 use serde_json::Value;
 
 fn secops() -> Command {
@@ -22,7 +23,7 @@ fn bin(name: &str) -> String {
 /// Every record of the central log and its rotated files, oldest first,
 /// failing on a line that is not whole JSON.
 fn central(log: &Path) -> Vec<Value> {
-    let mut files: Vec<PathBuf> = (1..1000)
+    let mut files: Vec<PathBuf> = (1..=1000)
         .map(|n| PathBuf::from(format!("{}.{n}", log.display())))
         .map(|p| match p.exists() {
             true => p,
@@ -214,10 +215,14 @@ fn a_failing_job_alerts_once_and_resolves_when_fixed() {
     std::fs::write(tree.join("a"), "a").unwrap();
     let baseline = tree_dir.path().join("baseline.json");
     let fim_state = tree_dir.path().join("fim");
-    let sink = tree_dir.path().join("sent.jsonl");
+    // secops-notify's webhook sink, as config/settings.yaml has it.
+    let hook = Webhook::start();
+    let url = tree_dir.path().join("webhook.url");
+    std::fs::write(&url, hook.url()).unwrap();
+    std::fs::set_permissions(&url, std::fs::Permissions::from_mode(0o600)).unwrap();
     let notify = format!(
-        "notify:\n  min_severity: high\n  exec: \"cat >> '{}'\"\n",
-        sink.display()
+        "notify:\n  min_severity: high\n  webhook:\n    url_file: {}\n    format: json\n",
+        url.display()
     );
     let jobs = format!(
         "  - name: integrity\n    run: [{}, verify, --baseline, {}, --state-dir, {}]\n    every: 1h\n",
@@ -226,10 +231,18 @@ fn a_failing_job_alerts_once_and_resolves_when_fixed() {
         fim_state.display()
     );
     let s = setup(&jobs, &notify);
+    // Records of `kind_name` the webhook got, in the messages' firing or
+    // resolved lists.
     let sent = |kind_name: &str| {
-        let text = std::fs::read_to_string(&sink).unwrap_or_default();
-        text.lines()
-            .filter(|l| l.contains(&format!("\"kind\":\"{kind_name}\"")))
+        hook.bodies()
+            .iter()
+            .flat_map(|body| {
+                let firing = body["firing"].as_array().cloned().unwrap_or_default();
+                firing
+                    .into_iter()
+                    .chain(body["resolved"].as_array().cloned().unwrap_or_default())
+            })
+            .filter(|record| record["kind"] == kind_name)
             .count()
     };
     // Two failed runs (no baseline): one alert.
@@ -286,27 +299,38 @@ fn compressed_rotation_under_a_flood_loses_and_tears_no_line() {
     flood(true);
 }
 
-fn flood(compress: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let flood = dir.path().join("flood.jsonl");
-    let mut text = String::new();
-    for n in 0..20_000 {
-        text.push_str(&format!(
-            "{{\"ts\":\"2026-12-07T00:00:00Z\",\"host\":\"h\",\"tool\":\"flood\",\"kind\":\"k\",\"severity\":\"info\",\"message\":\"record {n} of the flood\",\"alert\":\"none\",\"n\":{n}}}\n"
-        ));
-    }
-    std::fs::write(&flood, text).unwrap();
+/// A `flood` job whose run writes records `round`-0 to 19,999 (secops-report
+/// passing a file through), with the log rotated every 64 KiB.
+fn flood_setup(dir: &Path, compress: bool) -> Setup {
     let jobs = format!(
         "  - name: flood\n    run: [{}, {}]\n    every: 1h\n",
         bin("secops-report"),
-        flood.display()
+        dir.join("flood.jsonl").display()
     );
     let s = setup(&jobs, "");
     let settings = std::fs::read_to_string(&s.settings).unwrap().replace(
         "max_size: 1MiB\n  keep: 5",
-        &format!("max_size: 64KiB\n  keep: 100\n  compress: {compress}"),
+        &format!("max_size: 64KiB\n  keep: 1000\n  compress: {compress}"),
     );
     std::fs::write(&s.settings, settings).unwrap();
+    flood_round(dir, 0);
+    s
+}
+
+/// The flood file of `round`: records with `round` and `n` 0 to 19,999.
+fn flood_round(dir: &Path, round: u64) {
+    let mut text = String::new();
+    for n in 0..20_000 {
+        text.push_str(&format!(
+            "{{\"ts\":\"2026-12-07T00:00:00Z\",\"host\":\"h\",\"tool\":\"flood\",\"kind\":\"k\",\"severity\":\"info\",\"message\":\"record {n} of the flood\",\"alert\":\"none\",\"round\":{round},\"n\":{n}}}\n"
+        ));
+    }
+    std::fs::write(dir.join("flood.jsonl"), text).unwrap();
+}
+
+fn flood(compress: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = flood_setup(dir.path(), compress);
     let out = s.cmd(&["job", "flood"]).output().unwrap();
     assert!(
         out.status.success(),
@@ -345,6 +369,105 @@ fn flood(compress: bool) {
     assert!(
         dir_names.iter().all(|n| !n.ends_with(".tmp")),
         "{dir_names:?}"
+    );
+}
+
+/// secops killed (-9) while it floods the log through compressed
+/// rotations, three times at different points, each followed by a whole
+/// run: every line whole, each round's records in order with no gap (the
+/// killed rounds end early, the records after the kill died with the
+/// pipe), none twice, and no `.1` left beside its `.1.gz` or temporary
+/// file once a run has finished.
+#[test]
+fn kill_9_during_compressed_rotation_loses_no_written_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = flood_setup(dir.path(), true);
+    let mut round = 0;
+    for rotations in [2, 9, 17] {
+        flood_round(dir.path(), round);
+        // Rotated files shift up: this many more since the last run.
+        let before = std::fs::read_dir(s.log.parent().unwrap()).map_or(0, |d| d.count());
+        let mut child = s
+            .cmd(&["job", "flood"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let rotated = format!("{}.{}.gz", s.log.display(), before + rotations);
+        let reached = wait_until(PATIENCE, || {
+            Path::new(&rotated).exists() || child.try_wait().unwrap().is_some()
+        });
+        signal(&child, "-KILL");
+        child.wait().unwrap();
+        assert!(reached && Path::new(&rotated).exists(), "{rotated}");
+        round += 1;
+        flood_round(dir.path(), round);
+        let out = s.cmd(&["job", "flood"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        round += 1;
+    }
+    let records = central(&s.log);
+    let flood = of_job(&records, "flood");
+    let mut seen = std::collections::BTreeMap::<u64, Vec<u64>>::new();
+    for record in &flood {
+        let (r, n) = (
+            record["round"].as_u64().unwrap(),
+            record["n"].as_u64().unwrap(),
+        );
+        seen.entry(r).or_default().push(n);
+    }
+    assert_eq!(seen.len() as u64, round, "every round wrote records");
+    for (r, numbers) in &seen {
+        let whole = (0..numbers.len() as u64).collect::<Vec<_>>();
+        assert_eq!(numbers, &whole, "round {r}: in order, no gap, none twice");
+        if r % 2 == 1 {
+            assert_eq!(numbers.len(), 20_000, "round {r} ran whole");
+        }
+    }
+    let names: Vec<String> = std::fs::read_dir(s.log.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in &names {
+        assert!(
+            name == "records.jsonl" || name.ends_with(".gz"),
+            "left over: {name} in {names:?}"
+        );
+    }
+}
+
+/// A job that hangs under `secops run` (its timeout far away) is stale
+/// once twice its interval has gone by since it started: one `job.stale`
+/// saying it is still running, and no second run beside it.
+#[test]
+fn a_job_hanging_under_run_is_stale_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hang = script(dir.path(), "hang", "exec sleep 60");
+    let jobs = format!(
+        "  - name: hang\n    run: [{}]\n    every: 1s\n    timeout: 1h\n",
+        hang.display()
+    );
+    let s = setup(&jobs, "");
+    let mut child = s.start();
+    let stale = wait_until(PATIENCE, || !kind(&central(&s.log), "job.stale").is_empty());
+    // A few more turns of the loop: still one.
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&child, "-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(stale, "no job.stale: {:?}", central(&s.log));
+    let records = central(&s.log);
+    let stale = kind(&records, "job.stale");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0]["job"], "hang");
+    assert_eq!(stale[0]["running"], true);
+    assert_eq!(stale[0]["alert"], "firing");
+    assert!(
+        !kind(&records, "job.skipped").is_empty(),
+        "never beside itself"
     );
 }
 
@@ -415,7 +538,6 @@ fn a_slow_job_never_overlaps_and_a_broken_reload_keeps_the_old_settings() {
 /// An executable script in `dir` that exits 0 on `--help` (secops checks
 /// every command that way) and otherwise runs `body`.
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let path = dir.join(name);
     std::fs::write(
         &path,

@@ -35,6 +35,7 @@ mod programs;
 mod run;
 mod sshd;
 mod wait;
+mod webhook;
 
 pub use crate::csv::parse_csv;
 pub use crate::daemon::Daemon;
@@ -47,3 +48,4 @@ pub use crate::programs::{bin_dir, require, tool, tool_path};
 pub use crate::run::{assert_exit, of_kind, only_failure, records, run, run_with_stdin, stderr};
 pub use crate::sshd::{Sshd, SshdBuilder, client_config};
 pub use crate::wait::{PATIENCE, wait_until};
+pub use crate::webhook::Webhook;
