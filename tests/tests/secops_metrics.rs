@@ -7,10 +7,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use secops_pipeline_tests::{bin_dir, tool};
-use secops_testkit::{PATIENCE, require, wait_until};
+use secops_testkit::{
+    PATIENCE, assert_promtool_accepts, assert_promtool_clean, unix_now, wait_until,
+};
 use serde_json::Value;
 
 fn bin(name: &str) -> String {
@@ -133,44 +135,12 @@ fn stop(child: Child) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `promtool check metrics` on `text`: clean.
-fn promtool_clean(text: &str) {
-    use std::io::Write;
-    let mut child = Command::new(require("promtool", "prometheus"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 const BROKEN_FAILURES: &str = "secops_job_failures{job=\"broken\"}";
 
 #[test]
 fn run_keeps_a_textfile_of_every_job_that_promtool_accepts() {
     let s = setup(two_jobs, "prom/secops.prom");
-    let started = now();
+    let started = unix_now();
     let child = s.start();
     // Failures in a row, as each rewrite of the file shows them.
     let mut seen: Vec<f64> = Vec::new();
@@ -200,12 +170,12 @@ fn run_keeps_a_textfile_of_every_job_that_promtool_accepts() {
         alive.windows(2).all(|w| w[1] >= w[0]) && alive.len() >= 2,
         "the scheduler's own timestamp moves on: {alive:?}"
     );
-    promtool_clean(&text);
+    assert_promtool_accepts(text.as_bytes());
 
     // The last file secops wrote (after its last run), against `secops
     // status`, which reads the same history.
     let samples = s.samples();
-    promtool_clean(&std::fs::read_to_string(&s.prom).unwrap());
+    assert_promtool_clean(&s.prom);
     let status: Vec<Value> = {
         let out = s.cmd(&["status", "--format", "jsonl"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout)
@@ -239,7 +209,7 @@ fn run_keeps_a_textfile_of_every_job_that_promtool_accepts() {
             starts.iter().any(|s| rec["last_run"] == s.as_str()),
             "{job}: ended {end} after {duration}: {starts:?} {rec}"
         );
-        assert!(end >= started && end <= now(), "{job}: {end}");
+        assert!(end >= started && end <= unix_now(), "{job}: {end}");
     }
 
     // The good job: succeeded, last success is its last run, one firing
@@ -269,7 +239,7 @@ fn run_keeps_a_textfile_of_every_job_that_promtool_accepts() {
     );
     assert!(samples[BROKEN_FAILURES] >= 3.0);
     let own = samples["secops_last_success_timestamp_seconds"];
-    assert!(own >= started.floor() && own <= now(), "{own}");
+    assert!(own >= started.floor() && own <= unix_now(), "{own}");
     // Written 0644 for node_exporter's user.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&s.prom).unwrap().permissions().mode() & 0o777;
@@ -298,7 +268,7 @@ fn the_file_is_written_at_start_before_any_job_ran() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&s.prom).unwrap();
-    promtool_clean(&text);
+    assert_promtool_accepts(text.as_bytes());
     let samples = parse(&text);
     assert_eq!(
         samples.keys().collect::<Vec<_>>(),
@@ -351,7 +321,7 @@ fn a_metrics_file_that_cannot_be_written_alerts_once_and_stops_nothing() {
         1,
         "said once for the streak: {stderr}"
     );
-    promtool_clean(&std::fs::read_to_string(&s.prom).unwrap());
+    assert_promtool_clean(&s.prom);
     assert_eq!(
         s.samples()["secops_job_failures{job=\"good\"}"],
         0.0,
@@ -387,5 +357,5 @@ fn a_reload_that_moves_the_file_removes_the_old_one() {
     let swapped = wait_until(PATIENCE, || moved.exists() && !s.prom.exists());
     let stderr = stop(child);
     assert!(first && swapped, "{stderr}");
-    promtool_clean(&std::fs::read_to_string(&moved).unwrap());
+    assert_promtool_clean(&moved);
 }

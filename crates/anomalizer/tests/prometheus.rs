@@ -4,73 +4,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use secops_testkit::{Tmpfs, require, run_with_stdin};
-use serde_json::Value;
+use secops_testkit::{Tmpfs, assert_promtool_clean, findings, firing, unix_now, value};
 use support::{anomalizer, bin, records, run, stderr};
-
-/// `promtool check metrics` on the file's text (stdin), failing with what
-/// promtool says.
-fn assert_promtool_clean(path: &Path) {
-    let promtool = require("promtool", "prometheus");
-    let text = fs::read(path).unwrap();
-    let out = run_with_stdin(Command::new(promtool).args(["check", "metrics"]), &text);
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out),
-        String::from_utf8_lossy(&text)
-    );
-}
-
-/// The value of the unlabelled sample `name`.
-fn value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map(|v| v.parse().unwrap())
-}
-
-/// `anomalizer_findings` by (kind, severity).
-fn findings(text: &str) -> BTreeMap<(String, String), f64> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("anomalizer_findings{kind=\""))
-        .map(|rest| {
-            let (kind, rest) = rest.split_once("\",severity=\"").unwrap();
-            let (severity, value) = rest.split_once("\"} ").unwrap();
-            (
-                (kind.to_string(), severity.to_string()),
-                value.parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Firing records by (kind, severity), as `anomalizer_findings` counts.
-fn firing(recs: &[Value]) -> BTreeMap<(String, String), f64> {
-    let mut tally = BTreeMap::new();
-    for r in recs.iter().filter(|r| r["alert"] == "firing") {
-        let key = (
-            r["kind"].as_str().unwrap().to_string(),
-            r["severity"].as_str().unwrap().to_string(),
-        );
-        *tally.entry(key).or_default() += 1.0;
-    }
-    tally
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
 
 /// 300 requests and one line unlike them (a rare template), plus a user
 /// hammered in 60 failed logins (a dominating value).
@@ -102,7 +42,7 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     let dir = tempfile::tempdir().unwrap();
     let log = app_log(dir.path());
     let prom = dir.path().join("anomalizer.prom");
-    let started = now();
+    let started = unix_now();
     let out = run(anomalizer()
         .args(["--format", "jsonl", "--log"])
         .arg(&log)
@@ -114,7 +54,7 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     assert_eq!(mode & 0o777, 0o644, "node_exporter must read it");
     let text = fs::read_to_string(&prom).unwrap();
     let recs = records(&out.stdout);
-    let found = findings(&text);
+    let found = findings(&text, "anomalizer_findings");
     assert_eq!(found, firing(&recs), "{text}");
     for kind in ["log.rare_template", "log.token_frequency"] {
         assert!(found.keys().any(|(k, _)| k == kind), "{kind}: {text}");
@@ -131,7 +71,7 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     );
     let stamp = value(&text, "anomalizer_last_success_timestamp_seconds").unwrap();
     assert!(
-        stamp >= started.floor() && stamp <= now(),
+        stamp >= started.floor() && stamp <= unix_now(),
         "{stamp} ({started})"
     );
 
@@ -143,7 +83,10 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
         .arg(&prom));
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("[ANOMALY]"));
-    assert_eq!(findings(&fs::read_to_string(&prom).unwrap()), found);
+    assert_eq!(
+        findings(&fs::read_to_string(&prom).unwrap(), "anomalizer_findings"),
+        found
+    );
     assert_promtool_clean(&prom);
 }
 

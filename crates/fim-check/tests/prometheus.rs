@@ -8,52 +8,17 @@ mod support;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use secops_testkit::{PATIENCE, Tmpfs, require, run_with_stdin, wait_until};
+use secops_testkit::{
+    PATIENCE, Tmpfs, assert_promtool_clean, findings, unix_now, value, version, wait_until,
+};
 use serde_json::Value;
 use support::{Sandbox, records, run, stderr};
-
-/// `promtool check metrics` on the file's text (stdin), failing with what
-/// promtool says.
-fn assert_promtool_clean(path: &Path) {
-    let promtool = require("promtool", "prometheus");
-    let text = fs::read(path).unwrap();
-    let out = run_with_stdin(Command::new(promtool).args(["check", "metrics"]), &text);
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out),
-        String::from_utf8_lossy(&text)
-    );
-}
-
-/// The value of the unlabelled sample `name`.
-fn value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map(|v| v.parse().unwrap())
-}
-
-/// `fim_check_findings` by (kind, severity).
-fn findings(text: &str) -> BTreeMap<(String, String), f64> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("fim_check_findings{kind=\""))
-        .map(|rest| {
-            let (kind, rest) = rest.split_once("\",severity=\"").unwrap();
-            let (severity, value) = rest.split_once("\"} ").unwrap();
-            (
-                (kind.to_string(), severity.to_string()),
-                value.parse().unwrap(),
-            )
-        })
-        .collect()
-}
 
 /// The alerts the records leave firing, by (kind, severity): each alert's
 /// last record, when it is a firing one.
@@ -87,13 +52,6 @@ fn epoch(rfc3339: &str) -> f64 {
         .as_secs() as f64
 }
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 /// A sandbox with three files and its baseline, made with `--prom-file`.
 fn baseline(prom: &Path) -> (Sandbox, Vec<Value>) {
     let sb = Sandbox::new();
@@ -124,18 +82,18 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
         value(&text, "fim_check_baseline_timestamp_seconds"),
         Some(created)
     );
-    assert!(findings(&text).is_empty(), "{text}");
+    assert!(findings(&text, "fim_check_findings").is_empty(), "{text}");
 
     fs::write(sb.path("a"), "changed").unwrap();
     fs::remove_file(sb.path("b")).unwrap();
     fs::write(sb.path("d"), "added").unwrap();
-    let started = now();
+    let started = unix_now();
     let out = run(sb.cmd("verify").arg("--prom-file").arg(&prom));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_promtool_clean(&prom);
     let text = fs::read_to_string(&prom).unwrap();
     let recs = records(&out.stdout);
-    let found = findings(&text);
+    let found = findings(&text, "fim_check_findings");
     assert_eq!(found, held(&recs), "{text}");
     assert_eq!(
         found.values().sum::<f64>() as usize,
@@ -156,7 +114,7 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     );
     let stamp = value(&text, "fim_check_last_success_timestamp_seconds").unwrap();
     assert!(
-        stamp >= started.floor() && stamp <= now(),
+        stamp >= started.floor() && stamp <= unix_now(),
         "{stamp} ({started})"
     );
 
@@ -166,8 +124,8 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     let recs = records(&out.stdout);
     assert!(firing_records(&recs) > 0, "{recs:#?}");
     let text = fs::read_to_string(&prom).unwrap();
-    assert_eq!(findings(&text), held(&recs));
-    assert!(findings(&text).is_empty(), "{text}");
+    assert_eq!(findings(&text, "fim_check_findings"), held(&recs));
+    assert!(findings(&text, "fim_check_findings").is_empty(), "{text}");
     let made = recs.iter().find(|r| r["kind"] == "fim.baseline").unwrap();
     assert_eq!(
         value(&text, "fim_check_baseline_timestamp_seconds"),
@@ -266,11 +224,6 @@ fn wait_text(prom: &Path, what: &str, done: impl Fn(&str) -> bool) -> String {
     text
 }
 
-fn version(path: &Path) -> Option<(u64, i64, i64)> {
-    let meta = fs::metadata(path).ok()?;
-    Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
-}
-
 #[test]
 fn watch_rewrites_the_metrics_after_each_check_and_outlives_a_failed_write() {
     let sb = Sandbox::new();
@@ -312,7 +265,7 @@ fn watch_rewrites_the_metrics_after_each_check_and_outlives_a_failed_write() {
 
     // The first check: nothing changed.
     let text = wait_text(&prom, "the first check", |t| t.contains("last_success"));
-    assert!(findings(&text).is_empty(), "{text}");
+    assert!(findings(&text, "fim_check_findings").is_empty(), "{text}");
     assert_eq!(value(&text, "fim_check_entries_checked"), Some(2.0));
     assert_promtool_clean(&prom);
 
@@ -323,16 +276,20 @@ fn watch_rewrites_the_metrics_after_each_check_and_outlives_a_failed_write() {
     saw("fim.added", &added);
     let added_key = ("fim.added".to_string(), "high".to_string());
     wait_text(&prom, "fim.added counted", |t| {
-        findings(t).contains_key(&added_key)
+        findings(t, "fim_check_findings").contains_key(&added_key)
     });
     fs::remove_file(&added).unwrap();
     saw("fim.resolved", &added);
     let text = wait_text(&prom, "fim.added over", |t| {
-        t.contains("last_success") && !findings(t).contains_key(&added_key)
+        t.contains("last_success") && !findings(t, "fim_check_findings").contains_key(&added_key)
     });
     assert_promtool_clean(&prom);
     let held_now = held(&recs.lock().unwrap());
-    assert_eq!(findings(&text), held_now, "what the records leave firing");
+    assert_eq!(
+        findings(&text, "fim_check_findings"),
+        held_now,
+        "what the records leave firing"
+    );
 
     // The metrics disk fills: the watch goes on reporting, and the file
     // stays as the last check that could write it left it.
@@ -353,7 +310,11 @@ fn watch_rewrites_the_metrics_after_each_check_and_outlives_a_failed_write() {
         "written again"
     );
     let text = fs::read_to_string(&prom).unwrap();
-    assert_eq!(findings(&text), held(&recs.lock().unwrap()), "{text}");
+    assert_eq!(
+        findings(&text, "fim_check_findings"),
+        held(&recs.lock().unwrap()),
+        "{text}"
+    );
     assert_promtool_clean(&prom);
 
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);

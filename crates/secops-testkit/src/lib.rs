@@ -32,6 +32,7 @@ mod namespace;
 mod net;
 mod notify;
 mod programs;
+mod prom;
 mod run;
 mod sshd;
 mod wait;
@@ -45,6 +46,9 @@ pub use crate::namespace::{Namespace, page_size, percent_tmpfs, quote};
 pub use crate::net::{PortBlock, closed_port, free_port};
 pub use crate::notify::{Message, Sent, notify, still_firing};
 pub use crate::programs::{bin_dir, require, tool, tool_path};
+pub use crate::prom::{
+    assert_promtool_accepts, assert_promtool_clean, findings, firing, unix_now, value, version,
+};
 pub use crate::run::{assert_exit, of_kind, only_failure, records, run, run_with_stdin, stderr};
 pub use crate::sshd::{Sshd, SshdBuilder, client_config};
 pub use crate::wait::{PATIENCE, wait_until};

@@ -8,31 +8,16 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use secops_testkit::{PATIENCE, Tmpfs, require, run_with_stdin, wait_until};
+use secops_testkit::{PATIENCE, Tmpfs, assert_promtool_clean, unix_now, version, wait_until};
 use serde_json::{Value, json};
 use support::*;
-
-/// `promtool check metrics` on the file's text (stdin, as node_exporter's
-/// docs use it), failing with what promtool says.
-fn assert_promtool_clean(path: &Path) {
-    let promtool = require("promtool", "prometheus");
-    let text = std::fs::read(path).unwrap();
-    let out = run_with_stdin(Command::new(promtool).args(["check", "metrics"]), &text);
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out),
-        String::from_utf8_lossy(&text)
-    );
-}
 
 /// The samples of `family`: labels (name -> value) and value.
 fn samples(text: &str, family: &str) -> Vec<(BTreeMap<String, String>, f64)> {
@@ -79,13 +64,6 @@ fn firing(recs: &[Value]) -> BTreeMap<Vec<String>, f64> {
     tally
 }
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 /// A whitelist approving `approved` (held by this test, on loopback) and
 /// nothing else, so every other listener is an unknown, firing one.
 fn whitelist(dir: &Path, approved: u16) -> String {
@@ -105,7 +83,7 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     let dir = tempfile::tempdir().unwrap();
     let list = whitelist(dir.path(), approved.local_addr().unwrap().port());
     let prom = dir.path().join("traffic-cop.prom");
-    let started = now();
+    let started = unix_now();
     let out = run(traffic_cop()
         .args(["--whitelist", &list, "--format", "jsonl", "--prom-file"])
         .arg(&prom));
@@ -139,7 +117,7 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
 
     let stamp = samples(&text, "traffic_cop_last_success_timestamp_seconds")[0].1;
     assert!(
-        stamp >= started.floor() && stamp <= now(),
+        stamp >= started.floor() && stamp <= unix_now(),
         "{stamp} is the time of this run ({started})"
     );
 }
@@ -220,12 +198,6 @@ fn an_unwritable_metrics_file_fails_the_run_after_the_records() {
     assert_eq!(out.status.code(), Some(3), "a full disk fails the run");
     assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
     assert!(records(&out.stdout).iter().any(|r| r["kind"] == "port"));
-}
-
-/// The metrics file's identity, which each atomic rewrite changes.
-fn version(path: &Path) -> Option<(u64, i64, i64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
 }
 
 #[test]

@@ -8,73 +8,18 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use secops_testkit::{PATIENCE, Tmpfs, require, run_with_stdin, wait_until};
+use secops_testkit::{
+    PATIENCE, Tmpfs, assert_promtool_clean, findings, firing, unix_now, value, version, wait_until,
+};
 use serde_json::Value;
 use support::*;
-
-/// `promtool check metrics` on the file's text (stdin), failing with what
-/// promtool says.
-fn assert_promtool_clean(path: &Path) {
-    let promtool = require("promtool", "prometheus");
-    let text = std::fs::read(path).unwrap();
-    let out = run_with_stdin(Command::new(promtool).args(["check", "metrics"]), &text);
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out),
-        String::from_utf8_lossy(&text)
-    );
-}
-
-/// The value of the unlabelled sample `name`.
-fn value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map(|v| v.parse().unwrap())
-}
-
-/// `vulnscan_findings` by (kind, severity).
-fn findings(text: &str) -> BTreeMap<(String, String), f64> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("vulnscan_findings{kind=\""))
-        .map(|rest| {
-            let (kind, rest) = rest.split_once("\",severity=\"").unwrap();
-            let (severity, value) = rest.split_once("\"} ").unwrap();
-            (
-                (kind.to_string(), severity.to_string()),
-                value.parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Firing records by (kind, severity), as `vulnscan_findings` counts.
-fn firing(recs: &[Value]) -> BTreeMap<(String, String), f64> {
-    let mut tally = BTreeMap::new();
-    for r in recs.iter().filter(|r| r["alert"] == "firing") {
-        let key = (
-            r["kind"].as_str().unwrap().to_string(),
-            r["severity"].as_str().unwrap().to_string(),
-        );
-        *tally.entry(key).or_default() += 1.0;
-    }
-    tally
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
 
 /// Greets every connection on `listener` as an FTP server does: the
 /// built-in scanner names it ftp from the banner, and the shipped rules
@@ -112,12 +57,16 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
         (records(&out), std::fs::read_to_string(&prom).unwrap())
     };
 
-    let started = now();
+    let started = unix_now();
     let (recs, text) = scan();
     assert_eq!(open_ports(&recs), kept);
-    assert_eq!(findings(&text), firing(&recs), "{text}");
     assert_eq!(
-        findings(&text),
+        findings(&text, "vulnscan_findings"),
+        firing(&recs),
+        "{text}"
+    );
+    assert_eq!(
+        findings(&text, "vulnscan_findings"),
         BTreeMap::from([(("vuln.finding".into(), "high".into()), 1.0)]),
         "FTP on {ftp} (nothing to say about {quiet}): {text}"
     );
@@ -125,7 +74,7 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     assert_eq!(value(&text, "vulnscan_open_ports"), Some(2.0));
     let stamp = value(&text, "vulnscan_last_success_timestamp_seconds").unwrap();
     assert!(
-        stamp >= started.floor() && stamp <= now(),
+        stamp >= started.floor() && stamp <= unix_now(),
         "{stamp} ({started})"
     );
     let mode = std::fs::metadata(&prom).unwrap().permissions().mode();
@@ -134,9 +83,13 @@ fn metrics_pass_promtool_and_agree_with_the_records() {
     // A port opened since: its change alert fires too.
     let _later = TcpListener::bind(("127.0.0.1", later)).unwrap();
     let (recs, text) = scan();
-    assert_eq!(findings(&text), firing(&recs), "{text}");
     assert_eq!(
-        findings(&text).get(&("vuln.port_opened".into(), "medium".into())),
+        findings(&text, "vulnscan_findings"),
+        firing(&recs),
+        "{text}"
+    );
+    assert_eq!(
+        findings(&text, "vulnscan_findings").get(&("vuln.port_opened".into(), "medium".into())),
         Some(&1.0),
         "{text}"
     );
@@ -160,8 +113,15 @@ fn nmap_counts_the_hosts_it_found_up() {
     assert_promtool_clean(&prom);
     let text = std::fs::read_to_string(&prom).unwrap();
     let recs = records(&out);
-    assert_eq!(findings(&text), firing(&recs), "{text}");
-    assert!(!findings(&text).is_empty(), "TRACE allowed: {recs:#?}");
+    assert_eq!(
+        findings(&text, "vulnscan_findings"),
+        firing(&recs),
+        "{text}"
+    );
+    assert!(
+        !findings(&text, "vulnscan_findings").is_empty(),
+        "TRACE allowed: {recs:#?}"
+    );
     assert_eq!(value(&text, "vulnscan_hosts_scanned"), Some(1.0));
     assert_eq!(value(&text, "vulnscan_open_ports"), Some(1.0));
 }
@@ -264,12 +224,6 @@ fn an_unwritable_metrics_file_fails_the_run_after_the_records() {
     assert_eq!(open_ports(&records(&out)), listening);
 }
 
-/// The metrics file's identity, which each atomic rewrite changes.
-fn version(path: &Path) -> Option<(u64, i64, i64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
-}
-
 #[test]
 fn interval_rewrites_the_metrics_each_pass_and_outlives_a_failed_write() {
     let mut block = PortBlock::take(1);
@@ -315,7 +269,7 @@ fn interval_rewrites_the_metrics_each_pass_and_outlives_a_failed_write() {
     assert_promtool_clean(&prom);
     let text = std::fs::read_to_string(&prom).unwrap();
     assert_eq!(
-        findings(&text),
+        findings(&text, "vulnscan_findings"),
         BTreeMap::from([(("vuln.finding".into(), "high".into()), 1.0)]),
         "each pass counts what fires in it: {text}"
     );

@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 #[allow(unused_imports)] // each test file uses its own subset
-pub use secops_testkit::{of_kind, records, stderr};
+pub use secops_testkit::{assert_promtool_clean, of_kind, records, stderr};
 
 /// healthmon remembering nothing between runs, so tests running side by
 /// side never see each other's alerts (the state directory of root is
@@ -63,21 +63,4 @@ pub fn cpu_lines() -> usize {
 /// widened by `slack`.
 pub fn between(value: f64, a: f64, b: f64, slack: f64) -> bool {
     value >= a.min(b) - slack && value <= a.max(b) + slack
-}
-
-/// The path of `promtool`, failing with how to install it.
-pub fn promtool() -> String {
-    let found = std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("promtool"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_default();
-    found
-        .unwrap_or_else(|| {
-            panic!("promtool is not installed: apt-get install prometheus (it checks the --prom-file output)")
-        })
-        .to_string_lossy()
-        .into_owned()
 }
