@@ -18,7 +18,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -227,16 +227,17 @@ fn gzip(from: &Path, to: &Path) -> std::io::Result<()> {
     encoder.finish()?.commit()
 }
 
-/// A rotated file's text, gzipped or not.
-pub fn read_rotated(path: &Path) -> Option<String> {
+/// A rotated file's lines as a stream, gzipped or not: a report of the
+/// whole log never holds a file in memory (glibc keeps such large blocks
+/// once they were freed, so `secops run`'s RSS would grow to the log's
+/// size).
+pub fn open_rotated(path: &Path) -> Option<Box<dyn BufRead>> {
     let file = File::open(path).ok()?;
-    let mut text = String::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        MultiGzDecoder::new(file).read_to_string(&mut text).ok()?;
+    Some(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::new(MultiGzDecoder::new(file)))
     } else {
-        BufReader::new(file).read_to_string(&mut text).ok()?;
-    }
-    Some(text)
+        Box::new(BufReader::new(file))
+    })
 }
 
 fn open_append(path: &Path) -> Result<(File, u64), Error> {
@@ -273,13 +274,19 @@ mod tests {
         assert_eq!(read_back(&settings), numbered(1000));
     }
 
+    fn read_text(path: &Path) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut open_rotated(path).unwrap(), &mut text).unwrap();
+        text
+    }
+
     /// Every line the log and its rotated files hold, oldest first.
     fn read_back(settings: &LogSettings) -> Vec<String> {
         let mut seen = Vec::new();
         for n in (1..=settings.keep).rev() {
             let rotated = rotated_name(&settings.path, n, settings.compress);
-            if let Some(text) = read_rotated(&rotated) {
-                seen.extend(text.lines().map(str::to_string));
+            if let Some(reader) = open_rotated(&rotated) {
+                seen.extend(reader.lines().map(Result::unwrap));
             }
         }
         let text = std::fs::read_to_string(&settings.path).unwrap();
@@ -340,12 +347,12 @@ mod tests {
         drop(CentralLog::open(&settings));
         assert!(!one.exists());
         let gz = rotated_name(&settings.path, 1, true);
-        assert_eq!(read_rotated(&gz).unwrap(), "{\"a\":1}\n");
+        assert_eq!(read_text(&gz), "{\"a\":1}\n");
         // Killed after the rename, before .1 was removed: .1 is a copy.
         std::fs::write(&one, "{\"a\":1}\n").unwrap();
         drop(CentralLog::open(&settings));
         assert!(!one.exists());
-        assert_eq!(read_rotated(&gz).unwrap(), "{\"a\":1}\n");
+        assert_eq!(read_text(&gz), "{\"a\":1}\n");
     }
 
     #[test]

@@ -5,17 +5,19 @@
 //! locks.
 
 use std::collections::HashMap;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use secops_common::atomic::AtomicFile;
 use secops_common::record::rfc3339;
 use secops_common::{Alerting, Context, Error, Exit, LastRun, Record, Severity, Stage};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
-use crate::central_log::{CentralLog, read_rotated, rotated_name};
+use crate::central_log::{CentralLog, open_rotated, rotated_name};
 use crate::delivery::{Deliveries, NOTIFY_JOB};
 use crate::history::{History, JobHistory, ms, time_of};
 use crate::job::{self, Event, Outcome};
@@ -409,7 +411,7 @@ impl Runner {
     }
 
     /// The central log's records of the last `since` (rotated files too),
-    /// in order, written to `input` for secops-report.
+    /// in order, written to `input` for secops-report, a line at a time.
     fn report_input(&self, since: Duration, input: &Path) -> Result<(), Error> {
         let from = rfc3339(SystemTime::now() - since);
         let mut files = Vec::new();
@@ -418,22 +420,24 @@ impl Runner {
             files.push(rotated_name(self.log.path(), n, false));
         }
         files.push(self.log.path().to_path_buf());
-        let mut out = Vec::new();
+        let what = || format!("cannot write {}", input.display());
+        let mut out = std::io::BufWriter::new(AtomicFile::create(input, 0o600).context(what)?);
         for file in files {
-            let Some(text) = read_rotated(&file) else {
+            let Some(reader) = open_rotated(&file) else {
                 continue;
             };
-            for line in text.lines() {
-                if let Ok(rec) = Record::from_json(line)
-                    && rec.ts >= from
-                {
-                    out.extend_from_slice(line.as_bytes());
-                    out.push(b'\n');
+            // A line cut by a crash, or not UTF-8, is not a record.
+            for line in reader.lines().map_while(Result::ok) {
+                if Record::from_json(&line).is_ok_and(|rec| rec.ts >= from) {
+                    writeln!(out, "{line}").context(what)?;
                 }
             }
         }
-        secops_common::atomic::write_atomic(input, &out, 0o600)
-            .context(|| format!("cannot write {}", input.display()))
+        let file = out
+            .into_inner()
+            .map_err(|err| err.into_error())
+            .context(what)?;
+        file.commit().context(what)
     }
 
     fn handle(&mut self, event: Event) -> Result<(), Error> {
