@@ -21,7 +21,9 @@ fn bin(name: &str) -> String {
 }
 
 /// Every record of the central log and its rotated files, oldest first,
-/// failing on a line that is not whole JSON.
+/// failing on a line that is not whole JSON. A kill -9 in the middle of
+/// shifting the rotated files up can leave a gap in their numbers, which
+/// the next rotations carry up: the files past it are still older.
 fn central(log: &Path) -> Vec<Value> {
     let mut files: Vec<PathBuf> = (1..=1000)
         .map(|n| PathBuf::from(format!("{}.{n}", log.display())))
@@ -29,7 +31,7 @@ fn central(log: &Path) -> Vec<Value> {
             true => p,
             false => PathBuf::from(format!("{}.gz", p.display())),
         })
-        .take_while(|p| p.exists())
+        .filter(|p| p.exists())
         .collect();
     files.reverse();
     files.push(log.to_path_buf());
