@@ -3,6 +3,7 @@
 //! with every crate's tests (secops-testkit).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub mod schedule_files;
 
@@ -53,4 +54,39 @@ pub fn dashboard_targets() -> Vec<(String, String)> {
         }
     }
     targets
+}
+
+/// The lines of a secops central log and its rotated files (`.N`, or
+/// `.N.gz` gunzipped), oldest first, failing on a file that ends in the
+/// middle of a line. A kill -9 in the middle of shifting the rotated files
+/// up can leave a gap in their numbers, which the next rotations carry up:
+/// the files past it are still older, so they count too.
+pub fn central_lines(log: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = (1..=1000)
+        .map(|n| PathBuf::from(format!("{}.{n}", log.display())))
+        .map(|p| match p.exists() {
+            true => p,
+            false => PathBuf::from(format!("{}.gz", p.display())),
+        })
+        .filter(|p| p.exists())
+        .collect();
+    files.reverse();
+    files.push(log.to_path_buf());
+    let mut lines = Vec::new();
+    for file in files {
+        let text = if file.extension().is_some_and(|e| e == "gz") {
+            let out = Command::new("gzip").arg("-dc").arg(&file).output().unwrap();
+            assert!(out.status.success(), "{}: not whole gzip", file.display());
+            String::from_utf8(out.stdout).unwrap()
+        } else {
+            std::fs::read_to_string(&file).unwrap_or_default()
+        };
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "{}: torn",
+            file.display()
+        );
+        lines.extend(text.lines().map(String::from));
+    }
+    lines
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use secops_pipeline_tests::{bin_dir, tool};
+use secops_pipeline_tests::{bin_dir, central_lines, tool};
 use secops_testkit::{PATIENCE, Webhook, wait_until};
 use serde_json::Value;
 
@@ -21,41 +21,12 @@ fn bin(name: &str) -> String {
 }
 
 /// Every record of the central log and its rotated files, oldest first,
-/// failing on a line that is not whole JSON. A kill -9 in the middle of
-/// shifting the rotated files up can leave a gap in their numbers, which
-/// the next rotations carry up: the files past it are still older.
+/// failing on a line that is not whole JSON.
 fn central(log: &Path) -> Vec<Value> {
-    let mut files: Vec<PathBuf> = (1..=1000)
-        .map(|n| PathBuf::from(format!("{}.{n}", log.display())))
-        .map(|p| match p.exists() {
-            true => p,
-            false => PathBuf::from(format!("{}.gz", p.display())),
-        })
-        .filter(|p| p.exists())
-        .collect();
-    files.reverse();
-    files.push(log.to_path_buf());
-    let mut out = Vec::new();
-    for file in files {
-        let text = if file.extension().is_some_and(|e| e == "gz") {
-            let out = Command::new("gzip").arg("-dc").arg(&file).output().unwrap();
-            assert!(out.status.success(), "{}: not whole gzip", file.display());
-            String::from_utf8(out.stdout).unwrap()
-        } else {
-            std::fs::read_to_string(&file).unwrap_or_default()
-        };
-        assert!(
-            text.is_empty() || text.ends_with('\n'),
-            "{}: torn",
-            file.display()
-        );
-        for line in text.lines() {
-            out.push(
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("torn line {e}: {line}")),
-            );
-        }
-    }
-    out
+    central_lines(log)
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("torn line {e}: {line}")))
+        .collect()
 }
 
 fn of_job<'a>(records: &'a [Value], tool_name: &str) -> Vec<&'a Value> {

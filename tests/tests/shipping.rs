@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use secops_pipeline_tests::{bin_dir, repo, tool};
+use secops_pipeline_tests::{bin_dir, central_lines, repo, tool};
 use secops_testkit::{Daemon, free_port, require, wait_until};
 
 /// How long the records of a flood may take to reach the collector.
@@ -215,13 +215,13 @@ impl Collector {
         };
         let mut repeated = None;
         let done = wait_until(DELIVERY, || {
-            repeated = whole(&self.received(host), &host.central());
+            repeated = whole(&self.received(host), &central_lines(&host.log));
             repeated.is_some()
         });
         if done {
             return repeated.unwrap();
         }
-        let (got, sent) = (self.received(host), host.central());
+        let (got, sent) = (self.received(host), central_lines(&host.log));
         let first = sent.iter().zip(&got).take_while(|(a, b)| a == b).count();
         panic!(
             "{}: {} lines sent, {} collected, first difference at line {}:\nsent      {:?}\ncollected {:?}\nits rsyslogd said: {}",
@@ -324,24 +324,6 @@ impl Host {
     /// Whether the log was rotated at least `n` times.
     fn rotated(&self, n: u32) -> bool {
         Path::new(&format!("{}.{n}.gz", self.log.display())).exists()
-    }
-
-    /// The central log's lines as written: its rotated files, oldest
-    /// first, then the current one.
-    fn central(&self) -> Vec<String> {
-        let mut bytes = Vec::new();
-        for n in (1..=1000).rev() {
-            let gz = format!("{}.{n}.gz", self.log.display());
-            if Path::new(&gz).exists() {
-                let out = Command::new("gzip").args(["-dc", &gz]).output().unwrap();
-                assert!(out.status.success(), "{gz}: not whole gzip");
-                bytes.extend(out.stdout);
-            }
-        }
-        bytes.extend(fs::read(&self.log).unwrap_or_default());
-        let text = String::from_utf8(bytes).unwrap();
-        assert!(text.is_empty() || text.ends_with('\n'), "a torn line");
-        text.lines().map(String::from).collect()
     }
 }
 
