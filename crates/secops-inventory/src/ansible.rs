@@ -13,7 +13,10 @@ use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU16;
 use std::path::PathBuf;
 
-use crate::{MAX_GROUPS, MAX_HOST_MENTIONS, MAX_HOSTS, MAX_MEMBERSHIPS, Server};
+use crate::{
+    ALL, Group as Node, MAX_GROUPS, MAX_HOST_MENTIONS, MAX_HOSTS, MAX_MEMBERSHIPS, Server,
+    UNGROUPED,
+};
 
 /// The connection settings a host's vars give.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -112,6 +115,9 @@ struct Group {
     /// A `[name]` or `[name:children]` section (INI), or any YAML group;
     /// a group only ever named in `:vars` or `:children` is a typo.
     defined: bool,
+    /// When its first section (of any kind) or YAML key came: Ansible
+    /// keeps groups in that order, and `--limit` walks them in it.
+    declared: Option<usize>,
     children: Vec<usize>,
     hosts: Vec<usize>,
     vars: Conn,
@@ -146,10 +152,9 @@ pub struct Tree {
     /// Host names met so far, one per mention (a host in two groups
     /// counts twice).
     mentions: usize,
+    /// Groups declared so far.
+    declarations: usize,
 }
-
-pub const ALL: usize = 0;
-pub const UNGROUPED: usize = 1;
 
 impl Tree {
     pub fn new() -> Tree {
@@ -161,6 +166,7 @@ impl Tree {
             membership: HashSet::new(),
             edges: HashSet::new(),
             mentions: 0,
+            declarations: 0,
         };
         for name in ["all", "ungrouped"] {
             let g = tree
@@ -187,6 +193,7 @@ impl Tree {
             name: name.to_string(),
             line,
             defined: false,
+            declared: None,
             children: Vec::new(),
             hosts: Vec::new(),
             vars: Conn::default(),
@@ -199,6 +206,20 @@ impl Tree {
 
     pub fn define(&mut self, group: usize) {
         self.groups[group].defined = true;
+        self.declare(group);
+    }
+
+    pub fn is_declared(&self, group: usize) -> bool {
+        self.groups[group].declared.is_some()
+    }
+
+    /// Marks where `group` stands in Ansible's order of groups, at its
+    /// first section of any kind (`[web:vars]` included).
+    pub fn declare(&mut self, group: usize) {
+        if self.groups[group].declared.is_none() {
+            self.groups[group].declared = Some(self.declarations);
+            self.declarations += 1;
+        }
     }
 
     pub fn child(&mut self, parent: usize, child: usize) {
@@ -273,11 +294,21 @@ impl Tree {
 
     /// Membership and vars as Ansible works them out; errors read
     /// `LINE: problem`.
-    pub fn resolve(mut self) -> Result<(Vec<Server>, Vec<String>), String> {
+    pub fn resolve(mut self) -> Result<(Vec<Server>, Vec<Node>), String> {
         if let Some(g) = self.groups.iter().find(|g| !g.defined) {
             return Err(format!(
                 "{}: group {:?} is used but never defined (no [{}] section)",
                 g.line, g.name, g.name
+            ));
+        }
+        if let Some(g) = self
+            .groups
+            .iter()
+            .find(|g| self.host_index.contains_key(&g.name))
+        {
+            return Err(format!(
+                "{}: {:?} is both a host and a group: Ansible mixes the two up (a var on the host line can land on the group, the group can join \"ungrouped\"), so this is refused; rename one",
+                g.line, g.name
             ));
         }
         let n = self.groups.len();
@@ -287,9 +318,16 @@ impl Tree {
                 parents[c].push(p);
             }
         }
-        for (g, up) in parents.iter_mut().enumerate().skip(UNGROUPED + 1) {
-            if up.is_empty() {
-                up.push(ALL);
+        // Ansible's order of groups: as first declared.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&g| self.groups[g].declared);
+        let mut rank = vec![0; n];
+        for (r, &g) in order.iter().enumerate() {
+            rank[g] = r;
+        }
+        for &g in &order[UNGROUPED + 1..] {
+            if parents[g].is_empty() {
+                parents[g].push(ALL);
                 self.groups[ALL].children.push(g);
             }
         }
@@ -300,6 +338,21 @@ impl Tree {
                 direct[h].push(g);
             }
         }
+        // `ungrouped` holds exactly the hosts in no other group (but
+        // `all`): those the file put there, then the rest in host order,
+        // as Ansible's reconcile_inventory leaves it.
+        let only_all = |d: &[usize]| d.iter().all(|&g| g == ALL || g == UNGROUPED);
+        self.groups[UNGROUPED]
+            .hosts
+            .retain(|&h| only_all(&direct[h]));
+        for (h, d) in direct.iter_mut().enumerate() {
+            if !only_all(d) {
+                d.retain(|&g| g != UNGROUPED);
+            } else if !d.contains(&UNGROUPED) {
+                d.push(UNGROUPED);
+                self.groups[UNGROUPED].hosts.push(h);
+            }
+        }
         // Which host last marked each group: a visited set cleared in O(1).
         let mut seen = vec![usize::MAX; n];
         let mut memberships = 0usize;
@@ -307,9 +360,6 @@ impl Tree {
         for (h, host) in self.hosts.iter().enumerate() {
             let mut member: Vec<usize> = Vec::new();
             let mut stack = std::mem::take(&mut direct[h]);
-            if stack.iter().all(|&g| g == ALL || g == UNGROUPED) {
-                stack.push(UNGROUPED);
-            }
             while let Some(g) = stack.pop() {
                 if seen[g] != h {
                     seen[g] = h;
@@ -338,8 +388,8 @@ impl Tree {
             }
             conn.overlay(&host.vars);
             conn.overlay(&host.file_vars);
-            // Listed in the order the file defines them.
-            member.sort_unstable();
+            // Listed in Ansible's order of groups.
+            member.sort_unstable_by_key(|&g| rank[g]);
             let groups = member
                 .iter()
                 .map(|&g| self.groups[g].name.clone())
@@ -354,7 +404,19 @@ impl Tree {
                 groups,
             });
         }
-        Ok((servers, self.groups.into_iter().map(|g| g.name).collect()))
+        let mut groups: Vec<Option<Group>> = self.groups.into_iter().map(Some).collect();
+        let nodes = order
+            .iter()
+            .map(|&g| {
+                let group = groups[g].take().expect("each group is placed once");
+                Node {
+                    name: group.name,
+                    hosts: group.hosts,
+                    children: group.children.iter().map(|&c| rank[c]).collect(),
+                }
+            })
+            .collect();
+        Ok((servers, nodes))
     }
 
     /// The longest path from `all` to each group, as Ansible orders vars
@@ -436,7 +498,8 @@ mod tests {
         tree.host(web, "web2").unwrap();
         tree.host(UNGROUPED, "lone").unwrap();
         let (servers, groups) = tree.resolve().unwrap();
-        assert_eq!(groups, ["all", "ungrouped", "web", "prod"]);
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["all", "ungrouped", "web", "prod"]);
         let s = |name: &str| servers.iter().find(|s| s.name == name).unwrap().clone();
         assert_eq!(s("web1").port.unwrap().get(), 2222);
         assert_eq!(s("web2").port.unwrap().get(), 2200);

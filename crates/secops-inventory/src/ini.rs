@@ -2,6 +2,11 @@
 //! (`web[01:10].example.com ansible_user=ops`, `db1:2222`), `[group:vars]`
 //! and `[group:children]`; hosts before any section are ungrouped.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex_automata::meta::Regex;
+
 use crate::ansible::{self, Tree};
 use crate::hostrange;
 
@@ -14,7 +19,10 @@ enum Section {
 /// Errors read `LINE: problem`.
 pub fn parse(text: &str) -> Result<Tree, String> {
     let mut tree = Tree::new();
-    let mut section = Section::Hosts(ansible::UNGROUPED);
+    let mut section = Section::Hosts(crate::UNGROUPED);
+    // Children named before their own section: Ansible adds each to its
+    // parents when that section comes, so the children keep that order.
+    let mut pending: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let line = raw.trim();
@@ -30,6 +38,7 @@ pub fn parse(text: &str) -> Result<Tree, String> {
             let (name, kind) = inner.split_once(':').unwrap_or((inner, ""));
             group_name(name).map_err(at)?;
             let g = tree.group(name, n).map_err(at)?;
+            tree.declare(g);
             section = match kind {
                 "" => Section::Hosts(g),
                 "children" => Section::Children(g),
@@ -42,6 +51,9 @@ pub fn parse(text: &str) -> Result<Tree, String> {
             };
             if !matches!(section, Section::Vars(_)) {
                 tree.define(g);
+                for parent in pending.remove(&g).unwrap_or_default() {
+                    tree.child(parent, g);
+                }
             }
             continue;
         }
@@ -51,8 +63,9 @@ pub fn parse(text: &str) -> Result<Tree, String> {
                 let (key, value) = line
                     .split_once('=')
                     .ok_or_else(|| at(format!("expected key=value, found {line:?}")))?;
-                let value = words(value).map_err(at)?.join(" ");
-                ansible::set_var(tree.group_vars(g), key.trim(), &value).map_err(at)?;
+                let key = key.trim();
+                let value = python_literal(key, value.trim()).map_err(at)?;
+                ansible::set_var(tree.group_vars(g), key, &value).map_err(at)?;
             }
             Section::Children(g) => {
                 let name = words(line)
@@ -62,7 +75,11 @@ pub fn parse(text: &str) -> Result<Tree, String> {
                     .unwrap_or_default();
                 group_name(&name).map_err(at)?;
                 let child = tree.group(&name, n).map_err(at)?;
-                tree.child(g, child);
+                if tree.is_declared(child) {
+                    tree.child(g, child);
+                } else {
+                    pending.entry(child).or_default().push(g);
+                }
             }
         }
     }
@@ -85,7 +102,7 @@ fn host_line(tree: &mut Tree, group: usize, line: &str) -> Result<(), String> {
         let (key, value) = var
             .split_once('=')
             .ok_or_else(|| format!("expected key=value after the host, found {var:?}"))?;
-        ansible::set_var(&mut conn, key, value)?;
+        ansible::set_var(&mut conn, key, &python_literal(key, value)?)?;
     }
     // Counted before any name is built, so a range too large for one
     // pattern, or for the whole file, costs nothing.
@@ -112,30 +129,108 @@ fn group_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Splits at whitespace, honouring '…' and "…" quotes; an unquoted `#`
-/// starts a comment.
+/// A line split as Python's `shlex.split(line, comments=True)` splits it,
+/// as Ansible splits host lines: at whitespace, `'…'` literal, `"…"` with
+/// `\"` and `\\` escapes, `\` escaping any character outside quotes, and a
+/// `#` outside quotes ending the line (even inside a word).
 fn words(line: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
-    let mut quote = None;
-    for c in line.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.get_or_insert_default().push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                word.get_or_insert_default();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                let w = word.get_or_insert_default();
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unterminated quote in {line:?}")),
+                    }
+                }
             }
-            (None, '#') if word.is_none() => break,
-            (None, c) if c.is_whitespace() => words.extend(word.take()),
-            (None, c) => word.get_or_insert_default().push(c),
+            '"' => {
+                let w = word.get_or_insert_default();
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') if matches!(chars.peek(), Some('"' | '\\')) => {
+                            w.extend(chars.next());
+                        }
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unterminated quote in {line:?}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => word.get_or_insert_default().push(c),
+                None => return Err(format!("a trailing backslash in {line:?}")),
+            },
+            '#' => break,
+            c if c.is_whitespace() => words.extend(word.take()),
+            c => word.get_or_insert_default().push(c),
         }
-    }
-    if quote.is_some() {
-        return Err(format!("unterminated quote in {line:?}"));
     }
     words.extend(word);
     Ok(words)
+}
+
+/// What `literal_eval` reads as a number: Python's int, float and
+/// imaginary literals (underscores, hex, octal, binary, exponents), signed,
+/// or a complex sum such as `1+2j`. Over-matches a little (`07`, `1__0`),
+/// which only means a value is refused that Ansible would take as text.
+static PYTHON_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    let real = r"(?:[0-9][0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?|\.[0-9][0-9_]*(?:[eE][+-]?[0-9_]+)?|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+)[jJ]?";
+    Regex::new(&format!(r"^[+-]?{real}(?:[+-]{real})?$")).expect("a valid regex")
+});
+
+/// A connection var's value as Ansible's INI plugin reads it: Python's
+/// `ast.literal_eval`, the text itself where that fails. `'ops'` and
+/// `"ops"` are `ops`, `22` is 22, a name or address (`o'p'q`, `10.0.0.1`,
+/// `web-1`) is itself. Where `literal_eval` would make something else of
+/// it (a number such as `0x16` or `1e3`, `True`, a list, a comment after
+/// the value) the value is refused, asking for quotes, rather than read
+/// differently from Ansible. Other vars are not read at all.
+fn python_literal(key: &str, value: &str) -> Result<String, String> {
+    if matches!(ansible::Var::of(key), ansible::Var::Other) {
+        return Ok(value.to_string());
+    }
+    let refuse = || {
+        Err(format!(
+            "{key}: Ansible reads {value:?} as a Python literal; write the value plainly or in quotes ('…')"
+        ))
+    };
+    let bytes = value.as_bytes();
+    let simple_string = bytes.len() >= 2
+        && matches!(bytes[0], b'\'' | b'"')
+        && bytes[bytes.len() - 1] == bytes[0]
+        && !value[1..value.len() - 1].contains([bytes[0] as char, '\\']);
+    if simple_string {
+        return Ok(value[1..value.len() - 1].to_string());
+    }
+    let decimal = !value.is_empty()
+        && value.bytes().all(|b| b.is_ascii_digit())
+        && (value == "0" || !value.starts_with('0'));
+    let dotted = value.split('.').count() >= 3
+        && value
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if decimal || dotted {
+        return Ok(value.to_string());
+    }
+    let first = value.chars().next();
+    let string_prefix = value
+        .find(['\'', '"'])
+        .is_some_and(|q| q <= 3 && value[..q].chars().all(|c| "bBrRuUfF".contains(c)));
+    if value.contains('#')
+        || matches!(value, "True" | "False" | "None" | "...")
+        || matches!(first, Some('(' | '[' | '{'))
+        || string_prefix
+        || PYTHON_NUMBER.is_match(value)
+    {
+        return refuse();
+    }
+    Ok(value.to_string())
 }
 
 #[cfg(test)]
@@ -166,7 +261,8 @@ http_port=80
     #[test]
     fn groups_children_vars_and_ranges() {
         let (servers, groups) = parse(HOSTS).unwrap().resolve().unwrap();
-        assert_eq!(groups, ["all", "ungrouped", "web", "db", "prod"]);
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["all", "ungrouped", "web", "db", "prod"]);
         let names: Vec<_> = servers.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,

@@ -15,7 +15,7 @@
 mod ansible;
 pub mod hostrange;
 mod ini;
-pub mod limit;
+mod pattern;
 mod servers_json;
 mod var_dirs;
 mod yaml;
@@ -85,6 +85,36 @@ pub struct Server {
     pub groups: Vec<String>,
 }
 
+/// A group as Ansible holds it: its own hosts and its child groups, in the
+/// order Ansible keeps them, so `--limit` sees hosts in Ansible's order.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub name: String,
+    /// Indices into [`Inventory::servers`].
+    pub hosts: Vec<usize>,
+    /// Indices into [`Inventory::groups`].
+    pub children: Vec<usize>,
+}
+
+/// [`Inventory::groups`] always starts with these two, as Ansible's does.
+pub const ALL: usize = 0;
+pub const UNGROUPED: usize = 1;
+
+impl Group {
+    /// `all` and `ungrouped` alone, `ungrouped` a child of `all`.
+    pub fn builtin() -> Vec<Group> {
+        let group = |name: &str, children: Vec<usize>| Group {
+            name: name.to_string(),
+            hosts: Vec::new(),
+            children,
+        };
+        vec![
+            group("all", vec![UNGROUPED]),
+            group("ungrouped", Vec::new()),
+        ]
+    }
+}
+
 /// A loaded inventory, whatever its file format.
 #[derive(Debug, Clone)]
 pub struct Inventory {
@@ -92,8 +122,9 @@ pub struct Inventory {
     pub path: PathBuf,
     pub servers: Vec<Server>,
     /// Every group defined, including empty ones, so selecting an empty
-    /// group is "no host" and a misspelt one is an error.
-    pub groups: Vec<String>,
+    /// group is "no host" and a misspelt one is an error: `all`, then
+    /// `ungrouped`, then the rest in the order the file declares them.
+    pub groups: Vec<Group>,
 }
 
 /// The inventory file formats.
@@ -135,7 +166,7 @@ impl Format {
 /// `group_vars/` and `host_vars/`, which [`Inventory::load`] adds): the
 /// hosts and every group. Errors read `LINE: problem`. The entry point of
 /// the fuzz targets and tests; [`Inventory::load`] does the same on a file.
-pub fn parse(format: Format, text: &str) -> Result<(Vec<Server>, Vec<String>), String> {
+pub fn parse(format: Format, text: &str) -> Result<(Vec<Server>, Vec<Group>), String> {
     match format {
         Format::ServersJson => servers_json::parse(text),
         Format::AnsibleIni => ini::parse(text)?.resolve(),
@@ -209,7 +240,7 @@ pub struct Selection<'a> {
 pub fn select(inventory: Option<&Inventory>, selection: &Selection) -> Result<Vec<Server>, Error> {
     let servers = inventory.map_or(&[][..], |inv| &inv.servers[..]);
     if let (Some(group), Some(inv)) = (selection.group, inventory) {
-        if !inv.groups.iter().any(|g| g == group) {
+        if !inv.groups.iter().any(|g| g.name == group) {
             return Err(Error::bad_input(format!(
                 "--group {group}: {} has no such group",
                 inv.path.display()
@@ -239,7 +270,7 @@ pub fn select(inventory: Option<&Inventory>, selection: &Selection) -> Result<Ve
         None => servers.iter().filter(|s| in_group(s)).cloned().collect(),
     };
     if let Some(pattern) = selection.limit {
-        chosen = limit::apply(pattern, inventory, chosen)?;
+        chosen = pattern::apply(pattern, inventory, chosen)?;
     }
     if chosen.is_empty() {
         return Err(Error::bad_input("the selection matches no host"));

@@ -1,7 +1,7 @@
 //! `servers.json`: remote-run's own inventory format, a list of servers
 //! with their connection settings and groups.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use secops_common::config::{Syntax, parse as parse_config};
 
-use crate::{MAX_HOSTS, Server};
+use crate::{ALL, Group, MAX_HOSTS, Server, UNGROUPED};
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,14 +43,34 @@ fn at_most_max_hosts<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Server>, D:
     de.deserialize_seq(Bounded)
 }
 
-/// The servers and the groups they name; errors read `LINE:COL: FIELD: ...`.
-pub fn parse(text: &str) -> Result<(Vec<Server>, Vec<String>), String> {
+/// The servers and the groups they name, each group a child of `all` in
+/// the order first named, servers in no group `ungrouped`; errors read
+/// `LINE:COL: FIELD: ...`.
+pub fn parse(text: &str) -> Result<(Vec<Server>, Vec<Group>), String> {
     let file: ServersFile = parse_config(text, Syntax::Json)?;
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut groups: Vec<String> = Vec::new();
-    for group in file.servers.iter().flat_map(|s| &s.groups) {
-        if seen.insert(group) {
-            groups.push(group.clone());
+    let mut groups = Group::builtin();
+    let mut index: HashMap<String, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.name.clone(), i))
+        .collect();
+    for (h, server) in file.servers.iter().enumerate() {
+        if server.groups.is_empty() {
+            groups[UNGROUPED].hosts.push(h);
+        }
+        for name in &server.groups {
+            let g = *index.entry(name.clone()).or_insert_with(|| {
+                groups.push(Group {
+                    name: name.clone(),
+                    ..Group::default()
+                });
+                let g = groups.len() - 1;
+                groups[ALL].children.push(g);
+                g
+            });
+            if groups[g].hosts.last() != Some(&h) {
+                groups[g].hosts.push(h);
+            }
         }
     }
     Ok((file.servers, groups))
@@ -82,6 +102,7 @@ mod tests {
         let (servers, groups) = parse(include_str!("../../../config/servers.json")).unwrap();
         assert_eq!(servers.len(), 4);
         assert!(servers.iter().any(|s| s.jump.is_some()));
-        assert_eq!(groups, ["web", "prod", "db", "staging"]);
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["all", "ungrouped", "web", "prod", "db", "staging"]);
     }
 }
