@@ -175,14 +175,23 @@ fn hosts(fleet: &FleetArgs) -> Result<Vec<Server>, Error> {
         .map(hostrange::expand)
         .transpose()
         .map_err(|err| Error::bad_input(format!("--hosts: {err}")))?;
-    secops_inventory::select(
+    let hosts = secops_inventory::select(
         inventory.as_ref(),
         &Selection {
             group: fleet.group.as_deref(),
             names: names.as_deref(),
             limit: fleet.limit.as_deref(),
         },
-    )
+    )?;
+    if let Some(host) = hosts.iter().find(|h| h.connection.is_some()) {
+        return Err(Error::bad_input(format!(
+            "host {}: ansible_connection {:?} is not supported, remote-run connects over ssh only; leave it out (--limit 'all:!{}')",
+            host.name,
+            host.connection.as_deref().unwrap_or_default(),
+            host.name
+        )));
+    }
+    Ok(hosts)
 }
 
 /// How the hosts ended, for the exit status.

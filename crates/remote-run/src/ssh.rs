@@ -312,6 +312,7 @@ mod tests {
             identity_file: Some("/k".into()),
             jump: Some("bastion".into()),
             groups: Vec::new(),
+            ..Server::default()
         };
         let args = arguments(&server, &opts(), "uptime");
         let tail = &args[args.len() - 3..];

@@ -109,6 +109,33 @@ fn ansible_inventory_errors_name_file_line_and_field() {
 }
 
 #[test]
+fn a_host_reached_other_than_by_ssh_is_refused_only_when_selected() {
+    // Ansible inventories often hold `localhost ansible_connection=local`.
+    let hosts = "[local]\nlocalhost ansible_connection=local\n[web]\nweb1 ansible_host=127.0.0.1 ansible_port=1\n";
+    let (code, err) = with_inventory("hosts", hosts, &["--", "true"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("host localhost: ansible_connection \"local\" is not supported")
+            && err.contains("--limit 'all:!localhost'"),
+        "{err}"
+    );
+    let (code, err) = with_inventory(
+        "hosts",
+        hosts,
+        &[
+            "--limit",
+            "all:!localhost",
+            "--connect-timeout",
+            "2s",
+            "--",
+            "true",
+        ],
+    );
+    assert_ne!(code, Some(2), "{err}");
+    assert!(!err.contains("ansible_connection"), "{err}");
+}
+
+#[test]
 fn unknown_groups_in_a_selection_name_the_inventory() {
     let hosts = "[web]\nweb1\n[db]\ndb1\n";
     let (code, err) = with_inventory("hosts.ini", hosts, &["--limit", "web:!dbb", "--", "true"]);

@@ -25,6 +25,8 @@ pub struct Conn {
     pub port: Option<NonZeroU16>,
     pub user: Option<String>,
     pub identity_file: Option<PathBuf>,
+    /// `ansible_connection`, as the last var to set it gave it.
+    pub connection: Option<String>,
 }
 
 impl Conn {
@@ -35,11 +37,13 @@ impl Conn {
             port,
             user,
             identity_file,
+            connection,
         } = other.clone();
         self.address = address.or(self.address.take());
         self.port = port.or(self.port);
         self.user = user.or(self.user.take());
         self.identity_file = identity_file.or(self.identity_file.take());
+        self.connection = connection.or(self.connection.take());
     }
 }
 
@@ -49,7 +53,9 @@ pub enum Var {
     Port,
     User,
     IdentityFile,
-    /// `ansible_connection`: only ssh is supported.
+    /// `ansible_connection`: only ssh is supported, which remote-run
+    /// checks for the hosts it runs on (a `local` host elsewhere in the
+    /// inventory is no reason to refuse it).
     Connection,
     /// A secret remote-run never takes from an inventory.
     Password,
@@ -95,12 +101,7 @@ pub fn set_var(conn: &mut Conn, key: &str, value: &str) -> Result<(), String> {
         Var::Port => conn.port = Some(port(value).map_err(|e| format!("{key}: {e}"))?),
         Var::User => conn.user = Some(value.to_string()),
         Var::IdentityFile => conn.identity_file = Some(PathBuf::from(value)),
-        Var::Connection if matches!(value, "ssh" | "smart") => {}
-        Var::Connection => {
-            return Err(format!(
-                "{key}: {value:?} is not supported, remote-run connects over ssh only"
-            ));
-        }
+        Var::Connection => conn.connection = Some(value.to_string()),
         Var::Password => return Err(format!("{key}: {NO_PASSWORDS}")),
         Var::Other => {}
     }
@@ -400,6 +401,9 @@ impl Tree {
                 port: conn.port,
                 user: conn.user,
                 identity_file: conn.identity_file,
+                connection: conn
+                    .connection
+                    .filter(|c| !matches!(c.as_str(), "ssh" | "smart")),
                 jump: None,
                 groups,
             });
@@ -534,7 +538,6 @@ mod tests {
                 .contains("key or agent")
         );
         assert!(set_var(&mut conn, "ansible_port", "0").is_err());
-        assert!(set_var(&mut conn, "ansible_connection", "winrm").is_err());
         set_var(&mut conn, "http_port", "80").unwrap();
         assert_eq!(conn, Conn::default());
     }

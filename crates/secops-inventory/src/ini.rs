@@ -192,7 +192,8 @@ static PYTHON_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 /// the value) the value is refused, asking for quotes, rather than read
 /// differently from Ansible. Other vars are not read at all.
 fn python_literal(key: &str, value: &str) -> Result<String, String> {
-    if matches!(ansible::Var::of(key), ansible::Var::Other) {
+    // A template is itself to literal_eval; set_var refuses it by name.
+    if matches!(ansible::Var::of(key), ansible::Var::Other) || value.contains("{{") {
         return Ok(value.to_string());
     }
     let refuse = || {

@@ -79,6 +79,10 @@ pub struct Server {
     pub identity_file: Option<PathBuf>,
     /// A jump host (`ssh -J`), e.g. `bastion` or `ops@bastion:2222`.
     pub jump: Option<String>,
+    /// An Ansible `ansible_connection` other than ssh (`local`, `winrm`):
+    /// such a host can be listed and scanned, but not run on over ssh.
+    #[serde(skip)]
+    pub connection: Option<String>,
     /// Every group the host is in; for Ansible inventories this includes
     /// the parents of its groups and `all`, as Ansible counts membership.
     #[serde(default)]

@@ -50,10 +50,13 @@ def judge(request):
     except Exception as err:  # noqa: BLE001 (any failure is "refused")
         return {"error": str(err)}
     manager = VariableManager(loader=loader, inventory=inventory)
-    hosts = {
-        host.name: connection(manager.get_vars(host=host, include_hostvars=False))
-        for host in inventory.get_hosts("all")
-    }
+    try:
+        hosts = {
+            host.name: connection(manager.get_vars(host=host, include_hostvars=False))
+            for host in inventory.get_hosts("all")
+        }
+    except Exception as err:  # noqa: BLE001 (vars Ansible cannot read)
+        return {"vars_error": str(err).splitlines()[0], "hosts": {}, "results": []}
     results = []
     for pattern in request["patterns"]:
         inventory.subset(pattern)

@@ -13,8 +13,12 @@
 //! pattern must select the same hosts, or fail in both, or be refused
 //! here for one of the documented reasons, and those refusals must be few.
 //!
-//! Needs ansible-core 2.19 in a Python venv: scripts/test installs it in
-//! /opt/secops-venv (or set SECOPS_ANSIBLE_PYTHON to its python).
+//! A third test does the same on Ansible's own integration-test
+//! inventories (from ansible-core's source distribution).
+//!
+//! Needs ansible-core 2.19 in a Python venv and its source: scripts/test
+//! installs both under /opt/secops-venv (SECOPS_ANSIBLE_PYTHON and
+//! SECOPS_ANSIBLE_SRC point elsewhere).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -46,7 +50,7 @@ fn oracle_python() -> PathBuf {
     let version = found.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     assert!(
         version.as_deref().is_some_and(|v| v.starts_with("2.19")),
-        "ansible-core 2.19 is needed at {} (found {version:?}): run scripts/test, or python3 -m venv /opt/secops-venv && /opt/secops-venv/bin/pip install 'ansible-core==2.19.*'",
+        "ansible-core 2.19 is needed at {} (found {version:?}): run scripts/test, which installs it",
         python.display()
     );
     python
@@ -538,6 +542,159 @@ fn ini_values_are_read_as_ansible_reads_them_or_refused() {
     // those are refused; the names and quoted names are all read.
     assert!(same >= 30, "only {same} values read as Ansible reads them");
     eprintln!("{same} INI values read as Ansible reads them, {refused} refused");
+}
+
+/// Ansible's own integration-test inventories, from the ansible-core
+/// source distribution scripts/test unpacks beside the venv.
+fn ansible_test_inventories() -> Vec<PathBuf> {
+    let root = std::env::var_os("SECOPS_ANSIBLE_SRC").map_or_else(
+        || PathBuf::from("/opt/secops-venv/src/ansible-core/test/integration/targets"),
+        PathBuf::from,
+    );
+    let mut found = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if (name == "inventory"
+                || name == "hosts"
+                || name.starts_with("inventory.")
+                || name.starts_with("inventory_")
+                || name.starts_with("hosts.")
+                || name.ends_with(".ini")
+                || (name.contains("inventory")
+                    && (name.ends_with(".yml") || name.ends_with(".yaml"))))
+                && !name.ends_with(".py")
+                && !name.ends_with(".j2")
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    assert!(
+        found.len() >= 60,
+        "only {} inventory files under {} (scripts/test unpacks ansible-core's source there; SECOPS_ANSIBLE_SRC points elsewhere)",
+        found.len(),
+        root.display()
+    );
+    found
+}
+
+#[test]
+fn ansibles_own_test_inventories_load_and_select_alike() {
+    let python = oracle_python();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x0A45_1B1E);
+    let files = ansible_test_inventories();
+    let mut requests = Vec::new();
+    let mut plans = Vec::new();
+    for (n, path) in files.iter().enumerate() {
+        let patterns = match Inventory::load(path) {
+            Ok(inv) if !inv.servers.is_empty() => {
+                let generated = Generated {
+                    path: path.clone(),
+                    groups: inv.groups.iter().map(|g| g.name.clone()).collect(),
+                    hosts: inv.servers.iter().map(|s| s.name.clone()).collect(),
+                };
+                patterns(&mut rng, &generated, dir.path(), n)
+            }
+            _ => Vec::new(),
+        };
+        requests.push(json!({"path": path, "patterns": patterns}));
+        plans.push(patterns);
+    }
+    let verdicts = ask_ansible(&python, &requests);
+    let (mut both, mut neither, mut refused, mut compared, mut failures) =
+        (0, 0, Vec::new(), 0, Vec::new());
+    for ((path, patterns), verdict) in files.iter().zip(&plans).zip(&verdicts) {
+        let loaded = match (Inventory::load(path), verdict.get("error")) {
+            (Ok(inv), None) => inv,
+            (Err(_), Some(_)) => {
+                neither += 1;
+                continue;
+            }
+            (Err(err), None) => {
+                // Refused here, loaded by Ansible: the error must name the
+                // file and say what is unsupported.
+                if !err.message.starts_with(&path.display().to_string()) {
+                    failures.push(format!(
+                        "{}: unclear refusal {:?}",
+                        path.display(),
+                        err.message
+                    ));
+                }
+                refused.push(err.message);
+                continue;
+            }
+            (Ok(_), Some(theirs)) => {
+                failures.push(format!(
+                    "{}: loaded here, Ansible: {theirs}",
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        if let Some(why) = verdict.get("vars_error") {
+            // An ansible-vault file Ansible cannot open without its
+            // password; remote-run skips it with a warning.
+            assert!(why.as_str().unwrap().contains("vault"), "{why}");
+            continue;
+        }
+        both += 1;
+        for server in &loaded.servers {
+            let theirs = &verdict["hosts"][&server.name];
+            let mine = json!({
+                "address": server.address,
+                "port": server.port.map(|p| p.to_string()),
+                "user": server.user,
+            });
+            if *theirs != mine {
+                failures.push(format!(
+                    "{}: host {}: ours {mine} Ansible {theirs}",
+                    path.display(),
+                    server.name
+                ));
+            }
+        }
+        for (pattern, theirs) in patterns.iter().zip(verdict["results"].as_array().unwrap()) {
+            compared += 1;
+            let theirs: Option<BTreeSet<String>> = theirs.get("hosts").map(|hosts| {
+                hosts
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h.as_str().unwrap().to_string())
+                    .collect()
+            });
+            match (ours(&loaded, pattern), theirs) {
+                (Outcome::Hosts(a), Some(b)) if a == b => {}
+                (Outcome::Error(_), None) => {}
+                (Outcome::Error(why), Some(_))
+                    if DOCUMENTED_REFUSALS.iter().any(|r| why.contains(r)) => {}
+                (mine, theirs) => failures.push(format!(
+                    "{}: --limit {pattern:?}: ours {mine:?}, Ansible {theirs:?}",
+                    path.display()
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        both >= 25,
+        "only {both} of Ansible's inventories loaded in both; {neither} in neither; refused: {refused:#?}"
+    );
+    eprintln!(
+        "{} files: {both} load in both ({compared} patterns alike), {neither} in neither, {} refused here only: {refused:#?}",
+        files.len(),
+        refused.len()
+    );
 }
 
 #[derive(Debug)]
