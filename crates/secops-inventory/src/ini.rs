@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use regex_automata::meta::Regex;
 
 use crate::ansible::{self, Tree};
-use crate::hostrange;
+use crate::{address, hostrange};
 
 enum Section {
     Hosts(usize),
@@ -30,12 +30,7 @@ pub fn parse(text: &str) -> Result<Tree, String> {
             continue;
         }
         let at = |err: String| format!("{n}: {err}");
-        if line.starts_with('[') {
-            let inner = line
-                .strip_prefix('[')
-                .and_then(|l| l.strip_suffix(']'))
-                .ok_or_else(|| at(format!("malformed section header {line:?}")))?;
-            let (name, kind) = inner.split_once(':').unwrap_or((inner, ""));
+        if let Some((name, kind)) = header(line) {
             group_name(name).map_err(at)?;
             let g = tree.group(name, n).map_err(at)?;
             tree.declare(g);
@@ -57,6 +52,11 @@ pub fn parse(text: &str) -> Result<Tree, String> {
             }
             continue;
         }
+        if line.starts_with('[') && line.ends_with(']') {
+            return Err(at(format!(
+                "malformed section header {line:?} (no spaces, one ':' before vars or children)"
+            )));
+        }
         match section {
             Section::Hosts(g) => host_line(&mut tree, g, line).map_err(at)?,
             Section::Vars(g) => {
@@ -68,13 +68,12 @@ pub fn parse(text: &str) -> Result<Tree, String> {
                 ansible::set_var(tree.group_vars(g), key, &value).map_err(at)?;
             }
             Section::Children(g) => {
-                let name = words(line)
-                    .map_err(at)?
-                    .into_iter()
-                    .next()
-                    .unwrap_or_default();
-                group_name(&name).map_err(at)?;
-                let child = tree.group(&name, n).map_err(at)?;
+                let name = line.split('#').next().unwrap_or_default().trim_end();
+                if name.contains(char::is_whitespace) {
+                    return Err(at(format!("expected one group name, found {line:?}")));
+                }
+                group_name(name).map_err(at)?;
+                let child = tree.group(name, n).map_err(at)?;
                 if tree.is_declared(child) {
                     tree.child(g, child);
                 } else {
@@ -86,17 +85,43 @@ pub fn parse(text: &str) -> Result<Tree, String> {
     Ok(tree)
 }
 
+/// A `[name]` or `[name:kind]` header (a comment may follow) as Ansible's
+/// section pattern reads it; `None` for any other line.
+fn header(line: &str) -> Option<(&str, &str)> {
+    let (inner, after) = line.strip_prefix('[')?.split_once(']')?;
+    let after = after.trim_start();
+    if !(after.is_empty() || after.starts_with('#')) {
+        return None;
+    }
+    let (name, kind) = inner.split_once(':').unwrap_or((inner, ""));
+    let word = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let valid = !name.is_empty()
+        && !name.contains(char::is_whitespace)
+        && word(kind)
+        && (kind.is_empty() == !inner.contains(':'));
+    valid.then_some((name, kind))
+}
+
 /// `pattern[:port] key=value ...`
 fn host_line(tree: &mut Tree, group: usize, line: &str) -> Result<(), String> {
     let words = words(line)?;
     let (pattern, vars) = words.split_first().expect("the line is not blank");
     let mut conn = ansible::Conn::default();
-    let pattern = match pattern.rsplit_once(':') {
-        Some((name, port)) if !port.contains(']') && !name.contains(':') => {
-            conn.port = Some(ansible::port(port)?);
+    // Where the name ends and a port begins is Ansible's parse_address's
+    // call: `db1:2222`, `[::1]:2200`, but `fe80::1` is all name.
+    let pattern = match address::parse(pattern) {
+        Some((name, port)) => {
+            if let Some(port) = port {
+                conn.port = Some(ansible::port(port)?);
+            }
             name
         }
-        _ => pattern.as_str(),
+        None if pattern.ends_with(':') => {
+            return Err(format!(
+                "host {pattern:?} ends in ':', which Ansible keeps for a port"
+            ));
+        }
+        None => pattern.as_str(),
     };
     for var in vars {
         let (key, value) = var
@@ -298,7 +323,13 @@ http_port=80
         assert!(err("[web]\nw1 ansible_port=99999\n").starts_with("2: ansible_port: invalid port"));
         assert!(err("[web]\nw1 ansible_password=x\n").starts_with("2: ansible_password:"));
         assert!(err("[web:hosts]\n").starts_with("1: unknown section kind"));
-        assert!(err("[web\n").starts_with("1: malformed section header"));
+        assert!(err("[web:hosts]\n").starts_with("1: unknown section kind"));
+        assert!(err("[web:]\n").starts_with("1: malformed section header"));
+        assert!(err("[web] extra\n").starts_with("1: "));
+        assert!(err("[web\n").starts_with("1: host "));
+        assert!(
+            err("[web]\nw1\n[p:children]\nweb extra\n").starts_with("4: expected one group name")
+        );
         assert!(err("[web:vars]\nansible_user=x\n").starts_with("1: group \"web\" is used"));
         assert!(err("w[3:1]\n").starts_with("1: host bad range"));
         assert!(err("w1 user\n").starts_with("1: expected key=value"));

@@ -12,6 +12,7 @@
 //! agent only, as OpenSSH in BatchMode does it, and an Ansible inventory
 //! carrying `ansible_password` is refused rather than half-used.
 
+mod address;
 mod ansible;
 pub mod hostrange;
 mod ini;

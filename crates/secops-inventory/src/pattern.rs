@@ -27,7 +27,7 @@ use regex_automata::meta::Regex;
 
 use secops_common::Error;
 
-use crate::{Group, Inventory, Server};
+use crate::{Group, Inventory, Server, address};
 
 /// Narrows `hosts` (already selected) to those `pattern` selects from the
 /// inventory; without one, from `hosts` themselves, all ungrouped.
@@ -266,7 +266,7 @@ impl<'a> Universe<'a> {
 fn terms(pattern: &str) -> Result<Vec<String>, String> {
     let split: Vec<&str> = if pattern.contains(',') {
         pattern.split(',').collect()
-    } else if is_address(pattern) {
+    } else if address::parse(pattern).is_some() {
         vec![pattern]
     } else {
         TERM.find_iter(pattern)
@@ -297,65 +297,7 @@ fn terms(pattern: &str) -> Result<Vec<String>, String> {
 
 /// What `split_host_pattern` takes for terms when there is no comma:
 /// runs of anything but whitespace, `:` and brackets, or whole `[...]`.
-static TERM: LazyLock<Regex> = LazyLock::new(|| compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+"));
-
-/// Ansible's `parse_address(pattern, allow_ranges=True)` succeeds: a host
-/// name, IPv4 or IPv6 address (ranges allowed), with an optional port.
-fn is_address(pattern: &str) -> bool {
-    let mut address = pattern;
-    for hostport in [&*BRACKETED_HOSTPORT, &*HOSTPORT] {
-        let mut caps = hostport.create_captures();
-        hostport.captures(address, &mut caps);
-        if let Some(host) = caps.get_group(1) {
-            address = &address[host.range()];
-        }
-    }
-    [&*IPV4, &*IPV6, &*HOSTNAME]
-        .iter()
-        .any(|re| re.is_match(address))
-}
-
-const NUMERIC_RANGE: &str = r"\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-const HEX_RANGE: &str = r"\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]";
-const ALNUM_RANGE: &str = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
-
-static BRACKETED_HOSTPORT: LazyLock<Regex> = LazyLock::new(|| compile(r"^\[(.+)\]:([0-9]+)$"));
-static HOSTPORT: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$"));
-static IPV4: LazyLock<Regex> = LazyLock::new(|| {
-    let part = format!("(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUMERIC_RANGE})");
-    compile(&format!(r"(?i)^(?:{part}\.){{3}}{part}$"))
-});
-static IPV6: LazyLock<Regex> = LazyLock::new(|| {
-    let c = format!("(?:[0-9a-f]{{1,4}}|{HEX_RANGE})");
-    let forms = [
-        format!("(?:{c}:){{7}}{c}"),
-        format!("(?:{c}:){{1,6}}:"),
-        format!("(?:{c}:)(?::{c}){{1,6}}"),
-        format!("(?:{c}:){{2}}(?::{c}){{1,5}}"),
-        format!("(?:{c}:){{3}}(?::{c}){{1,4}}"),
-        format!("(?:{c}:){{4}}(?::{c}){{1,3}}"),
-        format!("(?:{c}:){{5}}(?::{c}){{1,2}}"),
-        format!("(?:{c}:){{6}}(?::{c})"),
-        format!(":(?::{c}){{1,6}}"),
-        format!("{c}?::"),
-        format!(r"(?:0:){{6}}(?:{c}\.){{3}}{c}"),
-        format!(r"::(?:ffff:)?(?:{c}\.){{3}}{c}"),
-        format!(r"(?:0:){{5}}ffff:(?:{c}\.){{3}}{c}"),
-    ];
-    compile(&format!("(?i)^(?:{})$", forms.join("|")))
-});
-/// Python's label ends with `(?<![_-])`; without look-behind, a label is
-/// one character that is not `_`, or ends in one (or in a range).
-static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
-    let end = format!(r"(?:[^\W_]|{ALNUM_RANGE})");
-    let label = format!(r"(?:{end}|(?:\w|{ALNUM_RANGE})(?:[\w-]|{ALNUM_RANGE})*{end})");
-    compile(&format!(r"(?i)^{label}(?:\.{label})*$"))
-});
-
-fn compile(re: &str) -> Regex {
-    Regex::new(re).expect("the pattern grammar's own regexes are valid")
-}
+static TERM: LazyLock<Regex> = LazyLock::new(|| address::compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+"));
 
 /// `[3]`, `[-1]`, `[1:3]` (both ends included), `[2:]`, and the old
 /// `[1-3]`, as Ansible reads them.

@@ -24,7 +24,7 @@ pub fn parse(text: &str) -> Result<Tree, String> {
     let top = top?;
     let mut tree = Tree::new();
     for (name, group) in top.map(|t| t.0).unwrap_or_default() {
-        add_group(&mut tree, None, &name, group.unwrap_or_default())?;
+        add_group(&mut tree, None, &name.0, group.unwrap_or_default())?;
     }
     Ok(tree)
 }
@@ -51,7 +51,7 @@ fn add_group(
         }
     }
     for (child, group) in group.children.map(|c| c.0).unwrap_or_default() {
-        add_group(tree, Some(g), &child, group.unwrap_or_default())?;
+        add_group(tree, Some(g), &child.0, group.unwrap_or_default())?;
     }
     Ok(())
 }
@@ -66,7 +66,29 @@ struct Group {
 
 /// A mapping kept in file order (hosts run in the order written).
 #[derive(Debug)]
-struct Ordered<T, K = String>(Vec<(K, T)>);
+struct Ordered<T, K = Name>(Vec<(K, T)>);
+
+/// A group or host name, which must be a YAML string: `1234:` is an
+/// integer to YAML, and Ansible refuses it ("must be a string") rather
+/// than guess how it was spelt (`01234`, `1_234`, `0x4d2`).
+#[derive(Debug)]
+struct Name(String);
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a name as a string, as Ansible requires (quote a number: \"1234\":)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name, E> {
+                Ok(Name(v.to_string()))
+            }
+        }
+        de.deserialize_any(Text)
+    }
+}
 
 impl<T, K> Default for Ordered<T, K> {
     fn default() -> Self {
@@ -116,7 +138,7 @@ struct HostPattern(Vec<String>);
 
 impl<'de> Deserialize<'de> for HostPattern {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        let pattern = String::deserialize(de)?;
+        let pattern = Name::deserialize(de)?.0;
         let n = hostrange::count(&pattern).map_err(de::Error::custom)?;
         BUDGET
             .with_borrow_mut(|budget| {

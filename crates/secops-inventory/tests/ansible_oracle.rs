@@ -544,6 +544,93 @@ fn ini_values_are_read_as_ansible_reads_them_or_refused() {
     eprintln!("{same} INI values read as Ansible reads them, {refused} refused");
 }
 
+/// Inventories at the edges of what Ansible accepts.
+const EDGE_INVENTORIES: [(&str, &str); 20] = [
+    ("open-bracket.ini", "[web\nw1\n"),
+    ("header-and-more.ini", "[web] extra\nw1\n"),
+    ("header-comment.ini", "[web] # the web tier\nw1\n"),
+    (
+        "two-children.ini",
+        "[web]\nw1\n[prod:children]\nweb extra\n",
+    ),
+    ("int-host.yml", "all:\n  hosts:\n    1234:\n    web1:\n"),
+    (
+        "quoted-int-host.yml",
+        "all:\n  hosts:\n    \"1234\":\n    web1:\n",
+    ),
+    (
+        "int-group.yml",
+        "all:\n  children:\n    99:\n      hosts:\n        web1:\n",
+    ),
+    ("float-host.yml", "all:\n  hosts:\n    1.5:\n"),
+    ("bool-host.yml", "all:\n  hosts:\n    true:\n"),
+    (
+        "range.yml",
+        "all:\n  hosts:\n    web[01:03]:\n      ansible_port: 2222\n",
+    ),
+    ("collision.ini", "[web]\nweb\n"),
+    ("vars-only.ini", "[web:vars]\nansible_user=ops\n"),
+    ("child-first.ini", "[prod:children]\nweb\n[web]\nw1\n"),
+    ("cycle.ini", "[a:children]\nb\n[b:children]\na\n"),
+    ("colon.ini", "[web]\nweb1:\n"),
+    ("dashes.ini", "---\n"),
+    ("ungrouped-too.ini", "w1\n[web]\nw1\n"),
+    (
+        "all-vars.ini",
+        "[all:vars]\nansible_user=\"ops\"\n[web]\nw1 ansible_user=o'p'q\n",
+    ),
+    ("port-in-name.ini", "[web]\nw1:2222\n[::1]:2200\n"),
+    (
+        "comment.ini",
+        "[web]\nw1 ansible_port=2200#x\nw2 # ansible_port=1\n",
+    ),
+];
+
+#[test]
+fn edge_inventories_load_or_fail_as_in_ansible() {
+    let python = oracle_python();
+    let dir = tempfile::tempdir().unwrap();
+    let mut requests = Vec::new();
+    for (name, text) in EDGE_INVENTORIES {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        requests.push(json!({"path": path, "patterns": []}));
+    }
+    let verdicts = ask_ansible(&python, &requests);
+    let mut failures = Vec::new();
+    for ((name, text), verdict) in EDGE_INVENTORIES.iter().zip(&verdicts) {
+        let ours = Inventory::load(&dir.path().join(name)).map(|inv| {
+            inv.servers
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        (s.port.map(|p| p.to_string()), s.user.clone()),
+                    )
+                })
+                .collect::<BTreeMap<_, _>>()
+        });
+        let theirs = verdict.get("hosts").map(|hosts| {
+            hosts
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(name, conn)| {
+                    let field = |f: &str| conn[f].as_str().map(String::from);
+                    (name.clone(), (field("port"), field("user")))
+                })
+                .collect::<BTreeMap<_, _>>()
+        });
+        match (&ours, &theirs) {
+            (Ok(a), Some(b)) if a == b => {}
+            (Err(_), None) => {}
+            (Err(err), Some(_)) if err.message.contains("is both a host and a group") => {}
+            _ => failures.push(format!("{name} {text:?}: ours {ours:?}, Ansible {verdict}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 /// Ansible's own integration-test inventories, from the ansible-core
 /// source distribution scripts/test unpacks beside the venv.
 fn ansible_test_inventories() -> Vec<PathBuf> {
