@@ -98,7 +98,7 @@ fn header(line: &str) -> Option<(&str, &str)> {
     let valid = !name.is_empty()
         && !name.contains(char::is_whitespace)
         && word(kind)
-        && (kind.is_empty() == !inner.contains(':'));
+        && kind.is_empty() != inner.contains(':');
     valid.then_some((name, kind))
 }
 

@@ -756,3 +756,109 @@ fn regex_class(rest: &[char], ascii: bool) -> Result<(String, usize), String> {
     out.push(']');
     Ok((out, i))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Format, parse};
+
+    /// The twelve hosts of the inventory (Ansible's verdicts were
+    /// taken from ansible-core 2.19; tests/ansible_oracle.rs asks it live).
+    fn names(pattern: &str) -> Result<Vec<String>, String> {
+        let text =
+            "[group01]\ntest0[1:6]\n[group02]\ntest0[7:9]\ntest1[0:2]\n[web:children]\ngroup01\n";
+        let (servers, groups) = parse(Format::AnsibleIni, text).unwrap();
+        let inv = Inventory {
+            path: "hosts.ini".into(),
+            servers,
+            groups,
+        };
+        apply(pattern, Some(&inv), inv.servers.clone())
+            .map(|hosts| hosts.into_iter().map(|h| h.name).collect())
+            .map_err(|err| err.message)
+    }
+
+    fn count(pattern: &str) -> usize {
+        names(pattern).unwrap().len()
+    }
+
+    #[test]
+    fn exclusions_exclude_what_ansible_excludes() {
+        assert_eq!(count("all:!~test0[1-3]"), 9);
+        assert_eq!(count("all:!group01[0]"), 11);
+        assert!(!names("all:!group01[0]").unwrap().contains(&"test01".into()));
+        assert!(
+            !names("all:!group01[-1]")
+                .unwrap()
+                .contains(&"test06".into())
+        );
+        assert_eq!(
+            count("!group02"),
+            6,
+            "no plain term: all, less the exclusions"
+        );
+        assert_eq!(
+            count("!group02,group01,&web"),
+            6,
+            "order of terms does not matter"
+        );
+    }
+
+    #[test]
+    fn subscripts_index_and_slice_as_python_does() {
+        assert_eq!(
+            names("group01[1:3]").unwrap(),
+            ["test02", "test03", "test04"]
+        );
+        assert_eq!(names("group01[4:]").unwrap(), ["test05", "test06"]);
+        assert_eq!(
+            names("group01[2:0]").unwrap(),
+            ["test03"],
+            "an end of 0 means none"
+        );
+        assert_eq!(names("group01[1-2]").unwrap(), ["test02", "test03"]);
+        assert_eq!(names("group01[9:12]").unwrap(), Vec::<String>::new());
+        let err = names("group01[6]").unwrap_err();
+        assert!(
+            err.contains("no hosts matched the subscripted pattern"),
+            "{err}"
+        );
+        // A subscript, not a glob class: there is no group0.
+        let err = names("group0[12]").unwrap_err();
+        assert!(
+            err.contains("\"group0[12]\" is not a group or host of hosts.ini"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn globs_and_regexes_follow_python() {
+        assert_eq!(count("test0[!1-8]"), 1);
+        assert_eq!(count("~test1"), 3, "re.match: anchored at the start only");
+        assert_eq!(count("~test.*2$"), 2);
+        assert_eq!(count("~.*2$"), 7, "group02's six hosts, and test02");
+        assert_eq!(count("group0?"), 12);
+        // `[1-3]` at the end is a subscript (Ansible's old range form), so
+        // this is hosts 1 to 3 of a group "test0", which does not exist.
+        assert!(names("test0[1-3],test1*").is_err());
+        let err = names("~(?i)TEST").unwrap_err();
+        assert!(err.contains("is not supported in a ~regex term"), "{err}");
+        let err = names("~(t)\\1").unwrap_err();
+        assert!(err.contains("the escape \\1"), "{err}");
+        assert!(
+            names("tset*")
+                .unwrap_err()
+                .contains("matches no group or host")
+        );
+    }
+
+    #[test]
+    fn terms_split_as_ansible_splits_them() {
+        assert_eq!(terms("a:b").unwrap(), ["a", "b"]);
+        assert_eq!(terms("a, b:c").unwrap(), ["a", "b:c"], "commas first");
+        assert_eq!(terms("db1:2222").unwrap(), ["db1:2222"], "one address");
+        assert_eq!(terms("g[1:3]:h").unwrap(), ["g[1:3]", "h"]);
+        assert_eq!(terms("fe80::1").unwrap(), ["fe80::1"]);
+        assert!(terms(" , ").is_err());
+    }
+}
