@@ -16,6 +16,7 @@ Examples:
   remote-run -i hosts.ini push ./fim-check /usr/local/bin/fim-check --mode 755
   remote-run -i hosts.ini fetch /var/log/auth.log logs/   # logs/HOST/var/log/auth.log
   remote-run -i hosts.ini fetch /var/log/nginx/ logs/     # the directory, recursively
+  remote-run -i hosts.ini --limit 'all:!prod' list        # which hosts, without running
 
 The command is an argument vector: each argument is quoted for the remote
 shell, so use `sh -c '...'` for pipes and `;`. Lines the command prints that
@@ -71,6 +72,9 @@ pub enum Action {
     },
     /// End the shared connections (--persist masters) of the selected hosts
     Close,
+    /// Print the selected hosts' names, one a line, and run nothing (as
+    /// `ansible --list-hosts`): check what a --limit pattern selects
+    List,
 }
 
 /// Which hosts, and how they are reached; valid before or after the
@@ -110,8 +114,9 @@ pub struct FleetArgs {
     )]
     pub hosts: Option<String>,
 
-    /// Ansible-style pattern: groups, hosts and globs joined by : or , with
-    /// &intersect and !exclude (web:&prod:!web03)
+    /// Ansible's host pattern, as ansible-core reads --limit: groups, hosts,
+    /// globs and ~regexes joined by , or : with &intersect and !exclude,
+    /// subscripts (web[0], web[1:3]) and @FILE (web:&prod:!web03)
     #[arg(
         global = true,
         short,

@@ -56,6 +56,9 @@ pub fn receive_tree(
 pub fn run(args: &Args) -> Result<Exit, Error> {
     let fleet = &args.fleet;
     let hosts = hosts(fleet)?;
+    if let Some(Action::List) = args.action {
+        return list(&hosts);
+    }
     let control = match (&args.action, fleet.persist) {
         (Some(Action::Close), _) | (_, Some(_)) => {
             Some(Control::create(fleet.state_dir.as_deref(), fleet.persist)?)
@@ -144,6 +147,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
                 &mut handle,
             );
         }
+        Some(Action::List) => unreachable!("list returns before any host is run"),
         Some(Action::Close) => {
             fan_out(
                 &hosts,
@@ -160,6 +164,18 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     written?;
     let summary = out.finish()?;
     Ok(tally.exit(summary.worst, args.common.fail_on))
+}
+
+/// `list`: the hosts' names on stdout, one a line.
+fn list(hosts: &[Server]) -> Result<Exit, Error> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    hosts
+        .iter()
+        .try_for_each(|h| writeln!(out, "{}", h.name))
+        .and_then(|()| out.flush())
+        .map_err(|err| Error::failed(format!("cannot write the host list: {err}")))?;
+    Ok(Exit::Clean)
 }
 
 /// The inventory and patterns, resolved to the hosts to run on.

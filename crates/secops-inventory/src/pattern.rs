@@ -192,7 +192,11 @@ impl<'a> Universe<'a> {
             } else {
                 "is not a group or host of"
             };
-            return Err(format!("{term:?} {verb} {}", self.place));
+            return Err(if expr == term {
+                format!("{term:?} {verb} {}", self.place)
+            } else {
+                format!("{term:?}: {expr:?} {verb} {}", self.place)
+            });
         }
         match subscript {
             Some(subscript) if !hosts.is_empty() => {
@@ -826,7 +830,7 @@ mod tests {
         // A subscript, not a glob class: there is no group0.
         let err = names("group0[12]").unwrap_err();
         assert!(
-            err.contains("\"group0[12]\" is not a group or host of hosts.ini"),
+            err.contains("\"group0[12]\": \"group0\" is not a group or host of hosts.ini"),
             "{err}"
         );
     }
