@@ -21,6 +21,7 @@ pub const TARGETS: &[&str] = &[
     "ansible_ini",
     "ansible_yaml",
     "hostrange",
+    "host_pattern",
     "nmap_xml",
     "vuln_rules",
     "notify_settings",
@@ -31,6 +32,22 @@ pub const TARGETS: &[&str] = &[
     "fetch_tar",
     "secops_settings",
 ];
+
+/// The inventory the `host_pattern` target selects from: nested and
+/// diamond-shaped children (so subscripts meet both fixed and unfixed
+/// orders), a range, an ungrouped host, names with dots and digits.
+static PATTERN_INVENTORY: std::sync::LazyLock<secops_inventory::Inventory> =
+    std::sync::LazyLock::new(|| {
+        let text = "lone.example.com\n[web]\nweb[01:04]\n[db]\ndb1:2222\ndb2\n\
+                    [eu:children]\nweb\ndb\n[us:children]\ndb\n[prod:children]\neu\nus\n";
+        let (servers, groups) =
+            secops_inventory::parse(secops_inventory::Format::AnsibleIni, text).unwrap();
+        secops_inventory::Inventory {
+            path: "hosts.ini".into(),
+            servers,
+            groups,
+        }
+    });
 
 /// A small nmap document the `vuln_rules` target judges by the rules it
 /// is given: open ports with services, versions, CPEs and script output.
@@ -115,6 +132,17 @@ pub fn run(target: &str, data: &[u8], scratch: &Path) {
                 if let (Ok(count), Ok(names)) = (counted, expanded) {
                     assert!(names.len() <= count, "more names than counted");
                 }
+            }
+        }
+        "host_pattern" => {
+            if let Some(text) = text {
+                let _ = secops_inventory::select(
+                    Some(&PATTERN_INVENTORY),
+                    &secops_inventory::Selection {
+                        limit: Some(text),
+                        ..Default::default()
+                    },
+                );
             }
         }
         "nmap_xml" => {
