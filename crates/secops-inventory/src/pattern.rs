@@ -20,6 +20,7 @@
 //! engines read differently, and a subscript on a list whose order Ansible
 //! leaves to chance (see [`Universe::hosts_of`]).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
@@ -40,15 +41,14 @@ pub fn apply(
     let selected = universe
         .select(pattern)
         .map_err(|why| Error::bad_input(format!("--limit {pattern:?}: {why}")))?;
-    let index: HashMap<&str, usize> = universe
-        .names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (*n, i))
-        .collect();
     let keep: Vec<bool> = hosts
         .iter()
-        .map(|h| index.get(h.name.as_str()).is_some_and(|&i| selected[i]))
+        .map(|h| {
+            universe
+                .by_name
+                .get(h.name.as_str())
+                .is_some_and(|&i| selected[i])
+        })
         .collect();
     Ok(hosts
         .into_iter()
@@ -60,7 +60,7 @@ pub fn apply(
 /// The hosts and groups a pattern is matched against, in Ansible's order.
 struct Universe<'a> {
     names: Vec<&'a str>,
-    groups: std::borrow::Cow<'a, [Group]>,
+    groups: Cow<'a, [Group]>,
     by_name: HashMap<&'a str, usize>,
     /// The inventory's path, for errors.
     place: String,
@@ -89,13 +89,13 @@ impl<'a> Universe<'a> {
             }
         }
         let groups = match inventory {
-            Some(inv) if names.len() == first_alias => std::borrow::Cow::Borrowed(&inv.groups[..]),
+            Some(inv) if names.len() == first_alias => Cow::Borrowed(&inv.groups[..]),
             _ => {
                 let mut groups = inventory.map_or_else(Group::builtin, |inv| inv.groups.clone());
                 groups[crate::UNGROUPED]
                     .hosts
                     .extend(first_alias..names.len());
-                std::borrow::Cow::Owned(groups)
+                Cow::Owned(groups)
             }
         };
         let ascii = names
