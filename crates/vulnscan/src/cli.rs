@@ -121,6 +121,34 @@ pub struct Args {
     #[arg(long, help_heading = "Built-in scanner")]
     pub no_banners: bool,
 
+    /// Also scan every HTTP or HTTPS service found with nikto
+    #[arg(long, help_heading = "Web (nikto)")]
+    pub web: bool,
+
+    /// Scan these URLs with nikto, without a port scan
+    #[arg(long, value_name = "URL", num_args = 1.., help_heading = "Web (nikto)",
+          conflicts_with_all = ["targets", "targets_file", "servers", "from_xml", "web", "ports", "top_ports", "syn", "engine", "require_nmap"])]
+    pub web_only: Vec<String>,
+
+    /// nikto to run [default: nikto, else nikto.pl, on PATH]
+    #[arg(long, value_name = "PATH", help_heading = "Web (nikto)")]
+    pub nikto: Option<PathBuf>,
+
+    /// Exit 3 instead of going on without the web scan when nikto is not
+    /// installed
+    #[arg(long, help_heading = "Web (nikto)")]
+    pub require_nikto: bool,
+
+    /// Stop nikto after DURATION on each web server (its -maxtime); a
+    /// scan cut short is reported, not compared
+    #[arg(long, value_name = "DURATION", default_value = "20m", value_parser = parse_duration, help_heading = "Web (nikto)")]
+    pub web_maxtime: Duration,
+
+    /// nikto's plugins to run (its -Plugins), e.g. "headers;httpoptions"
+    /// [default: nikto's own selection]
+    #[arg(long, value_name = "LIST", help_heading = "Web (nikto)")]
+    pub web_plugins: Option<String>,
+
     /// Compare with the vuln.port records in FILE instead of the last scan
     #[arg(long, value_name = "FILE", help_heading = "Changes")]
     pub baseline: Option<PathBuf>,

@@ -5,9 +5,11 @@
 
 mod builtin;
 mod changes;
+mod child;
 pub mod cli;
 mod matchers;
 mod metrics;
+mod nikto;
 mod nmap;
 pub mod nmap_xml;
 mod ports;
@@ -73,17 +75,21 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     let mut prom_passes = Passes::default();
     let mut last_pass = (Findings::default(), Figures::default());
     Repeat::new(&args.repeat)?.run(|pass| {
-        let scanned = match &args.from_xml {
+        let mut scanned = match &args.from_xml {
             Some(path) => from_xml(path)?,
+            None if !args.web_only.is_empty() => web_only(args)?,
             None => scan_targets(args)?,
         };
+        if args.web {
+            web_scan(args, &mut scanned)?;
+        }
         let mut records: Vec<Record> = Vec::new();
         for host in &scanned.hosts {
             host_records(host, scanned.engine, &rules, &mut records);
         }
         // An incomplete scan neither compares nor is kept: its missing
         // hosts would read as closed ports and fixed findings.
-        let changes = if scanned.complete {
+        let changes = if scanned.incomplete.is_none() {
             if scans.is_none() {
                 scans = Some(Scans::new(memory(args, scanned.selection.as_deref())?));
             }
@@ -95,7 +101,9 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         };
         let keys: HashSet<FindingKey> = records.iter().map(FindingKey::of).collect();
         for rec in &records {
-            let new = seen.as_ref().is_none_or(|seen| !seen.contains(&FindingKey::of(rec)));
+            let new = seen
+                .as_ref()
+                .is_none_or(|seen| !seen.contains(&FindingKey::of(rec)));
             if new || rec.alert_id().is_some() {
                 out.write(rec)?;
             }
@@ -105,15 +113,8 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         }
         out.flush()?;
         let findings = out.take_findings();
-        if !scanned.complete {
-            return Err(Error::failed(match &args.from_xml {
-                Some(path) => format!(
-                    "{} ends before </nmaprun> (nmap was interrupted?); the records written cover only the hosts it completed",
-                    path.display()
-                ),
-                None => "nmap did not finish; the records written cover only the hosts it completed"
-                    .to_string(),
-            }));
+        if let Some(why) = scanned.incomplete {
+            return Err(Error::failed(why));
         }
         let saved = spec.path.is_some() || save(&scans);
         let figures = Figures::of(&scanned.hosts);
@@ -185,7 +186,9 @@ impl FindingKey {
 /// What was scanned, by whichever means.
 struct Scanned {
     hosts: Vec<Host>,
-    complete: bool,
+    /// Why the scan is not whole (nmap or nikto cut short): its records
+    /// are written, but it is neither compared nor kept.
+    incomplete: Option<String>,
     engine: Engine,
     /// What the state file of this scan is keyed by; `None` when the scan
     /// is not vulnscan's own (`--from-xml`), so it is not kept.
@@ -234,7 +237,9 @@ fn scan_targets(args: &Args) -> Result<Scanned, Error> {
     );
     Ok(Scanned {
         hosts,
-        complete,
+        incomplete: (!complete).then(|| {
+            "nmap did not finish; the records written cover only the hosts it completed".to_string()
+        }),
         engine: kind,
         selection: Some(selection),
     })
@@ -264,7 +269,12 @@ fn from_xml(path: &Path) -> Result<Scanned, Error> {
     );
     Ok(Scanned {
         hosts: run.hosts,
-        complete: run.complete,
+        incomplete: (!run.complete).then(|| {
+            format!(
+                "{} ends before </nmaprun> (nmap was interrupted?); the records written cover only the hosts it completed",
+                path.display()
+            )
+        }),
         engine: Engine::Nmap,
         selection: None,
     })
@@ -327,6 +337,201 @@ fn server_targets(path: &Path, group: Option<&str>) -> Result<Vec<String>, Error
         texts.push(text.to_string());
     }
     Ok(texts)
+}
+
+/// nikto's options, or `None` (warned) when it is missing and not
+/// required.
+fn nikto_options(args: &Args) -> Result<Option<nikto::NiktoOptions>, Error> {
+    match nikto::locate(args.nikto.as_deref()) {
+        Some(program) => Ok(Some(nikto::NiktoOptions {
+            program,
+            maxtime: args.web_maxtime,
+            plugins: args.web_plugins.clone(),
+        })),
+        None if args.require_nikto || !args.web_only.is_empty() || args.nikto.is_some() => {
+            Err(Error::failed(match &args.nikto {
+                Some(path) => format!("--nikto {}: no such file", path.display()),
+                None => format!("nikto is not installed; {}", nikto::INSTALL_HINT),
+            }))
+        }
+        None => {
+            warn!(
+                "nikto is not installed, so the web servers found are not scanned; {}",
+                nikto::INSTALL_HINT
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// `--web`: nikto on every open port whose service is HTTP or HTTPS, its
+/// findings added to the port as script results. The state this scan is
+/// kept under names the web scan, so a scan with it is compared only with
+/// scans with it.
+fn web_scan(args: &Args, scanned: &mut Scanned) -> Result<(), Error> {
+    let Some(opts) = nikto_options(args)? else {
+        return Ok(());
+    };
+    for host in &mut scanned.hosts {
+        for port in &mut host.ports {
+            let web = match port.service {
+                Some(_) => web_service(port),
+                None => probe_web(&host.addr, port.port, args.connect_timeout),
+            };
+            let Some(tls) = web else {
+                continue;
+            };
+            let target = nikto::WebTarget {
+                addr: host.addr.clone(),
+                port: port.port,
+                tls,
+                root: "/".to_string(),
+            };
+            let web = nikto::scan(&opts, &target)?;
+            port.scripts.extend(web.scripts);
+            if !web.complete && scanned.incomplete.is_none() {
+                scanned.incomplete = Some(format!(
+                    "nikto stopped at --web-maxtime on {}; the records written cover what it found",
+                    target.url()
+                ));
+            }
+        }
+    }
+    if let Some(selection) = &mut scanned.selection {
+        selection.push_str(" web");
+    }
+    Ok(())
+}
+
+/// Whether an open port serves HTTP, by the service nmap named: `None`
+/// for no, else whether it is TLS (`None` inside when unsure, for nikto
+/// to find out).
+fn web_service(port: &scan::Port) -> Option<Option<bool>> {
+    let name = port.service.as_deref()?.to_ascii_lowercase();
+    if port.proto != "tcp" || !name.contains("http") {
+        return None;
+    }
+    Some((name.contains("https") || name.starts_with("ssl")).then_some(true))
+}
+
+/// The built-in scanner names no service, so the port is asked: an HTTP
+/// server answers `HEAD / HTTP/1.0` with `HTTP/`, a TLS server answers
+/// plain text with a TLS alert record (0x15 0x03). Same answer shape as
+/// [`web_service`].
+fn probe_web(addr: &str, port: u16, timeout: std::time::Duration) -> Option<Option<bool>> {
+    use std::io::{Read, Write};
+    let ip: std::net::IpAddr = addr.parse().ok()?;
+    let mut conn = std::net::TcpStream::connect_timeout(&(ip, port).into(), timeout).ok()?;
+    conn.set_read_timeout(Some(timeout.max(std::time::Duration::from_secs(2))))
+        .ok()?;
+    conn.write_all(b"HEAD / HTTP/1.0\r\n\r\n").ok()?;
+    let mut head = [0u8; 5];
+    let mut got = 0;
+    while got < head.len() {
+        match conn.read(&mut head[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    match &head[..got] {
+        [b'H', b'T', b'T', b'P', b'/'] => Some(None),
+        [0x15, 0x03, ..] => Some(Some(true)),
+        _ => None,
+    }
+}
+
+/// `--web-only`: nikto on the URLs given, each a host with one open port.
+fn web_only(args: &Args) -> Result<Scanned, Error> {
+    let targets = args
+        .web_only
+        .iter()
+        .map(|url| web_target(url))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = nikto_options(args)?.expect("--web-only requires nikto");
+    let mut hosts: Vec<Host> = Vec::new();
+    let mut incomplete = None;
+    for target in &targets {
+        let web = nikto::scan(&opts, target)?;
+        if !web.complete && incomplete.is_none() {
+            incomplete = Some(format!(
+                "nikto stopped at --web-maxtime on {}; the records written cover what it found",
+                target.url()
+            ));
+        }
+        let port = scan::Port {
+            proto: "tcp".to_string(),
+            port: target.port,
+            state: "open".to_string(),
+            service: Some(
+                if target.tls == Some(true) {
+                    "https"
+                } else {
+                    "http"
+                }
+                .to_string(),
+            ),
+            scripts: web.scripts,
+            ..scan::Port::default()
+        };
+        match hosts.iter_mut().find(|h| h.addr == target.addr) {
+            Some(host) => host.ports.push(port),
+            None => hosts.push(Host {
+                addr: target.addr.clone(),
+                ports: vec![port],
+                scripts: Vec::new(),
+            }),
+        }
+    }
+    Ok(Scanned {
+        hosts,
+        incomplete,
+        engine: Engine::Nikto,
+        selection: Some(format!("nikto {}", args.web_only.join(" "))),
+    })
+}
+
+/// `http://HOST[:PORT][/PATH]` or `https://...`; HOST may be `[v6]`.
+fn web_target(url: &str) -> Result<nikto::WebTarget, Error> {
+    let bad = |why: &str| Error::bad_input(format!("--web-only {url:?}: {why}"));
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(bad("expected http://HOST[:PORT][/PATH] or https://..."));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() || host.starts_with('-') || host.contains(char::is_whitespace) {
+        return Err(bad("no host"));
+    }
+    let port = match port {
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad("the port must be 1-65535"))?,
+        None if tls => 443,
+        None => 80,
+    };
+    Ok(nikto::WebTarget {
+        addr: host.to_string(),
+        port,
+        tls: Some(tls),
+        root: path.to_string(),
+    })
 }
 
 /// nmap's path, or `None` for the built-in scanner.

@@ -3,14 +3,12 @@
 //! stderr kept for the error message, and its output parsed even when it
 //! was cut short.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use secops_common::{Context, Error, info, warn};
+use secops_common::{Error, info, warn};
 
+use crate::child::{self, Finished};
 use crate::nmap_xml::{self, NmapRun};
 use crate::ports::PortList;
 use crate::target::Target;
@@ -85,12 +83,12 @@ pub fn scan(nmap: &Path, opts: &NmapOptions, targets: &[Target]) -> Result<NmapR
             "nmap scans IPv4 and IPv6 targets in separate runs; give them to separate vulnscan invocations",
         ));
     }
-    let first = run_once(nmap, &arguments(opts, opts.syn, targets), opts.timeout)?;
+    let first = child::run(nmap, &arguments(opts, opts.syn, targets), opts.timeout)?;
     if opts.syn && needs_root(&first.stderr) {
         warn!(
             "nmap refused the SYN scan (-sS) because it needs root; scanning with a connect scan (-sT) instead"
         );
-        let second = run_once(nmap, &arguments(opts, false, targets), opts.timeout)?;
+        let second = child::run(nmap, &arguments(opts, false, targets), opts.timeout)?;
         return conclude(second);
     }
     conclude(first)
@@ -101,15 +99,8 @@ fn needs_root(stderr: &str) -> bool {
     stderr.contains("QUITTING!") && stderr.contains("root privileges")
 }
 
-struct Finished {
-    xml: String,
-    stderr: String,
-    success: bool,
-    timed_out: bool,
-}
-
 fn conclude(done: Finished) -> Result<NmapRun, Error> {
-    let run = nmap_xml::parse(&done.xml);
+    let run = nmap_xml::parse(&done.stdout);
     let stderr = done.stderr.trim();
     if done.timed_out {
         warn!(
@@ -133,55 +124,6 @@ fn conclude(done: Finished) -> Result<NmapRun, Error> {
         info!("nmap said: {stderr}");
     }
     Ok(run)
-}
-
-fn run_once(nmap: &Path, args: &[String], timeout: Duration) -> Result<Finished, Error> {
-    info!("running {} {}", nmap.display(), args.join(" "));
-    let mut child = Command::new(nmap)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context(|| format!("cannot run {}", nmap.display()))?;
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let (success, timed_out) = wait(&mut child, timeout)?;
-    Ok(Finished {
-        xml: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-        success,
-        timed_out,
-    })
-}
-
-/// Reads a pipe to the end on its own thread, so a full stderr pipe can
-/// never stall nmap while we wait on stdout.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Waits up to `timeout`, then kills; returns (exited 0, timed out).
-fn wait(child: &mut Child, timeout: Duration) -> Result<(bool, bool), Error> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok((status.success(), false)),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok((false, true));
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(err) => return Err(Error::failed(format!("cannot wait for nmap: {err}"))),
-        }
-    }
 }
 
 #[cfg(test)]

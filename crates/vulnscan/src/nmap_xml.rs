@@ -69,6 +69,7 @@ pub fn parse(xml: &str) -> NmapRun {
                         let script = Script {
                             id: attr(e, "id").unwrap_or_default(),
                             output: attr(e, "output").unwrap_or_default(),
+                            ..Script::default()
                         };
                         if let Some(p) = port.as_mut() {
                             p.scripts.push(script);

@@ -132,6 +132,13 @@ pub fn finding_record(
                 .filter(|r| !r.is_empty())
                 .map(Value::from),
         )
+        .with("url", finding.url.clone())
+        .with(
+            "references",
+            Some(&finding.references)
+                .filter(|r| !r.is_empty())
+                .map(|r| Value::from(r.clone())),
+        )
         .with("engine", engine.as_str());
     alert_stage(rec)
 }

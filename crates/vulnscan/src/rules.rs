@@ -34,6 +34,9 @@ pub struct Finding {
     pub remediation: String,
     /// `rule` (from the port's service) or `script` (from an NSE result).
     pub source: &'static str,
+    /// The URL of a web finding.
+    pub url: Option<String>,
+    pub references: Vec<String>,
 }
 
 /// A loaded rules file, in file order.
@@ -184,8 +187,14 @@ impl RuleSet {
                 evidence,
                 remediation: String::new(),
                 source: "script",
+                url: None,
+                references: Vec::new(),
             });
-        finding.id.clone_from(&script.id);
+        finding
+            .id
+            .clone_from(script.key.as_ref().unwrap_or(&script.id));
+        finding.url.clone_from(&script.url);
+        finding.references.clone_from(&script.references);
         for cve in cves(&script.output) {
             if !finding.cves.contains(&cve) {
                 finding.cves.push(cve);
@@ -212,6 +221,8 @@ impl Rule {
             evidence,
             remediation: self.remediation.clone(),
             source,
+            url: None,
+            references: Vec::new(),
         }
     }
 }
@@ -395,6 +406,7 @@ mod tests {
         let script = Script {
             id: id.into(),
             output: output.into(),
+            ..Script::default()
         };
         rules().judge_script("127.0.0.1", None, &script)
     }

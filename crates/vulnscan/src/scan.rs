@@ -27,11 +27,19 @@ pub struct Port {
     pub scripts: Vec<Script>,
 }
 
-/// One NSE script result: its id and nmap's human-readable output.
+/// One script result: an NSE script's id and nmap's human-readable
+/// output, or one nikto finding (id `nikto`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Script {
+    /// What rules name in `script:`.
     pub id: String,
     pub output: String,
+    /// The finding's own identity where one script reports many (nikto:
+    /// its test id and a digest of the URL and message); else `id`.
+    pub key: Option<String>,
+    /// The URL a web finding is about.
+    pub url: Option<String>,
+    pub references: Vec<String>,
 }
 
 /// Which engine produced a scan, named in every record.
@@ -39,6 +47,8 @@ pub struct Script {
 pub enum Engine {
     Nmap,
     Builtin,
+    /// `--web-only`: no port scan, nikto on the URLs given.
+    Nikto,
 }
 
 impl Engine {
@@ -46,6 +56,7 @@ impl Engine {
         match self {
             Engine::Nmap => "nmap",
             Engine::Builtin => "builtin",
+            Engine::Nikto => "nikto",
         }
     }
 }

@@ -30,6 +30,17 @@ impl Server {
     /// over TLS 1.0, anonymous key exchanges included: ssl-enum-ciphers
     /// grades that F.
     pub fn weak_tls(listener: TcpListener) -> Server {
+        Server::tls(listener, &["-www", "-tls1", "-cipher", "ALL:@SECLEVEL=0"])
+    }
+
+    /// A TLS server as OpenSSL's defaults make it (TLS 1.2 and 1.3), with
+    /// a fresh self-signed certificate, answering every request with
+    /// `openssl s_server -www`'s status page and no security headers.
+    pub fn modern_tls(listener: TcpListener) -> Server {
+        Server::tls(listener, &["-www"])
+    }
+
+    fn tls(listener: TcpListener, options: &[&str]) -> Server {
         require("openssl", "openssl");
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
@@ -46,8 +57,8 @@ impl Server {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let mut cmd = Command::new("openssl");
-        cmd.args(["s_server", "-quiet", "-www", "-tls1"])
-            .args(["-cipher", "ALL:@SECLEVEL=0"])
+        cmd.args(["s_server", "-quiet"])
+            .args(options)
             .args(["-accept", &format!("127.0.0.1:{port}")])
             .arg("-cert")
             .arg(&cert)
