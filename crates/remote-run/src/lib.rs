@@ -59,6 +59,12 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     if let Some(Action::List) = args.action {
         return list(&hosts);
     }
+    // Said once, not as every host "unreachable".
+    if !ssh::on_path("ssh") {
+        return Err(Error::failed(
+            "ssh is not on PATH: remote-run drives the system OpenSSH client; install it (apt-get install openssh-client) or put its directory on PATH",
+        ));
+    }
     let control = match (&args.action, fleet.persist) {
         (Some(Action::Close), _) | (_, Some(_)) => {
             Some(Control::create(fleet.state_dir.as_deref(), fleet.persist)?)

@@ -221,11 +221,7 @@ pub fn run_with<T: Send + 'static>(
 /// Without `setsid` on PATH, plain `ssh`.
 fn ssh_command() -> Command {
     static SETSID: OnceLock<bool> = OnceLock::new();
-    let has_setsid = *SETSID.get_or_init(|| {
-        std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join("setsid").is_file())
-        })
-    });
+    let has_setsid = *SETSID.get_or_init(|| on_path("setsid"));
     if has_setsid {
         let mut command = Command::new("setsid");
         command.arg("ssh");
@@ -233,6 +229,12 @@ fn ssh_command() -> Command {
     } else {
         Command::new("ssh")
     }
+}
+
+/// Whether a program called `name` is in a directory of `PATH`.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
 /// Asks the host's shared connection (master) to exit; true when one was

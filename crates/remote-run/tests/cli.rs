@@ -136,6 +136,19 @@ fn a_host_reached_other_than_by_ssh_is_refused_only_when_selected() {
 }
 
 #[test]
+fn without_ssh_on_path_the_run_says_so_once_and_exits_3() {
+    let out = run(remote_run()
+        .env("PATH", "/nonexistent")
+        .args(["--hosts", "h[1-50]", "--format", "jsonl", "--", "true"]));
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("ssh is not on PATH"), "{err}");
+    assert_eq!(err.matches("ssh is not on PATH").count(), 1, "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("unreachable"), "{stdout}");
+}
+
+#[test]
 fn unknown_groups_in_a_selection_name_the_inventory() {
     let hosts = "[web]\nweb1\n[db]\ndb1\n";
     let (code, err) = with_inventory("hosts.ini", hosts, &["--limit", "web:!dbb", "--", "true"]);
