@@ -560,8 +560,13 @@ fn builtin_scan(
     targets: &[Target],
     ports: Option<PortList>,
 ) -> Result<Vec<Host>, Error> {
+    if args.top_ports.is_some() {
+        warn!(
+            "--top-ports ranks ports by nmap's frequency table, which the built-in scanner lacks, so it scans every port instead; {}",
+            nmap::INSTALL_HINT
+        );
+    }
     let nmap_only = [
-        ("--top-ports", args.top_ports.is_some()),
         ("--syn", args.syn),
         ("--version-intensity", args.version_intensity.is_some()),
         ("--max-rate", args.max_rate.is_some()),

@@ -163,6 +163,20 @@ fn without_nmap_it_says_how_to_install_it_and_falls_back_or_fails() {
     let recs = records(&fallback);
     assert_eq!(open_ports(&recs), listening);
     assert!(recs.iter().all(|r| r["engine"] == "builtin"));
+
+    // The README's `vulnscan --top-ports 100 127.0.0.1`: without nmap's
+    // frequency table every port is scanned, with a note saying so.
+    let mut cmd = vulnscan();
+    cmd.env("PATH", empty.path())
+        .args(["--no-state", "--top-ports", "100", "127.0.0.1"]);
+    let top = run(&mut cmd);
+    assert_eq!(top.status.code(), Some(0), "{}", stderr(&top));
+    assert!(
+        stderr(&top).contains("scans every port instead"),
+        "{}",
+        stderr(&top)
+    );
+    assert!(open_ports(&records(&top)).is_superset(&listening));
 }
 
 #[test]
