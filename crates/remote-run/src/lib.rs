@@ -80,7 +80,14 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         control,
     };
     let parallel = fdlimit::bounded_parallelism(usize::from(fleet.parallel).min(hosts.len()));
-    let mut out = Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?;
+    let spec = args.common.output_spec(&TABLE_COLUMNS)?;
+    // A table is one table, rendered at the end; the streaming formats are
+    // flushed as hosts finish, for the pipeline reading them.
+    let streaming = !matches!(
+        spec.format,
+        secops_common::Format::Table | secops_common::Format::Markdown
+    );
+    let mut out = Output::open(&spec)?;
     interrupt::install()?;
     let mut tally = Tally::default();
     let mut written = Ok(());
@@ -102,7 +109,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         if written.is_ok() {
             written = records.iter().try_for_each(|rec| out.write(rec));
         }
-        if written.is_ok() && (end || unflushed >= FLUSH_EVERY) {
+        if written.is_ok() && streaming && (end || unflushed >= FLUSH_EVERY) {
             unflushed = 0;
             written = out.flush();
         }

@@ -13,7 +13,14 @@ use crate::ssh::Outcome;
 pub const TOOL: &str = "remote-run";
 
 /// What a table shows: the outcome at a glance; stdout is in jsonl/json.
-pub const TABLE_COLUMNS: [&str; 5] = ["severity", "status", "exit_code", "duration_ms", "message"];
+pub const TABLE_COLUMNS: [&str; 6] = [
+    "severity",
+    "host",
+    "status",
+    "exit_code",
+    "duration_ms",
+    "message",
+];
 
 /// A failed command is worth a look; a host that could not be reached or
 /// trusted is worth an alert.

@@ -149,6 +149,38 @@ fn without_ssh_on_path_the_run_says_so_once_and_exits_3() {
 }
 
 #[test]
+fn the_table_is_one_table_with_a_host_column() {
+    // Unreachable on purpose: port 1 of 127.0.0.1 refuses at once.
+    let hosts = "[web]\nweb1 ansible_host=127.0.0.1 ansible_port=1\nweb2 ansible_host=127.0.0.1 ansible_port=1\nweb3 ansible_host=127.0.0.1 ansible_port=1\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosts");
+    fs::write(&path, hosts).unwrap();
+    let out = run(remote_run().arg("--inventory").arg(&path).args([
+        "--format",
+        "table",
+        "--connect-timeout",
+        "2s",
+        "--",
+        "true",
+    ]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "one header and a row per host:\n{table}");
+    assert!(lines[0].starts_with("SEVERITY  HOST"), "{table}");
+    for host in ["web1", "web2", "web3"] {
+        assert_eq!(
+            lines[1..]
+                .iter()
+                .filter(|l| l.contains(&format!(" {host} ")))
+                .count(),
+            1,
+            "{table}"
+        );
+    }
+}
+
+#[test]
 fn unknown_groups_in_a_selection_name_the_inventory() {
     let hosts = "[web]\nweb1\n[db]\ndb1\n";
     let (code, err) = with_inventory("hosts.ini", hosts, &["--limit", "web:!dbb", "--", "true"]);
