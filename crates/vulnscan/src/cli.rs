@@ -51,6 +51,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Judging", conflicts_with_all = ["targets", "targets_file", "servers", "engine", "require_nmap", "ports", "top_ports", "syn", "no_scripts", "version_intensity"])]
     pub from_xml: Option<PathBuf>,
 
+    /// Read a Greenbone (GVM/OpenVAS) XML report instead of scanning: its
+    /// results become findings with GVM's severities; - reads stdin
+    #[arg(long, value_name = "FILE", help_heading = "Judging", conflicts_with_all = ["targets", "targets_file", "servers", "engine", "require_nmap", "ports", "top_ports", "syn", "no_scripts", "version_intensity", "from_xml", "web", "web_only"])]
+    pub from_gvm: Option<PathBuf>,
+
     /// Judge with the rules in FILE (YAML) instead of the built-in ones
     /// (config/vuln-rules.yaml as shipped)
     #[arg(long, value_name = "FILE", help_heading = "Judging")]

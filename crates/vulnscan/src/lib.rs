@@ -7,6 +7,7 @@ mod builtin;
 mod changes;
 mod child;
 pub mod cli;
+mod gvm_xml;
 mod matchers;
 mod metrics;
 mod nikto;
@@ -43,9 +44,9 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         Some(path) => RuleSet::load(path)?,
         None => RuleSet::builtin()?,
     };
-    if args.from_xml.is_some() && args.repeat.interval.is_some() {
+    if (args.from_xml.is_some() || args.from_gvm.is_some()) && args.repeat.interval.is_some() {
         return Err(Error::bad_input(
-            "--interval rescans the targets, so it cannot judge a --from-xml report",
+            "--interval rescans the targets, so it cannot judge a --from-xml or --from-gvm report",
         ));
     }
     let spec = args.common.output_spec(&TABLE_COLUMNS)?;
@@ -75,10 +76,11 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     let mut prom_passes = Passes::default();
     let mut last_pass = (Findings::default(), Figures::default());
     Repeat::new(&args.repeat)?.run(|pass| {
-        let mut scanned = match &args.from_xml {
-            Some(path) => from_xml(path)?,
-            None if !args.web_only.is_empty() => web_only(args)?,
-            None => scan_targets(args)?,
+        let mut scanned = match (&args.from_xml, &args.from_gvm) {
+            (Some(path), _) => from_xml(path)?,
+            (_, Some(path)) => from_gvm(path)?,
+            _ if !args.web_only.is_empty() => web_only(args)?,
+            _ => scan_targets(args)?,
         };
         if args.web {
             web_scan(args, &mut scanned)?;
@@ -277,6 +279,34 @@ fn from_xml(path: &Path) -> Result<Scanned, Error> {
         }),
         engine: Engine::Nmap,
         selection: None,
+    })
+}
+
+/// Reads a Greenbone report (`-` is stdin). Its change history is kept
+/// under its task's name, so each import of the same task's reports is
+/// compared with the one before.
+fn from_gvm(path: &Path) -> Result<Scanned, Error> {
+    let xml = secops_common::config::read_text(path, MAX_XML, "1 GiB, for a GVM report")?;
+    let report = gvm_xml::parse(&xml)
+        .map_err(|err| Error::bad_input(format!("{}: {err}", path.display())))?;
+    info!(
+        "{}: {} hosts with results",
+        path.display(),
+        report.hosts.len()
+    );
+    let incomplete = match report.status.as_deref() {
+        Some("Done") | None => None,
+        Some(status) => Some(format!(
+            "{}: the GVM scan is not done (status {status}); the records written cover its results so far",
+            path.display()
+        )),
+    };
+    let task = report.task.unwrap_or_else(|| path.display().to_string());
+    Ok(Scanned {
+        hosts: report.hosts,
+        incomplete,
+        engine: Engine::Gvm,
+        selection: Some(format!("gvm {task}")),
     })
 }
 

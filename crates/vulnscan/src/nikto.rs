@@ -219,6 +219,7 @@ pub fn parse(json: &str) -> Result<Vec<Script>, String> {
                 key: Some(format!("nikto-{id}-{digest}")),
                 url: Some(url),
                 references,
+                verdict: None,
             });
         }
     }

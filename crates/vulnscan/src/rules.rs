@@ -164,6 +164,9 @@ impl RuleSet {
     /// A script result as a finding: judged by the first script rule that
     /// matches, else reported at `info`.
     pub fn judge_script(&self, addr: &str, port: Option<&Port>, script: &Script) -> Finding {
+        if let Some(verdict) = &script.verdict {
+            return verdict.clone();
+        }
         let subject = Subject {
             addr,
             port,

@@ -2,6 +2,8 @@
 //! and the script output attached to each. Records and rules read this, so
 //! nmap and the built-in scanner are judged the same way.
 
+use crate::rules::Finding;
+
 /// One scanned host and its open ports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Host {
@@ -40,6 +42,9 @@ pub struct Script {
     /// The URL a web finding is about.
     pub url: Option<String>,
     pub references: Vec<String>,
+    /// A scanner's own judgement (GVM's severity score), which stands
+    /// instead of the rules'.
+    pub verdict: Option<Finding>,
 }
 
 /// Which engine produced a scan, named in every record.
@@ -49,6 +54,8 @@ pub enum Engine {
     Builtin,
     /// `--web-only`: no port scan, nikto on the URLs given.
     Nikto,
+    /// `--from-gvm`: a Greenbone report.
+    Gvm,
 }
 
 impl Engine {
@@ -57,6 +64,7 @@ impl Engine {
             Engine::Nmap => "nmap",
             Engine::Builtin => "builtin",
             Engine::Nikto => "nikto",
+            Engine::Gvm => "gvm",
         }
     }
 }
