@@ -6,7 +6,7 @@
 //! the per-connection timeout bounds each thread's wait. See
 //! docs/benchmarks.md for the measurement against `nmap -sT`.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,44 +28,68 @@ pub struct BuiltinOptions {
     pub banner_timeout: Duration,
 }
 
-/// Ports handed to a thread per fetch: large enough that the shared counter
-/// is not contended, small enough that threads finish together.
+/// Ports each thread takes from the counter at a time.
 const BATCH: usize = 32;
 
-/// Scans every port of every address and returns the hosts with their open
-/// ports, in address order.
+/// Retry rounds for connects that timed out, each with this many times
+/// the timeout of the round before: a connect starved of CPU by other work
+/// on the machine, or whose SYN was dropped and is resent after a second,
+/// is asked again with more time instead of reported closed, as nmap
+/// retransmits unanswered probes.
+const RETRY_FACTORS: [u32; 2] = [4, 4];
+
+/// Retries happen only while the ports that timed out on a host are few
+/// (at most this or 1 in 20 of its ports): on a firewall that drops
+/// everything they are filtered, and asking again would only take time.
+const RETRY_AT_MOST: usize = 64;
+
+/// What one connect found.
+enum Probe {
+    Open(Port),
+    /// Refused, reset, or unreachable: closed.
+    Closed,
+    /// No answer within the timeout: filtered, or the scanner was late.
+    TimedOut,
+}
+
+/// Connect-scans `opts.ports` on every address, then asks again, with
+/// more time, the few ports that did not answer.
 pub fn scan(addrs: &[IpAddr], opts: &BuiltinOptions) -> Vec<Host> {
     let ports = opts.ports.ports();
-    let total = addrs.len() * ports.len();
-    let next = AtomicUsize::new(0);
-    let found: Mutex<Vec<(usize, Port)>> = Mutex::new(Vec::new());
-    let workers = opts.concurrency.clamp(1, total.max(1));
-    thread::scope(|scope| {
-        for _ in 0..workers {
-            thread::Builder::new()
-                .stack_size(64 * 1024)
-                .spawn_scoped(scope, || {
-                    loop {
-                        let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                        if start >= total {
-                            break;
-                        }
-                        for item in start..(start + BATCH).min(total) {
-                            let (host, port) = (item / ports.len(), ports[item % ports.len()]);
-                            if let Some(open) = probe(SocketAddr::new(addrs[host], port), opts) {
-                                found
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .push((host, open));
-                            }
-                        }
-                    }
-                })
-                .expect("a scanner thread starts");
+    let mut pending: Vec<SocketAddr> = addrs
+        .iter()
+        .flat_map(|ip| ports.iter().map(move |p| SocketAddr::new(*ip, *p)))
+        .collect();
+    let mut found: Vec<Port> = Vec::new();
+    let mut found_on: Vec<IpAddr> = Vec::new();
+    let mut timeout = opts.timeout;
+    for round in 0..=RETRY_FACTORS.len() {
+        let mut timed_out: Vec<SocketAddr> = Vec::new();
+        for (addr, probe) in pending.iter().zip(run_round(&pending, opts, timeout)) {
+            match probe {
+                Probe::Open(port) => {
+                    found_on.push(addr.ip());
+                    found.push(port);
+                }
+                Probe::TimedOut => timed_out.push(*addr),
+                Probe::Closed => {}
+            }
         }
-    });
-    let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    found.sort_by_key(|(host, port)| (*host, port.port));
+        let Some(factor) = RETRY_FACTORS.get(round) else {
+            break;
+        };
+        let mut per_host: std::collections::HashMap<IpAddr, usize> = Default::default();
+        for a in &timed_out {
+            *per_host.entry(a.ip()).or_default() += 1;
+        }
+        let limit = RETRY_AT_MOST.max(ports.len() / 20);
+        timed_out.retain(|a| per_host[&a.ip()] <= limit);
+        if timed_out.is_empty() {
+            break;
+        }
+        timeout *= *factor;
+        pending = timed_out;
+    }
     let mut hosts: Vec<Host> = addrs
         .iter()
         .map(|ip| Host {
@@ -73,17 +97,62 @@ pub fn scan(addrs: &[IpAddr], opts: &BuiltinOptions) -> Vec<Host> {
             ..Host::default()
         })
         .collect();
-    for (host, port) in found {
-        hosts[host].ports.push(port);
+    for (ip, port) in found_on.into_iter().zip(found) {
+        if let Some(i) = addrs.iter().position(|a| *a == ip) {
+            hosts[i].ports.push(port);
+        }
+    }
+    for host in &mut hosts {
+        host.ports.sort_by_key(|p| p.port);
     }
     hosts
 }
 
+/// One round: every address probed by at most `opts.concurrency` threads,
+/// the outcomes in the order of `addrs`.
+fn run_round(addrs: &[SocketAddr], opts: &BuiltinOptions, timeout: Duration) -> Vec<Probe> {
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<(usize, Probe)>> = Mutex::new(Vec::with_capacity(addrs.len()));
+    let workers = opts.concurrency.clamp(1, addrs.len().max(1));
+    thread::scope(|scope| {
+        for _ in 0..workers {
+            thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn_scoped(scope, || {
+                    loop {
+                        let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                        if start >= addrs.len() {
+                            break;
+                        }
+                        let end = (start + BATCH).min(addrs.len());
+                        let batch: Vec<(usize, Probe)> = (start..end)
+                            .map(|i| (i, probe(addrs[i], opts, timeout)))
+                            .collect();
+                        outcomes
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend(batch);
+                    }
+                })
+                .expect("a scanner thread starts");
+        }
+    });
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, p)| p).collect()
+}
+
 /// Connects once; `Some` only for a real listener.
-fn probe(addr: SocketAddr, opts: &BuiltinOptions) -> Option<Port> {
-    let stream = TcpStream::connect_timeout(&addr, opts.timeout).ok()?;
+fn probe(addr: SocketAddr, opts: &BuiltinOptions, timeout: Duration) -> Probe {
+    let stream = match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(stream) => stream,
+        Err(err) if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            return Probe::TimedOut;
+        }
+        Err(_) => return Probe::Closed,
+    };
     if is_self_connect(&stream) {
-        return None;
+        return Probe::Closed;
     }
     let banner = grab_banner(stream, opts.banner_timeout);
     let service = banner
@@ -91,7 +160,7 @@ fn probe(addr: SocketAddr, opts: &BuiltinOptions) -> Option<Port> {
         .and_then(service_from_banner)
         .or_else(|| service_from_port(addr.port()))
         .map(String::from);
-    Some(Port {
+    Probe::Open(Port {
         proto: "tcp".to_string(),
         port: addr.port(),
         state: "open".to_string(),

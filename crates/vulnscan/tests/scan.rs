@@ -296,3 +296,66 @@ fn the_interval_loop_writes_only_what_is_new_after_the_first_pass() {
         "no repeat of the old port: {rest:?}"
     );
 }
+
+/// Threads that keep every core busy until dropped: the "machine loaded by
+/// other work" under which a connect scan's timeouts expire while the
+/// scanner waits for a CPU.
+struct CpuHogs(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<std::thread::JoinHandle<()>>,
+);
+
+impl CpuHogs {
+    fn start(per_core: usize) -> CpuHogs {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..cores * per_core)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        CpuHogs(stop, threads)
+    }
+}
+
+impl Drop for CpuHogs {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.1.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn the_builtin_scanner_finds_every_listener_while_the_machine_is_busy() {
+    let nmap = nmap();
+    let mut block = PortBlock::take(12);
+    let listening = block.keep(&[0, 5, 11]);
+    let _hogs = CpuHogs::start(4);
+    for _ in 0..3 {
+        let recs = scan_loopback("builtin", "1-65535", &["--no-banners"]);
+        let open = open_ports(&recs);
+        assert!(
+            open.is_superset(&listening),
+            "{listening:?} not all in {open:?}"
+        );
+    }
+    // nmap, under the same load, sees them too: the same open set.
+    let xml = Command::new(nmap)
+        .args(["-sT", "-n", "-oX", "-", "-p", &block.range(), "127.0.0.1"])
+        .output()
+        .expect("nmap runs");
+    let run = vulnscan::nmap_xml::parse(&String::from_utf8_lossy(&xml.stdout));
+    let nmap_open: BTreeSet<u16> = run.hosts[0].ports.iter().map(|p| p.port).collect();
+    assert_eq!(nmap_open, listening);
+}
