@@ -23,6 +23,7 @@ pub const TARGETS: &[&str] = &[
     "hostrange",
     "host_pattern",
     "nmap_xml",
+    "gvm_xml",
     "vuln_rules",
     "notify_settings",
     "healthmon_settings",
@@ -148,6 +149,11 @@ pub fn run(target: &str, data: &[u8], scratch: &Path) {
         "nmap_xml" => {
             if let Some(text) = text {
                 let _ = vulnscan::records_of_nmap_xml(text, None);
+            }
+        }
+        "gvm_xml" => {
+            if let Some(text) = text {
+                let _ = vulnscan::records_of_gvm_xml(text);
             }
         }
         "vuln_rules" => {

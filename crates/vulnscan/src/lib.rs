@@ -651,6 +651,17 @@ pub fn records_of_nmap_xml(xml: &str, rules: Option<&str>) -> Result<usize, Stri
     Ok(out.len())
 }
 
+/// Parses a Greenbone XML report and makes the records an import makes of
+/// it: the entry point of the fuzz target. Returns the number of records.
+pub fn records_of_gvm_xml(xml: &str) -> Result<usize, String> {
+    let rules = RuleSet::builtin().map_err(|err| err.to_string())?;
+    let mut out = Vec::new();
+    for host in &gvm_xml::parse(xml)?.hosts {
+        host_records(host, Engine::Gvm, &rules, &mut out);
+    }
+    Ok(out.len())
+}
+
 /// A host's `vuln.port` and `vuln.finding` records.
 fn host_records(host: &Host, engine: Engine, rules: &RuleSet, out: &mut Vec<Record>) {
     for port in &host.ports {
