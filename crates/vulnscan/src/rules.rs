@@ -184,7 +184,12 @@ impl RuleSet {
             .unwrap_or_else(|| Finding {
                 id: String::new(),
                 rule: None,
-                title: format!("{} result", script.id),
+                // A web finding says what it is; an NSE result is named by
+                // its script.
+                title: match &script.url {
+                    Some(_) => script.output.trim().to_string(),
+                    None => format!("{} result", script.id),
+                },
                 severity: Severity::Info,
                 cves: Vec::new(),
                 evidence,
