@@ -633,16 +633,13 @@ fn builtin_scan(
 /// `rules` (rules file text, YAML) or by the built-in rules: the entry
 /// point of the fuzz targets and tests. Returns the number of records.
 pub fn records_of_nmap_xml(xml: &str, rules: Option<&str>) -> Result<usize, String> {
-    static BUILTIN: std::sync::OnceLock<Result<RuleSet, String>> = std::sync::OnceLock::new();
     let given;
     let rules = match rules {
         Some(text) => {
             given = RuleSet::parse(text)?;
             &given
         }
-        None => BUILTIN
-            .get_or_init(|| RuleSet::builtin().map_err(|err| err.to_string()))
-            .as_ref()?,
+        None => builtin_rules()?,
     };
     let mut out = Vec::new();
     for host in &nmap_xml::parse(xml).hosts {
@@ -654,12 +651,21 @@ pub fn records_of_nmap_xml(xml: &str, rules: Option<&str>) -> Result<usize, Stri
 /// Parses a Greenbone XML report and makes the records an import makes of
 /// it: the entry point of the fuzz target. Returns the number of records.
 pub fn records_of_gvm_xml(xml: &str) -> Result<usize, String> {
-    let rules = RuleSet::builtin().map_err(|err| err.to_string())?;
+    let rules = builtin_rules()?;
     let mut out = Vec::new();
     for host in &gvm_xml::parse(xml)?.hosts {
-        host_records(host, Engine::Gvm, &rules, &mut out);
+        host_records(host, Engine::Gvm, rules, &mut out);
     }
     Ok(out.len())
+}
+
+/// The built-in rules, parsed once for the fuzz targets' entry points.
+fn builtin_rules() -> Result<&'static RuleSet, String> {
+    static BUILTIN: std::sync::OnceLock<Result<RuleSet, String>> = std::sync::OnceLock::new();
+    BUILTIN
+        .get_or_init(|| RuleSet::builtin().map_err(|err| err.to_string()))
+        .as_ref()
+        .map_err(String::clone)
 }
 
 /// A host's `vuln.port` and `vuln.finding` records.
