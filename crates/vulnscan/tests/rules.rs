@@ -192,8 +192,19 @@ fn servers_json_gives_the_targets_and_groups_narrow_them() {
             .arg(&servers)
             .args(extra));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        records(&out)
-            .iter()
+        let recs = records(&out);
+        // `host` is the machine that scanned (docs/records.md), never a
+        // server's inventory name; `ts` a real RFC 3339 second.
+        let here = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        for r in &recs {
+            assert_eq!(r["host"].as_str(), Some(here.trim()), "{r}");
+            let ts = r["ts"].as_str().unwrap();
+            assert!(
+                ts.len() == 20 && ts.starts_with("20") && ts.ends_with('Z'),
+                "{ts}"
+            );
+        }
+        recs.iter()
             .map(|r| r["addr"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()
     };
