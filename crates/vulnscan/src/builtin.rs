@@ -52,44 +52,17 @@ enum Probe {
     TimedOut,
 }
 
+/// A port of an address, by the address's index.
+type Target = (usize, u16);
+
+/// What a round found: open ports, and the targets to ask again.
+type Found = (Vec<(usize, Port)>, Vec<Target>);
+
 /// Connect-scans `opts.ports` on every address, then asks again, with
 /// more time, the few ports that did not answer.
 pub fn scan(addrs: &[IpAddr], opts: &BuiltinOptions) -> Vec<Host> {
     let ports = opts.ports.ports();
-    let mut pending: Vec<SocketAddr> = addrs
-        .iter()
-        .flat_map(|ip| ports.iter().map(move |p| SocketAddr::new(*ip, *p)))
-        .collect();
-    let mut found: Vec<Port> = Vec::new();
-    let mut found_on: Vec<IpAddr> = Vec::new();
-    let mut timeout = opts.timeout;
-    for round in 0..=RETRY_FACTORS.len() {
-        let mut timed_out: Vec<SocketAddr> = Vec::new();
-        for (addr, probe) in pending.iter().zip(run_round(&pending, opts, timeout)) {
-            match probe {
-                Probe::Open(port) => {
-                    found_on.push(addr.ip());
-                    found.push(port);
-                }
-                Probe::TimedOut => timed_out.push(*addr),
-                Probe::Closed => {}
-            }
-        }
-        let Some(factor) = RETRY_FACTORS.get(round) else {
-            break;
-        };
-        let mut per_host: std::collections::HashMap<IpAddr, usize> = Default::default();
-        for a in &timed_out {
-            *per_host.entry(a.ip()).or_default() += 1;
-        }
-        let limit = RETRY_AT_MOST.max(ports.len() / 20);
-        timed_out.retain(|a| per_host[&a.ip()] <= limit);
-        if timed_out.is_empty() {
-            break;
-        }
-        timeout *= *factor;
-        pending = timed_out;
-    }
+    let limit = RETRY_AT_MOST.max(ports.len() / 20);
     let mut hosts: Vec<Host> = addrs
         .iter()
         .map(|ip| Host {
@@ -97,9 +70,30 @@ pub fn scan(addrs: &[IpAddr], opts: &BuiltinOptions) -> Vec<Host> {
             ..Host::default()
         })
         .collect();
-    for (ip, port) in found_on.into_iter().zip(found) {
-        if let Some(i) = addrs.iter().position(|a| *a == ip) {
-            hosts[i].ports.push(port);
+    // The first round walks every address and port without listing them
+    // (a /24 times 65,535 ports is 16 million); retries list the few.
+    let mut retry: Vec<Target> = Vec::new();
+    let mut timeout = opts.timeout;
+    for round in 0..=RETRY_FACTORS.len() {
+        let (count, target): (usize, Box<dyn Fn(usize) -> Target + Sync>) = if round == 0 {
+            (
+                addrs.len() * ports.len(),
+                Box::new(|i| (i / ports.len(), ports[i % ports.len()])),
+            )
+        } else {
+            let list = std::mem::take(&mut retry);
+            (list.len(), Box::new(move |i| list[i]))
+        };
+        let (open, timed_out) = run_round(count, &*target, addrs, opts, timeout, limit);
+        for (host, port) in open {
+            hosts[host].ports.push(port);
+        }
+        match RETRY_FACTORS.get(round) {
+            Some(factor) if !timed_out.is_empty() => {
+                timeout *= *factor;
+                retry = timed_out;
+            }
+            _ => break,
         }
     }
     for host in &mut hosts {
@@ -108,12 +102,22 @@ pub fn scan(addrs: &[IpAddr], opts: &BuiltinOptions) -> Vec<Host> {
     hosts
 }
 
-/// One round: every address probed by at most `opts.concurrency` threads,
-/// the outcomes in the order of `addrs`.
-fn run_round(addrs: &[SocketAddr], opts: &BuiltinOptions, timeout: Duration) -> Vec<Probe> {
+/// One round over `count` targets, by at most `opts.concurrency` threads:
+/// the open ports, and the targets that timed out on hosts where no more
+/// than `limit` did (the only ones worth asking again; past that a host's
+/// are not even kept, so a firewall's silence costs no memory).
+fn run_round(
+    count: usize,
+    target: &(dyn Fn(usize) -> Target + Sync),
+    addrs: &[IpAddr],
+    opts: &BuiltinOptions,
+    timeout: Duration,
+    limit: usize,
+) -> Found {
     let next = AtomicUsize::new(0);
-    let outcomes: Mutex<Vec<(usize, Probe)>> = Mutex::new(Vec::with_capacity(addrs.len()));
-    let workers = opts.concurrency.clamp(1, addrs.len().max(1));
+    let timeouts: Vec<AtomicUsize> = addrs.iter().map(|_| AtomicUsize::new(0)).collect();
+    let found: Mutex<Found> = Mutex::default();
+    let workers = opts.concurrency.clamp(1, count.max(1));
     thread::scope(|scope| {
         for _ in 0..workers {
             thread::Builder::new()
@@ -121,25 +125,32 @@ fn run_round(addrs: &[SocketAddr], opts: &BuiltinOptions, timeout: Duration) -> 
                 .spawn_scoped(scope, || {
                     loop {
                         let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                        if start >= addrs.len() {
+                        if start >= count {
                             break;
                         }
-                        let end = (start + BATCH).min(addrs.len());
-                        let batch: Vec<(usize, Probe)> = (start..end)
-                            .map(|i| (i, probe(addrs[i], opts, timeout)))
-                            .collect();
-                        outcomes
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .extend(batch);
+                        let (mut open, mut timed_out) = (Vec::new(), Vec::new());
+                        for (host, port) in (start..(start + BATCH).min(count)).map(target) {
+                            match probe(SocketAddr::new(addrs[host], port), opts, timeout) {
+                                Probe::Open(found) => open.push((host, found)),
+                                Probe::TimedOut => {
+                                    if timeouts[host].fetch_add(1, Ordering::Relaxed) < limit {
+                                        timed_out.push((host, port));
+                                    }
+                                }
+                                Probe::Closed => {}
+                            }
+                        }
+                        let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+                        found.0.append(&mut open);
+                        found.1.append(&mut timed_out);
                     }
                 })
                 .expect("a scanner thread starts");
         }
     });
-    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
-    outcomes.sort_by_key(|(i, _)| *i);
-    outcomes.into_iter().map(|(_, p)| p).collect()
+    let (open, mut timed_out) = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    timed_out.retain(|(host, _)| timeouts[*host].load(Ordering::Relaxed) <= limit);
+    (open, timed_out)
 }
 
 /// Connects once; `Some` only for a real listener.
