@@ -10,6 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use secops_common::Severity;
 
+use crate::nmap_xml::attr;
 use crate::rules::Finding;
 use crate::scan::{Host, Port, Script};
 
@@ -268,15 +269,6 @@ fn clip(text: &str, max: usize) -> String {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),
     }
-}
-
-/// An attribute's unescaped value; a malformed one counts as absent.
-fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.try_get_attribute(name)
-        .ok()
-        .flatten()
-        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
-        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -109,7 +109,8 @@ pub fn parse(xml: &str) -> NmapRun {
 }
 
 /// An attribute's unescaped value; a malformed one counts as absent.
-fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+/// Greenbone reports (gvm_xml) are read with it too.
+pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     e.try_get_attribute(name)
         .ok()
         .flatten()
