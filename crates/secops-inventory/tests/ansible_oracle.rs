@@ -735,40 +735,12 @@ fn ansibles_own_test_inventories_load_and_select_alike() {
             continue;
         }
         both += 1;
-        for server in &loaded.servers {
-            let theirs = &verdict["hosts"][&server.name];
-            let mine = json!({
-                "address": server.address,
-                "port": server.port.map(|p| p.to_string()),
-                "user": server.user,
-            });
-            if *theirs != mine {
-                failures.push(format!(
-                    "{}: host {}: ours {mine} Ansible {theirs}",
-                    path.display(),
-                    server.name
-                ));
-            }
-        }
+        let place = path.display();
+        failures.extend(host_differences(&loaded, verdict).map(|d| format!("{place}: {d}")));
         for (pattern, theirs) in patterns.iter().zip(verdict["results"].as_array().unwrap()) {
             compared += 1;
-            let theirs: Option<BTreeSet<String>> = theirs.get("hosts").map(|hosts| {
-                hosts
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|h| h.as_str().unwrap().to_string())
-                    .collect()
-            });
-            match (ours(&loaded, pattern), theirs) {
-                (Outcome::Hosts(a), Some(b)) if a == b => {}
-                (Outcome::Error(_), None) => {}
-                (Outcome::Error(why), Some(_))
-                    if DOCUMENTED_REFUSALS.iter().any(|r| why.contains(r)) => {}
-                (mine, theirs) => failures.push(format!(
-                    "{}: --limit {pattern:?}: ours {mine:?}, Ansible {theirs:?}",
-                    path.display()
-                )),
+            if let Comparison::Differs(d) = compare(&loaded, pattern, theirs) {
+                failures.push(format!("{place}: {d}"));
             }
         }
     }
@@ -788,6 +760,61 @@ fn ansibles_own_test_inventories_load_and_select_alike() {
 enum Outcome {
     Hosts(BTreeSet<String>),
     Error(String),
+}
+
+/// Ansible's verdict on one pattern, as tests/ansible_oracle.py gives it.
+fn theirs(result: &Value) -> Outcome {
+    match result.get("hosts") {
+        Some(hosts) => Outcome::Hosts(
+            hosts
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().to_string())
+                .collect(),
+        ),
+        None => Outcome::Error(result["error"].as_str().unwrap().to_string()),
+    }
+}
+
+/// How one pattern came out here against Ansible.
+enum Comparison {
+    Same,
+    BothFail,
+    /// Refused here, for one of [`DOCUMENTED_REFUSALS`].
+    Refused(String),
+    Differs(String),
+}
+
+fn compare(inv: &Inventory, pattern: &str, result: &Value) -> Comparison {
+    match (ours(inv, pattern), theirs(result)) {
+        (Outcome::Hosts(a), Outcome::Hosts(b)) if a == b => Comparison::Same,
+        (Outcome::Error(_), Outcome::Error(_)) => Comparison::BothFail,
+        (Outcome::Error(why), Outcome::Hosts(_))
+            if DOCUMENTED_REFUSALS.iter().any(|r| why.contains(r)) =>
+        {
+            Comparison::Refused(format!("{pattern}: {why}"))
+        }
+        (mine, theirs) => Comparison::Differs(format!(
+            "--limit {pattern:?}: ours {mine:?}, Ansible {theirs:?}"
+        )),
+    }
+}
+
+/// Each host whose address, port or user is not what Ansible makes of it.
+fn host_differences<'a>(
+    inv: &'a Inventory,
+    verdict: &'a Value,
+) -> impl Iterator<Item = String> + 'a {
+    inv.servers.iter().filter_map(move |server| {
+        let theirs = &verdict["hosts"][&server.name];
+        let mine = json!({
+            "address": server.address,
+            "port": server.port.map(|p| p.to_string()),
+            "user": server.user,
+        });
+        (*theirs != mine).then(|| format!("host {}: ours {mine} Ansible {theirs}", server.name))
+    })
 }
 
 fn ours(inv: &Inventory, pattern: &str) -> Outcome {
@@ -842,46 +869,16 @@ fn remote_run_selects_the_hosts_ansible_selects_or_refuses() {
                 continue;
             }
         };
-        for server in &loaded.servers {
-            let theirs = &verdict["hosts"][&server.name];
-            let mine = json!({
-                "address": server.address,
-                "port": server.port.map(|p| p.to_string()),
-                "user": server.user,
-            });
-            if *theirs != mine {
-                failures.push(format!(
-                    "{}: host {}: ours {mine} Ansible {theirs}\n{text}",
-                    inv.path.display(),
-                    server.name
-                ));
-            }
-        }
+        let place = inv.path.display();
+        failures
+            .extend(host_differences(&loaded, verdict).map(|d| format!("{place}: {d}\n{text}")));
         for (pattern, theirs) in patterns.iter().zip(verdict["results"].as_array().unwrap()) {
             compared += 1;
-            let theirs = match theirs.get("hosts") {
-                Some(hosts) => Outcome::Hosts(
-                    hosts
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|h| h.as_str().unwrap().to_string())
-                        .collect(),
-                ),
-                None => Outcome::Error(theirs["error"].as_str().unwrap().to_string()),
-            };
-            match (ours(&loaded, pattern), theirs) {
-                (Outcome::Hosts(a), Outcome::Hosts(b)) if a == b => agreed += 1,
-                (Outcome::Error(_), Outcome::Error(_)) => both_refused += 1,
-                (Outcome::Error(why), Outcome::Hosts(_))
-                    if DOCUMENTED_REFUSALS.iter().any(|r| why.contains(r)) =>
-                {
-                    refused.push(format!("{pattern}: {why}"));
-                }
-                (mine, theirs) => failures.push(format!(
-                    "{}: --limit {pattern:?}: ours {mine:?}, Ansible {theirs:?}\n{text}",
-                    inv.path.display()
-                )),
+            match compare(&loaded, pattern, theirs) {
+                Comparison::Same => agreed += 1,
+                Comparison::BothFail => both_refused += 1,
+                Comparison::Refused(why) => refused.push(why),
+                Comparison::Differs(d) => failures.push(format!("{place}: {d}\n{text}")),
             }
         }
     }
@@ -889,10 +886,7 @@ fn remote_run_selects_the_hosts_ansible_selects_or_refuses() {
         failures.is_empty(),
         "{} differences from Ansible, the first:\n{}",
         failures.len(),
-        failures[..failures
-            .len()
-            .min(std::env::var("SHOW").map_or(3, |v| v.parse().unwrap()))]
-            .join("\n---\n")
+        failures[..failures.len().min(3)].join("\n---\n")
     );
     assert!(
         refused_inventories * 4 <= INVENTORIES,
