@@ -419,12 +419,7 @@ fn web_scan(args: &Args, scanned: &mut Scanned) -> Result<(), Error> {
             };
             let web = nikto::scan(&opts, &target)?;
             port.scripts.extend(web.scripts);
-            if !web.complete && scanned.incomplete.is_none() {
-                scanned.incomplete = Some(format!(
-                    "nikto stopped at --web-maxtime on {}; the records written cover what it found",
-                    target.url()
-                ));
-            }
+            scanned.incomplete = scanned.incomplete.take().or(web.incomplete);
         }
     }
     if let Some(selection) = &mut scanned.selection {
@@ -482,12 +477,7 @@ fn web_only(args: &Args) -> Result<Scanned, Error> {
     let mut incomplete = None;
     for target in &targets {
         let web = nikto::scan(&opts, target)?;
-        if !web.complete && incomplete.is_none() {
-            incomplete = Some(format!(
-                "nikto stopped at --web-maxtime on {}; the records written cover what it found",
-                target.url()
-            ));
-        }
+        incomplete = incomplete.or(web.incomplete);
         let port = scan::Port {
             proto: "tcp".to_string(),
             port: target.port,

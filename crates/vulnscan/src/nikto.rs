@@ -126,12 +126,12 @@ fn command(opts: &NiktoOptions, target: &WebTarget, report: &Path) -> (PathBuf, 
     (program, args)
 }
 
-/// What one nikto run found, and whether it ran to its end (`false` when
-/// `-maxtime` or the kill cut it short: what it found is kept, but the
-/// scan is not complete).
+/// What one nikto run found, and why it is not whole when `-maxtime` or
+/// the kill cut it short (what it found is kept, but the scan is not
+/// compared).
 pub struct WebScan {
     pub scripts: Vec<Script>,
-    pub complete: bool,
+    pub incomplete: Option<String>,
 }
 
 /// Runs nikto against one target.
@@ -165,14 +165,22 @@ pub fn scan(opts: &NiktoOptions, target: &WebTarget) -> Result<WebScan, Error> {
     }
     let scripts = parse(&text)
         .map_err(|err| Error::failed(format!("nikto's report for {}: {err}", target.url())))?;
-    let complete = !done.timed_out && took < opts.maxtime;
+    let incomplete = (done.timed_out || took >= opts.maxtime).then(|| {
+        format!(
+            "nikto stopped at --web-maxtime on {}; the records written cover what it found",
+            target.url()
+        )
+    });
     info!(
         "nikto: {} findings on {} in {:.1} s",
         scripts.len(),
         target.url(),
         took.as_secs_f64()
     );
-    Ok(WebScan { scripts, complete })
+    Ok(WebScan {
+        scripts,
+        incomplete,
+    })
 }
 
 /// nikto's JSON report (a list of hosts, each with `vulnerabilities`: id,
