@@ -1,7 +1,7 @@
 //! The central log shipped to a collector as config/rsyslog/ says, with
 //! Debian's rsyslog: two hosts' rsyslogd (secops-ship.conf: imfile reading
-//! each host's central log, forwarding over TCP through a disk queue) and a
-//! collector rsyslogd (secops-collect.conf: one file per host), all on
+//! each host's central log, forwarding over RELP through a disk queue) and
+//! a collector rsyslogd (secops-collect.conf: one file per host), all on
 //! loopback, with the repo's files as written but for paths, ports and
 //! host names. The real `secops job` writes the central logs, rotating
 //! them (gzipped) under a flood.
@@ -11,7 +11,8 @@
 //! a flood, and while it is down; then secops-report reads the collected
 //! files as one fleet report.
 //!
-//! rsyslogd (Debian `rsyslog`) must be installed: the test fails saying so.
+//! rsyslogd (Debian `rsyslog`, with `rsyslog-relp`) must be installed: the
+//! test fails saying so.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -104,6 +105,13 @@ fn the_central_log_reaches_the_collector_whole_and_in_order() {
 }
 
 fn rsyslogd() -> PathBuf {
+    let relp = ["x86_64-linux-gnu", "aarch64-linux-gnu"]
+        .iter()
+        .any(|arch| Path::new(&format!("/usr/lib/{arch}/rsyslog/omrelp.so")).exists());
+    assert!(
+        relp,
+        "config/rsyslog/ ships over RELP: install rsyslog-relp"
+    );
     require("rsyslogd", "rsyslog")
 }
 
