@@ -139,6 +139,222 @@ pub struct Args {
     #[arg(long, value_name = "PATH", help_heading = "Syslog")]
     pub syslog_socket: Option<PathBuf>,
 
+    /// Post Slack Block Kit messages to the incoming-webhook URL in
+    /// environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "slack_url_file",
+        help_heading = "Slack"
+    )]
+    pub slack_url_env: Option<String>,
+
+    /// The same, with the URL in FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Slack")]
+    pub slack_url_file: Option<PathBuf>,
+
+    /// Post Adaptive Cards to the Microsoft Teams webhook URL in
+    /// environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "teams_url_file",
+        help_heading = "Teams"
+    )]
+    pub teams_url_env: Option<String>,
+
+    /// The same, with the URL in FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Teams")]
+    pub teams_url_file: Option<PathBuf>,
+
+    /// Text this number (E.164, +15551234567; repeatable) through Twilio
+    #[arg(long, value_name = "NUMBER", help_heading = "SMS")]
+    pub sms_to: Vec<String>,
+
+    /// The sending number (or messaging service SID)
+    #[arg(long, value_name = "NUMBER", help_heading = "SMS")]
+    pub sms_from: Option<String>,
+
+    /// The Twilio account SID (AC...)
+    #[arg(long, value_name = "SID", help_heading = "SMS")]
+    pub sms_account_sid: Option<String>,
+
+    /// Read the Twilio auth token from environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "sms_token_file",
+        help_heading = "SMS"
+    )]
+    pub sms_token_env: Option<String>,
+
+    /// Read the Twilio auth token from FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "SMS")]
+    pub sms_token_file: Option<PathBuf>,
+
+    /// Text only alerts at or above SEVERITY [default: critical]
+    #[arg(long, value_name = "SEVERITY", help_heading = "SMS")]
+    pub sms_min_severity: Option<Severity>,
+
+    /// Send at most N texts an hour; the next one says what was held back
+    /// [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+          help_heading = "SMS")]
+    pub sms_max_per_hour: Option<u32>,
+
+    /// Cut each text to N SMS segments (1 to 10) [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10),
+          help_heading = "SMS")]
+    pub sms_segments: Option<u32>,
+
+    /// The Messages API's base URL [default: https://api.twilio.com]
+    #[arg(long, value_name = "URL", help_heading = "SMS")]
+    pub sms_url: Option<String>,
+
+    /// Trigger and resolve PagerDuty incidents with the Events API v2
+    /// routing key in environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "pagerduty_key_file",
+        help_heading = "PagerDuty"
+    )]
+    pub pagerduty_key_env: Option<String>,
+
+    /// The same, with the routing key in FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "PagerDuty")]
+    pub pagerduty_key_file: Option<PathBuf>,
+
+    /// The Events API URL [default: https://events.pagerduty.com/v2/enqueue]
+    #[arg(long, value_name = "URL", help_heading = "PagerDuty")]
+    pub pagerduty_url: Option<String>,
+
+    /// Create and close Opsgenie alerts with the API key in environment
+    /// variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "opsgenie_key_file",
+        help_heading = "Opsgenie"
+    )]
+    pub opsgenie_key_env: Option<String>,
+
+    /// The same, with the API key in FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Opsgenie")]
+    pub opsgenie_key_file: Option<PathBuf>,
+
+    /// The API's base URL [default: https://api.opsgenie.com; EU:
+    /// https://api.eu.opsgenie.com]
+    #[arg(long, value_name = "URL", help_heading = "Opsgenie")]
+    pub opsgenie_url: Option<String>,
+
+    /// Message this Telegram chat (a numeric id or @channel)
+    #[arg(long, value_name = "CHAT", help_heading = "Telegram")]
+    pub telegram_chat: Option<String>,
+
+    /// Read the bot token from environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "telegram_token_file",
+        help_heading = "Telegram"
+    )]
+    pub telegram_token_env: Option<String>,
+
+    /// Read the bot token from FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Telegram")]
+    pub telegram_token_file: Option<PathBuf>,
+
+    /// The Bot API's base URL [default: https://api.telegram.org]
+    #[arg(long, value_name = "URL", help_heading = "Telegram")]
+    pub telegram_url: Option<String>,
+
+    /// The Matrix homeserver's URL (https://matrix.example.org)
+    #[arg(long, value_name = "URL", help_heading = "Matrix")]
+    pub matrix_homeserver: Option<String>,
+
+    /// The room to post in: its id, !opaque:example.org
+    #[arg(long, value_name = "ROOM_ID", help_heading = "Matrix")]
+    pub matrix_room: Option<String>,
+
+    /// Read the access token from environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "matrix_token_file",
+        help_heading = "Matrix"
+    )]
+    pub matrix_token_env: Option<String>,
+
+    /// Read the access token from FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Matrix")]
+    pub matrix_token_file: Option<PathBuf>,
+
+    /// Publish to this ntfy topic URL (https://ntfy.sh/TOPIC)
+    #[arg(long, value_name = "URL", help_heading = "ntfy")]
+    pub ntfy_url: Option<String>,
+
+    /// Read an ntfy access token from environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "ntfy_token_file",
+        help_heading = "ntfy"
+    )]
+    pub ntfy_token_env: Option<String>,
+
+    /// Read an ntfy access token from FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "ntfy")]
+    pub ntfy_token_file: Option<PathBuf>,
+
+    /// Send to any HTTP API: the URL template ({{ field }}, {{ field | url }})
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Templated webhook")]
+    pub http_url: Option<String>,
+
+    /// The method [default: POST]
+    #[arg(long, value_name = "METHOD", help_heading = "Templated webhook")]
+    pub http_method: Option<String>,
+
+    /// A header, 'Name: template' (repeatable)
+    #[arg(long, value_name = "HEADER", help_heading = "Templated webhook")]
+    pub http_header: Vec<String>,
+
+    /// The body template, read from FILE ({{ field | json }} in JSON)
+    #[arg(long, value_name = "FILE", help_heading = "Templated webhook")]
+    pub http_body: Option<PathBuf>,
+
+    /// The body's content type [default: application/json]
+    #[arg(long, value_name = "TYPE", help_heading = "Templated webhook")]
+    pub http_content_type: Option<String>,
+
+    /// One request per message or per alert [default: message]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PER",
+        help_heading = "Templated webhook"
+    )]
+    pub http_per: Option<crate::sink::template::Per>,
+
+    /// The value of {{ secret }}, from environment variable VAR
+    #[arg(
+        long,
+        value_name = "VAR",
+        conflicts_with = "http_secret_file",
+        help_heading = "Templated webhook"
+    )]
+    pub http_secret_env: Option<String>,
+
+    /// The value of {{ secret }}, from FILE (mode 0600, or age-encrypted)
+    #[arg(long, value_name = "FILE", help_heading = "Templated webhook")]
+    pub http_secret_file: Option<PathBuf>,
+
+    /// Also trust the CA certificates in FILE (PEM) for Slack, Teams, SMS,
+    /// PagerDuty, Opsgenie, Telegram, Matrix, ntfy and the templated
+    /// webhook, besides the system store
+    #[arg(long, value_name = "FILE", help_heading = "Secrets")]
+    pub https_ca: Option<PathBuf>,
+
     /// age identity file (mode 0600) that decrypts age-encrypted secret files
     #[arg(long, value_name = "FILE", help_heading = "Secrets")]
     pub age_identity: Option<PathBuf>,

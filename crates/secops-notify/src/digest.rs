@@ -20,6 +20,10 @@ use crate::ledger::{Due, Owed};
 pub struct Digest<'a> {
     pub subject: String,
     pub body: String,
+    /// Alerts listed in a message at most; the rest are counted.
+    pub max_items: usize,
+    /// Alerts this receiver's hourly cap held back since its last message.
+    pub held: usize,
     firing: &'a [Owed<'a>],
     resolved: &'a [Owed<'a>],
 }
@@ -28,16 +32,44 @@ pub struct Digest<'a> {
 const SUBJECT_TEXT: usize = 120;
 
 impl<'a> Digest<'a> {
-    pub fn new(due: &'a Due<'a>, max_items: usize) -> Digest<'a> {
+    pub fn new(due: &'a Due<'a>, max_items: usize, held: usize) -> Digest<'a> {
         let mut digest = Digest {
             subject: String::new(),
             body: String::new(),
+            max_items,
+            held,
             firing: &due.firing,
             resolved: &due.resolved,
         };
         digest.subject = subject(&digest);
         digest.body = body(&digest, max_items);
         digest
+    }
+
+    /// The worst severity firing, if any is.
+    pub fn worst(&self) -> Option<Severity> {
+        self.firing.first().map(|o| o.severity)
+    }
+
+    /// The firing alerts' ledger keys and records, worst first.
+    pub fn firing_keyed(&self) -> impl Iterator<Item = (&'a str, Record)> + 'a {
+        self.firing.iter().map(|o| (o.key, o.record()))
+    }
+
+    /// The recoveries' ledger keys and records.
+    pub fn resolved_keyed(&self) -> impl Iterator<Item = (&'a str, Record)> + 'a {
+        self.resolved.iter().map(|o| (o.key, o.record()))
+    }
+
+    /// A sentence on what the hourly cap held back, when it did.
+    pub fn held_note(&self) -> Option<String> {
+        (self.held > 0).then(|| {
+            format!(
+                "{} alert{} held back by this receiver's hourly cap since its last message.",
+                self.held,
+                if self.held == 1 { " was" } else { "s were" }
+            )
+        })
     }
 
     pub fn firing_count(&self) -> usize {
@@ -168,6 +200,9 @@ fn body(digest: &Digest<'_>, max_items: usize) -> String {
     if !resolved.is_empty() {
         let _ = writeln!(out, "{} resolved.", resolved.len());
     }
+    if let Some(note) = digest.held_note() {
+        let _ = writeln!(out, "{note}");
+    }
     let mut section = |title: &str, records: &[Owed<'_>]| {
         if records.is_empty() {
             return;
@@ -199,7 +234,7 @@ fn body(digest: &Digest<'_>, max_items: usize) -> String {
 }
 
 /// `web1`, `web1, db2`, `web1, db2, db3 +4`.
-fn hosts(records: impl Iterator<Item = Record>) -> String {
+pub fn hosts(records: impl Iterator<Item = Record>) -> String {
     let set: BTreeSet<String> = records.map(|r| r.host).collect();
     let shown: Vec<&str> = set.iter().take(3).map(String::as_str).collect();
     let mut text = shown.join(", ");
@@ -209,13 +244,13 @@ fn hosts(records: impl Iterator<Item = Record>) -> String {
     text
 }
 
-fn upper(severity: Severity) -> String {
+pub fn upper(severity: Severity) -> String {
     severity.as_str().to_ascii_uppercase()
 }
 
 /// Messages are one sentence, but a record from elsewhere may hold line
 /// breaks, which would forge headers in a subject or lines in a body.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.split(['\r', '\n']).collect::<Vec<_>>().join(" ")
 }
 
@@ -250,7 +285,7 @@ mod tests {
             firing: owed(&lines),
             resolved: vec![],
         };
-        let digest = Digest::new(&due, 10);
+        let digest = Digest::new(&due, 10, 0);
         assert_eq!(digest.subject, "[secops] HIGH web1: /var is 93% full");
         assert!(digest.body.contains("1 alert firing on web1 (1 high)."));
     }
@@ -266,7 +301,7 @@ mod tests {
             firing: owed(&firing),
             resolved: owed(&resolved),
         };
-        let digest = Digest::new(&due, 5);
+        let digest = Digest::new(&due, 5, 0);
         assert_eq!(
             digest.subject,
             "[secops] CRITICAL: 13 alerts, 1 resolved on db2, web1: disk full (+13 more)"
@@ -294,7 +329,7 @@ mod tests {
             firing: owed(&firing),
             resolved: owed(&resolved),
         };
-        let digest = Digest::new(&due, 10);
+        let digest = Digest::new(&due, 10, 0);
         let parse = |lines: &[(String, Severity)]| -> Vec<Record> {
             lines
                 .iter()

@@ -87,6 +87,15 @@ fn interned(name: String) -> Name {
         "webhook" => Cow::Borrowed("webhook"),
         "exec" => Cow::Borrowed("exec"),
         "syslog" => Cow::Borrowed("syslog"),
+        "slack" => Cow::Borrowed("slack"),
+        "teams" => Cow::Borrowed("teams"),
+        "sms" => Cow::Borrowed("sms"),
+        "pagerduty" => Cow::Borrowed("pagerduty"),
+        "opsgenie" => Cow::Borrowed("opsgenie"),
+        "telegram" => Cow::Borrowed("telegram"),
+        "matrix" => Cow::Borrowed("matrix"),
+        "ntfy" => Cow::Borrowed("ntfy"),
+        "http" => Cow::Borrowed("http"),
         _ => Cow::Owned(name),
     }
 }
@@ -197,11 +206,28 @@ impl SinkSet {
     }
 }
 
+/// A capped sink's recent messages, and what its cap has held back since
+/// its last one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pace {
+    /// When it was sent a message, within the last hour.
+    #[serde(default)]
+    pub sent: Vec<u64>,
+    /// Alerts owed to it while its cap held it back.
+    #[serde(default)]
+    pub held: BTreeSet<String>,
+}
+
+/// The window a sink's cap counts messages in.
+pub const CAP_WINDOW: u64 = 3600;
+
 /// The file as written.
 #[derive(Serialize)]
 struct Saving<'a> {
     version: u32,
     alerts: &'a BTreeMap<String, Entry>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pace: &'a BTreeMap<String, Pace>,
 }
 
 /// The file as read.
@@ -210,6 +236,8 @@ struct Saved {
     #[allow(dead_code)] // read to check the file's shape, never used
     version: u32,
     alerts: BTreeMap<String, Entry>,
+    #[serde(default)]
+    pace: BTreeMap<String, Pace>,
 }
 
 /// A record as the ledger takes it in: its alert key, whether it ends the
@@ -314,6 +342,8 @@ pub struct Ledger {
     lock: PathBuf,
     /// As of the last change this process made (or the load).
     alerts: BTreeMap<String, Entry>,
+    /// Per capped sink.
+    pace: BTreeMap<String, Pace>,
     /// The file `alerts` was read from or saved as; `None` when there was
     /// none.
     seen: Option<Stamp>,
@@ -356,9 +386,10 @@ impl Stamp {
 impl Ledger {
     pub fn load(dir: &Path) -> Result<Ledger, Error> {
         let path = dir.join(FILE);
-        let (alerts, seen) = read(&path)?;
+        let (saved, seen) = read(&path)?;
         Ok(Ledger {
-            alerts,
+            alerts: saved.alerts,
+            pace: saved.pace,
             seen,
             lock: dir.join(LOCK),
             path,
@@ -399,9 +430,10 @@ impl Ledger {
                 // The old copy goes before the new one is read: never both.
                 let old = std::mem::take(&mut self.alerts);
                 match read(&self.path) {
-                    Ok((alerts, seen)) => {
+                    Ok((saved, seen)) => {
                         drop(old);
-                        (self.alerts, self.seen, self.unsaved) = (alerts, seen, false);
+                        (self.alerts, self.pace, self.seen, self.unsaved) =
+                            (saved.alerts, saved.pace, seen, false);
                     }
                     // Unreadable now: go on from what this run knew.
                     Err(err) if err.exit == secops_common::Exit::Failed => {
@@ -439,19 +471,26 @@ impl Ledger {
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, err)| failed(&err))
     }
 
-    /// Takes in a batch of records that are alerts (at or above the minimum
-    /// severity) or endings, and marks what each of `sinks` is owed.
+    /// Takes in a batch of records that are alerts (at or above the lowest
+    /// minimum severity) or endings, and marks what each of `sinks` is
+    /// owed: the alerts at or above its own minimum severity.
     pub fn absorb(
         &mut self,
         batch: Vec<Arrival>,
-        sinks: &[&'static str],
+        sinks: &[(&'static str, Severity)],
         now: u64,
         repeat: Duration,
     ) -> Result<(), Error> {
         self.change(now, |ledger| ledger.take_in(batch, sinks, now, repeat))
     }
 
-    fn take_in(&mut self, batch: Vec<Arrival>, sinks: &[&'static str], now: u64, repeat: Duration) {
+    fn take_in(
+        &mut self,
+        batch: Vec<Arrival>,
+        sinks: &[(&'static str, Severity)],
+        now: u64,
+        repeat: Duration,
+    ) {
         let mut seq = self.alerts.values().map(|e| e.seq).max().unwrap_or(0);
         let known = self.alerts.len();
         for arrival in batch {
@@ -498,7 +537,10 @@ impl Ledger {
             entry.record = line;
             entry.last_seen = now;
             entry.seq = seq;
-            for sink in sinks {
+            for &(sink, min) in sinks {
+                if severity < min {
+                    continue;
+                }
                 let due = match entry.told.get(sink) {
                     None => true,
                     Some(told) => {
@@ -544,9 +586,49 @@ impl Ledger {
         }
     }
 
-    /// Records that `sink` was told what [`due`](Ledger::due) gave.
-    pub fn paid(&mut self, sink: &'static str, receipt: &Receipt, now: u64) -> Result<(), Error> {
-        self.change(now, |ledger| ledger.settle(sink, receipt, now))
+    /// Records that `sink` was told what [`due`](Ledger::due) gave; a
+    /// capped sink's message is counted against its cap, and what the cap
+    /// held back is told.
+    pub fn paid(
+        &mut self,
+        sink: &'static str,
+        receipt: &Receipt,
+        now: u64,
+        capped: bool,
+    ) -> Result<(), Error> {
+        self.change(now, |ledger| {
+            ledger.settle(sink, receipt, now);
+            if capped {
+                let pace = ledger.pace.entry(sink.to_string()).or_default();
+                pace.sent.retain(|at| now.saturating_sub(*at) < CAP_WINDOW);
+                pace.sent.push(now);
+                pace.held.clear();
+            }
+        })
+    }
+
+    /// Messages `sink` was sent in the last hour.
+    pub fn sent_lately(&self, sink: &str, now: u64) -> usize {
+        self.pace.get(sink).map_or(0, |pace| {
+            pace.sent
+                .iter()
+                .filter(|at| now.saturating_sub(**at) < CAP_WINDOW)
+                .count()
+        })
+    }
+
+    /// Alerts `sink`'s cap has held back since its last message.
+    pub fn held(&self, sink: &str) -> usize {
+        self.pace.get(sink).map_or(0, |pace| pace.held.len())
+    }
+
+    /// Notes that `sink`'s cap held back what `receipt` holds.
+    pub fn hold(&mut self, sink: &'static str, receipt: &Receipt, now: u64) -> Result<(), Error> {
+        self.change(now, |ledger| {
+            let pace = ledger.pace.entry(sink.to_string()).or_default();
+            pace.held
+                .extend(receipt.firing.iter().map(|(key, _)| key.clone()));
+        })
     }
 
     fn settle(&mut self, sink: &'static str, receipt: &Receipt, now: u64) {
@@ -581,9 +663,14 @@ impl Ledger {
             Error::failed(format!("cannot write {}: {err}", self.path.display()))
         };
         let mut file = AtomicFile::create(&self.path, 0o600).map_err(|err| failed(&err))?;
+        self.pace.retain(|_, pace| {
+            pace.sent.retain(|at| now.saturating_sub(*at) < CAP_WINDOW);
+            !pace.sent.is_empty() || !pace.held.is_empty()
+        });
         let saving = Saving {
             version: 1,
             alerts: &self.alerts,
+            pace: &self.pace,
         };
         serde_json::to_writer(&mut file, &saving).map_err(|err| failed(&err))?;
         file.write_all(b"\n").map_err(|err| failed(&err))?;
@@ -609,16 +696,16 @@ fn pack<V>(map: &mut BTreeMap<String, V>) {
     map.append(&mut tail);
 }
 
-/// The alerts in `path` and the file they were read from; none when it
-/// does not exist yet.
-fn read(path: &Path) -> Result<(BTreeMap<String, Entry>, Option<Stamp>), Error> {
+/// The state in `path` and the file it was read from; none when it does
+/// not exist yet.
+fn read(path: &Path) -> Result<(Saved, Option<Stamp>), Error> {
     match std::fs::File::open(path) {
         // Stamped from the open file: the version read, whatever replaces
         // it meanwhile.
         Ok(file) => serde_json::from_reader::<_, Saved>(BufReader::with_capacity(1 << 16, &file))
             .map(|mut saved| {
                 pack(&mut saved.alerts);
-                (saved.alerts, file.metadata().ok().map(|m| Stamp::of(&m)))
+                (saved, file.metadata().ok().map(|m| Stamp::of(&m)))
             })
             .map_err(|err| {
                 if err.is_io() {
@@ -630,7 +717,14 @@ fn read(path: &Path) -> Result<(BTreeMap<String, Entry>, Option<Stamp>), Error> 
                     ))
                 }
             }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok((BTreeMap::new(), None)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok((
+            Saved {
+                version: 1,
+                alerts: BTreeMap::new(),
+                pace: BTreeMap::new(),
+            },
+            None,
+        )),
         Err(err) => Err(Error::failed(format!(
             "cannot read {}: {err}",
             path.display()
@@ -681,19 +775,19 @@ mod tests {
         ledger
             .absorb(
                 arrivals(&[alert(Severity::Medium, 85)]),
-                &["email"],
+                &[("email", Severity::Info)],
                 1000,
                 HOUR,
             )
             .unwrap();
         let due = ledger.due("email");
         assert_eq!(due.firing.len(), 1);
-        ledger.paid("email", &due.receipt(), 1000).unwrap();
+        ledger.paid("email", &due.receipt(), 1000, false).unwrap();
 
         ledger
             .absorb(
                 arrivals(&[alert(Severity::Medium, 86)]),
-                &["email"],
+                &[("email", Severity::Info)],
                 2000,
                 HOUR,
             )
@@ -705,7 +799,7 @@ mod tests {
         ledger
             .absorb(
                 arrivals(&[alert(Severity::High, 91)]),
-                &["email"],
+                &[("email", Severity::Info)],
                 2100,
                 HOUR,
             )
@@ -716,11 +810,11 @@ mod tests {
             "escalation goes out at once"
         );
         let due = ledger.due("email");
-        ledger.paid("email", &due.receipt(), 2100).unwrap();
+        ledger.paid("email", &due.receipt(), 2100, false).unwrap();
         ledger
             .absorb(
                 arrivals(&[alert(Severity::High, 91)]),
-                &["email"],
+                &[("email", Severity::Info)],
                 2100 + 3600,
                 HOUR,
             )
@@ -739,15 +833,20 @@ mod tests {
         ledger
             .absorb(
                 arrivals(&[alert(Severity::High, 93)]),
-                &["email", "webhook"],
+                &[("email", Severity::Info), ("webhook", Severity::Info)],
                 10,
                 HOUR,
             )
             .unwrap();
         let due = ledger.due("email");
-        ledger.paid("email", &due.receipt(), 10).unwrap();
+        ledger.paid("email", &due.receipt(), 10, false).unwrap();
         ledger
-            .absorb(arrivals(&[recovered()]), &["email", "webhook"], 20, HOUR)
+            .absorb(
+                arrivals(&[recovered()]),
+                &[("email", Severity::Info), ("webhook", Severity::Info)],
+                20,
+                HOUR,
+            )
             .unwrap();
         assert!(ledger.due("webhook").is_empty());
         assert_eq!(ledger.due("email").resolved.len(), 1);
@@ -756,11 +855,16 @@ mod tests {
         let mut again = Ledger::load(dir.path()).unwrap();
         let due = again.due("email");
         assert_eq!(due.resolved.len(), 1);
-        again.paid("email", &due.receipt(), 30).unwrap();
+        again.paid("email", &due.receipt(), 30, false).unwrap();
         assert!(again.alerts.is_empty());
         // An ending with no alert behind it is ignored.
         again
-            .absorb(arrivals(&[recovered()]), &["email"], 40, HOUR)
+            .absorb(
+                arrivals(&[recovered()]),
+                &[("email", Severity::Info)],
+                40,
+                HOUR,
+            )
             .unwrap();
         assert!(again.due("email").is_empty());
     }
@@ -770,16 +874,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut disk = Ledger::load(dir.path()).unwrap();
         let mut fim = Ledger::load(dir.path()).unwrap();
-        disk.absorb(arrivals(&[alert(Severity::High, 93)]), &["email"], 10, HOUR)
-            .unwrap();
+        disk.absorb(
+            arrivals(&[alert(Severity::High, 93)]),
+            &[("email", Severity::Info)],
+            10,
+            HOUR,
+        )
+        .unwrap();
         let changed = Record::new("fim-check", "fim.changed", Severity::High, "x")
             .with("path", "/etc/passwd")
             .firing(&["path", "/etc/passwd"]);
-        fim.absorb(arrivals(&[changed]), &["email"], 11, HOUR)
+        fim.absorb(arrivals(&[changed]), &[("email", Severity::Info)], 11, HOUR)
             .unwrap();
         let due = fim.due("email");
         assert_eq!(due.firing.len(), 2, "the other run's alert is seen");
-        fim.paid("email", &due.receipt(), 12).unwrap();
+        fim.paid("email", &due.receipt(), 12, false).unwrap();
         let after = Ledger::load(dir.path()).unwrap();
         assert!(after.due("email").is_empty());
         assert_eq!(after.alerts.len(), 2);
@@ -806,18 +915,22 @@ mod tests {
             broken(&mut ledger, dir.path());
             let var = arrivals(&[alert(Severity::High, 93)]);
             let err = ledger
-                .absorb(var.clone(), &["email"], 10, HOUR)
+                .absorb(var.clone(), &[("email", Severity::Info)], 10, HOUR)
                 .unwrap_err();
             assert_eq!(err.exit, secops_common::Exit::Failed, "{what}: {err}");
             let due = ledger.due("email");
             assert_eq!(due.firing.len(), 1, "{what}: the alert is still owed");
             let receipt = due.receipt();
-            assert!(ledger.paid("email", &receipt, 11).is_err(), "{what}");
+            assert!(ledger.paid("email", &receipt, 11, false).is_err(), "{what}");
             assert!(
                 ledger.due("email").is_empty(),
                 "{what}: owed after its send"
             );
-            assert!(ledger.absorb(var, &["email"], 20, HOUR).is_err());
+            assert!(
+                ledger
+                    .absorb(var, &[("email", Severity::Info)], 20, HOUR)
+                    .is_err()
+            );
             assert!(
                 ledger.due("email").is_empty(),
                 "{what}: the unsaved send was forgotten, so the alert would go out again"
@@ -825,7 +938,12 @@ mod tests {
 
             std::fs::create_dir(dir.path().join("later")).unwrap();
             ledger
-                .absorb(arrivals(&[recovered()]), &["email"], 30, HOUR)
+                .absorb(
+                    arrivals(&[recovered()]),
+                    &[("email", Severity::Info)],
+                    30,
+                    HOUR,
+                )
                 .unwrap();
             let saved = Ledger::load(ledger.path.parent().unwrap()).unwrap();
             assert_eq!(saved.due("email").resolved.len(), 1, "{what}");
@@ -906,13 +1024,13 @@ mod tests {
             })
             .collect();
         ledger
-            .absorb(arrivals(&batch), &["email"], 8, HOUR)
+            .absorb(arrivals(&batch), &[("email", Severity::Info)], 8, HOUR)
             .unwrap();
         let due = ledger.due("email");
         assert_eq!(due.firing.len(), 539);
         assert_eq!(due.firing[0].severity, Severity::Critical);
         let receipt = due.receipt();
-        ledger.paid("email", &receipt, 9).unwrap();
+        ledger.paid("email", &receipt, 9, false).unwrap();
         let mine = std::fs::read(dir.path().join(FILE)).unwrap();
         let mut again = Ledger::load(dir.path()).unwrap();
         again.save(9).unwrap();

@@ -18,6 +18,7 @@ mod digest;
 mod grouping;
 pub mod identity;
 mod ledger;
+mod receivers;
 mod records;
 pub mod secret;
 pub mod settings;
@@ -29,13 +30,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use secops_common::{Error, Exit, Output, Record, Severity};
 
 pub use crate::cli::Args;
-use crate::delivery::{Policy, deliver};
+use crate::delivery::{Delivery, Policy, deliver};
 use crate::digest::Digest;
 use crate::grouping::Group;
 use crate::identity::identify;
 use crate::ledger::{Arrival, Ledger, Receipt};
 pub use crate::records::TOOL;
-use crate::records::{TABLE_COLUMNS, delivery_record, state_failed_record};
+use crate::records::{TABLE_COLUMNS, delivery_record, held_record, state_failed_record};
 use crate::settings::Settings;
 use crate::sink::Sink;
 
@@ -45,11 +46,15 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     let sinks = Sink::open_all(&settings)?;
     if sinks.is_empty() {
         return Err(Error::bad_input(
-            "nowhere to send alerts: give --smtp with --to, --webhook-url-env or --webhook-url-file, --exec, or --syslog (or a --config naming one)",
+            "nowhere to send alerts: give --smtp with --to, a webhook, Slack or Teams URL, --sms-to, a PagerDuty or Opsgenie key, --telegram-chat, --matrix-room, --ntfy-url, --http-url, --exec, or --syslog (or a --config naming one)",
         ));
     }
     for sink in &sinks {
-        secops_common::info!("delivering to {}", sink.target());
+        secops_common::info!(
+            "delivering {} and above to {}",
+            sink.min_severity,
+            sink.target()
+        );
     }
     // A state directory that cannot be made (a read-only /var/lib) must
     // not keep the alerts from going out: the run goes on without saving.
@@ -145,70 +150,135 @@ impl Group for Notifier {
     fn admit(&mut self, rec: Record) -> Option<Arrival> {
         self.worst = self.worst.max(Some(rec.severity));
         let id = identify(&rec)?;
-        (rec.severity >= self.settings.min_severity || id.ends).then(|| Arrival::new(&rec, id))
+        let floor = self.sinks.iter().map(|s| s.min_severity).min();
+        (floor.is_some_and(|floor| rec.severity >= floor) || id.ends)
+            .then(|| Arrival::new(&rec, id))
     }
 
     /// Marks what each sink is owed and saves it before anything is sent.
     fn absorb(&mut self, arrivals: Vec<Arrival>) -> Result<(), Error> {
         let now = unix_now();
-        let names: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
+        let names: Vec<(&'static str, Severity)> = self
+            .sinks
+            .iter()
+            .map(|s| (s.name, s.min_severity))
+            .collect();
         let absorbed = self
             .ledger
             .absorb(arrivals, &names, now, self.settings.repeat_interval);
         self.saved(absorbed)
     }
 
-    /// Sends each sink what it is owed; a debt is cleared only after its
-    /// send succeeded.
+    /// Sends each sink what it is owed, all sinks at once (a slow or
+    /// failing one holds up no other); a debt is cleared only after its
+    /// send succeeded. A capped sink that has had its hourly messages is
+    /// skipped, and what it was owed is noted as held back.
     fn flush(&mut self) -> Result<(), Error> {
         let now = unix_now();
         let policy = Policy {
             attempts: self.settings.attempts,
             retry_delay: self.settings.retry_delay,
         };
+        let mut sending = Vec::new();
         for i in 0..self.sinks.len() {
-            let sink = &self.sinks[i];
-            let due = self.ledger.due(sink.name());
+            let name = self.sinks[i].name;
+            let due = self.ledger.due(name);
             if due.is_empty() {
-                secops_common::info!("{}: nothing due", sink.name());
+                secops_common::info!("{name}: nothing due");
                 continue;
             }
             let failure = self
                 .failures
                 .iter()
-                .find(|(name, _)| *name == sink.name())
+                .find(|(failed, _)| *failed == name)
                 .map(|(_, failure)| failure);
             if let Some(failure) = failure
                 && failure.at.elapsed() < self.settings.repeat_interval
                 && failure.sent.covers(&due)
             {
                 secops_common::info!(
-                    "{}: what it is owed already failed {} ago after all tries; it stays owed for the next run",
-                    sink.name(),
+                    "{name}: what it is owed already failed {} ago after all tries; it stays owed for the next run",
                     humantime::format_duration(Duration::from_secs(failure.at.elapsed().as_secs()))
                 );
                 continue;
             }
-            let digest = Digest::new(&due, self.settings.max_items);
-            secops_common::info!(
-                "{}: sending {} alert(s) and {} recovery notice(s) to {}",
-                sink.name(),
-                digest.firing_count(),
-                digest.resolved_count(),
-                sink.target()
-            );
-            let delivery = deliver(sink, &digest, policy, &self.settings.redactor);
-            let rec = delivery_record(sink, &digest, &delivery);
-            // The digest and what is due borrow the ledger, which settling
-            // changes: what was sent is kept as its keys, and the rest is
-            // freed before the ledger (and then the record) grows again.
-            let receipt = due.receipt();
-            drop(digest);
-            drop(due);
-            self.failures.retain(|(name, _)| *name != sink.name());
-            let name = sink.name();
+            if let Some(cap) = self.sinks[i].max_per_hour
+                && self.ledger.sent_lately(name, now) >= cap as usize
+            {
+                let receipt = due.receipt();
+                let firing = due.firing.len();
+                drop(due);
+                let rec = held_record(&self.sinks[i], firing, cap);
+                secops_common::warn!("{}", rec.message);
+                self.out.write(&rec)?;
+                let held = self.ledger.hold(name, &receipt, now);
+                self.saved(held)?;
+                continue;
+            }
+            sending.push(i);
+        }
+        if sending.is_empty() {
+            return self.out.flush();
+        }
+        let dues: Vec<_> = sending
+            .iter()
+            .map(|&i| self.ledger.due(self.sinks[i].name))
+            .collect();
+        let digests: Vec<Digest<'_>> = sending
+            .iter()
+            .zip(&dues)
+            .map(|(&i, due)| {
+                let held = self.ledger.held(self.sinks[i].name);
+                Digest::new(due, self.settings.max_items, held)
+            })
+            .collect();
+        let (sinks, redactor) = (&self.sinks, &self.settings.redactor);
+        let deliveries: Vec<Delivery> = std::thread::scope(|scope| {
+            let running: Vec<_> = sending
+                .iter()
+                .zip(&digests)
+                .map(|(&i, digest)| {
+                    let sink = &sinks[i];
+                    secops_common::info!(
+                        "{}: sending {} alert(s) and {} recovery notice(s) to {}",
+                        sink.name,
+                        digest.firing_count(),
+                        digest.resolved_count(),
+                        sink.target()
+                    );
+                    scope.spawn(move || deliver(sink, digest, policy, redactor))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|thread| {
+                    thread.join().unwrap_or_else(|_| Delivery {
+                        attempts: 1,
+                        error: Some("the delivery thread panicked".into()),
+                    })
+                })
+                .collect()
+        });
+        // The digests and what is due borrow the ledger, which settling
+        // changes: what was sent is kept as its keys, and the rest is
+        // freed before the ledger (and then the records) grow again.
+        let settled: Vec<(usize, Record, Receipt, Delivery)> = sending
+            .iter()
+            .zip(&digests)
+            .zip(&dues)
+            .zip(deliveries)
+            .map(|(((&i, digest), due), delivery)| {
+                let rec = delivery_record(&self.sinks[i], digest, &delivery);
+                (i, rec, due.receipt(), delivery)
+            })
+            .collect();
+        drop(digests);
+        drop(dues);
+        for (i, rec, receipt, delivery) in settled {
+            let (name, capped) = (self.sinks[i].name, self.sinks[i].max_per_hour.is_some());
+            self.failures.retain(|(failed, _)| *failed != name);
             if delivery.error.is_none() {
-                let paid = self.ledger.paid(name, &receipt, now);
+                let paid = self.ledger.paid(name, &receipt, now, capped);
                 // Said before a failure to save it is: it was sent.
                 self.out.write(&rec)?;
                 self.saved(paid)?;

@@ -42,7 +42,7 @@ pub fn delivery_record(sink: &Sink, digest: &Digest<'_>, delivery: &Delivery) ->
             .collect()
     };
     let mut rec = Record::new(TOOL, kind, severity, message)
-        .with("sink", sink.name())
+        .with("sink", sink.name)
         .with("target", sink.target())
         .with("subject", digest.subject.as_str())
         .with("firing", digest.firing_count())
@@ -54,9 +54,28 @@ pub fn delivery_record(sink: &Sink, digest: &Digest<'_>, delivery: &Delivery) ->
         rec.set("error", err.as_str());
         // A message that was not delivered is itself an alert, for
         // whoever reads this tool's output (a second notifier, secops).
-        rec = rec.firing(&["delivery", sink.name()]);
+        rec = rec.firing(&["delivery", sink.name]);
     }
     rec
+}
+
+/// `notify.held`: a capped sink (SMS) has had its messages for the hour;
+/// what it is owed waits for the next message, which says how many alerts
+/// were held back. An observation: nothing was lost, it is only late.
+pub fn held_record(sink: &Sink, firing: usize, cap: u32) -> Record {
+    Record::new(
+        TOOL,
+        "notify.held",
+        Severity::Low,
+        format!(
+            "{}: {firing} alert(s) held back: {cap} message(s) went out in the last hour, its cap; the next message says so",
+            sink.name
+        ),
+    )
+    .with("sink", sink.name)
+    .with("target", sink.target())
+    .with("firing", firing)
+    .with("cap", cap)
 }
 
 /// `notify.state_failed`: the state file could not be saved (a full,

@@ -25,6 +25,11 @@ pub enum Source {
 pub struct Secret(String);
 
 impl Secret {
+    /// A value that is secret (or may hold one, as a URL may).
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     /// The value, for the one place that must send it.
     pub fn expose(&self) -> &str {
         &self.0

@@ -11,7 +11,12 @@ use secops_common::{Error, Severity};
 use serde::{Deserialize, Deserializer};
 
 use crate::cli::{Args, SmtpTls, WebhookFormat};
+use crate::receivers::{
+    self, HttpFile, KeyFile, MatrixFile, NtfyFile, SmsFile, TelegramFile, UrlFile,
+};
 use crate::secret::{self, Redactor, Secret, Source};
+use crate::sink::webhook::Webhook;
+use crate::sink::{Api, Common};
 use crate::tls::PrivateCa;
 
 /// The settings file, as written.
@@ -35,6 +40,15 @@ pub struct File {
     pub webhook: Option<WebhookFile>,
     pub exec: Option<String>,
     pub syslog: Option<SyslogFile>,
+    pub slack: Option<UrlFile>,
+    pub teams: Option<UrlFile>,
+    pub sms: Option<SmsFile>,
+    pub pagerduty: Option<KeyFile>,
+    pub opsgenie: Option<KeyFile>,
+    pub telegram: Option<TelegramFile>,
+    pub matrix: Option<MatrixFile>,
+    pub ntfy: Option<NtfyFile>,
+    pub http: Option<HttpFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +71,7 @@ pub struct WebhookFile {
     pub url_env: Option<String>,
     pub url_file: Option<PathBuf>,
     pub format: Option<WebhookFormat>,
+    pub min_severity: Option<Severity>,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -96,14 +111,6 @@ pub struct Email {
     pub to: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Webhook {
-    pub url: Secret,
-    pub format: WebhookFormat,
-    /// `--webhook-ca`, trusted besides the system store.
-    pub ca: Option<PrivateCa>,
-}
-
 /// Everything a run needs, resolved.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -116,7 +123,9 @@ pub struct Settings {
     pub retry_delay: Duration,
     pub timeout: Duration,
     pub email: Option<Email>,
-    pub webhook: Option<Webhook>,
+    /// The web receivers: the webhook, Slack, Teams, SMS, the pagers,
+    /// chat and the templated webhook.
+    pub apis: Vec<Api>,
     pub exec: Option<String>,
     pub syslog: Option<PathBuf>,
     /// Scrubs every secret above out of error texts.
@@ -148,10 +157,47 @@ impl Settings {
         {
             redactor.add(password);
         }
-        let webhook = webhook(args, file.webhook.as_ref(), age_identity.as_deref(), &place)?;
-        if let Some(webhook) = &webhook {
+        let min_severity = args
+            .min_severity
+            .or(file.min_severity)
+            .unwrap_or(Severity::High);
+        let mut apis = Vec::new();
+        if let Some(webhook) = webhook(
+            args,
+            file.webhook.as_ref(),
+            age_identity.as_deref(),
+            min_severity,
+            &place,
+        )? {
             redactor.add_url(&webhook.url);
+            apis.push(Api::Webhook(webhook));
         }
+        let https_ca = match &args.https_ca {
+            Some(path) => Some(PrivateCa::load(path, "--https-ca")?),
+            None => None,
+        };
+        let mut context = receivers::Context {
+            args,
+            age_identity: age_identity.as_deref(),
+            min_severity,
+            redactor: &mut redactor,
+            https_ca,
+            place: &place,
+        };
+        apis.extend(receivers::resolve(
+            &mut context,
+            &receivers::Sections {
+                slack: file.slack.as_ref(),
+                teams: file.teams.as_ref(),
+                sms: file.sms.as_ref(),
+                pagerduty: file.pagerduty.as_ref(),
+                opsgenie: file.opsgenie.as_ref(),
+                telegram: file.telegram.as_ref(),
+                matrix: file.matrix.as_ref(),
+                ntfy: file.ntfy.as_ref(),
+                http: file.http.as_ref(),
+            },
+        )?);
         let syslog = match (&args.syslog_socket, args.syslog, &file.syslog) {
             (Some(path), _, _) => Some(path.clone()),
             (None, true, _) => Some(PathBuf::from("/dev/log")),
@@ -167,10 +213,7 @@ impl Settings {
             )));
         }
         Ok(Settings {
-            min_severity: args
-                .min_severity
-                .or(file.min_severity)
-                .unwrap_or(Severity::High),
+            min_severity,
             repeat_interval: args
                 .repeat_interval
                 .or(file.repeat_interval)
@@ -188,7 +231,7 @@ impl Settings {
                 .or(file.timeout)
                 .unwrap_or(Duration::from_secs(30)),
             email,
-            webhook,
+            apis,
             exec: args.exec.clone().or(file.exec),
             syslog,
             redactor,
@@ -307,6 +350,7 @@ fn webhook(
     args: &Args,
     file: Option<&WebhookFile>,
     age_identity: Option<&Path>,
+    min_severity: Severity,
     place: &dyn Fn(&str) -> String,
 ) -> Result<Option<Webhook>, Error> {
     let file_ca = file.and_then(|f| f.ca_file.as_deref());
@@ -352,13 +396,16 @@ fn webhook(
             .webhook_format
             .or(file.and_then(|f| f.format))
             .unwrap_or(WebhookFormat::Slack),
-        ca: private_ca(
-            args.webhook_ca.as_deref(),
-            file_ca,
-            "--webhook-ca",
-            "webhook.ca_file",
-            place,
-        )?,
+        common: Common {
+            min_severity: file.and_then(|f| f.min_severity).unwrap_or(min_severity),
+            ca: private_ca(
+                args.webhook_ca.as_deref(),
+                file_ca,
+                "--webhook-ca",
+                "webhook.ca_file",
+                place,
+            )?,
+        },
     }))
 }
 
@@ -473,6 +520,20 @@ mod tests {
         .unwrap();
         assert_eq!(ok.repeat_interval, Some(REPEAT_INTERVAL));
         assert_eq!(ok.webhook.unwrap().format, Some(WebhookFormat::Json));
+    }
+
+    #[test]
+    fn a_template_with_an_unknown_field_is_refused_at_its_line() {
+        let text = "min_severity: high\nhttp:\n  url: https://api.example.com/alerts\n  body: '{\"t\": {{ sevrity | json }}}'\n";
+        let err = parse::<File>(text, Syntax::Yaml).unwrap_err();
+        assert!(err.starts_with("4:") && err.contains("http.body"), "{err}");
+        assert!(err.contains("unknown field {{ sevrity }}"), "{err}");
+        let ok = parse::<File>(
+            "http:\n  url: https://x/{{ secret | url }}\n  per: alert\n  headers:\n    X-Key: '{{ secret }}'\n",
+            Syntax::Yaml,
+        )
+        .unwrap();
+        assert_eq!(ok.http.unwrap().headers.len(), 1);
     }
 
     #[test]

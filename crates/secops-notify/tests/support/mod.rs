@@ -443,3 +443,116 @@ pub fn ledger(state: &Path) -> Value {
         Err(_) => Value::Null,
     }
 }
+
+/// A local stand-in for a receiver's service (tests/support/
+/// services_server.py) over HTTPS with `certs`: it checks each request as
+/// the service's API documentation describes it and answers as the
+/// service does, rate-limiting the first `rate_limited` requests.
+pub struct Service {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// One request as the stand-in saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Value,
+    pub body: String,
+    /// What the service would refuse in it; empty for a good request.
+    pub problems: Vec<String>,
+    pub status: u16,
+    pub saved: Value,
+}
+
+impl Seen {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+impl Service {
+    pub fn start(service: &str, certs: &Certs, expect: Value, rate_limited: usize) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/services_server.py"
+        );
+        let (child, port) = serving(
+            Command::new(python("ssl"))
+                .arg(script)
+                .arg(dir.path())
+                .arg(&certs.cert)
+                .arg(&certs.key)
+                .arg(service)
+                .arg(expect.to_string())
+                .arg(rate_limited.to_string()),
+            service,
+        );
+        Service { child, port, dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Requests received so far, in order.
+    pub fn received(&self) -> Vec<Seen> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let saved: Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                let text = |k: &str| saved[k].as_str().unwrap_or_default().to_string();
+                Seen {
+                    method: text("method"),
+                    path: text("path"),
+                    query: text("query"),
+                    headers: saved["headers"].clone(),
+                    body: text("body"),
+                    problems: saved["problems"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p.as_str().unwrap().to_string())
+                        .collect(),
+                    status: saved["status"].as_u64().unwrap() as u16,
+                    saved,
+                }
+            })
+            .collect()
+    }
+
+    /// The requests the service accepted, each checked to be one it
+    /// would take.
+    pub fn accepted(&self) -> Vec<Seen> {
+        let seen = self.received();
+        for request in &seen {
+            assert!(
+                request.problems.is_empty(),
+                "the service would refuse {} {}: {:?}\n{}",
+                request.method,
+                request.path,
+                request.problems,
+                request.body
+            );
+        }
+        seen.into_iter().filter(|r| r.status != 429).collect()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
