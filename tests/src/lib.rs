@@ -7,7 +7,9 @@ use std::process::Command;
 
 pub mod schedule_files;
 
-pub use secops_testkit::{Message, Sent, bin_dir, notify, still_firing, tool};
+pub use secops_testkit::{
+    Message, Seen, Sent, Service, bin_dir, certs, notify, still_firing, tool,
+};
 
 /// A file or directory of the repository, e.g. `repo("cron")`.
 pub fn repo(relative: &str) -> PathBuf {

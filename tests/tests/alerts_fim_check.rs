@@ -2,13 +2,15 @@
 //! line pipes them (`fim-check verify | secops-notify`): a changed file
 //! pages once, a verify while it holds does not page again, and accepting
 //! it (update) or putting it back ends it with one recovery, leaving
-//! nothing firing. A baseline that cannot be trusted pages too.
+//! nothing firing. A baseline that cannot be trusted pages too. The same
+//! through PagerDuty's Events API (a stand-in over HTTPS): the recovery
+//! resolves the incident the change opened.
 
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use secops_pipeline_tests::{notify, still_firing, tool};
+use secops_pipeline_tests::{Seen, Service, certs, notify, still_firing, tool};
 
 struct Host {
     dir: tempfile::TempDir,
@@ -155,5 +157,70 @@ fn a_baseline_that_cannot_be_trusted_pages_until_it_can() {
     fs::write(&baseline, &good).unwrap();
     let sent = host.run_into_notify(&mut host.fim("verify"), 0);
     assert_eq!((sent.firing(), sent.resolved()), (0, 1), "{sent:#?}");
+    assert!(still_firing(&host.notify_state()).is_empty());
+}
+
+#[test]
+fn a_changed_file_opens_a_pagerduty_incident_that_putting_it_back_resolves() {
+    let host = Host::new(&[("app.conf", "port=80\n")]);
+    let policy = host.dir.path().join("fim.yaml");
+    fs::write(
+        &policy,
+        format!(
+            "paths:\n  - path: {}\n    attributes: content\n",
+            host.dir.path().join("tree").display()
+        ),
+    )
+    .unwrap();
+    init(&host, &["--policy".as_ref(), policy.as_os_str()]);
+    let certs = certs();
+    let key = "R0123456789abcdef0123456789abcde";
+    let pagerduty = Service::start(
+        "pagerduty",
+        &certs,
+        serde_json::json!({"routing_key": key}),
+        0,
+    );
+    let key_file = host.dir.path().join("pagerduty.key");
+    fs::write(&key_file, key).unwrap();
+    fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let url = pagerduty.url("/v2/enqueue");
+    let flags = [
+        "--pagerduty-key-file",
+        key_file.to_str().unwrap(),
+        "--pagerduty-url",
+        &url,
+        "--https-ca",
+        certs.ca.to_str().unwrap(),
+    ];
+    let page = |code| {
+        let out = host.fim("verify").output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        notify(&out.stdout, &host.notify_state(), &flags);
+    };
+
+    fs::write(host.path("app.conf"), "port=8080\n").unwrap();
+    page(1);
+    page(1);
+    fs::write(host.path("app.conf"), "port=80\n").unwrap();
+    page(0);
+    let events: Vec<serde_json::Value> = pagerduty.accepted().iter().map(Seen::json).collect();
+    assert_eq!(
+        events.len(),
+        2,
+        "a trigger, no repeat, a resolve: {events:#?}"
+    );
+    assert_eq!(events[0]["event_action"], "trigger");
+    assert_eq!(events[0]["payload"]["component"], "fim-check");
+    assert_eq!(
+        events[0]["payload"]["custom_details"]["path"],
+        host.path("app.conf").to_str().unwrap()
+    );
+    assert_eq!(events[1]["event_action"], "resolve");
+    assert_eq!(events[1]["dedup_key"], events[0]["dedup_key"]);
     assert!(still_firing(&host.notify_state()).is_empty());
 }

@@ -249,7 +249,12 @@ pub struct Args {
     pub opsgenie_url: Option<String>,
 
     /// Message this Telegram chat (a numeric id or @channel)
-    #[arg(long, value_name = "CHAT", help_heading = "Telegram")]
+    #[arg(
+        long,
+        value_name = "CHAT",
+        allow_hyphen_values = true,
+        help_heading = "Telegram"
+    )]
     pub telegram_chat: Option<String>,
 
     /// Read the bot token from environment variable VAR

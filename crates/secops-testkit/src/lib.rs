@@ -19,6 +19,9 @@
 //!   survive: a full or read-only disk, EIO, and kill -9.
 //! - [`Namespace`] is a private mount namespace whose tmpfs a test fills
 //!   to exact percentages ([`percent_tmpfs`]).
+//! - [`Service`] is a stand-in for a receiver's web service (Twilio,
+//!   PagerDuty, Opsgenie, Slack, Teams, Telegram, Matrix, ntfy) over HTTPS
+//!   with a CA [`certs`] makes, checking requests as the service would.
 //! - [`notify`] pipes a tool's records into the real secops-notify and
 //!   returns what it sent; [`still_firing`] reads what its state holds.
 //!
@@ -34,6 +37,7 @@ mod notify;
 mod programs;
 mod prom;
 mod run;
+mod services;
 mod sshd;
 mod wait;
 mod webhook;
@@ -50,6 +54,7 @@ pub use crate::prom::{
     assert_promtool_accepts, assert_promtool_clean, findings, firing, unix_now, value, version,
 };
 pub use crate::run::{assert_exit, of_kind, only_failure, records, run, run_with_stdin, stderr};
+pub use crate::services::{Certs, Seen, Service, certs, certs_of, python, serving};
 pub use crate::sshd::{Sshd, SshdBuilder, client_config};
 pub use crate::wait::{PATIENCE, wait_until};
 pub use crate::webhook::Webhook;

@@ -7,12 +7,13 @@ request it would refuse, and its rate-limit answer (HTTP 429, with the
 service's own way of saying when to come back) for the first N requests
 when asked to.
 
-usage: services_server.py OUTDIR CERT KEY SERVICE EXPECT_JSON [RATE_LIMITED]
+usage: services_server.py OUTDIR CERT KEY SERVICE EXPECT_JSON [RATE_LIMITED [WAIT]]
 
 SERVICE is twilio, pagerduty, opsgenie, slack, teams, telegram, matrix,
 ntfy or http; EXPECT_JSON holds what the service knows (the credentials,
-the room). Prints the port, then saves every request as OUTDIR/<n>.json:
-{"method", "path", "query", "headers", "body", "problems", "status"}.
+the room); the first RATE_LIMITED requests are told to come back in WAIT
+seconds (1). Prints the port, then saves every request as OUTDIR/<n>.json:
+{"method", "path", "query", "headers", "body", "problems", "status", "at"}.
 """
 
 import base64
@@ -23,10 +24,12 @@ import os
 import re
 import ssl
 import sys
+import time
 import urllib.parse
 
 outdir, cert, key, service, expect_json = sys.argv[1:6]
 rate_limited = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+wait = int(sys.argv[7]) if len(sys.argv) > 7 else 1
 expect = json.loads(expect_json)
 count = 0
 matrix_txns = {}
@@ -382,18 +385,18 @@ SERVICES = {"twilio": twilio, "pagerduty": pagerduty, "opsgenie": opsgenie, "sla
 def limited():
     """The service's rate-limit answer: status, extra headers, body."""
     if service == "telegram":
-        return 429, {}, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
-                         "parameters": {"retry_after": 1}}
+        return 429, {}, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after %d" % wait,
+                         "parameters": {"retry_after": wait}}
     if service == "matrix":
-        return 429, {}, {"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": 1000}
+        return 429, {}, {"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": wait * 1000}
     if service == "twilio":
-        return 429, {"Retry-After": "1"}, {"code": 20429, "message": "Too Many Requests",
+        return 429, {"Retry-After": str(wait)}, {"code": 20429, "message": "Too Many Requests",
                                            "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429}
     if service == "ntfy":
-        return 429, {"Retry-After": "1"}, {"code": 42901, "http": 429, "error": "limit reached: too many requests"}
+        return 429, {"Retry-After": str(wait)}, {"code": 42901, "http": 429, "error": "limit reached: too many requests"}
     if service == "slack":
-        return 429, {"Retry-After": "1"}, "rate_limited"
-    return 429, {"Retry-After": "1"}, {"message": "Too Many Requests"}
+        return 429, {"Retry-After": str(wait)}, "rate_limited"
+    return 429, {"Retry-After": str(wait)}, {"message": "Too Many Requests"}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -407,7 +410,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         req = {"method": self.command, "path": path,
                "query": query, "headers": {k.lower(): v for k, v in self.headers.items()},
-               "body": raw.decode("utf-8", "replace"), "problems": []}
+               "body": raw.decode("utf-8", "replace"), "problems": [], "at": time.time()}
         if count <= rate_limited:
             status, headers, answer = limited()
         else:
