@@ -14,6 +14,7 @@ Examples:
   disk-alert --all --format jsonl | secops-notify --smtp mail.example.com:587 --from secops@web1.example.com --to ops@example.com --smtp-user alerts --smtp-password-file /etc/secops/smtp.age --age-identity /etc/secops/notify.key
   fim-check verify | secops-notify --min-severity medium --webhook-url-env SLACK_WEBHOOK_URL
   healthmon --interval 10s --alerts-only | secops-notify --group-wait 30s --syslog --exec '/usr/local/bin/page-oncall'
+  disk-alert --all --format jsonl | secops-notify --pagerduty-key-file /etc/secops/pagerduty-key --sms-to +15551230001 --sms-from +15557654321 --sms-account-sid AC0123456789abcdef0123456789abcdef --sms-token-file /etc/secops/twilio-token
   secops-notify --config /etc/secops/notify.yaml alerts.jsonl
 
 Records with `alert` firing at or above --min-severity are alerts, one per
@@ -30,8 +31,9 @@ was at or above --fail-on, 2 bad usage, settings, secrets or input lines,
 3 a delivery failed after all attempts (it stays owed and is retried by the
 next run).";
 
-/// Deliver secops records as alerts people do not mute: email, webhook,
-/// a command, syslog; deduplicated, repeated, grouped, with recoveries.
+/// Deliver secops records as alerts people do not mute: email, SMS,
+/// PagerDuty, Opsgenie, Slack, Teams, Telegram, Matrix, ntfy, webhooks, a
+/// command, syslog; deduplicated, repeated, grouped, with recoveries.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "secops-notify", version, after_help = EXAMPLES)]
 pub struct Args {

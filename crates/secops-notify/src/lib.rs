@@ -6,8 +6,9 @@
 //! what each sink is owed (new alerts, repeats after `--repeat-interval`,
 //! escalations, recoveries) and remembers it across runs; records that
 //! arrive together are [`grouping`] into one [`digest`] per sink; each
-//! [`sink`] (email, webhook, command, syslog) gets it with bounded retries
-//! ([`delivery`]), and every delivery writes a `notify.sent` or
+//! [`sink`] (email, SMS, pagers, chat, webhooks, command, syslog) gets it,
+//! all at once, with bounded retries ([`delivery`]), and every delivery
+//! writes a `notify.sent` or
 //! `notify.failed` record. A state that cannot be saved (a full, read-only
 //! or failing disk) never keeps an alert from going out: the run goes on
 //! from memory and says so with a `notify.state_failed` and exit 3.

@@ -479,6 +479,7 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::template::Per;
     use secops_common::config::{Syntax, parse};
 
     #[test]
@@ -541,5 +542,16 @@ mod tests {
         let text = include_str!("../../../config/notify.yaml");
         let file = parse::<File>(text, Syntax::Yaml).unwrap();
         assert_eq!(file.email.unwrap().to, ["ops@example.com"]);
+        // Its commented-out receivers are valid too, once uncommented.
+        let receivers = text.split_once("# Uncomment the ones you use.").unwrap().1;
+        let uncommented: String = receivers
+            .lines()
+            .map(|line| format!("{}\n", line.strip_prefix("# ").unwrap_or("")))
+            .collect();
+        let file = parse::<File>(&uncommented, Syntax::Yaml).unwrap();
+        assert!(file.slack.is_some() && file.teams.is_some() && file.pagerduty.is_some());
+        assert!(file.opsgenie.is_some() && file.telegram.is_some() && file.matrix.is_some());
+        assert!(file.ntfy.is_some() && file.http.unwrap().per == Some(Per::Alert));
+        assert_eq!(file.sms.unwrap().max_per_hour, Some(4));
     }
 }

@@ -97,12 +97,20 @@ impl Template {
                 parts.push(Part::Text(rest[..open].to_string()));
             }
             let after = &rest[open + 2..];
-            let close = after.find("}}").ok_or_else(|| {
-                format!(
-                    "{{{{ at byte {} is never closed with }}}}",
-                    text.len() - rest.len() + open
-                )
-            })?;
+            // Where in a template of many lines (a body read from a file).
+            let at = |why: String| {
+                let offset = text.len() - rest.len() + open;
+                match text.contains('\n') {
+                    true => format!(
+                        "line {} of the template: {why}",
+                        text[..offset].matches('\n').count() + 1
+                    ),
+                    false => why,
+                }
+            };
+            let close = after
+                .find("}}")
+                .ok_or_else(|| at("{{ is never closed with }}".to_string()))?;
             let inside = &after[..close];
             let (name, filter) = match inside.split_once('|') {
                 Some((name, filter)) => (name.trim(), Some(filter.trim())),
@@ -114,20 +122,20 @@ impl Template {
                 .chain(["secret"].iter())
                 .find(|f| **f == name)
                 .ok_or_else(|| {
-                    format!(
+                    at(format!(
                         "unknown field {{{{ {name} }}}}: a message has {}; an alert (per: alert) has {}, secret",
                         MESSAGE_FIELDS.join(", "),
                         ALERT_FIELDS.join(", ")
-                    )
+                    ))
                 })?;
             let filter = match filter {
                 None => Filter::Plain,
                 Some("json") => Filter::Json,
                 Some("url") => Filter::Url,
                 Some(other) => {
-                    return Err(format!(
+                    return Err(at(format!(
                         "unknown filter | {other} after {name}: use | json or | url"
-                    ));
+                    )));
                 }
             };
             parts.push(Part::Field(field, filter));
@@ -409,6 +417,11 @@ mod tests {
             Template::parse("x {{ subject")
                 .unwrap_err()
                 .contains("never closed")
+        );
+        assert!(
+            Template::parse("{\n  \"a\": {{ subject | json }},\n  \"b\": {{ hots }}\n}")
+                .unwrap_err()
+                .starts_with("line 3 of the template: unknown field {{ hots }}")
         );
     }
 
