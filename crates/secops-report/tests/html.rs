@@ -585,3 +585,208 @@ fn anomalizer_lines_per_hour_are_charted_per_host_with_templates_as_text() {
     assert!(run.stdout.contains("log.summary"));
     assert!(!run.stdout.contains("lines per hour"));
 }
+
+/// A sweep's mix: many info rows from healthmon (one sample, as
+/// `--once` writes, then its top processes) and disk-alert first, the
+/// alerts last, among them ones that resolved or are below high.
+fn sweep_records() -> String {
+    let mut lines = Vec::new();
+    let firing =
+        |rec: Value, id: &str| with(rec, &[("alert", "firing".into()), ("alert_id", id.into())]);
+    lines.push(with(
+        record(
+            "web1",
+            "healthmon",
+            "health.sample",
+            "info",
+            "cpu 12%, memory 41%",
+        ),
+        &[
+            ("alert", "none".into()),
+            ("cpu_percent", 12.5.into()),
+            ("mem_percent", 41.5.into()),
+        ],
+    ));
+    for i in 0..18 {
+        lines.push(with(
+            record(
+                "web1",
+                "healthmon",
+                "health.process",
+                "info",
+                &format!("process {i}"),
+            ),
+            &[("alert", "none".into()), ("pid", (1000 + i).into())],
+        ));
+    }
+    for i in 0..300 {
+        lines.push(with(
+            record(
+                "web1",
+                "disk-alert",
+                "disk.usage",
+                "info",
+                &format!("/srv/{i} is 12% full"),
+            ),
+            &[
+                ("alert", "none".into()),
+                ("mount", format!("/srv/{i}").into()),
+            ],
+        ));
+    }
+    lines.push(firing(
+        record(
+            "web1",
+            "traffic-cop",
+            "port.opened",
+            "high",
+            "tcp 0.0.0.0:4444 is listening: not on the whitelist",
+        ),
+        "traffic-cop:4444",
+    ));
+    lines.push(firing(
+        record(
+            "web1",
+            "anomalizer",
+            "log.anomaly",
+            "high",
+            "a rare line that later went away",
+        ),
+        "anomalizer:gone",
+    ));
+    lines.push(with(
+        record("web1", "anomalizer", "log.anomaly", "info", "it went away"),
+        &[
+            ("alert", "resolved".into()),
+            ("alert_id", "anomalizer:gone".into()),
+        ],
+    ));
+    lines.push(firing(
+        record(
+            "web1",
+            "anomalizer",
+            "log.anomaly",
+            "medium",
+            "a medium one",
+        ),
+        "anomalizer:medium",
+    ));
+    lines.push(with(
+        record(
+            "web1",
+            "vulnscan",
+            "vuln.summary",
+            "critical",
+            "an observation",
+        ),
+        &[("alert", "none".into())],
+    ));
+    lines.push(record(
+        "web1",
+        "legacy-check",
+        "legacy.alert",
+        "high",
+        "a program without the alert contract",
+    ));
+    let mut critical = firing(
+        record(
+            "web1",
+            "fim-check",
+            "fim.changed",
+            "critical",
+            "/etc/passwd changed: sha256",
+        ),
+        "fim-check:passwd",
+    );
+    critical["ts"] = "2026-11-21T19:09:00Z".into();
+    lines.push(critical);
+    lines.iter().map(|v| format!("{v}\n")).collect()
+}
+
+#[test]
+fn the_first_screen_shows_what_needs_attention() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "sweep.jsonl", sweep_records());
+    let page = dir.path().join("report.html");
+    let run = report_in(
+        dir.path(),
+        &["-o", page.to_str().unwrap(), input.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+
+    let browser = Browser::start(Scripts::On);
+    browser.resize(1280, 800);
+    browser.open(&page);
+    let seen = browser.eval(
+        "const items = [...document.querySelectorAll('#attention li')]; \
+         return {items: items.map(li => li.textContent), \
+                 bottom: Math.max(...items.map(li => li.getBoundingClientRect().bottom)), \
+                 height: window.innerHeight, \
+                 first_tool: document.querySelector('section.tool-section h2').textContent, \
+                 figures: document.querySelectorAll('figure.figures').length, \
+                 health_lines: document.querySelectorAll('svg.lines').length};",
+    );
+    let items: Vec<String> = serde_json::from_value(seen["items"].clone()).unwrap();
+    assert_eq!(items.len(), 3, "{items:#?}");
+    assert!(
+        items[0].starts_with("critical /etc/passwd changed"),
+        "{items:#?}"
+    );
+    assert!(
+        items[1..].iter().any(|i| i.contains("4444"))
+            && items[1..]
+                .iter()
+                .any(|i| i.contains("without the alert contract")),
+        "{items:#?}"
+    );
+    assert!(
+        seen["bottom"].as_f64().unwrap() <= seen["height"].as_f64().unwrap(),
+        "every critical and high alert is on the first screen: {seen}"
+    );
+    assert!(
+        seen["first_tool"]
+            .as_str()
+            .unwrap()
+            .starts_with("fim-check"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["figures"], 2,
+        "one sample per host: figures, not dots: {seen}"
+    );
+    assert_eq!(seen["health_lines"], 0, "{seen}");
+    browser.screenshot(&target_file("report-attention.png"));
+
+    // Each item leads to its row, which comes first in its table.
+    browser.eval("document.querySelector('#attention li a').click();");
+    let target = browser.eval(
+        "const row = document.getElementById(location.hash.slice(1)); \
+         return {severity: row.cells[0].textContent, first: row.parentElement.rows[0] === row, \
+                 visible: row.getBoundingClientRect().top >= 0 && row.getBoundingClientRect().top < window.innerHeight};",
+    );
+    assert_eq!(target["severity"], "critical", "{target}");
+    assert_eq!(target["first"], true);
+    assert_eq!(target["visible"], true);
+
+    // Tables open worst first.
+    let anomalies = browser.eval(
+        "const h = [...document.querySelectorAll('h3')].find(h => h.textContent.startsWith('log.anomaly')); \
+         return [...h.parentElement.querySelectorAll('tbody tr')].map(r => r.cells[0].textContent);",
+    );
+    assert_eq!(anomalies, serde_json::json!(["high", "medium", "info"]));
+
+    browser.resize(390, 844);
+    browser.eval("window.scrollTo(0, 0);");
+    let phone = browser.eval(
+        "return {overflow: document.documentElement.scrollWidth - window.innerWidth, \
+                 top: document.getElementById('attention').getBoundingClientRect().top};",
+    );
+    assert!(phone["overflow"].as_i64().unwrap() <= 0, "{phone}");
+    assert!(
+        phone["top"].as_f64().unwrap() < 844.0,
+        "needs attention starts on a phone's first screen: {phone}"
+    );
+    browser.screenshot(&target_file("report-attention-phone.png"));
+    assert!(browser.console().is_empty(), "{:#?}", browser.console());
+}

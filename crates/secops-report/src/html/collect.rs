@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
 
-use secops_common::Record;
 use secops_common::alert::ALERT_ID;
+use secops_common::{Alerting, Record, Severity, Stage};
 use serde_json::Value;
 
 use crate::summary::Summary;
@@ -60,6 +60,84 @@ pub struct Page {
     pub hourly: Vec<HourlyTemplates>,
     /// Such summaries past [`MAX_HOURLY`], not drawn.
     pub hourly_left_out: u64,
+    /// What needs attention: the latest word of each critical or high
+    /// alert still firing.
+    pub attention: Attention,
+}
+
+/// The critical and high alerts still firing at the end of the input,
+/// one per alert (host and `alert_id`, as docs/records.md defines it; a
+/// record of a program without the contract is its own alert, by host,
+/// kind and message). An alert that resolved, or fell below high, is off
+/// the list. Observations are never on it.
+#[derive(Debug, Default)]
+pub struct Attention {
+    index: HashMap<(String, String), usize>,
+    items: Vec<Option<Flagged>>,
+}
+
+/// One alert that needs attention, and the table row that shows it.
+#[derive(Debug, Clone)]
+pub struct Flagged {
+    pub severity: Severity,
+    pub ts: String,
+    pub secs: Option<f64>,
+    pub host: String,
+    pub tool: String,
+    pub kind: String,
+    pub message: String,
+    /// The row's id, when its table kept it.
+    pub anchor: Option<String>,
+    /// Arrival order, to break ties of time.
+    seq: u64,
+}
+
+impl Attention {
+    /// Takes in `rec`, whose row (if kept) has id `anchor`; `seq` is its
+    /// place in the input.
+    fn add(&mut self, rec: &Record, anchor: Option<String>, seq: u64) {
+        let (key, firing) = match rec.alerting() {
+            Alerting::Observation => return,
+            Alerting::Alert(stage, id) => {
+                ((rec.host.clone(), id.to_string()), stage == Stage::Firing)
+            }
+            Alerting::Unknown => (
+                (rec.host.clone(), format!("{}\0{}", rec.kind, rec.message)),
+                true,
+            ),
+        };
+        let flagged = (firing && rec.severity >= Severity::High).then(|| Flagged {
+            severity: rec.severity,
+            ts: rec.ts.clone(),
+            secs: epoch_secs(&rec.ts),
+            host: rec.host.clone(),
+            tool: rec.tool.clone(),
+            kind: rec.kind.clone(),
+            message: rec.message.clone(),
+            anchor,
+            seq,
+        });
+        match self.index.get(&key) {
+            Some(&slot) => self.items[slot] = flagged,
+            None if flagged.is_some() => {
+                self.index.insert(key, self.items.len());
+                self.items.push(flagged);
+            }
+            None => {}
+        }
+    }
+
+    /// The alerts, critical first, then newest first.
+    pub fn sorted(&self) -> Vec<&Flagged> {
+        let mut items: Vec<&Flagged> = self.items.iter().flatten().collect();
+        items.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.secs.unwrap_or(0.0).total_cmp(&a.secs.unwrap_or(0.0)))
+                .then(b.seq.cmp(&a.seq))
+        });
+        items
+    }
 }
 
 /// One anomalizer run's most frequent templates, a line each of their
@@ -95,6 +173,29 @@ pub struct KindTable {
     pub rows: Vec<Record>,
     /// Records of this kind, kept or not.
     pub total: u64,
+    /// The worst severity among them.
+    pub worst: Severity,
+}
+
+impl ToolSection {
+    /// The worst severity among its records.
+    pub fn worst(&self) -> Severity {
+        self.kinds
+            .iter()
+            .map(|k| k.worst)
+            .max()
+            .unwrap_or(Severity::Info)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.kinds.iter().map(|k| k.total).sum()
+    }
+}
+
+/// The id of row `row` of table `kind` of tool section `tool`, as stored
+/// (before the page orders them).
+pub fn row_id(tool: usize, kind: usize, row: usize) -> String {
+    format!("r{tool}-{kind}-{row}")
 }
 
 /// Named lines of (time, value) points.
@@ -144,7 +245,13 @@ impl Page {
             }
         }
         self.chart(&rec);
-        self.table(rec);
+        let seq = self.summary.records();
+        let (tool, kind, row) = self.table(&rec);
+        self.attention
+            .add(&rec, row.map(|row| row_id(tool, kind, row)), seq);
+        if row.is_some() {
+            self.tools[tool].kinds[kind].rows.push(rec);
+        }
     }
 
     fn chart(&mut self, rec: &Record) {
@@ -319,40 +426,47 @@ impl Page {
         });
     }
 
-    fn table(&mut self, rec: Record) {
-        let section = match self.tools.iter().position(|s| s.tool == rec.tool) {
-            Some(index) => &mut self.tools[index],
+    /// Counts `rec` in its tool's table of its kind: the table's place
+    /// (tool section, kind) and the row it takes when it is kept.
+    fn table(&mut self, rec: &Record) -> (usize, usize, Option<usize>) {
+        let tool = match self.tools.iter().position(|s| s.tool == rec.tool) {
+            Some(index) => index,
             None => {
                 self.tools.push(ToolSection {
                     tool: rec.tool.clone(),
                     kinds: Vec::new(),
                 });
-                self.tools.last_mut().expect("just pushed")
+                self.tools.len() - 1
             }
         };
-        let table = match section.kinds.iter().position(|t| t.kind == rec.kind) {
-            Some(index) => &mut section.kinds[index],
+        let section = &mut self.tools[tool];
+        let kind = match section.kinds.iter().position(|t| t.kind == rec.kind) {
+            Some(index) => index,
             None => {
                 section.kinds.push(KindTable {
                     kind: rec.kind.clone(),
                     fields: Vec::new(),
                     rows: Vec::new(),
                     total: 0,
+                    worst: rec.severity,
                 });
-                section.kinds.last_mut().expect("just pushed")
+                section.kinds.len() - 1
             }
         };
+        let table = &mut section.kinds[kind];
         table.total += 1;
-        if table.rows.len() < MAX_ROWS {
-            // The alert's stage is a column; its id is a hash that means
-            // nothing to a reader of the page.
-            for name in rec.fields.keys().filter(|n| *n != ALERT_ID) {
-                if !table.fields.contains(name) {
-                    table.fields.push(name.clone());
-                }
-            }
-            table.rows.push(rec);
+        table.worst = table.worst.max(rec.severity);
+        if table.rows.len() >= MAX_ROWS {
+            return (tool, kind, None);
         }
+        // The alert's stage is a column; its id is a hash that means
+        // nothing to a reader of the page.
+        for name in rec.fields.keys().filter(|n| *n != ALERT_ID) {
+            if !table.fields.contains(name) {
+                table.fields.push(name.clone());
+            }
+        }
+        (tool, kind, Some(table.rows.len()))
     }
 }
 

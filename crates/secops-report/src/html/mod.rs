@@ -1,7 +1,10 @@
 //! The HTML report: one self-contained page (styles, script and charts
 //! inline; nothing fetched, so it opens on an air-gapped host and can be
-//! mailed) with a summary header, charts drawn as SVG here rather than by
-//! a script library, and one table per tool and kind.
+//! mailed) with a summary header, then what needs attention (every
+//! critical and high alert still firing, each linking to its row), charts
+//! drawn as SVG here rather than by a script library, and one table per
+//! tool and kind. Tools, tables and rows come worst first, so the first
+//! screen shows what matters, as Lynis ends with its warnings.
 //!
 //! The page is complete without JavaScript: every row and chart is in the
 //! HTML. The small inline script only adds sorting and filtering, and a
@@ -24,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use self::chart::{Bar, Unit};
 pub use self::collect::Page;
-use self::collect::{KindTable, TemplateSpan};
+use self::collect::{KindTable, TemplateSpan, row_id};
 use self::escape::{Esc, json_for_script};
 use crate::summary::records_phrase;
 
@@ -45,6 +48,7 @@ pub fn render(out: &mut dyn Write, page: &Page) -> io::Result<()> {
     out.write_all(html.as_bytes())?;
     html.clear();
     html.push_str("<main>");
+    attention(&mut html, page);
     overview(&mut html, page);
     let order = tool_order(page);
     for (number, &index) in order.iter().enumerate() {
@@ -53,10 +57,17 @@ pub fn render(out: &mut dyn Write, page: &Page) -> io::Result<()> {
             html,
             r#"<section class="tool-section" id="tool-{number}"><h2>{} <small>{}</small></h2>"#,
             Esc(&section.tool),
-            records_phrase(section.kinds.iter().map(|k| k.total).sum())
+            records_phrase(section.total())
         );
-        for table in &section.kinds {
-            kind_table(out, &mut html, table, page.summary.host_count() > 1)?;
+        let mut kinds: Vec<usize> = (0..section.kinds.len()).collect();
+        kinds.sort_by(|&a, &b| {
+            let (a, b) = (&section.kinds[a], &section.kinds[b]);
+            b.worst.cmp(&a.worst).then(b.total.cmp(&a.total))
+        });
+        for kind in kinds {
+            let table = &section.kinds[kind];
+            let ids = Ids { tool: index, kind };
+            kind_table(out, &mut html, table, ids, page.summary.host_count() > 1)?;
         }
         html.push_str("</section>");
     }
@@ -156,7 +167,9 @@ fn header(html: &mut String, page: &Page) {
     }
     html.push_str("</ul>");
     if !page.tools.is_empty() {
-        html.push_str(r##"<nav><a href="#overview">Overview</a>"##);
+        html.push_str(
+            r##"<nav><a href="#attention">Needs attention</a><a href="#overview">Overview</a>"##,
+        );
         for (number, &index) in tool_order(page).iter().enumerate() {
             let _ = write!(
                 html,
@@ -169,13 +182,81 @@ fn header(html: &mut String, page: &Page) {
     html.push_str("</header>");
 }
 
-/// Tools with the most records first, as the summary lists them.
+/// Tools with the worst records first, then the most records.
 fn tool_order(page: &Page) -> Vec<usize> {
-    page.summary
-        .tools()
-        .into_iter()
-        .filter_map(|(tool, _)| page.tools.iter().position(|s| s.tool == tool))
-        .collect()
+    let mut order: Vec<usize> = (0..page.tools.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&page.tools[a], &page.tools[b]);
+        b.worst()
+            .cmp(&a.worst())
+            .then(b.total().cmp(&a.total()))
+            .then(a.tool.cmp(&b.tool))
+    });
+    order
+}
+
+/// Items listed under "Needs attention" at most; the rest are counted.
+const ATTENTION_SHOWN: usize = 100;
+
+/// Every critical and high alert still firing, critical first, then
+/// newest first, each linking to its row; or a sentence saying there is
+/// none, which is news too.
+fn attention(html: &mut String, page: &Page) {
+    if page.summary.records() == 0 {
+        return;
+    }
+    let items = page.attention.sorted();
+    let _ = write!(
+        html,
+        r#"<section id="attention"><h2>Needs attention <small>{}</small></h2>"#,
+        match items.len() {
+            0 => "nothing critical or high is firing".to_string(),
+            1 => "1 critical or high alert firing".to_string(),
+            n => format!("{n} critical or high alerts firing"),
+        }
+    );
+    if items.is_empty() {
+        html.push_str("</section>");
+        return;
+    }
+    let fleet = page.summary.host_count() > 1;
+    html.push_str(r#"<ol class="attention">"#);
+    for item in items.iter().take(ATTENTION_SHOWN) {
+        let _ = write!(
+            html,
+            r#"<li class="sev-{s}"><span class="badge">{s}</span> "#,
+            s = item.severity
+        );
+        match &item.anchor {
+            Some(anchor) => {
+                let _ = write!(html, r##"<a href="#{anchor}">{}</a>"##, Esc(&item.message));
+            }
+            None => {
+                let _ = write!(html, "{}", Esc(&item.message));
+            }
+        }
+        let _ = write!(
+            html,
+            r#" <small>{}{} {} · <time datetime="{t}">{t}</time></small></li>"#,
+            if fleet {
+                format!("{} · ", Esc(&item.host))
+            } else {
+                String::new()
+            },
+            Esc(&item.tool),
+            Esc(&item.kind),
+            t = Esc(&item.ts),
+        );
+    }
+    html.push_str("</ol>");
+    if items.len() > ATTENTION_SHOWN {
+        let _ = write!(
+            html,
+            r#"<p class="note">and {} more; <code>secops-report --open --min-severity high</code> lists them all.</p>"#,
+            items.len() - ATTENTION_SHOWN
+        );
+    }
+    html.push_str("</section>");
 }
 
 fn overview(html: &mut String, page: &Page) {
@@ -216,8 +297,10 @@ fn overview(html: &mut String, page: &Page) {
     if health.iter().any(|(_, series)| !series.is_empty()) {
         html.push_str(r#"<h3>healthmon over time</h3><div class="charts wide">"#);
         for (title, series) in health {
-            if !series.is_empty() {
+            if series.lines.iter().any(|line| line.points.len() > 1) {
                 chart::lines(html, title, series, Unit::Percent);
+            } else if !series.is_empty() {
+                figures(html, title, series);
             }
         }
         html.push_str("</div>");
@@ -239,6 +322,22 @@ fn overview(html: &mut String, page: &Page) {
     }
     hourly_templates(html, page);
     html.push_str("</section>");
+}
+
+/// A series of one sample per line (a one-shot sweep) as figures: a line
+/// chart of single dots says nothing.
+fn figures(html: &mut String, title: &str, series: &collect::Series) {
+    let _ = write!(
+        html,
+        r#"<figure class="chart-box figures"><figcaption>{}</figcaption><dl>"#,
+        Esc(title)
+    );
+    for line in &series.lines {
+        if let Some(&(_, value)) = line.points.last() {
+            let _ = write!(html, "<dt>{}</dt><dd>{value:.1}%</dd>", Esc(&line.name));
+        }
+    }
+    html.push_str("</dl></figure>");
 }
 
 /// anomalizer's most frequent templates, lines per hour over the last week
@@ -320,12 +419,22 @@ fn template_logs(page: &Page) -> Vec<(String, Vec<&TemplateSpan>)> {
     logs
 }
 
+/// Where a table is stored in the page, for its rows' ids.
+#[derive(Clone, Copy)]
+struct Ids {
+    tool: usize,
+    kind: usize,
+}
+
 /// One kind's records as a table: severity, time, host (when there are
-/// several), message, then every kind field in the order first seen.
+/// several), message, then every kind field in the order first seen. Rows
+/// come worst first, in input order within a severity; each has the id
+/// "Needs attention" links to.
 fn kind_table(
     out: &mut dyn Write,
     html: &mut String,
     table: &KindTable,
+    ids: Ids,
     show_host: bool,
 ) -> io::Result<()> {
     let _ = write!(
@@ -353,8 +462,11 @@ fn kind_table(
         let _ = write!(html, r#"<th scope="col">{}</th>"#, Esc(column));
     }
     html.push_str("</tr></thead><tbody>");
-    for (i, rec) in table.rows.iter().enumerate() {
-        row(html, rec, &columns);
+    let mut order: Vec<usize> = (0..table.rows.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(table.rows[i].severity));
+    for (i, &stored) in order.iter().enumerate() {
+        let id = row_id(ids.tool, ids.kind, stored);
+        row(html, &table.rows[stored], &columns, &id);
         if i % ROWS_PER_FLUSH == ROWS_PER_FLUSH - 1 {
             out.write_all(html.as_bytes())?;
             html.clear();
@@ -364,9 +476,9 @@ fn kind_table(
     Ok(())
 }
 
-fn row(html: &mut String, rec: &Record, columns: &[&str]) {
+fn row(html: &mut String, rec: &Record, columns: &[&str], id: &str) {
     let rank = rec.severity as usize;
-    let _ = write!(html, r#"<tr data-sev="{rank}">"#);
+    let _ = write!(html, r#"<tr id="{id}" data-sev="{rank}">"#);
     for &column in columns {
         match column {
             "severity" => {
