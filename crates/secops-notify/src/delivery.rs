@@ -2,7 +2,9 @@
 //! tries, waiting `--retry-delay` before the second and twice as long
 //! before each next one (at most a minute), so a mail server restarting or
 //! a webhook rate limit is ridden out but a dead one does not hold a cron
-//! run for an hour. A service that answers 429 with `Retry-After` is left
+//! run for an hour. A request the service refuses outright (400, 401, 403,
+//! 404, 422) is not tried again in this run: the same bytes would be
+//! refused again. A service that answers 429 with `Retry-After` is left
 //! alone that long; one that asks for more than [`MAX_DELAY`] is not tried
 //! again in this run (the message stays owed for the next). The error kept
 //! is the last one, scrubbed of secrets.
@@ -45,6 +47,14 @@ pub fn deliver(sink: &Sink, digest: &Digest<'_>, policy: Policy, redactor: &Reda
             Err(err) => err,
         };
         let text = redactor.redact(&err.text);
+        if err.permanent {
+            return Delivery {
+                attempts: attempt,
+                error: Some(format!(
+                    "{text} (refused: not retried in this run; it stays owed)"
+                )),
+            };
+        }
         let wait = match err.retry_after {
             Some(asked) if asked > MAX_DELAY => {
                 return Delivery {

@@ -650,3 +650,83 @@ fn a_rate_limit_of_an_hour_is_not_waited_for_and_stays_owed() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(ntfy.accepted().len(), 1);
 }
+
+#[test]
+fn a_teams_connector_that_answers_200_with_an_error_is_not_delivered() {
+    let certs = certs();
+    let path = "/webhookb2/0000@1111/IncomingWebhook/2222/3333";
+    let teams = Service::start("teams", &certs, json!({"path": path}), 1);
+    let state = tempfile::tempdir().unwrap();
+    let url = teams.url(path);
+    let args = ["--teams-url-env", "TEAMS_URL", "--attempts", "1"];
+    let env = [("TEAMS_URL", url.as_str())];
+    let out = notify(
+        &certs,
+        state.path(),
+        &args,
+        &env,
+        &disk_alert("/var", 99, "critical"),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let failed = of_kind(&recs, "notify.failed");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("returned HTTP error 429"),
+        "{failed:?}"
+    );
+    // Owed, and delivered by the next run ("1").
+    let out = notify(&certs, state.path(), &args, &env, "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(of_kind(&records(&out.stdout), "notify.sent").len(), 1);
+    assert_eq!(teams.accepted().len(), 2, "the refused message, then its delivery");
+}
+
+#[test]
+fn refused_requests_are_not_retried_and_hold_back_no_other() {
+    let certs = certs();
+    let pd = Service::start(
+        "pagerduty",
+        &certs,
+        json!({"routing_key": "R0123456789abcdef0123456789abcde"}),
+        0,
+    );
+    let state = tempfile::tempdir().unwrap();
+    let url = pd.url("/v2/enqueue");
+    let out = notify(
+        &certs,
+        state.path(),
+        &[
+            "--pagerduty-key-env",
+            "PD_KEY",
+            "--pagerduty-url",
+            &url,
+            "--attempts",
+            "3",
+        ],
+        &[("PD_KEY", "Rwrongwrongwrongwrongwrongwrong0")],
+        &(disk_alert("/var", 99, "critical") + &disk_alert("/srv", 99, "critical")),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(
+        pd.received().len(),
+        2,
+        "each event once: a 400 is not retried, and the first does not stop the second"
+    );
+    let recs = records(&out.stdout);
+    let failed = of_kind(&recs, "notify.failed");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "2 requests refused; the first: request 1 of 2: the server answered HTTP 400"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("'routing_key' is invalid") && !error.contains("Rwrong"),
+        "{error}"
+    );
+    assert_eq!(failed[0]["attempts"], 1);
+}

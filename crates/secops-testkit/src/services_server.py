@@ -154,6 +154,8 @@ def opsgenie(req, problems):
             details = body.get("details", {})
             if not isinstance(details, dict) or any(not isinstance(v, str) for v in details.values()):
                 errors.append("Details must be a map of strings")
+            elif sum(len(k) + len(v) for k, v in details.items()) > 8000:
+                errors.append("Details can be at most 8000 characters in total")
     else:
         m = re.fullmatch(r"/v2/alerts/([^/]+)/close", req["path"])
         if m:
@@ -164,6 +166,8 @@ def opsgenie(req, problems):
             errors.append("close without identifierType=alias: %r" % req["query"])
         elif not isinstance(body, dict):
             errors.append("body is not an object")
+        elif len(body.get("note", "")) > 25000:
+            errors.append("Note can be at most 25000 characters")
     if errors:
         problems.extend(errors)
         return 422, {"message": "; ".join(errors), "took": 0.001, "requestId": "r%d" % count}
@@ -212,8 +216,9 @@ def slack(req, problems):
     if "blocks" in body:
         slack_blocks(body["blocks"], "blocks", errors)
     for attachment in body.get("attachments", []):
-        if not re.fullmatch(r"#[0-9a-fA-F]{6}", attachment.get("color", "")):
-            errors.append("attachment color is not #rrggbb")
+        color = attachment.get("color", "")
+        if color not in ("good", "warning", "danger") and not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
+            errors.append("attachment color is not #rrggbb, good, warning or danger")
         slack_blocks(attachment.get("blocks", []), "attachment", errors)
     if errors:
         problems.extend(errors)
@@ -222,18 +227,23 @@ def slack(req, problems):
 
 
 def teams(req, problems):
-    """A Workflows webhook taking an Adaptive Card: POST JSON
+    """A channel webhook taking an Adaptive Card: POST JSON
     {"type": "message", "attachments": [{"contentType":
     "application/vnd.microsoft.card.adaptive", "content": {"type":
-    "AdaptiveCard", "version", "body"}}]}, at most 28 KB. 202 Accepted; 400
-    for a bad payload; 413 over the size."""
+    "AdaptiveCard", "version", "body"}}]}, at most 28 KB. A Workflows URL
+    answers 202 Accepted (before its flow runs); an Office 365 connector
+    URL (/webhookb2/) answers 200 whatever happened: "1" when it took the
+    message, the error's text when not ("Webhook message delivery failed
+    with error: Microsoft Teams endpoint returned HTTP error 413")."""
+    connector = "/webhookb2/" in req["path"]
+    failed = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error %d"
     if req["path"] != expect["path"]:
         problems.append("wrong webhook path")
         return 404, ""
     need(req["method"] == "POST", problems, "method is not POST")
     if len(req["body"].encode()) > 28 * 1024:
         problems.append("message over 28 KB")
-        return 413, "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413"
+        return (200, failed % 413) if connector else (413, "Payload too large")
     body = json_body(req, problems)
     errors = []
     try:
@@ -254,8 +264,8 @@ def teams(req, problems):
         errors.append("missing %s" % err)
     if errors:
         problems.extend(errors)
-        return 400, "Bad payload received by generic incoming webhook."
-    return 202, ""
+        return (200, failed % 400) if connector else (400, "Bad payload received by generic incoming webhook.")
+    return (200, "1") if connector else (202, "")
 
 
 class TelegramHTML(html.parser.HTMLParser):
@@ -290,10 +300,12 @@ def telegram(req, problems):
     characters after entities parsing), parse_mode HTML with only its tags.
     {"ok": true, "result": message}; {"ok": false, "error_code",
     "description"} on errors; 429 with parameters.retry_after."""
+    if not req["path"].startswith("/bot%s/" % expect["token"]):
+        problems.append("wrong token in the path")
+        return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
     if req["path"] != "/bot%s/sendMessage" % expect["token"]:
-        problems.append("wrong token or method in the path")
-        return 404 if not req["path"].startswith("/bot" + expect["token"]) else 401, \
-            {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        problems.append("wrong method in the path")
+        return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
     need(req["method"] == "POST", problems, "method is not POST")
     body = json_body(req, problems) or {}
     if body.get("chat_id") != expect["chat"]:
@@ -354,9 +366,13 @@ def ntfy(req, problems):
     most 4,096 bytes), title, priority 1-5, tags; Bearer auth when the
     topic is protected. 200 with the message; 400/403 {"code", "http",
     "error"}; 429 code 42901."""
-    if expect.get("token") and req["headers"].get("authorization") != "Bearer " + expect["token"]:
+    auth = req["headers"].get("authorization")
+    if expect.get("token") and auth is None:
         problems.append("no bearer token for a protected topic")
         return 403, {"code": 40301, "http": 403, "error": "forbidden", "link": "https://ntfy.sh/docs/publish/#authentication"}
+    if expect.get("token") and auth != "Bearer " + expect["token"]:
+        problems.append("a wrong token")
+        return 401, {"code": 40101, "http": 401, "error": "unauthorized", "link": "https://ntfy.sh/docs/publish/#authentication"}
     need(req["method"] == "POST" and req["path"] == "/", problems, "not a JSON publish to /")
     body = json_body(req, problems) or {}
     errors = []
@@ -396,7 +412,11 @@ def limited():
         return 429, {"Retry-After": str(wait)}, {"code": 42901, "http": 429, "error": "limit reached: too many requests"}
     if service == "slack":
         return 429, {"Retry-After": str(wait)}, "rate_limited"
-    return 429, {"Retry-After": str(wait)}, {"message": "Too Many Requests"}
+    if service == "teams":
+        failed = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429"
+        return (200, {}, failed) if "/webhookb2/" in expect["path"] else (429, {"Retry-After": str(wait)}, "")
+    # PagerDuty and Opsgenie say nothing of when to come back.
+    return 429, {}, {"message": "Too Many Requests"}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

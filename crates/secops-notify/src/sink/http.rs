@@ -45,6 +45,11 @@ impl Request {
 /// How much of an error answer is kept to quote.
 const ANSWER_QUOTED: usize = 200;
 
+/// How long to leave a service alone after a 429 that says nothing of
+/// when to come back (PagerDuty, Opsgenie): PagerDuty's guidance is about
+/// 30 seconds.
+pub const UNHINTED_RATE_LIMIT: Duration = Duration::from_secs(30);
+
 pub struct Client {
     agent: ureq::Agent,
     /// What HTTPS trusts; `None` when the receiver's URL is http://.
@@ -119,9 +124,21 @@ impl Client {
                 format!(": {quoted}")
             }
         ));
-        if status == 429 || status == 503 {
-            // Telegram and Matrix say it in the body instead of a header.
-            err.retry_after = retry_after.or_else(|| retry_after_in_body(&text));
+        // Telegram and Matrix say when to come back in the body instead of
+        // a header.
+        match status {
+            429 => {
+                err.retry_after = Some(
+                    retry_after
+                        .or_else(|| retry_after_in_body(&text))
+                        .unwrap_or(UNHINTED_RATE_LIMIT),
+                );
+            }
+            503 => err.retry_after = retry_after,
+            // The request itself is refused: sending it again changes
+            // nothing.
+            400 | 401 | 403 | 404 | 405 | 410 | 413 | 422 => err.permanent = true,
+            _ => {}
         }
         Err(err)
     }

@@ -40,6 +40,10 @@ pub struct SendError {
     pub text: String,
     /// The service asked to be left alone this long (HTTP 429).
     pub retry_after: Option<Duration>,
+    /// The service refused the request itself (400, 401, 403, 404, 422):
+    /// the same bytes would be refused again, so it is not retried in
+    /// this run.
+    pub permanent: bool,
 }
 
 impl From<String> for SendError {
@@ -47,16 +51,19 @@ impl From<String> for SendError {
         SendError {
             text,
             retry_after: None,
+            permanent: false,
         }
     }
 }
 
 /// One message's delivery across its tries: the requests it was made into
-/// (the first try makes them) and how many the service has accepted.
+/// (the first try makes them), how far the service has taken them, and
+/// the ones it refused outright.
 #[derive(Debug, Default)]
 pub struct Attempt {
     requests: Option<Vec<Request>>,
-    accepted: usize,
+    done: usize,
+    refused: Vec<SendError>,
 }
 
 pub struct Sink {
@@ -160,6 +167,25 @@ impl Api {
         }
     }
 
+    /// Whether a 2xx answer really is delivery. A Teams connector answers
+    /// 200 whatever happened, with "1" when it took the message and the
+    /// error's text when it did not ("... returned HTTP error 429").
+    fn check(&self, answer: &str) -> Result<(), SendError> {
+        match self {
+            Api::Teams(_) if answer.contains("error") || answer.contains("failed") => {
+                let mut err =
+                    SendError::from(format!("Teams refused the message: {}", answer.trim()));
+                if answer.contains("429") {
+                    err.retry_after = Some(http::UNHINTED_RATE_LIMIT);
+                } else {
+                    err.permanent = true;
+                }
+                Err(err)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The requests that deliver `digest`.
     fn requests(&self, digest: &Digest<'_>) -> Vec<Request> {
         match self {
@@ -240,23 +266,39 @@ impl Sink {
             Kind::Email(s) => s.send(digest).map_err(SendError::from),
             Kind::Exec(s) => s.send(digest).map_err(SendError::from),
             Kind::Syslog(s) => s.send(digest).map_err(SendError::from),
+            // A request the service refuses outright does not hold back
+            // the others (one bad PagerDuty event must not keep the rest
+            // of the message's incidents from opening); the message then
+            // fails as refused, and stays owed.
             Kind::Web(client, api) => {
                 let requests = attempt.requests.get_or_insert_with(|| api.requests(digest));
-                while let Some(request) = requests.get(attempt.accepted) {
-                    client.send(request).map_err(|mut err| {
-                        if requests.len() > 1 {
-                            err.text = format!(
-                                "request {} of {}: {}",
-                                attempt.accepted + 1,
-                                requests.len(),
-                                err.text
-                            );
+                let total = requests.len();
+                while let Some(request) = requests.get(attempt.done) {
+                    let sent = client.send(request).and_then(|answer| api.check(&answer));
+                    if let Err(mut err) = sent {
+                        if total > 1 {
+                            err.text =
+                                format!("request {} of {total}: {}", attempt.done + 1, err.text);
                         }
-                        err
-                    })?;
-                    attempt.accepted += 1;
+                        if !err.permanent {
+                            return Err(err);
+                        }
+                        attempt.refused.push(err);
+                    }
+                    attempt.done += 1;
                 }
-                Ok(())
+                match attempt.refused.first() {
+                    None => Ok(()),
+                    Some(first) if attempt.refused.len() == 1 => Err(first.clone()),
+                    Some(first) => Err(SendError {
+                        text: format!(
+                            "{} requests refused; the first: {}",
+                            attempt.refused.len(),
+                            first.text
+                        ),
+                        ..first.clone()
+                    }),
+                }
             }
         }
     }

@@ -6,7 +6,8 @@
 //! instance is `https://api.eu.opsgenie.com`.
 //!
 //! Opsgenie's limits: message 130 characters, alias 512, description
-//! 15,000, 20 tags; priority P1 (critical) to P5.
+//! 15,000, details 8,000 in all, a close note 25,000, 20 tags; priority P1
+//! (critical) to P5.
 
 use secops_common::Severity;
 use serde_json::json;
@@ -21,6 +22,8 @@ pub const API: &str = "https://api.opsgenie.com";
 const MESSAGE: usize = 130;
 const ALIAS: usize = 512;
 const DESCRIPTION: usize = 15_000;
+const DETAILS: usize = 8000;
+const NOTE: usize = 25_000;
 
 #[derive(Debug, Clone)]
 pub struct Opsgenie {
@@ -59,7 +62,7 @@ impl Opsgenie {
                     "{api}/v2/alerts/{}/close?identifierType=alias",
                     path_segment(&service_key(key, ALIAS))
                 ),
-                &json!({"source": "secops-notify", "note": one_line(&rec.message)}),
+                &json!({"source": "secops-notify", "note": clipped(one_line(&rec.message), NOTE)}),
             )
             .header("Authorization", auth.as_str())
         });
@@ -77,19 +80,31 @@ fn priority(severity: Severity) -> &'static str {
     }
 }
 
-/// Opsgenie's details are a map of strings.
+fn clipped(mut text: String, max: usize) -> String {
+    secops_common::text::clip(&mut text, max - 3);
+    text
+}
+
+/// Opsgenie's details: a map of strings, 8,000 characters in all. The
+/// message is the description already; the fields go in while they fit,
+/// a long one cut.
 fn flat_details(rec: &secops_common::Record) -> serde_json::Map<String, serde_json::Value> {
-    match details(rec) {
-        serde_json::Value::Object(map) => map
-            .into_iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (k, text.into())
-            })
-            .collect(),
-        _ => serde_json::Map::new(),
+    let serde_json::Value::Object(map) = details(rec) else {
+        return serde_json::Map::new();
+    };
+    let mut left = DETAILS;
+    let mut flat = serde_json::Map::new();
+    for (key, value) in map {
+        if key == "message" || key.len() + 8 > left {
+            continue;
+        }
+        let text = match value {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let text = clipped(text, (left - key.len()).min(1000));
+        left -= key.len() + text.chars().count();
+        flat.insert(key, text.into());
     }
+    flat
 }

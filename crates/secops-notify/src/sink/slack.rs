@@ -101,10 +101,17 @@ fn item(rec: &Record) -> String {
     )
 }
 
-/// One coloured bar of lines, cut to a section's limit.
+/// One coloured bar of lines, cut to a section's limit (never inside an
+/// escape such as `&amp;`, which Slack would show as text).
 fn attachment(severity: Option<Severity>, lines: &[String]) -> Value {
     let mut text = lines.join("\n");
     secops_common::text::clip(&mut text, SECTION_TEXT - 1);
+    if let Some(amp) = text.rfind('&')
+        && !text[amp..].contains(';')
+    {
+        text.truncate(amp);
+        text.push('…');
+    }
     json!({
         "color": colour(severity),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
