@@ -25,6 +25,9 @@ Examples:
   # Choose the table columns
   secops-report --format table --columns severity,host,port,process,user ports.jsonl
 
+  # One screen of what matters, worst first
+  secops-report --brief --min-severity medium records.jsonl
+
   # What is still firing across the fleet, from the central log
   secops-report --open --format table fleet.jsonl
 
@@ -79,6 +82,16 @@ pub struct Args {
         help_heading = "Layout"
     )]
     pub columns: Option<Vec<String>>,
+
+    /// One screen of what matters: the counts, then findings worst first,
+    /// grouped by severity, tool and kind with a count and a few examples
+    /// each, clipped to --width (a table format)
+    #[arg(long, conflicts_with_all = ["columns", "group_by", "csv"], help_heading = "Layout")]
+    pub brief: bool,
+
+    /// Columns a --brief report fits in [default: $COLUMNS, else 100]
+    #[arg(long, value_name = "N", requires = "brief", help_heading = "Layout")]
+    pub width: Option<usize>,
 
     /// Shorthand for --format csv
     #[arg(long, conflicts_with = "format", help_heading = "Output")]

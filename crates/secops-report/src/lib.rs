@@ -8,6 +8,7 @@
 //! `--group-by` collects in every format, since a group is only complete
 //! once the input ends.
 
+mod brief;
 mod cli;
 mod columns;
 mod filter;
@@ -30,10 +31,19 @@ use crate::report::{Layout, Style};
 /// line was rejected, else 1 if a reported record reaches `--fail-on`.
 pub fn run(args: &Args) -> Result<Exit, Error> {
     let format = Format::resolve(
-        args.csv.then_some(Format::Csv).or(args.common.format),
+        args.csv
+            .then_some(Format::Csv)
+            .or(args.common.format)
+            .or(args.brief.then_some(Format::Table)),
         args.common.output.as_deref(),
     )?;
     let (stats, reported) = match format {
+        Format::Table if args.brief => write_brief(args)?,
+        _ if args.brief => {
+            return Err(Error::bad_input(
+                "--brief is a table for a terminal; it takes no --format other than table",
+            ));
+        }
         Format::Table | Format::Markdown => write_report(args, format)?,
         Format::Jsonl | Format::Json | Format::Csv => write_records(args, format)?,
         Format::Html => write_html(args)?,
@@ -115,6 +125,26 @@ fn write_report(args: &Args, format: Format) -> Result<(ReadStats, Reported), Er
     };
     let filtered_out = stats.records - reported.records;
     out.write_text(|w| report::render(w, layout, kept, filtered_out))?;
+    out.finish()?;
+    Ok((stats, reported))
+}
+
+/// `--brief`: gather the kept records, then one screen of them.
+fn write_brief(args: &Args) -> Result<(ReadStats, Reported), Error> {
+    let mut out = Output::open(&args.common.output_spec_as(Format::Table, &[]))?;
+    let (kept, stats) = read_kept(args, |rec| rec.fields.clear())?;
+    let reported = Reported {
+        records: kept.len() as u64,
+        worst: kept.iter().map(|rec| rec.severity).max(),
+    };
+    let width = args.width.unwrap_or_else(|| {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100)
+    });
+    let filtered_out = stats.records - reported.records;
+    out.write_text(|w| brief::render(w, kept, filtered_out, width, &args.files))?;
     out.finish()?;
     Ok((stats, reported))
 }

@@ -263,3 +263,92 @@ fn help_shows_examples_and_man_page_and_completions_are_generated() {
     assert_eq!(bash.status, 0);
     assert!(bash.stdout.contains("--min-severity"));
 }
+
+#[test]
+fn brief_fits_one_screen_worst_first_even_in_a_pipe() {
+    let mut records = vec![record(
+        "web1",
+        "anomalizer",
+        "log.anomaly",
+        "medium",
+        "rare line",
+    )];
+    for i in 0..576 {
+        records.push(record(
+            "web1",
+            "fim-check",
+            "fim.changed",
+            "high",
+            &format!(
+                "/usr/bin/tool{i} changed: sha256, mtime {}",
+                "x".repeat(1200)
+            ),
+        ));
+    }
+    records.push(record(
+        "web1",
+        "traffic-cop",
+        "port.opened",
+        "critical",
+        "tcp 0.0.0.0:4444 is listening",
+    ));
+    records.push(record(
+        "web1",
+        "healthmon",
+        "health.sample",
+        "info",
+        "cpu 3%",
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "records.jsonl", jsonl(&records));
+    // stdout is a pipe here: --brief is a table all the same.
+    let run = report_in(
+        dir.path(),
+        &[
+            "--brief",
+            "--min-severity",
+            "medium",
+            "--width",
+            "72",
+            "records.jsonl",
+        ],
+        b"",
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.len() <= 24, "one screen: {}", run.stdout);
+    assert!(
+        lines.iter().all(|l| l.chars().count() <= 72),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[0].starts_with("578 records from web1: 1 critical, 576 high, 1 medium"),
+        "{}",
+        run.stdout
+    );
+    let heads: Vec<&str> = lines
+        .iter()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .skip(1)
+        .copied()
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            "critical  traffic-cop port.opened: 1",
+            "high      fim-check fim.changed: 576",
+            "medium    anomalizer log.anomaly: 1"
+        ]
+    );
+    assert!(
+        run.stdout
+            .contains("… 574 more: secops-report --kind fim.changed records.jsonl"),
+        "{}",
+        run.stdout
+    );
+    assert!(file.exists());
+
+    let refused = report(&["--brief", "--format", "json"], b"");
+    assert_eq!(refused.status, 2, "{}", refused.stderr);
+}
