@@ -161,6 +161,17 @@ fn a_missing_file_is_a_run_failure_with_results_still_written() {
 }
 
 #[test]
+fn a_log_dir_that_is_not_there_is_a_usage_error() {
+    let out = run(anomalizer().args(["--log-dir", "/nonexistent/app"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--log-dir /nonexistent/app: no such directory"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_bad_log_format_is_a_usage_error() {
     let out = run(anomalizer()
         .args(["--log-format", "<Date> <Time>"])

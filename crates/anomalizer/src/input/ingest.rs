@@ -127,6 +127,16 @@ pub fn sources(
         Source::File(p) => Some(rotation_key(p)),
     });
     for dir in dirs {
+        // A directory that is not there is a mistake in the command (exit
+        // 2); one that is there but cannot be read is a failed run (3).
+        if let Err(err) = std::fs::metadata(dir)
+            && err.kind() == std::io::ErrorKind::NotFound
+        {
+            return Err(Error::bad_input(format!(
+                "--log-dir {}: no such directory",
+                dir.display()
+            )));
+        }
         let mut found = Vec::new();
         walk(dir, matcher.as_ref(), &mut found)
             .context(|| format!("cannot read {}", dir.display()))?;
