@@ -681,7 +681,11 @@ fn a_teams_connector_that_answers_200_with_an_error_is_not_delivered() {
     let out = notify(&certs, state.path(), &args, &env, "");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(of_kind(&records(&out.stdout), "notify.sent").len(), 1);
-    assert_eq!(teams.accepted().len(), 2, "the refused message, then its delivery");
+    assert_eq!(
+        teams.accepted().len(),
+        2,
+        "the refused message, then its delivery"
+    );
 }
 
 #[test]
