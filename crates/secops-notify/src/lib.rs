@@ -234,32 +234,39 @@ impl Group for Notifier {
             })
             .collect();
         let (sinks, redactor) = (&self.sinks, &self.settings.redactor);
-        let deliveries: Vec<Delivery> = std::thread::scope(|scope| {
-            let running: Vec<_> = sending
-                .iter()
-                .zip(&digests)
-                .map(|(&i, digest)| {
-                    let sink = &sinks[i];
-                    secops_common::info!(
-                        "{}: sending {} alert(s) and {} recovery notice(s) to {}",
-                        sink.name,
-                        digest.firing_count(),
-                        digest.resolved_count(),
-                        sink.target()
-                    );
-                    scope.spawn(move || deliver(sink, digest, policy, redactor))
-                })
-                .collect();
-            running
-                .into_iter()
-                .map(|thread| {
-                    thread.join().unwrap_or_else(|_| Delivery {
-                        attempts: 1,
-                        error: Some("the delivery thread panicked".into()),
+        for (&i, digest) in sending.iter().zip(&digests) {
+            secops_common::info!(
+                "{}: sending {} alert(s) and {} recovery notice(s) to {}",
+                sinks[i].name,
+                digest.firing_count(),
+                digest.resolved_count(),
+                sinks[i].target()
+            );
+        }
+        let deliveries: Vec<Delivery> = if let ([i], [digest]) = (&sending[..], &digests[..]) {
+            // One sink: nothing to wait beside, so no thread.
+            vec![deliver(&sinks[*i], digest, policy, redactor)]
+        } else {
+            std::thread::scope(|scope| {
+                let running: Vec<_> = sending
+                    .iter()
+                    .zip(&digests)
+                    .map(|(&i, digest)| {
+                        let sink = &sinks[i];
+                        scope.spawn(move || deliver(sink, digest, policy, redactor))
                     })
-                })
-                .collect()
-        });
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|thread| {
+                        thread.join().unwrap_or_else(|_| Delivery {
+                            attempts: 1,
+                            error: Some("the delivery thread panicked".into()),
+                        })
+                    })
+                    .collect()
+            })
+        };
         // The digests and what is due borrow the ledger, which settling
         // changes: what was sent is kept as its keys, and the rest is
         // freed before the ledger (and then the records) grow again.

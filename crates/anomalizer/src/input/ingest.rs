@@ -130,7 +130,7 @@ pub fn sources(
         // A directory that is not there is a mistake in the command (exit
         // 2); one that is there but cannot be read is a failed run (3).
         if let Err(err) = std::fs::metadata(dir)
-            && err.kind() == std::io::ErrorKind::NotFound
+            && err.kind() == io::ErrorKind::NotFound
         {
             return Err(Error::bad_input(format!(
                 "--log-dir {}: no such directory",
