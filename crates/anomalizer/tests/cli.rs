@@ -171,6 +171,64 @@ fn a_log_dir_that_is_not_there_is_a_usage_error() {
     );
 }
 
+/// The hours of the summary's timeline for `log` read with `TZ=zone`.
+fn timeline_hours(log: &std::path::Path, zone: &str) -> Vec<String> {
+    let out = run(anomalizer()
+        .env("TZ", zone)
+        .args(["--format", "jsonl", "--log"])
+        .arg(log));
+    let summary = records(&out.stdout).pop().unwrap();
+    summary["timeline"]["templates"][0]["hours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[0].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn zoneless_times_are_local_time_in_the_system_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, line: &dyn Fn(u32) -> String| {
+        let path = dir.path().join(name);
+        fs::write(&path, (0..60).map(line).collect::<String>()).unwrap();
+        path
+    };
+    let syslog = write("syslog", &|m| {
+        format!("Jan 10 03:{m:02}:01 web1 app[12]: heartbeat ok seq={m}\n")
+    });
+    let iso = write("iso.log", &|m| {
+        format!("2026-01-10 03:{m:02}:01,250 INFO heartbeat ok seq={m}\n")
+    });
+    // A time with its zone is that instant whatever TZ says.
+    let utc = write("utc.log", &|m| {
+        format!("2026-01-10T03:{m:02}:01Z INFO heartbeat ok seq={m}\n")
+    });
+    let year = timeline_hours(&syslog, "UTC")[0][..4].to_string();
+    let hours = |day_hours: &[&str]| -> Vec<String> {
+        day_hours
+            .iter()
+            .map(|h| format!("-01-{h}:00:00Z"))
+            .collect()
+    };
+    for (zone, expected) in [
+        ("UTC", hours(&["10T03"])),
+        ("America/New_York", hours(&["10T08"])),
+        // 03:00 to 03:59 IST is 21:30 to 22:29 UTC the day before.
+        ("Asia/Kolkata", hours(&["09T21", "09T22"])),
+    ] {
+        let in_year =
+            |y: &str| -> Vec<String> { expected.iter().map(|h| format!("{y}{h}")).collect() };
+        assert_eq!(timeline_hours(&syslog, zone), in_year(&year), "{zone}");
+        assert_eq!(timeline_hours(&iso, zone), in_year("2026"), "{zone}");
+        assert_eq!(
+            timeline_hours(&utc, zone),
+            ["2026-01-10T03:00:00Z"],
+            "{zone}"
+        );
+    }
+}
+
 #[test]
 fn a_bad_log_format_is_a_usage_error() {
     let out = run(anomalizer()

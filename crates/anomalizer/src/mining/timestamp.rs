@@ -2,10 +2,19 @@
 //! regex per style: ISO 8601 / RFC 3339 / RFC 5424 (`2026-11-21T19:02:00Z`,
 //! `2015-07-29 17:41:44,747`), syslog RFC 3164 (`Jun  9 06:06:20`, year
 //! supplied by the caller) and ctime as Apache writes it
-//! (`[Sun Dec 04 04:47:44 2005]`). Times without a zone are taken as UTC:
-//! bursts need only differences, and records show them as written. A
-//! syslog time is put in the latest year that does not make it lie in the
-//! future, as logrotate'd December logs read in January need.
+//! (`[Sun Dec 04 04:47:44 2005]`). Times without a zone are local time, as
+//! syslog, Apache and most applications write them: they are read in the
+//! system's zone (`TZ`, else /etc/localtime), so records, burst windows
+//! and silences are in true UTC on a server in any zone, across daylight
+//! saving changes too (in the repeated hour of autumn the earlier reading
+//! is taken). A date that does not exist (Feb 31) is no time. A syslog
+//! time is put in the latest year that does not make it lie in the future,
+//! as logrotate'd December logs read in January need.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use jiff::tz::TimeZone;
 
 /// Seconds since the Unix epoch, or `None` when the line starts otherwise;
 /// `now` (epoch seconds) settles the year of syslog times.
@@ -64,18 +73,22 @@ fn iso(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let mut secs = civil(num(s, 0..4)?, num(s, 5..7)?, num(s, 8..10)?)?
+    let wall = civil(num(s, 0..4)?, num(s, 5..7)?, num(s, 8..10)?)?
         + clock(num(s, 11..13)?, num(s, 14..16)?, num(s, 17..19)?)?;
     let fraction = b[19..]
         .iter()
         .take_while(|&&c| c == b'.' || c == b',' || c.is_ascii_digit())
         .count();
     let rest = &s[19 + fraction..];
-    if let Some(&sign) = rest.as_bytes().first().filter(|&&c| c == b'+' || c == b'-') {
-        let offset = num(rest, 1..3)? * 3600 + num(rest, 4..6).or_else(|| num(rest, 3..5))? * 60;
-        secs -= if sign == b'+' { offset } else { -offset };
+    match rest.as_bytes().first() {
+        Some(b'Z' | b'z') => Some(wall),
+        Some(&sign @ (b'+' | b'-')) => {
+            let offset =
+                num(rest, 1..3)? * 3600 + num(rest, 4..6).or_else(|| num(rest, 3..5))? * 60;
+            Some(wall - if sign == b'+' { offset } else { -offset })
+        }
+        _ => Some(local(wall)),
     }
-    Some(secs)
 }
 
 fn month(s: &str) -> Option<i64> {
@@ -112,12 +125,14 @@ fn month_day_time(s: &str) -> Option<(i64, i64, i64, &str)> {
 fn syslog(s: &str, now: i64) -> Option<i64> {
     let (m, d, clock, _) = month_day_time(s)?;
     let year = civil_from_days(now.div_euclid(86_400)).0;
-    let secs = civil(year, m, d)? + clock;
-    // A day of clock skew is not a year.
-    if secs > now + 86_400 {
-        Some(civil(year - 1, m, d)? + clock)
-    } else {
-        Some(secs)
+    // Feb 29 of a syslog line is in the latest leap year.
+    let secs = civil(year, m, d).map(|day| local(day + clock));
+    match secs {
+        // A day of clock skew is not a year.
+        Some(secs) if secs <= now + 86_400 => Some(secs),
+        _ => (1..=4)
+            .find_map(|back| civil(year - back, m, d))
+            .map(|day| local(day + clock)),
     }
 }
 
@@ -125,7 +140,47 @@ fn syslog(s: &str, now: i64) -> Option<i64> {
 fn ctime(s: &str) -> Option<i64> {
     let (m, d, clock, rest) = month_day_time(s.get(4..)?)?;
     let year = num(rest.trim_start(), 0..4)?;
-    Some(civil(year, m, d)? + clock)
+    Some(local(civil(year, m, d)? + clock))
+}
+
+/// The zone zoneless times are read in: the system's.
+fn zone() -> &'static TimeZone {
+    static ZONE: OnceLock<TimeZone> = OnceLock::new();
+    ZONE.get_or_init(|| TimeZone::try_system().unwrap_or(TimeZone::UTC))
+}
+
+/// Epoch seconds of `wall`, a wall-clock time of the system's zone given
+/// as if it were UTC. Every line with a time comes here, so the offset is
+/// kept per half hour of wall time (zones change offset on the hour or
+/// the half hour): a log read in order looks it up once per half hour.
+fn local(wall: i64) -> i64 {
+    thread_local! {
+        static LAST: Cell<(i64, i64)> = const { Cell::new((i64::MIN, 0)) };
+    }
+    let bucket = wall.div_euclid(1800);
+    LAST.with(|last| {
+        let (seen, offset) = last.get();
+        if seen == bucket {
+            return wall - offset;
+        }
+        let offset = offset_at(zone(), wall);
+        last.set((bucket, offset));
+        wall - offset
+    })
+}
+
+/// The offset from UTC, in seconds, of the wall-clock time `wall` in
+/// `zone`: in a gap (spring forward) the offset before it, in the repeated
+/// hour (fall back) the earlier one, as `date -d` and jiff's "compatible"
+/// reading take them.
+fn offset_at(zone: &TimeZone, wall: i64) -> i64 {
+    let Ok(at) = jiff::Timestamp::from_second(wall) else {
+        return 0;
+    };
+    let civil = TimeZone::UTC.to_datetime(at);
+    zone.to_ambiguous_timestamp(civil)
+        .compatible()
+        .map_or(0, |real| wall - real.as_second())
 }
 
 fn clock(h: i64, m: i64, s: i64) -> Option<i64> {
@@ -133,9 +188,17 @@ fn clock(h: i64, m: i64, s: i64) -> Option<i64> {
 }
 
 /// Epoch seconds of midnight on a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
+/// `days_from_civil`); `None` for a date that does not exist.
 fn civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=days).contains(&d) {
         return None;
     }
     let y = if m <= 2 { y - 1 } else { y };
@@ -212,5 +275,43 @@ mod tests {
         assert_eq!(at("PacketResponder 1 terminating"), None);
         assert_eq!(at("2026-13-01T00:00:00Z"), None);
         assert_eq!(at("Jun 99 06:06:20"), None);
+        // Dates that do not exist.
+        assert_eq!(at("2026-02-31T10:00:00Z"), None);
+        assert_eq!(at("2026-02-29 10:00:00"), None);
+        assert_eq!(at("Feb 31 10:00:00 host x"), None);
+        assert_eq!(at("Apr 31 10:00:00 host x"), None);
+        assert_eq!(at("[Mon Feb 29 10:00:00 2100] x"), None, "not a leap year");
+    }
+
+    #[test]
+    fn a_syslog_feb_29_is_in_the_latest_leap_year() {
+        assert_eq!(
+            at("Feb 29 10:00:00 host x").as_deref(),
+            Some("2024-02-29T10:00:00Z")
+        );
+    }
+
+    /// Wall time as the parser sees it: the digits, as if UTC.
+    fn wall(text: &str) -> i64 {
+        leading(&format!("{text}Z"), NOW).unwrap()
+    }
+
+    #[test]
+    fn wall_times_take_their_zone_s_offset_across_daylight_saving() {
+        let zone = |name: &str| TimeZone::get(name).expect("tzdata is installed");
+        let new_york = zone("America/New_York");
+        assert_eq!(offset_at(&new_york, wall("2026-01-10T03:00:00")), -5 * 3600);
+        assert_eq!(offset_at(&new_york, wall("2026-07-10T03:00:00")), -4 * 3600);
+        // 02:30 on 8 March 2026 does not exist there: read as the offset
+        // before the gap (so it is 07:30 UTC, the instant 03:30 EDT is).
+        assert_eq!(offset_at(&new_york, wall("2026-03-08T02:30:00")), -5 * 3600);
+        // 01:30 on 1 November 2026 happens twice: the earlier, EDT.
+        assert_eq!(offset_at(&new_york, wall("2026-11-01T01:30:00")), -4 * 3600);
+        let kolkata = zone("Asia/Kolkata");
+        assert_eq!(
+            offset_at(&kolkata, wall("2026-01-10T03:00:00")),
+            5 * 3600 + 1800
+        );
+        assert_eq!(offset_at(&TimeZone::UTC, wall("2026-01-10T03:00:00")), 0);
     }
 }
