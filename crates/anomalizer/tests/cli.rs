@@ -172,7 +172,7 @@ fn a_log_dir_that_is_not_there_is_a_usage_error() {
 }
 
 /// The hours of the summary's timeline for `log` read with `TZ=zone`.
-fn timeline_hours(log: &std::path::Path, zone: &str) -> Vec<String> {
+fn timeline_hours(log: &Path, zone: &str) -> Vec<String> {
     let out = run(anomalizer()
         .env("TZ", zone)
         .args(["--format", "jsonl", "--log"])
