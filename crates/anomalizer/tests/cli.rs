@@ -230,6 +230,37 @@ fn zoneless_times_are_local_time_in_the_system_zone() {
 }
 
 #[test]
+fn a_log_dir_follows_links_to_files_once_and_not_links_to_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir_all(&logs).unwrap();
+    fs::create_dir_all(elsewhere.join("sub")).unwrap();
+    let lines = |n: u32, what: &str| (0..n).map(|i| format!("{what} {i}\n")).collect::<String>();
+    fs::write(elsewhere.join("app.log"), lines(10, "linked")).unwrap();
+    fs::write(elsewhere.join("sub/other.log"), lines(7, "other")).unwrap();
+    fs::write(logs.join("own.log"), lines(5, "own")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("app.log"), logs.join("current.log")).unwrap();
+    std::os::unix::fs::symlink(logs.join("own.log"), logs.join("own-again.log")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("sub"), logs.join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nothing"), logs.join("dangling.log")).unwrap();
+    let out = run(anomalizer()
+        .args(["--format", "jsonl", "-v", "--log-dir"])
+        .arg(&logs));
+    let summary = records(&out.stdout).pop().unwrap();
+    assert_eq!(
+        (summary["files"].as_u64(), summary["lines"].as_u64()),
+        (Some(2), Some(15)),
+        "{summary}"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("a link to a directory") && err.contains("a link to nothing"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_bad_log_format_is_a_usage_error() {
     let out = run(anomalizer()
         .args(["--log-format", "<Date> <Time>"])

@@ -5,8 +5,10 @@
 //! [`MAX_LINE`] bytes of memory, the rest of it is skipped and counted.
 
 use std::cmp::Reverse;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -149,17 +151,57 @@ pub fn sources(
     Ok(out)
 }
 
+/// The files under `dir` that `glob` matches. A symlink to a file is read
+/// (a log directory often links `current` to the newest file), once: a
+/// file reached twice (a link beside its target) is read once. A symlink
+/// to a directory is not followed (it may loop), and said so; a dangling
+/// one is warned about.
 fn walk(dir: &Path, glob: Option<&GlobMatcher>, found: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut seen = HashSet::new();
+    walk_into(dir, glob, found, &mut seen)
+}
+
+fn walk_into(
+    dir: &Path,
+    glob: Option<&GlobMatcher>,
+    found: &mut Vec<PathBuf>,
+    seen: &mut HashSet<(u64, u64)>,
+) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        let kind = entry.file_type()?;
+        let mut kind = entry.file_type()?;
+        if kind.is_symlink() {
+            match std::fs::metadata(&path) {
+                Ok(target) if target.is_dir() => {
+                    secops_common::info!(
+                        "not following {}: a link to a directory (give it with --log-dir to read it)",
+                        path.display()
+                    );
+                    continue;
+                }
+                Ok(target) => kind = target.file_type(),
+                Err(err) => {
+                    secops_common::warn!("skipping {}: a link to nothing: {err}", path.display());
+                    continue;
+                }
+            }
+        }
         if kind.is_dir() {
-            if let Err(err) = walk(&path, glob, found) {
+            if let Err(err) = walk_into(&path, glob, found, seen) {
                 secops_common::warn!("skipping {}: {err}", path.display());
             }
         } else if kind.is_file() && glob.is_none_or(|g| g.is_match(entry.file_name())) {
-            found.push(path);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                // Gone since it was listed: reading it will say so.
+                found.push(path);
+                continue;
+            };
+            if seen.insert((meta.dev(), meta.ino())) {
+                found.push(path);
+            } else {
+                secops_common::info!("{} is a file already read: read once", path.display());
+            }
         }
     }
     Ok(())
