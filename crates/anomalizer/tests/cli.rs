@@ -260,6 +260,53 @@ fn a_log_dir_follows_links_to_files_once_and_not_links_to_directories() {
     );
 }
 
+/// The `count` of the token_frequency record about `token`.
+fn repeats_of(log: &str, token: &str) -> Option<u64> {
+    let out = run(anomalizer()
+        .args(["--format", "jsonl", "--threshold", "0"])
+        .stdin_bytes(log));
+    records(&out.stdout)
+        .into_iter()
+        .find(|r| r["kind"] == "log.token_frequency" && r["token"] == token)
+        .and_then(|r| r["count"].as_u64())
+}
+
+#[test]
+fn a_value_is_counted_exactly_whatever_line_made_its_position_a_wildcard() {
+    let xyz = || "session opened for user user_xyz by sshd".to_string();
+    let other = |i: usize| {
+        format!(
+            "session opened for user user_{} by sshd",
+            ["abc", "def", "ghi", "jkl", "mno", "pqr"][i % 6]
+        )
+    };
+    let log = |lines: Vec<String>| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    // 87 of user_xyz and 6 others, in orders that make the user a
+    // wildcard early, late, and only at the very end.
+    let mut first_xyz: Vec<String> = (0..87).map(|_| xyz()).collect();
+    first_xyz.extend((0..6).map(other));
+    let mut others_first: Vec<String> = (0..6).map(other).collect();
+    others_first.extend((0..87).map(|_| xyz()));
+    let mut middle: Vec<String> = (0..40).map(|_| xyz()).collect();
+    middle.extend((0..6).map(other));
+    middle.extend((0..47).map(|_| xyz()));
+    let mut interleaved = Vec::new();
+    for i in 0..87 {
+        interleaved.push(xyz());
+        if i % 15 == 14 {
+            interleaved.push(other(i / 15));
+        }
+    }
+    for (name, lines) in [
+        ("xyz first", first_xyz),
+        ("others first", others_first),
+        ("middle", middle),
+        ("interleaved", interleaved),
+    ] {
+        assert_eq!(repeats_of(&log(lines), "user_xyz"), Some(87), "{name}");
+    }
+}
+
 #[test]
 fn a_bad_log_format_is_a_usage_error() {
     let out = run(anomalizer()

@@ -51,6 +51,17 @@ pub(super) struct Values {
     pub(super) other: u64,
 }
 
+/// Counts `n` more lines holding `value` at a position.
+fn count_value(slot: &mut Values, value: &str, n: u64) {
+    if let Some(count) = slot.counts.get_mut(value) {
+        *count += n;
+    } else if slot.counts.len() < MAX_VALUES {
+        slot.counts.insert(value.to_string(), n);
+    } else {
+        slot.other += n;
+    }
+}
+
 /// What one template has seen in one source.
 #[derive(Debug, Clone)]
 pub(super) struct Profile {
@@ -68,6 +79,11 @@ pub(super) struct Profile {
     /// it: parameter values are counted there only, and finding them
     /// anew for every line would read every token of the template.
     wildcards: (Option<u64>, Vec<usize>),
+    /// The template's words at its other positions, as of that version:
+    /// when one becomes a wildcard, every line counted before held that
+    /// word there, and is counted as a value of it (so a value's count is
+    /// exact whatever line made the position a wildcard).
+    constants: Vec<Option<Box<str>>>,
     pub(super) rate: Option<Rate>,
     /// Contexts of the open window and of the worst burst so far.
     pub(super) burst_contexts: Vec<(i64, Context)>,
@@ -261,6 +277,7 @@ impl Detector {
                 last_line: String::new(),
                 values: Vec::new(),
                 wildcards: (None, Vec::new()),
+                constants: Vec::new(),
                 rate: None,
                 burst_contexts: Vec::new(),
                 gaps: Gaps::default(),
@@ -303,6 +320,24 @@ impl Detector {
             *version = Some(o.version);
             wildcards.clear();
             wildcards.extend((0..positions).filter(|&i| has_wildcard(&o.template.tokens[i])));
+            // The lines before this one, all with the old word where a
+            // wildcard now is.
+            let before = profile.count - 1;
+            for &position in wildcards.iter() {
+                let Some(Some(word)) = profile.constants.get(position) else {
+                    continue;
+                };
+                if before > 0 && !is_time_like(word) {
+                    count_value(&mut profile.values[position], word, before);
+                }
+            }
+            profile.constants.clear();
+            profile.constants.extend(
+                o.template
+                    .tokens
+                    .iter()
+                    .map(|t| (!has_wildcard(t)).then(|| Box::from(t.as_str()))),
+            );
         }
         for &position in wildcards.iter() {
             let Some(token) = o.tokens.get(position) else {
@@ -311,14 +346,7 @@ impl Detector {
             if is_time_like(token) {
                 continue;
             }
-            let slot = &mut profile.values[position];
-            if let Some(n) = slot.counts.get_mut(*token) {
-                *n += 1;
-            } else if slot.counts.len() < MAX_VALUES {
-                slot.counts.insert(token.to_string(), 1);
-            } else {
-                slot.other += 1;
-            }
+            count_value(&mut profile.values[position], token, 1);
         }
         recent.push(o.line);
     }
