@@ -5,6 +5,7 @@
 use secops_common::{Record, Severity, Stage};
 use serde_json::{Value, json};
 
+use crate::detection::expected::package_manager;
 use crate::detection::rhythm::{Silence, WINDOW_SECS, human_secs};
 use crate::detection::rules::{Finding, Rule};
 use crate::detection::timeline::{BUCKET_SECS, Timeline, hours_json, recent_week};
@@ -105,10 +106,16 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
     };
     let context = f.context.as_deref().cloned().unwrap_or_default();
     let ended = matches!(f.rule, Rule::Silence(s) if !s.ongoing);
-    let severity = if ended {
-        Severity::Info
+    let expected = package_manager(source);
+    let (severity, message) = if expected {
+        (
+            Severity::Info,
+            format!("Expected package-manager activity: {message}"),
+        )
+    } else if ended {
+        (Severity::Info, message)
     } else {
-        Severity::Medium
+        (Severity::Medium, message)
     };
     let rec = Record::new(TOOL, &format!("log.{detector}"), severity, message)
         .with("detector", detector)
@@ -159,6 +166,8 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         Rule::NewTemplate => rec.with("count", t.count).with("score", f.score),
     };
     match f.rule {
+        // Routine: an observation, never an alert.
+        _ if expected => rec.with("expected", "package manager"),
         Rule::TokenFrequency { value, .. } => rec.firing(&[detector, source, &text, value]),
         _ if ended => rec.resolved(&[detector, source, &text]),
         _ => rec.firing(&[detector, source, &text]),

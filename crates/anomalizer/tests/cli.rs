@@ -308,6 +308,77 @@ fn a_value_is_counted_exactly_whatever_line_made_its_position_a_wildcard() {
 }
 
 #[test]
+fn package_manager_logs_are_expected_activity_and_page_no_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let apt = dir.path().join("apt");
+    fs::create_dir(&apt).unwrap();
+    let mut dpkg = String::new();
+    for i in 0..400 {
+        let package = format!("lib{}{}", ["foo", "bar", "baz", "qux"][i % 4], i);
+        dpkg.push_str(&format!(
+            "2026-05-09 07:29:{:02} status unpacked {package}:amd64 1.{i}-1\n",
+            i % 60
+        ));
+        dpkg.push_str(&format!(
+            "2026-05-09 07:29:{:02} status installed {package}:amd64 1.{i}-1\n",
+            i % 60
+        ));
+    }
+    dpkg.push_str("2026-05-09 07:30:00 install media-types:all <none> 10.0.0\n");
+    fs::write(dir.path().join("dpkg.log"), dpkg).unwrap();
+    fs::write(apt.join("history.log"), "Start-Date: 2026-05-09  07:29:00\nCommandline: apt-get -qqy upgrade\nEnd-Date: 2026-05-09  07:30:00\n".repeat(3) + "Commandline: apt-get install -y gcc\n").unwrap();
+    let mut auth = String::new();
+    for i in 0..500 {
+        auth.push_str(&format!("2026-05-09T07:{:02}:00Z web1 sshd[{}]: Accepted publickey for deploy from 10.0.0.{} port {}\n", i % 60, 1000 + i, i % 200, 40000 + i));
+    }
+    auth.push_str("2026-05-09T07:59:00Z web1 kernel: Out of memory: Killed process 4242 (java)\n");
+    fs::write(dir.path().join("auth.log"), auth).unwrap();
+    let out = run(anomalizer()
+        .args(["--format", "jsonl", "--log-dir"])
+        .arg(dir.path()));
+    let recs = records(&out.stdout);
+    let from = |name: &str| -> Vec<&Value> {
+        recs.iter()
+            .filter(|r| r["source"].as_str().is_some_and(|s| s.ends_with(name)))
+            .collect()
+    };
+    let package = [from("dpkg.log"), from("apt/history.log")].concat();
+    assert!(
+        !package.is_empty(),
+        "the package manager's activity is still reported: {recs:#?}"
+    );
+    for rec in &package {
+        assert_eq!(
+            (
+                rec["severity"].as_str(),
+                rec["alert"].as_str(),
+                rec["expected"].as_str()
+            ),
+            (Some("info"), Some("none"), Some("package manager")),
+            "{rec}"
+        );
+        assert!(
+            rec["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Expected package-manager activity: ")
+        );
+    }
+    let oom: Vec<_> = from("auth.log")
+        .into_iter()
+        .filter(|r| r["message"].as_str().unwrap().contains("Out of memory"))
+        .collect();
+    assert_eq!(
+        (
+            oom.len(),
+            oom[0]["severity"].as_str(),
+            oom[0]["alert"].as_str()
+        ),
+        (1, Some("medium"), Some("firing"))
+    );
+}
+
+#[test]
 fn a_bad_log_format_is_a_usage_error() {
     let out = run(anomalizer()
         .args(["--log-format", "<Date> <Time>"])

@@ -2,10 +2,12 @@
 //! counts, values, rate and gaps per template, with [`context`] lines and
 //! the [`rhythm`] maths), judged by the rules ([`rules`]); the templates of
 //! a known-good period ([`model`]) for new ones; each template's lines per
-//! hour ([`timeline`]); and the window detectors ([`windows`], over
+//! hour ([`timeline`]); the logs whose findings are [`expected`]
+//! activity (package managers); and the window detectors ([`windows`], over
 //! [`pca`] and [`iforest`]) that judge how templates move together.
 
 pub mod context;
+pub mod expected;
 pub mod iforest;
 pub mod model;
 pub mod pca;
