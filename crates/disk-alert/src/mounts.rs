@@ -25,7 +25,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use crate::pattern::Pattern;
-use crate::usage::{DEFAULT_TIMEOUT, Prober, Usage, UsageError};
+use crate::usage::{DEFAULT_TIMEOUT, Probe, Prober, Usage, UsageError};
 
 /// One line of the mount table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,36 @@ impl Mount {
             || (self.device.starts_with("//")
                 && matches!(self.fstype.as_str(), "smbfs" | "smb3" | "cifs"))
             || self.device == "-hosts"
+    }
+
+    /// Whether asking it can hang: a network filesystem (its server
+    /// gone), FUSE (its daemon stuck) or an automount. Those are asked on
+    /// the [`Prober`]'s guard thread with a timeout; a local filesystem
+    /// answers or fails, and is asked directly.
+    pub fn may_hang(&self) -> bool {
+        self.is_remote()
+            || self.fstype.starts_with("fuse")
+            || matches!(
+                self.fstype.as_str(),
+                "nfs"
+                    | "nfs4"
+                    | "cifs"
+                    | "smb3"
+                    | "smbfs"
+                    | "ceph"
+                    | "glusterfs"
+                    | "9p"
+                    | "afs"
+                    | "davfs"
+                    | "lustre"
+                    | "gpfs"
+                    | "beegfs"
+                    | "virtiofs"
+                    | "vboxsf"
+                    | "autofs"
+                    | "ncpfs"
+                    | "coda"
+            )
     }
 
     /// A type df hides unless asked (`-a`), by gnulib's `ME_DUMMY` list.
@@ -216,7 +246,14 @@ pub(crate) fn select(table: Vec<Mount>, filter: &Filter, prober: &mut Prober) ->
         if mount.is_dummy() || !mount.mountpoint.is_absolute() || filter.excludes(&mount) {
             continue;
         }
-        let (dev, usage) = match prober.probe(&mount.mountpoint) {
+        // Only a mount that can hang pays for the guard thread: a local
+        // filesystem is asked directly, as df asks it.
+        let probed = if mount.may_hang() {
+            prober.probe(&mount.mountpoint)
+        } else {
+            Ok(Probe::now(&mount.mountpoint))
+        };
+        let (dev, usage) = match probed {
             Ok(probe) => (
                 probe.dev.unwrap_or(mount.dev),
                 probe.usage.map_err(UsageError::Failed),
@@ -393,6 +430,28 @@ mod tests {
         assert_eq!(of("/dev/shm/x"), Some(nix::sys::stat::makedev(0, 27)));
         assert_eq!(of("/mnt/nfs"), Some(nix::sys::stat::makedev(0, 50)));
         assert_eq!(of("/mnt/nfsx"), Some(nix::sys::stat::makedev(254, 0)));
+    }
+
+    #[test]
+    fn only_network_fuse_and_automounts_need_the_guard_thread() {
+        let of = |device: &str, fstype: &str| Mount {
+            fstype: fstype.into(),
+            ..mount("/m", device, "/")
+        };
+        assert!(of("server:/export", "nfs4").may_hang());
+        assert!(of("//nas/share", "cifs").may_hang());
+        assert!(of("sshfs#me@host:", "fuse.sshfs").may_hang());
+        assert!(of("/dev/fuse", "fuseblk").may_hang());
+        assert!(of("systemd-1", "autofs").may_hang());
+        assert!(of("myfs", "virtiofs").may_hang());
+        for (device, fstype) in [
+            ("/dev/vda1", "ext4"),
+            ("/dev/sdb1", "xfs"),
+            ("tmpfs", "tmpfs"),
+            ("overlay", "overlay"),
+        ] {
+            assert!(!of(device, fstype).may_hang(), "{fstype}");
+        }
     }
 
     #[test]

@@ -109,7 +109,12 @@ impl Plan {
         let now = secops_common::record::now_rfc3339();
         let mut failed = false;
         let mut lines = Vec::new();
-        let mut metrics = Metrics::new(self.node_metrics);
+        // Gathered only when they will be written: rendering the samples
+        // is a sixth of a pass's work.
+        let mut metrics = self
+            .prom_file
+            .is_some()
+            .then(|| Metrics::new(self.node_metrics));
         for checked in &survey.checked {
             let mount = checked.mountpoint().display().to_string();
             let usage = match &checked.usage {
@@ -120,7 +125,9 @@ impl Plan {
                     secops_common::diag::error(format_args!("{}", rec.message));
                     memory.fire(&rec);
                     sink.emit(rec)?;
-                    metrics.failed(checked);
+                    if let Some(metrics) = metrics.as_mut() {
+                        metrics.failed(checked);
+                    }
                     failed = true;
                     continue;
                 }
@@ -155,7 +162,9 @@ impl Plan {
                     sink.emit(rec)?;
                 }
             }
-            metrics.mount(checked, usage, &assessment);
+            if let Some(metrics) = metrics.as_mut() {
+                metrics.mount(checked, usage, &assessment);
+            }
         }
         // Written before the pass ends, so a write failure is remembered
         // with the pass's other alerts.
@@ -166,7 +175,7 @@ impl Plan {
                 failed |= note_write("alert log", log, result, &now, memory, sink)?;
             }
         }
-        if let Some(path) = &self.prom_file {
+        if let (Some(path), Some(metrics)) = (&self.prom_file, metrics) {
             let result = metrics.write(path, &sink.take_findings());
             failed |= note_write("metrics file", path, result, &now, memory, sink)?;
         }

@@ -192,6 +192,17 @@ pub(crate) struct Probe {
     pub usage: io::Result<Usage>,
 }
 
+impl Probe {
+    /// `stat(2)` and `statvfs(2)` of `path`, on this thread: for a local
+    /// filesystem, which answers or fails but does not hang.
+    pub(crate) fn now(path: &Path) -> Probe {
+        Probe {
+            dev: std::fs::metadata(path).ok().map(|m| m.dev()),
+            usage: statvfs_counts(path).map(Usage::from_counts),
+        }
+    }
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs filesystem calls on a helper thread and waits at most a timeout
@@ -231,10 +242,7 @@ impl Prober {
     /// `stat(2)` and `statvfs(2)` of a mount point in one round trip.
     pub(crate) fn probe(&mut self, path: &Path) -> Result<Probe, UsageError> {
         let owned = path.to_path_buf();
-        self.call(path, move || Probe {
-            dev: std::fs::metadata(&owned).ok().map(|m| m.dev()),
-            usage: statvfs_counts(&owned).map(Usage::from_counts),
-        })
+        self.call(path, move || Probe::now(&owned))
     }
 
     /// The absolute path without symlinks; resolving it walks the
