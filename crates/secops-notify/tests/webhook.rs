@@ -223,8 +223,14 @@ fn notify_https(
     run_env(&args, &disk_alert("/var", 93, "high"), &env)
 }
 
+/// An HTTPS listener whose certificate `certs`' CA signed, taking every
+/// request.
+fn accepting(certs: &Certs) -> Service {
+    Service::start("http", certs, serde_json::json!({}), 0)
+}
+
 /// The one Slack body an HTTPS listener received, checked.
-fn delivered_once(https: &Https, out: &std::process::Output) {
+fn delivered_once(https: &Service, out: &std::process::Output) {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
     let got = https.received();
     assert_eq!(got.len(), 1, "{}", stderr(out));
@@ -247,7 +253,7 @@ fn delivered_once(https: &Https, out: &std::process::Output) {
 #[test]
 fn an_https_webhook_signed_by_an_unknown_ca_fails_naming_the_certificate() {
     let certs = certs();
-    let https = Https::start(&certs);
+    let https = accepting(&certs);
     let state = tempfile::tempdir().unwrap();
     // The system store (/etc/ssl/certs) does not hold the test's CA.
     let out = notify_https(&https.url(TOKEN_PATH), state.path(), &[], &[]);
@@ -290,7 +296,7 @@ fn an_https_webhook_signed_by_an_unknown_ca_fails_naming_the_certificate() {
 #[test]
 fn an_https_webhook_with_its_private_ca_is_delivered() {
     let certs = certs();
-    let https = Https::start(&certs);
+    let https = accepting(&certs);
     let state = tempfile::tempdir().unwrap();
     let out = notify_https(
         &https.url(TOKEN_PATH),
@@ -301,7 +307,7 @@ fn an_https_webhook_with_its_private_ca_is_delivered() {
     delivered_once(&https, &out);
 
     // The same from the settings file, as email's ca_file.
-    let https = Https::start(&certs);
+    let https = accepting(&certs);
     let state = tempfile::tempdir().unwrap();
     let config = state.path().join("notify.yaml");
     std::fs::write(
@@ -331,7 +337,7 @@ fn an_https_webhook_with_its_private_ca_is_delivered() {
 fn an_https_webhook_trusts_the_system_store_without_the_option() {
     let certs = certs();
     // The CA as the whole system store: a file (SSL_CERT_FILE) ...
-    let https = Https::start(&certs);
+    let https = accepting(&certs);
     let state = tempfile::tempdir().unwrap();
     let out = notify_https(
         &https.url(TOKEN_PATH),
@@ -343,7 +349,7 @@ fn an_https_webhook_trusts_the_system_store_without_the_option() {
     // ... or a directory (SSL_CERT_DIR), as /etc/ssl/certs is.
     let store = tempfile::tempdir().unwrap();
     std::fs::copy(&certs.ca, store.path().join("secops-test-ca.pem")).unwrap();
-    let https = Https::start(&certs);
+    let https = accepting(&certs);
     let state = tempfile::tempdir().unwrap();
     let out = notify_https(
         &https.url(TOKEN_PATH),
@@ -382,7 +388,7 @@ fn a_webhook_ca_file_that_is_missing_or_not_pem_is_refused_at_settings_load() {
         ),
     )
     .unwrap();
-    let https = Https::start(&certs);
+    let https = accepting(&certs);
     let state = dir.path().join("state");
     let cases: [(Vec<&str>, String); 4] = [
         (

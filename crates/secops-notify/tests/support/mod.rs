@@ -1,8 +1,9 @@
 //! Real receivers on loopback for secops-notify's tests: an aiosmtpd SMTP
 //! server (plain, STARTTLS, implicit TLS, AUTH), an HTTP listener that
-//! records webhook POSTs (plain, and HTTPS with a certificate of a CA made
-//! in the test), a listener that accepts and never answers, and a closed
-//! port; plus running the binary.
+//! records webhook POSTs (HTTPS ones, and the services the receivers call,
+//! are secops-testkit's stand-ins with a CA made in the test), a listener
+//! that accepts and never answers, and a closed port; plus running the
+//! binary.
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -140,63 +141,6 @@ impl Smtp {
 }
 
 impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A real HTTPS server (Python's http.server in ssl) on 127.0.0.1 whose
-/// certificate is `certs.cert`; it answers every POST with 200 and keeps
-/// what it was sent.
-pub struct Https {
-    child: Child,
-    pub port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Https {
-    pub fn start(certs: &Certs) -> Https {
-        let dir = tempfile::tempdir().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/https_server.py");
-        let (child, port) = serving(
-            Command::new(python("ssl"))
-                .arg(script)
-                .arg(dir.path())
-                .arg(&certs.cert)
-                .arg(&certs.key),
-            "HTTPS",
-        );
-        Https { child, port, dir }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Requests received so far, in order.
-    pub fn received(&self) -> Vec<Request> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|p| {
-                let saved: Value =
-                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-                Request {
-                    path: saved["path"].as_str().unwrap().to_string(),
-                    body: saved["body"].as_str().unwrap().to_string(),
-                }
-            })
-            .collect()
-    }
-}
-
-impl Drop for Https {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
