@@ -48,9 +48,35 @@ impl Host {
     /// Runs fim-check SUB (exit status `code`) and pipes its records into
     /// secops-notify.
     fn run_into_notify(&self, cmd: &mut Command, code: i32) -> secops_pipeline_tests::Sent {
+        self.run_into_notify_with(cmd, code, &[])
+    }
+
+    /// The same, with more secops-notify flags (another receiver).
+    fn run_into_notify_with(
+        &self,
+        cmd: &mut Command,
+        code: i32,
+        flags: &[&str],
+    ) -> secops_pipeline_tests::Sent {
         let out = cmd.output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
-        notify(&out.stdout, &self.notify_state(), &[])
+        notify(&out.stdout, &self.notify_state(), flags)
+    }
+
+    /// A baseline of the tree's content only: a file written back as it
+    /// was is as recorded (under every attribute its ctime would still
+    /// differ).
+    fn init_content_only(&self) {
+        let policy = self.dir.path().join("fim.yaml");
+        fs::write(
+            &policy,
+            format!(
+                "paths:\n  - path: {}\n    attributes: content\n",
+                self.dir.path().join("tree").display()
+            ),
+        )
+        .unwrap();
+        init(self, &["--policy".as_ref(), policy.as_os_str()]);
     }
 }
 
@@ -102,18 +128,7 @@ fn a_changed_file_pages_once_and_update_ends_it() {
 #[test]
 fn a_file_put_back_ends_its_alert_at_the_next_verify() {
     let host = Host::new(&[("app.conf", "port=80\n")]);
-    // Content only: a file written back as it was is as recorded (under
-    // every attribute its ctime would still differ).
-    let policy = host.dir.path().join("fim.yaml");
-    fs::write(
-        &policy,
-        format!(
-            "paths:\n  - path: {}\n    attributes: content\n",
-            host.dir.path().join("tree").display()
-        ),
-    )
-    .unwrap();
-    init(&host, &["--policy".as_ref(), policy.as_os_str()]);
+    host.init_content_only();
 
     fs::write(host.path("app.conf"), "port=8080\n").unwrap();
     let sent = host.run_into_notify(&mut host.fim("verify"), 1);
@@ -163,16 +178,7 @@ fn a_baseline_that_cannot_be_trusted_pages_until_it_can() {
 #[test]
 fn a_changed_file_opens_a_pagerduty_incident_that_putting_it_back_resolves() {
     let host = Host::new(&[("app.conf", "port=80\n")]);
-    let policy = host.dir.path().join("fim.yaml");
-    fs::write(
-        &policy,
-        format!(
-            "paths:\n  - path: {}\n    attributes: content\n",
-            host.dir.path().join("tree").display()
-        ),
-    )
-    .unwrap();
-    init(&host, &["--policy".as_ref(), policy.as_os_str()]);
+    host.init_content_only();
     let certs = certs();
     let key = "R0123456789abcdef0123456789abcde";
     let pagerduty = Service::start(
@@ -197,11 +203,7 @@ fn a_changed_file_opens_a_pagerduty_incident_that_putting_it_back_resolves() {
         "--https-ca",
         certs.ca.to_str().unwrap(),
     ];
-    let page = |code| {
-        let out = host.fim("verify").output().unwrap();
-        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
-        notify(&out.stdout, &host.notify_state(), &flags);
-    };
+    let page = |code| host.run_into_notify_with(&mut host.fim("verify"), code, &flags);
 
     fs::write(host.path("app.conf"), "port=8080\n").unwrap();
     page(1);
