@@ -20,6 +20,18 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Cuts `text` to at most `max` characters (`max` ≥ 1), the last of them
+/// `…` when it was cut: for limits counted in characters, a terminal's
+/// width or a chat message's.
+pub fn clip_chars(text: &mut String, max: usize) {
+    if let Some((cut, _)) = text.char_indices().nth(max.saturating_sub(1))
+        && text[cut..].chars().nth(1).is_some()
+    {
+        text.truncate(cut);
+        text.push('…');
+    }
+}
+
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the
 /// cut with `…`: for command lines and other attacker-sized strings that
 /// must not bloat every record.
@@ -125,6 +137,19 @@ pub fn visible(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_chars_counts_characters_and_the_mark() {
+        let clipped = |text: &str, max| {
+            let mut text = text.to_string();
+            clip_chars(&mut text, max);
+            text
+        };
+        assert_eq!(clipped("héllo", 5), "héllo");
+        assert_eq!(clipped("héllo!", 5), "héll…");
+        assert_eq!(clipped("ééééé", 1), "…");
+        assert_eq!(clipped("", 3), "");
+    }
 
     #[test]
     fn sizes_in_binary_units() {

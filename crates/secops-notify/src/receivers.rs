@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::cli::Args;
 use crate::secret::{self, Redactor, Secret, Source};
+use crate::sink::http::is_web_url;
 use crate::sink::template::{Custom, Per, Template};
 use crate::sink::{Api, Common, matrix, ntfy, opsgenie, pagerduty, slack, sms, teams, telegram};
 use crate::tls::PrivateCa;
@@ -160,8 +161,7 @@ impl Context<'_> {
     /// `url`, which must be http(s); named by `field`, and quoted unless
     /// it is a secret.
     fn web_url(&self, url: &str, field: &str) -> Result<String, Error> {
-        let lower = url.to_ascii_lowercase();
-        if lower.starts_with("https://") || lower.starts_with("http://") {
+        if is_web_url(url) {
             Ok(url.trim_end_matches('/').to_string())
         } else {
             Err(self.bad(
@@ -209,9 +209,7 @@ pub fn resolve(cx: &mut Context<'_>, sections: &Sections<'_>) -> Result<Vec<Api>
             }
             continue;
         };
-        if !url.expose().to_ascii_lowercase().starts_with("https://")
-            && !url.expose().to_ascii_lowercase().starts_with("http://")
-        {
+        if !is_web_url(url.expose()) {
             // Not quoted: a mistyped URL may still hold the token.
             return Err(cx.bad(
                 &format!("{name}.url_env"),

@@ -15,6 +15,7 @@ use crate::receivers::{
     self, HttpFile, KeyFile, MatrixFile, NtfyFile, SmsFile, TelegramFile, UrlFile,
 };
 use crate::secret::{self, Redactor, Secret, Source};
+use crate::sink::http::is_web_url;
 use crate::sink::webhook::Webhook;
 use crate::sink::{Api, Common};
 use crate::tls::PrivateCa;
@@ -383,8 +384,7 @@ fn webhook(
         }
     };
     let url = secret::load(&source, "the webhook URL", age_identity)?;
-    let lower = url.expose().to_ascii_lowercase();
-    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+    if !is_web_url(url.expose()) {
         // Not quoted: a mistyped URL may still hold the token.
         return Err(Error::bad_input(
             "the webhook URL must start with https:// or http://",

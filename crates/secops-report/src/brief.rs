@@ -158,12 +158,9 @@ fn one_line(text: &str) -> String {
 
 /// `text` in at most `width` characters, "…" marking a cut.
 fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(width - 1).collect();
-    cut.push('…');
-    cut
+    let mut text = text.to_string();
+    secops_common::text::clip_chars(&mut text, width);
+    text
 }
 
 #[cfg(test)]

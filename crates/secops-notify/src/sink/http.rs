@@ -25,15 +25,20 @@ pub struct Request {
 }
 
 impl Request {
-    /// A POST of `body` as JSON.
-    pub fn json(url: String, body: &serde_json::Value) -> Request {
+    /// A POST of `body`, whose type is `content_type`.
+    pub fn post(url: String, content_type: &str, body: Vec<u8>) -> Request {
         Request {
             method: "POST".into(),
             url,
             headers: Vec::new(),
-            content_type: "application/json".into(),
-            body: body.to_string().into_bytes(),
+            content_type: content_type.into(),
+            body,
         }
+    }
+
+    /// A POST of `body` as JSON.
+    pub fn json(url: String, body: &serde_json::Value) -> Request {
+        Request::post(url, "application/json", body.to_string().into_bytes())
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Request {
@@ -186,6 +191,15 @@ fn retry_after_in_body(text: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// Whether `url` is one a receiver can send to: `https://` or `http://`,
+/// in any case.
+pub fn is_web_url(url: &str) -> bool {
+    ["https://", "http://"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    })
+}
+
 /// `https://hooks.slack.com/…`: the scheme and host of a URL, never its
 /// path, query or user info, which may hold a token.
 pub fn shown_url(url: &str) -> String {
@@ -214,6 +228,13 @@ mod tests {
             shown_url("http://user:pw@127.0.0.1:8080?token=x"),
             "http://127.0.0.1:8080/…"
         );
+    }
+
+    #[test]
+    fn web_urls_are_http_or_https_in_any_case() {
+        assert!(is_web_url("https://hooks.slack.com/x") && is_web_url("HTTP://127.0.0.1"));
+        assert!(!is_web_url("ftp://x") && !is_web_url("http:/x") && !is_web_url("hooks.slack.com"));
+        assert!(!is_web_url("é"), "no panic on a short or non-ASCII start");
     }
 
     #[test]

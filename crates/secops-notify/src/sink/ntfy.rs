@@ -55,8 +55,7 @@ impl Ntfy {
 /// `https://ntfy.sh/alerts` as the server and the topic; a topic is 1 to
 /// 64 of `A-Za-z0-9_-`, as ntfy allows.
 pub fn split_topic_url(url: &str) -> Result<(String, String), String> {
-    let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+    if !crate::sink::http::is_web_url(url) {
         return Err(format!("{url:?} must start with https:// or http://"));
     }
     let trimmed = url.trim_end_matches('/');

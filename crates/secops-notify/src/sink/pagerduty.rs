@@ -72,7 +72,7 @@ fn severity(severity: Severity) -> &'static str {
     }
 }
 
-/// The record's own fields, for the incident's details.
+/// The record as a JSON value, for the incident's details.
 pub fn details(rec: &Record) -> Value {
-    serde_json::from_str(&rec.to_json()).unwrap_or(Value::Null)
+    serde_json::to_value(rec).unwrap_or(Value::Null)
 }

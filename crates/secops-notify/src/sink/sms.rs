@@ -48,17 +48,18 @@ impl Sms {
         let auth = basic_auth(&self.account_sid, self.auth_token.expose());
         self.to
             .iter()
-            .map(|to| Request {
-                method: "POST".into(),
-                url: url.clone(),
-                headers: vec![("Authorization".into(), auth.clone())],
-                content_type: "application/x-www-form-urlencoded".into(),
-                body: form_urlencoded::Serializer::new(String::new())
+            .map(|to| {
+                let form = form_urlencoded::Serializer::new(String::new())
                     .append_pair("To", to)
                     .append_pair("From", &self.from)
                     .append_pair("Body", &text)
-                    .finish()
-                    .into_bytes(),
+                    .finish();
+                Request::post(
+                    url.clone(),
+                    "application/x-www-form-urlencoded",
+                    form.into_bytes(),
+                )
+                .header("Authorization", auth.as_str())
             })
             .collect()
     }

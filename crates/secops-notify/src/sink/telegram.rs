@@ -27,7 +27,7 @@ impl Telegram {
         // Telegram counts the text after parsing its HTML: what is cut is
         // the text as shown, before escaping.
         let mut body = digest.body.clone();
-        clip_chars(
+        secops_common::text::clip_chars(
             &mut body,
             TEXT.saturating_sub(digest.subject.chars().count() + 1),
         );
@@ -49,16 +49,6 @@ impl Telegram {
                 "link_preview_options": {"is_disabled": true},
             }),
         )
-    }
-}
-
-/// Keeps the first `max` characters, marking a cut with "…".
-pub fn clip_chars(text: &mut String, max: usize) {
-    if let Some((cut, _)) = text.char_indices().nth(max.saturating_sub(1))
-        && text[cut..].chars().nth(1).is_some()
-    {
-        text.truncate(cut);
-        text.push('…');
     }
 }
 

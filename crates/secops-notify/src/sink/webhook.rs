@@ -18,12 +18,14 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn request(&self, digest: &Digest<'_>) -> Request {
-        let mut request = Request::json(self.url.expose().to_string(), &serde_json::Value::Null);
-        request.body = match self.format {
+        let body = match self.format {
             WebhookFormat::Slack => digest.slack().to_string(),
             WebhookFormat::Json => digest.json(),
-        }
-        .into_bytes();
-        request
+        };
+        Request::post(
+            self.url.expose().to_string(),
+            "application/json",
+            body.into_bytes(),
+        )
     }
 }
