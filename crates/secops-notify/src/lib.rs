@@ -35,7 +35,7 @@ use crate::delivery::{Delivery, Policy, deliver};
 use crate::digest::Digest;
 use crate::grouping::Group;
 use crate::identity::identify;
-use crate::ledger::{Arrival, Ledger, Receipt};
+use crate::ledger::{Arrival, Due, Ledger, Receipt};
 pub use crate::records::TOOL;
 use crate::records::{TABLE_COLUMNS, delivery_record, held_record, state_failed_record};
 use crate::settings::Settings;
@@ -134,6 +134,34 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Whether `due` is to be sent to `name` now: not when nothing is due,
+    /// nor when it all failed after every try a moment ago (see
+    /// [`Failure`]); each says why on stderr.
+    fn owed_now(&self, name: &str, due: &Due<'_>) -> bool {
+        if due.is_empty() {
+            secops_common::info!("{name}: nothing due");
+            return false;
+        }
+        let failure = self
+            .failures
+            .iter()
+            .find(|(failed, _)| *failed == name)
+            .map(|(_, failure)| failure);
+        if let Some(failure) = failure
+            && failure.at.elapsed() < self.settings.repeat_interval
+            && failure.sent.covers(due)
+        {
+            secops_common::info!(
+                "{name}: what it is owed already failed {} ago after all tries; it stays owed for the next run",
+                humantime::format_duration(Duration::from_secs(failure.at.elapsed().as_secs()))
+            );
+            return false;
+        }
+        true
+    }
+}
+
 /// A message that failed after all its tries. It stays owed, but this run
 /// does not send it again (each message gets `--attempts` tries, not that
 /// many per flush: a group sent at `--group-wait` and the end of input
@@ -180,51 +208,45 @@ impl Group for Notifier {
             attempts: self.settings.attempts,
             retry_delay: self.settings.retry_delay,
         };
-        let mut sending = Vec::new();
+        // A capped sink that has had its messages for the hour sends
+        // nothing: what it is owed is noted as held back.
+        let mut capped = Vec::new();
         for i in 0..self.sinks.len() {
             let name = self.sinks[i].name;
+            let Some(cap) = self.sinks[i].max_per_hour else {
+                continue;
+            };
+            if self.ledger.sent_lately(name, now) < cap as usize {
+                continue;
+            }
+            capped.push(i);
             let due = self.ledger.due(name);
-            if due.is_empty() {
-                secops_common::info!("{name}: nothing due");
+            if !self.owed_now(name, &due) {
                 continue;
             }
-            let failure = self
-                .failures
-                .iter()
-                .find(|(failed, _)| *failed == name)
-                .map(|(_, failure)| failure);
-            if let Some(failure) = failure
-                && failure.at.elapsed() < self.settings.repeat_interval
-                && failure.sent.covers(&due)
-            {
-                secops_common::info!(
-                    "{name}: what it is owed already failed {} ago after all tries; it stays owed for the next run",
-                    humantime::format_duration(Duration::from_secs(failure.at.elapsed().as_secs()))
-                );
-                continue;
+            let receipt = due.receipt();
+            let firing = due.firing.len();
+            drop(due);
+            let rec = held_record(&self.sinks[i], firing, cap);
+            secops_common::warn!("{}", rec.message);
+            self.out.write(&rec)?;
+            let held = self.ledger.hold(name, &receipt, now);
+            self.saved(held)?;
+        }
+        // What every other sink is owed, each worked out once.
+        let mut sending = Vec::new();
+        let mut dues = Vec::new();
+        for i in (0..self.sinks.len()).filter(|i| !capped.contains(i)) {
+            let due = self.ledger.due(self.sinks[i].name);
+            if self.owed_now(self.sinks[i].name, &due) {
+                sending.push(i);
+                dues.push(due);
             }
-            if let Some(cap) = self.sinks[i].max_per_hour
-                && self.ledger.sent_lately(name, now) >= cap as usize
-            {
-                let receipt = due.receipt();
-                let firing = due.firing.len();
-                drop(due);
-                let rec = held_record(&self.sinks[i], firing, cap);
-                secops_common::warn!("{}", rec.message);
-                self.out.write(&rec)?;
-                let held = self.ledger.hold(name, &receipt, now);
-                self.saved(held)?;
-                continue;
-            }
-            sending.push(i);
         }
         if sending.is_empty() {
+            drop(dues);
             return self.out.flush();
         }
-        let dues: Vec<_> = sending
-            .iter()
-            .map(|&i| self.ledger.due(self.sinks[i].name))
-            .collect();
         let digests: Vec<Digest<'_>> = sending
             .iter()
             .zip(&dues)
