@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod examples;
 pub mod schedule_files;
 
 pub use secops_testkit::{

@@ -235,7 +235,22 @@ fn install_gives_every_tool_its_man_pages_and_completions() {
         0,
         "var/log/secops is 0750 or 2750"
     );
-    assert!(dest.path().join("etc/secops/ports.json").is_file());
+    // The example configuration, as the package ships it.
+    for example in std::fs::read_dir(repo("config")).unwrap() {
+        let example = example.unwrap().path();
+        if example.is_file() {
+            let installed = dest
+                .path()
+                .join("etc/secops")
+                .join(example.file_name().unwrap());
+            assert_eq!(
+                std::fs::read(&installed).ok(),
+                std::fs::read(&example).ok(),
+                "{}",
+                installed.display()
+            );
+        }
+    }
 }
 
 #[test]

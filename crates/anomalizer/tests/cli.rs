@@ -8,6 +8,7 @@ use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use secops_testkit::auth_log;
 use serde_json::Value;
 use support::{
     StdinBytes, anomalizer, bin, by_detector, data_dir, loghub_format, records, run, run_records,
@@ -18,36 +19,6 @@ fn write_gz(path: &Path, text: &str) {
     let mut gz = GzEncoder::new(fs::File::create(path).unwrap(), Compression::fast());
     gz.write_all(text.as_bytes()).unwrap();
     gz.finish().unwrap();
-}
-
-/// 200 sshd-style failures: one user hammered 87 times, others once or twice.
-fn auth_log() -> String {
-    let mut log = String::new();
-    for i in 0..113 {
-        log += &format!(
-            "Failed password for user{} from 10.0.{}.{} port {}\n",
-            i % 60,
-            i % 7,
-            i,
-            40000 + i
-        );
-    }
-    for i in 0..87 {
-        log += &format!(
-            "Failed password for user_xyz from 10.9.9.{} port {}\n",
-            i,
-            50000 + i
-        );
-    }
-    for i in 0..300 {
-        log += &format!(
-            "Accepted publickey for deploy from 10.1.1.{} port {}\n",
-            i % 200,
-            30000 + i
-        );
-    }
-    log += "kernel: Out of memory: Killed process 4242 (java)\n";
-    log
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub struct Args {
     pub inputs: Vec<PathBuf>,
 
     /// Settings file (YAML or JSON); flags given here win over it
+    /// [default: /etc/secops/notify.yaml, when it exists and no flag names
+    /// a receiver]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -43,11 +43,11 @@ use crate::sink::Sink;
 
 /// Runs secops-notify as the command line asks.
 pub fn run(args: &Args) -> Result<Exit, Error> {
-    let settings = Settings::resolve(args)?;
+    let settings = Settings::load(args)?;
     let sinks = Sink::open_all(&settings)?;
     if sinks.is_empty() {
         return Err(Error::bad_input(
-            "nowhere to send alerts: give --smtp with --to, a webhook, Slack or Teams URL, --sms-to, a PagerDuty or Opsgenie key, --telegram-chat, --matrix-room, --ntfy-url, --http-url, --exec, or --syslog (or a --config naming one)",
+            "nowhere to send alerts: give --smtp with --to, a webhook, Slack or Teams URL, --sms-to, a PagerDuty or Opsgenie key, --telegram-chat, --matrix-room, --ntfy-url, --http-url, --exec, or --syslog (or a --config naming one; /etc/secops/notify.yaml is read when it exists)",
         ));
     }
     for sink in &sinks {

@@ -137,8 +137,31 @@ pub struct Settings {
 const REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
 const GROUP_WAIT: Duration = Duration::from_secs(30);
 
+/// The settings read when the command line names no receiver and no
+/// `--config`: where scripts/install and the package put the example.
+pub const SYSTEM_CONFIG: &str = "/etc/secops/notify.yaml";
+
 impl Settings {
-    pub fn resolve(args: &Args) -> Result<Settings, Error> {
+    /// The settings `args` give, or, when they name no receiver and no
+    /// `--config`, those of [`SYSTEM_CONFIG`] where it exists (flags still
+    /// win over it): `tool | secops-notify` then alerts as the machine is
+    /// set up to, as cron/ and the units do with `--config`.
+    pub fn load(args: &Args) -> Result<Settings, Error> {
+        let settings = Settings::resolve(args)?;
+        let has_receiver = settings.email.is_some()
+            || !settings.apis.is_empty()
+            || settings.exec.is_some()
+            || settings.syslog.is_some();
+        if has_receiver || args.config.is_some() || !Path::new(SYSTEM_CONFIG).exists() {
+            return Ok(settings);
+        }
+        Settings::resolve(&Args {
+            config: Some(SYSTEM_CONFIG.into()),
+            ..args.clone()
+        })
+    }
+
+    fn resolve(args: &Args) -> Result<Settings, Error> {
         let file: File = match &args.config {
             Some(path) => secops_common::config::load(path)?,
             None => File::default(),

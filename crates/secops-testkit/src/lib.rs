@@ -45,7 +45,7 @@ mod webhook;
 pub use crate::csv::parse_csv;
 pub use crate::daemon::Daemon;
 pub use crate::faults::{EioFs, Fate, KillSoak, Tmpfs, hidden_files};
-pub use crate::logs::heartbeat_log;
+pub use crate::logs::{auth_log, heartbeat_log};
 pub use crate::namespace::{Namespace, page_size, percent_tmpfs, quote};
 pub use crate::net::{PortBlock, closed_port, free_port};
 pub use crate::notify::{Message, Sent, notify, still_firing};
@@ -54,7 +54,7 @@ pub use crate::prom::{
     assert_promtool_accepts, assert_promtool_clean, findings, firing, unix_now, value, version,
 };
 pub use crate::run::{assert_exit, of_kind, only_failure, records, run, run_with_stdin, stderr};
-pub use crate::services::{Certs, Seen, Service, certs, certs_of, python, serving};
+pub use crate::services::{Certs, Seen, Service, certs, certs_for, certs_of, python, serving};
 pub use crate::sshd::{Sshd, SshdBuilder, client_config};
 pub use crate::wait::{PATIENCE, wait_until};
 pub use crate::webhook::Webhook;

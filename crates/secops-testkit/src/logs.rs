@@ -18,3 +18,34 @@ pub fn heartbeat_log(from: u32, minutes: u32, beats: u32) -> String {
     }
     log
 }
+
+/// 200 sshd-style failures, one user hammered 87 times and others once or
+/// twice, 300 logins, and one OOM kill: the seed example of anomalizer.
+pub fn auth_log() -> String {
+    let mut log = String::new();
+    for i in 0..113 {
+        log += &format!(
+            "Failed password for user{} from 10.0.{}.{} port {}\n",
+            i % 60,
+            i % 7,
+            i,
+            40000 + i
+        );
+    }
+    for i in 0..87 {
+        log += &format!(
+            "Failed password for user_xyz from 10.9.9.{} port {}\n",
+            i,
+            50000 + i
+        );
+    }
+    for i in 0..300 {
+        log += &format!(
+            "Accepted publickey for deploy from 10.1.1.{} port {}\n",
+            i % 200,
+            30000 + i
+        );
+    }
+    log += "kernel: Out of memory: Killed process 4242 (java)\n";
+    log
+}

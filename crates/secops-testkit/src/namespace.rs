@@ -32,30 +32,47 @@ fn require_root() {
 /// A private mount namespace, alive while this guard is.
 pub struct Namespace {
     holder: Child,
+    /// Also a network namespace of its own (only a loopback, up).
+    networked: bool,
     /// Scratch space for mount points and logs (visible inside too).
     dir: tempfile::TempDir,
 }
 
 impl Namespace {
     pub fn new() -> Namespace {
+        Namespace::start(false)
+    }
+
+    /// A mount and network namespace: its own loopback (up), where a test
+    /// may bind any address and port, port 22 included, without meeting
+    /// the machine's services or other tests.
+    pub fn with_network() -> Namespace {
+        let ns = Namespace::start(true);
+        ns.sh("ip link set lo up");
+        ns
+    }
+
+    fn start(networked: bool) -> Namespace {
         require_root();
         require("unshare", "util-linux");
         require("nsenter", "util-linux");
         require("df", "coreutils");
         let dir = tempfile::tempdir().unwrap();
+        if networked {
+            require("ip", "iproute2");
+        }
         let holder = Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sleep",
-                "infinity",
-            ])
+            .args(["--mount", "--propagation", "private"])
+            .args(networked.then_some("--net"))
+            .args(["--", "sleep", "infinity"])
             .stdin(Stdio::null())
             .spawn()
             .expect("unshare starts");
-        let ns = Namespace { holder, dir };
+        let ns = Namespace {
+            holder,
+            networked,
+            dir,
+        };
         // unshare(1) makes the namespace, then execs sleep: once the holder
         // is sleep, the namespace is ready.
         let comm = format!("/proc/{}/comm", ns.holder.id());
@@ -79,7 +96,9 @@ impl Namespace {
     pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new("nsenter");
         cmd.arg(format!("--target={}", self.holder.id()))
-            .args(["--mount", "--"])
+            .arg("--mount")
+            .args(self.networked.then_some("--net"))
+            .arg("--")
             .arg(program)
             .stdin(Stdio::null());
         cmd
@@ -106,6 +125,20 @@ impl Namespace {
             quote(&at)
         ));
         at
+    }
+
+    /// Lays a writable overlay over the directory `path`: inside, it reads
+    /// as the machine's and takes writes, which stay in the namespace.
+    pub fn overlay(&self, path: &str) {
+        let upper = self.dir.path().join("overlay").join(path.trim_matches('/'));
+        let (data, work) = (upper.join("data"), upper.join("work"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        self.sh(&format!(
+            "mount -t overlay secops-test -o lowerdir={path},upperdir={},workdir={} {path}",
+            data.display(),
+            work.display()
+        ));
     }
 
     /// Fills the filesystem at `mount` with a file so that exactly `blocks`

@@ -59,6 +59,12 @@ pub fn certs() -> Certs {
 /// The same, with the CA named `ca_name` (two CAs of one name are one
 /// issuer to a verifier, which then reports a bad signature).
 pub fn certs_of(ca_name: &str) -> Certs {
+    certs_for(ca_name, &[])
+}
+
+/// A CA named `ca_name` and a server certificate for 127.0.0.1 and these
+/// host names (a test that points them at its stand-ins).
+pub fn certs_for(ca_name: &str, names: &[&str]) -> Certs {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name);
     let openssl = |args: &[&str]| {
@@ -106,7 +112,10 @@ pub fn certs_of(ca_name: &str) -> Certs {
     ]);
     std::fs::write(
         p("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        format!(
+            "subjectAltName=IP:127.0.0.1{}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            names.iter().map(|n| format!(",DNS:{n}")).collect::<String>()
+        ),
     )
     .unwrap();
     openssl(&[
@@ -182,10 +191,41 @@ impl Service {
         rate_limited: usize,
         wait: u64,
     ) -> Service {
+        let launch = Command::new(python("ssl"));
+        Service::spawn(
+            launch,
+            service,
+            certs,
+            expect,
+            [rate_limited, wait as usize],
+        )
+    }
+
+    /// A stand-in that `launch` runs (a python3 command, `nsenter … python3`
+    /// for one inside a namespace) on `listen` (ADDR:PORT): the service's
+    /// own address, for a test that gives its host name that address.
+    pub fn listening(
+        mut launch: Command,
+        listen: &str,
+        service: &str,
+        certs: &Certs,
+        expect: Value,
+    ) -> Service {
+        launch.env("SERVICES_LISTEN", listen);
+        Service::spawn(launch, service, certs, expect, [0, 1])
+    }
+
+    fn spawn(
+        mut launch: Command,
+        service: &str,
+        certs: &Certs,
+        expect: Value,
+        [rate_limited, wait]: [usize; 2],
+    ) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/services_server.py");
         let (child, port) = serving(
-            Command::new(python("ssl"))
+            launch
                 .arg(script)
                 .arg(dir.path())
                 .arg(&certs.cert)

@@ -12,7 +12,9 @@ usage: services_server.py OUTDIR CERT KEY SERVICE EXPECT_JSON [RATE_LIMITED [WAI
 SERVICE is twilio, pagerduty, opsgenie, slack, teams, telegram, matrix,
 ntfy or http; EXPECT_JSON holds what the service knows (the credentials,
 the room); the first RATE_LIMITED requests are told to come back in WAIT
-seconds (1). Prints the port, then saves every request as OUTDIR/<n>.json:
+seconds (1). Listens on 127.0.0.1 on a free port, or on the ADDR:PORT of
+$SERVICES_LISTEN (as the service's own address, for a test that points
+the service's host name at it). Prints the port, then saves every request as OUTDIR/<n>.json:
 {"method", "path", "query", "headers", "body", "problems", "status", "at"}.
 """
 
@@ -458,7 +460,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+host, port = os.environ.get("SERVICES_LISTEN", "127.0.0.1:0").rsplit(":", 1)
+server = http.server.ThreadingHTTPServer((host, int(port)), Handler)
 server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()

@@ -2,7 +2,8 @@
 
 usage: smtp_server.py OUTDIR MODE [CERT KEY] [USER PASSWORD]
 MODE is plain, starttls (STARTTLS required before MAIL) or implicit (SMTPS).
-Binds 127.0.0.1 on a free port, prints the port on stdout, then saves each
+Binds 127.0.0.1 on a free port (or the ADDR:PORT of $SMTP_LISTEN), prints
+the port on stdout, then saves each
 message as OUTDIR/<n>.json: {"subject", "to", "from", "body" (decoded),
 "mail_from", "rcpt_tos", "data" (raw), "login", "tls"}.
 """
@@ -67,7 +68,10 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 def factory():
     kwargs = {}
     if credentials is not None:
-        kwargs.update(authenticator=authenticator, auth_required=True)
+        # SMTP_AUTH_OPTIONAL=1: AUTH offered, a client may also send without
+        # it (a relay that trusts its network and takes logins too).
+        required = os.environ.get("SMTP_AUTH_OPTIONAL") != "1"
+        kwargs.update(authenticator=authenticator, auth_required=required)
         # Implicit TLS is encrypted from the first byte; aiosmtpd only
         # tracks STARTTLS, so it must not insist on that.
         kwargs["auth_require_tls"] = mode == "starttls"
@@ -78,8 +82,9 @@ def factory():
 
 async def main():
     loop = asyncio.get_running_loop()
+    host, port = os.environ.get("SMTP_LISTEN", "127.0.0.1:0").rsplit(":", 1)
     server = await loop.create_server(
-        factory, "127.0.0.1", 0, ssl=context if mode == "implicit" else None
+        factory, host, int(port), ssl=context if mode == "implicit" else None
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
