@@ -19,7 +19,7 @@ use crate::metrics::{self, Figures};
 use crate::policy::{Policy, Scope};
 use crate::records::{
     Counts, ERROR_SEVERITY, Reason, TABLE_COLUMNS, entry_record, event_record, header_record,
-    problem_record, resolved_record,
+    problem_record, resolved_record, summary_record,
 };
 use crate::scan::{ProblemKind, Scan, ScanOptions, scan};
 
@@ -312,7 +312,7 @@ fn verify(
     for rec in &differences {
         out.write(rec)?;
     }
-    write_problems(&mut out, &found, &mut alerts)?;
+    let problems = write_problems(&mut out, &found, &mut alerts)?;
     secops_common::info!(
         "checked {checked} entries in {:.2?}: {} differences, {} problems",
         started.elapsed(),
@@ -363,6 +363,15 @@ fn verify(
         Some(summary) => Figures::of_summary(checked, summary),
         None => Figures::new(checked, &base.header.created),
     };
+    if summary.is_none() {
+        out.write(&summary_record(
+            checked,
+            &events,
+            &base.header.created,
+            differences.iter().chain(&problems),
+            started.elapsed(),
+        ))?;
+    }
     if let Some(summary) = summary {
         out.write(&summary)?;
         if found
@@ -432,13 +441,20 @@ fn watch(args: &Args, opts: &WatchArgs, store: &Store) -> Result<Exit, Error> {
 }
 
 /// Writes the scan's problems, each a firing `fim.error`.
-fn write_problems(out: &mut Output, found: &Scan, alerts: &mut Alerts) -> Result<(), Error> {
+/// Writes a record per path that could not be checked; returns them.
+fn write_problems(
+    out: &mut Output,
+    found: &Scan,
+    alerts: &mut Alerts,
+) -> Result<Vec<Record>, Error> {
+    let mut written = Vec::new();
     for problem in &found.problems {
         let rec = problem_record(problem);
         out.write(&rec)?;
         alerts.fire(&rec);
+        written.push(rec);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// 3 when something could not be read, else by what was written.

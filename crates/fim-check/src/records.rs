@@ -2,6 +2,7 @@
 //! fields of `docs/records.md` and one sentence an operator can act on.
 
 use std::path::Path;
+use std::time::Duration;
 
 use secops_common::{Error, Record, Severity, Stage};
 use serde_json::Value;
@@ -262,6 +263,41 @@ impl Counts {
             _ => {}
         }
     }
+}
+
+/// `fim.summary`: what a verify checked and found, written last, so that
+/// a clean run says "0 changed" and a cron log tells it from no run.
+pub fn summary_record<'r>(
+    checked: u64,
+    events: &[Event],
+    baseline_created: &str,
+    found: impl IntoIterator<Item = &'r Record>,
+    took: Duration,
+) -> Record {
+    let (mut added, mut removed, mut changed) = (0u64, 0u64, 0u64);
+    for event in events {
+        match event {
+            Event::Added(..) => added += 1,
+            Event::Removed(..) => removed += 1,
+            Event::Changed { .. } => changed += 1,
+        }
+    }
+    // What was found is a record per difference, then one per path that
+    // could not be checked.
+    let found: Vec<&Record> = found.into_iter().collect();
+    let errors = (found.len() - events.len()) as u64;
+    let message = format!(
+        "verified {checked} entries against the baseline of {baseline_created}: \
+         {changed} changed, {added} added, {removed} removed, {errors} not checked ({:.1} s)",
+        took.as_secs_f64()
+    );
+    Record::summary(TOOL, "fim.summary", message, found, took)
+        .with("checked", checked)
+        .with("changed", changed)
+        .with("added", added)
+        .with("removed", removed)
+        .with("errors", errors)
+        .with("baseline_created", baseline_created)
 }
 
 /// `fim.baseline`: what a baseline holds, written by `show` before its

@@ -204,3 +204,59 @@ fn trust_metadata_reports_what_a_full_verify_does() {
     };
     assert_eq!(without_time(trusted), without_time(full));
 }
+
+#[test]
+fn every_verify_ends_with_a_summary_that_says_what_it_checked() {
+    let sb = Sandbox::new();
+    for name in ["a.conf", "b.conf", "c.conf"] {
+        fs::write(sb.path(name), format!("{name}\n")).unwrap();
+    }
+    sb.init();
+    let summary = |expect_code: i32| {
+        let out = support::run(&mut sb.cmd("verify"));
+        assert_eq!(
+            out.status.code(),
+            Some(expect_code),
+            "{}",
+            support::stderr(&out)
+        );
+        let recs = secops_testkit::records(&out.stdout);
+        let last = recs.last().expect("a verify writes records").clone();
+        assert_eq!(last["kind"], "fim.summary", "{recs:#?}");
+        assert_eq!(last["alert"], "none");
+        (recs.len(), last)
+    };
+    // Clean: the summary alone, and it says so (the tree and its 3 files).
+    let (count, clean) = summary(0);
+    assert_eq!(count, 1);
+    assert_eq!(clean["checked"], 4, "{clean}");
+    assert_eq!(clean["changed"], 0);
+    assert!(
+        clean["message"]
+            .as_str()
+            .unwrap()
+            .contains("verified 4 entries against the baseline of"),
+        "{clean}"
+    );
+    // A file changed and one added (and so their directory changed):
+    // each counted, by kind and by severity.
+    fs::write(sb.path("a.conf"), "tampered\n").unwrap();
+    fs::write(sb.path("d.conf"), "new\n").unwrap();
+    let (count, dirty) = summary(1);
+    let out = support::run(&mut sb.cmd("verify"));
+    let found = support::records(&out.stdout); // checks the counts agree
+    assert_eq!(count, found.len() + 1);
+    assert_eq!(dirty["added"], 1, "{dirty}");
+    assert_eq!(dirty["changed"], count as u64 - 2, "{dirty}");
+    let findings = &dirty["findings"];
+    let total: u64 = ["critical", "high", "medium", "low", "info"]
+        .iter()
+        .map(|s| findings[s].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, count as u64 - 1, "{dirty}");
+    let message = format!("{} changed, 1 added, 0 removed", count - 2);
+    assert!(
+        dirty["message"].as_str().unwrap().contains(&message),
+        "{dirty}"
+    );
+}

@@ -107,6 +107,31 @@ impl Record {
         self
     }
 
+    /// A run's closing `*.summary` record: what was checked, with
+    /// `findings`, the count of `found` by severity (`{"critical":0,...}`),
+    /// and how long the run took, so that a clean run says so and a log
+    /// tells it from a run that never happened.
+    pub fn summary<'r>(
+        tool: &str,
+        kind: &str,
+        message: impl Into<String>,
+        found: impl IntoIterator<Item = &'r Record>,
+        took: std::time::Duration,
+    ) -> Record {
+        let mut counts = [0u64; Severity::ALL.len()];
+        for rec in found {
+            counts[rec.severity as usize] += 1;
+        }
+        let findings: Map<String, Value> = Severity::ALL
+            .iter()
+            .rev()
+            .map(|s| (s.as_str().to_string(), counts[*s as usize].into()))
+            .collect();
+        Record::new(tool, kind, Severity::Info, message)
+            .with("findings", findings)
+            .with("duration_ms", took.as_millis() as u64)
+    }
+
     /// Sets a kind field in place.
     pub fn set(&mut self, name: &str, value: impl Into<Value>) {
         debug_assert!(!COMMON_FIELDS.contains(&name), "{name} is a common field");

@@ -35,11 +35,21 @@ struct Group {
     examples: Vec<String>,
 }
 
+/// Summaries shown at most (the latest of each tool and host).
+const MAX_RAN: usize = 12;
+
+/// Whether `rec` is a run's closing summary (`fim.summary`, `vuln.summary`,
+/// `log.summary`, …): an observation that says what ran.
+pub fn is_summary(rec: &Record) -> bool {
+    rec.kind.ends_with(".summary") && rec.alert_id().is_none()
+}
+
 /// Writes the brief report of `records` (what the filters kept) in
-/// `width` columns; `files` are the inputs, for the commands that list a
-/// group whole.
+/// `width` columns, after a line per run `ran` says happened; `files` are
+/// the inputs, for the commands that list a group whole.
 pub fn render(
     out: &mut dyn Write,
+    ran: &[Record],
     records: Vec<Record>,
     filtered_out: u64,
     width: usize,
@@ -64,6 +74,7 @@ pub fn render(
         headline.push_str(&format!(" ({filtered_out} below the filters)"));
     }
     writeln!(out, "{}", clip(&headline, width))?;
+    write_ran(out, ran, width)?;
     let groups = group(records);
     if groups.is_empty() {
         return Ok(());
@@ -110,6 +121,38 @@ pub fn render(
             rest[0].severity
         );
         writeln!(out, "\n{}", clip(&line, width))?;
+    }
+    Ok(())
+}
+
+/// A line per tool (and host) that says it ran: its latest summary.
+fn write_ran(out: &mut dyn Write, ran: &[Record], width: usize) -> io::Result<()> {
+    let mut latest: Vec<&Record> = Vec::new();
+    for rec in ran {
+        match latest
+            .iter_mut()
+            .find(|r| r.tool == rec.tool && r.host == rec.host)
+        {
+            Some(seen) => *seen = rec,
+            None => latest.push(rec),
+        }
+    }
+    let hosts = latest.iter().any(|r| r.host != latest[0].host);
+    for rec in latest.iter().take(MAX_RAN) {
+        let who = match hosts {
+            true => format!("{} on {}", rec.tool, rec.host),
+            false => rec.tool.clone(),
+        };
+        let line = format!("{:<INDENT$}{who}: {}", "ran", rec.message);
+        writeln!(out, "{}", clip(&line, width))?;
+    }
+    if latest.len() > MAX_RAN {
+        writeln!(
+            out,
+            "{:<INDENT$}… and {} more",
+            "ran",
+            latest.len() - MAX_RAN
+        )?;
     }
     Ok(())
 }
@@ -194,7 +237,15 @@ mod tests {
             "/etc/passwd changed",
         ));
         let mut out = Vec::new();
-        render(&mut out, records, 7, 80, &[PathBuf::from("records.jsonl")]).unwrap();
+        render(
+            &mut out,
+            &[],
+            records,
+            7,
+            80,
+            &[PathBuf::from("records.jsonl")],
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.iter().all(|l| l.chars().count() <= 80), "{text}");
@@ -214,5 +265,44 @@ mod tests {
         );
         assert_eq!(lines[8], "medium    healthmon health.alert: 1");
         assert_eq!(lines.len(), 10, "{text}");
+    }
+
+    #[test]
+    fn each_tool_that_ran_says_so_once_with_its_latest_summary() {
+        let summary =
+            |tool: &str, kind: &str, message: &str| rec(tool, kind, Severity::Info, message);
+        let ran = [
+            summary("fim-check", "fim.summary", "verified 10 entries: 1 changed"),
+            summary(
+                "vulnscan",
+                "vuln.summary",
+                "scanned 1 host with nmap: 0 open ports",
+            ),
+            summary("fim-check", "fim.summary", "verified 10 entries: 0 changed"),
+        ];
+        let found = vec![rec(
+            "fim-check",
+            "fim.changed",
+            Severity::High,
+            "/etc/hosts changed",
+        )];
+        let mut out = Vec::new();
+        render(&mut out, &ran, found, 3, 100, &[]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("1 record"), "{text}");
+        assert_eq!(
+            lines[1],
+            "ran       fim-check: verified 10 entries: 0 changed"
+        );
+        assert_eq!(
+            lines[2],
+            "ran       vulnscan: scanned 1 host with nmap: 0 open ports"
+        );
+        assert_eq!(lines[4], "high      fim-check fim.changed: 1");
+        assert!(is_summary(&ran[0]));
+        assert!(!is_summary(
+            &rec("x", "x.summary", Severity::High, "m").firing(&["a"])
+        ));
     }
 }

@@ -74,8 +74,13 @@ impl AlertState {
 
 impl Filter {
     pub fn matches(&self, rec: &Record) -> bool {
-        self.min_severity.is_none_or(|min| rec.severity >= min)
-            && any_or_none(&self.tools, |tool| *tool == rec.tool)
+        self.min_severity.is_none_or(|min| rec.severity >= min) && self.matches_but_severity(rec)
+    }
+
+    /// Every filter but `--min-severity` (a run's summary is shown by
+    /// `--brief` whatever its severity).
+    pub fn matches_but_severity(&self, rec: &Record) -> bool {
+        any_or_none(&self.tools, |tool| *tool == rec.tool)
             && any_or_none(&self.kinds, |kind| kind_within(&rec.kind, kind))
             && any_or_none(&self.hosts, |host| host.eq_ignore_ascii_case(&rec.host))
             && (self.alerts.is_empty()

@@ -129,10 +129,27 @@ fn write_report(args: &Args, format: Format) -> Result<(ReadStats, Reported), Er
     Ok((stats, reported))
 }
 
-/// `--brief`: gather the kept records, then one screen of them.
+/// `--brief`: gather the kept records and the runs' summaries (what ran,
+/// whatever `--min-severity` says), then one screen of them.
 fn write_brief(args: &Args) -> Result<(ReadStats, Reported), Error> {
     let mut out = Output::open(&args.common.output_spec_as(Format::Table, &[]))?;
-    let (kept, stats) = read_kept(args, |rec| rec.fields.clear())?;
+    let mut ran = Vec::new();
+    let (kept, stats) = match args.open {
+        true => read_kept(args, |rec| rec.fields.clear())?,
+        false => {
+            let mut kept = Vec::new();
+            let stats = read_records(&args.files, |mut rec| {
+                rec.fields.clear();
+                if brief::is_summary(&rec) && args.filter.matches_but_severity(&rec) {
+                    ran.push(rec);
+                } else if args.filter.matches(&rec) {
+                    kept.push(rec);
+                }
+                Ok(())
+            })?;
+            (kept, stats)
+        }
+    };
     let reported = Reported {
         records: kept.len() as u64,
         worst: kept.iter().map(|rec| rec.severity).max(),
@@ -144,7 +161,8 @@ fn write_brief(args: &Args) -> Result<(ReadStats, Reported), Error> {
             .unwrap_or(100)
     });
     let filtered_out = stats.records - reported.records;
-    out.write_text(|w| brief::render(w, kept, filtered_out, width, &args.files))?;
+    let filtered_out = filtered_out - ran.len() as u64;
+    out.write_text(|w| brief::render(w, &ran, kept, filtered_out, width, &args.files))?;
     out.finish()?;
     Ok((stats, reported))
 }

@@ -32,8 +32,8 @@ pub use crate::cli::Args;
 use crate::cli::EngineChoice;
 use crate::metrics::Figures;
 use crate::ports::PortList;
-use crate::records::TABLE_COLUMNS;
 pub use crate::records::TOOL;
+use crate::records::{TABLE_COLUMNS, summary_record};
 use crate::rules::RuleSet;
 use crate::scan::{Engine, Host};
 use crate::target::Target;
@@ -76,6 +76,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
     let mut prom_passes = Passes::default();
     let mut last_pass = (Findings::default(), Figures::default());
     Repeat::new(&args.repeat)?.run(|pass| {
+        let started = std::time::Instant::now();
         let mut scanned = match (&args.from_xml, &args.from_gvm) {
             (Some(path), _) => from_xml(path)?,
             (_, Some(path)) => from_gvm(path)?,
@@ -112,6 +113,17 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         }
         for rec in &changes {
             out.write(rec)?;
+        }
+        // A loop's passes write what changed only; a single scan says
+        // what it covered, findings or none.
+        if !interval {
+            let took = started.elapsed();
+            out.write(&summary_record(
+                &scanned.hosts,
+                scanned.engine,
+                &records,
+                took,
+            ))?;
         }
         out.flush()?;
         let findings = out.take_findings();

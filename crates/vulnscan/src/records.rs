@@ -142,3 +142,34 @@ pub fn finding_record(
         .with("engine", engine.as_str());
     alert_stage(rec)
 }
+
+/// `vuln.summary`: what one scan covered and found, written after its
+/// records, so that a scan that found nothing says so ("0 open ports").
+pub fn summary_record(
+    hosts: &[crate::scan::Host],
+    engine: Engine,
+    records: &[Record],
+    took: std::time::Duration,
+) -> Record {
+    let count = |kind: &str| records.iter().filter(|r| r.kind == kind).count() as u64;
+    let (open, weaknesses) = (count("vuln.port"), count("vuln.finding"));
+    let message = format!(
+        "scanned {} host{} with {}: {open} open port{}, {weaknesses} finding{} ({:.1} s)",
+        hosts.len(),
+        plural(hosts.len() as u64),
+        engine.as_str(),
+        plural(open),
+        plural(weaknesses),
+        took.as_secs_f64()
+    );
+    let found = records.iter().filter(|r| r.kind == "vuln.finding");
+    Record::summary(TOOL, "vuln.summary", message, found, took)
+        .with("engine", engine.as_str())
+        .with("hosts", hosts.len() as u64)
+        .with("open_ports", open)
+        .with("weaknesses", weaknesses)
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -359,3 +359,34 @@ fn the_builtin_scanner_finds_every_listener_while_the_machine_is_busy() {
     let nmap_open: BTreeSet<u16> = run.hosts[0].ports.iter().map(|p| p.port).collect();
     assert_eq!(nmap_open, listening);
 }
+
+#[test]
+fn a_scan_that_finds_nothing_says_so_in_its_summary() {
+    let mut block = PortBlock::take(5);
+    block.keep(&[]); // every port of the block closed
+    for engine in ["builtin", "nmap"] {
+        if engine == "nmap" {
+            nmap();
+        }
+        let out = run(vulnscan()
+            .args(["--engine", engine, "--no-state", "--ports", &block.range()])
+            .arg("127.0.0.1"));
+        secops_testkit::assert_exit(&out, 0);
+        let recs = secops_testkit::records(&out.stdout);
+        assert_eq!(recs.len(), 1, "{engine}: {recs:#?}");
+        let summary = &recs[0];
+        assert_eq!(summary["kind"], "vuln.summary");
+        assert_eq!(
+            (summary["hosts"].as_u64(), summary["open_ports"].as_u64()),
+            (Some(1), Some(0))
+        );
+        assert_eq!(summary["engine"], engine);
+        let message = summary["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "scanned 1 host with {engine}: 0 open ports, 0 findings"
+            )),
+            "{message}"
+        );
+    }
+}

@@ -8,7 +8,40 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 #[allow(unused_imports)] // each test file uses its own subset
-pub use secops_testkit::{records, stderr};
+pub use secops_testkit::stderr;
+
+/// The records on a run's stdout but a verify's `fim.summary`, which must
+/// follow the differences and agree with them: as many changed, added and
+/// removed paths and errors as there are records of each, and the
+/// severities they carry.
+pub fn records(stdout: &[u8]) -> Vec<Value> {
+    let mut recs = secops_testkit::records(stdout);
+    let Some(at) = recs.iter().position(|r| r["kind"] == "fim.summary") else {
+        return recs;
+    };
+    let summary = recs.remove(at);
+    assert!(
+        recs[at..]
+            .iter()
+            .all(|r| r["kind"] == "fim.resolved" || r["kind"] == "run.failed"),
+        "fim.summary comes last but for recoveries and a failure: {summary} then {:?}",
+        &recs[at..]
+    );
+    let found: Vec<&Value> = recs[..at]
+        .iter()
+        .filter(|r| r["kind"] != "fim.resolved")
+        .collect();
+    let count = |kind: &str| found.iter().filter(|r| r["kind"] == kind).count() as u64;
+    assert_eq!(summary["changed"], count("fim.changed"), "{summary}");
+    assert_eq!(summary["added"], count("fim.added"), "{summary}");
+    assert_eq!(summary["removed"], count("fim.removed"), "{summary}");
+    assert_eq!(summary["errors"], count("fim.error"), "{summary}");
+    for severity in ["critical", "high", "medium", "low", "info"] {
+        let of = found.iter().filter(|r| r["severity"] == severity).count() as u64;
+        assert_eq!(summary["findings"][severity], of, "{severity}: {summary}");
+    }
+    recs
+}
 
 pub fn fim_check() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fim-check"))

@@ -32,9 +32,18 @@ pub fn scan_loopback(engine: &str, ports: &str, extra: &[&str]) -> Vec<Value> {
     records(&out)
 }
 
-/// The records a run wrote.
+/// The records a run wrote but its closing `vuln.summary`, which must
+/// agree with them (as many open ports and findings) when there is one.
 pub fn records(out: &Output) -> Vec<Value> {
-    secops_testkit::records(&out.stdout)
+    let mut recs = secops_testkit::records(&out.stdout);
+    if let Some(at) = recs.iter().position(|r| r["kind"] == "vuln.summary") {
+        let summary = recs.remove(at);
+        let count = |kind: &str| recs[..at].iter().filter(|r| r["kind"] == kind).count() as u64;
+        assert_eq!(summary["open_ports"], count("vuln.port"), "{summary}");
+        assert_eq!(summary["weaknesses"], count("vuln.finding"), "{summary}");
+        assert_eq!(summary["alert"], "none", "{summary}");
+    }
+    recs
 }
 
 /// The real nmap; a test that needs it fails, never skips, without it.
