@@ -9,10 +9,15 @@
 //! examples read, and in each document's working directory the files they
 //! name (config/, cron/, prometheus/, hosts.ini, servers.json, app.log, …).
 //!
-//! An example passes when it ends with status 0, or 1 when it runs one
-//! of the tools (it found something), and writes no `error:` line; one that runs until stopped
-//! (`--interval`, `watch`) passes when it is still running after a few
-//! seconds without an error. Examples run in document order, each
+//! The receivers the docs name (Twilio, PagerDuty, Opsgenie, Slack, Teams,
+//! Telegram, Matrix, ntfy, the webhook, SMTP) are stand-ins at their own
+//! host names, trusted through the system store; each must have been
+//! reached, and have refused nothing.
+//!
+//! An example passes when it ends with status 0, or 1 when it runs one of
+//! the tools (it found something), and writes no `error:` line; one that
+//! runs until stopped (`--interval`, `watch`) passes when it is still
+//! running after a few seconds without an error. Examples run in document order, each
 //! document in its own directory and with no state in /var/lib/secops
 //! when it starts but the file integrity baseline README's examples made
 //! (unless the page makes its own), so an example may use what an earlier
@@ -631,8 +636,8 @@ fn every_example_in_the_readme_and_docs_runs_as_written() {
         fs::create_dir("/backup").unwrap();
     }
     let machine = Machine::new();
-    // /backup for the backups; a full /mnt, so that disk-alert and
-    // healthmon have something critical for the receivers to carry.
+    // /backup for the backups; a full /mnt, so that disk-alert has
+    // something critical for the SMS and ntfy examples to carry.
     machine.ns.sh("mount -t tmpfs secops-test /backup\n\
          mount -t tmpfs -o size=1m secops-test /mnt\n\
          dd if=/dev/zero of=/mnt/fill bs=4k 2>/dev/null || true");

@@ -159,11 +159,15 @@ fn secops_notify_alerts_once_on_what_traffic_cop_found() {
             .arg("--exec")
             .arg(format!("cat >> '{}'", sent.display()));
         let (out, _, code) = pipe(cop, notify);
-        let records: Vec<Value> = String::from_utf8(out)
+        let mut records: Vec<Value> = String::from_utf8(out)
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
+        // The run's notify.summary comes last and counts what was sent.
+        let summary = records.pop().expect("a notify.summary");
+        assert_eq!(summary["kind"], "notify.summary", "{summary}");
+        assert_eq!(summary["sent"], records.len() as u64, "{summary}");
         (records, code)
     };
     let delivered = || -> Vec<Value> {

@@ -288,8 +288,7 @@ pub fn summary_record<'r>(
     let errors = (found.len() - events.len()) as u64;
     let message = format!(
         "verified {checked} entries against the baseline of {baseline_created}: \
-         {changed} changed, {added} added, {removed} removed, {errors} not checked ({:.1} s)",
-        took.as_secs_f64()
+         {changed} changed, {added} added, {removed} removed, {errors} not checked"
     );
     Record::summary(TOOL, "fim.summary", message, found, took)
         .with("checked", checked)

@@ -37,7 +37,9 @@ use crate::grouping::Group;
 use crate::identity::identify;
 use crate::ledger::{Arrival, Due, Ledger, Receipt};
 pub use crate::records::TOOL;
-use crate::records::{TABLE_COLUMNS, delivery_record, held_record, state_failed_record};
+use crate::records::{
+    TABLE_COLUMNS, delivery_record, held_record, state_failed_record, summary_record,
+};
 use crate::settings::Settings;
 use crate::sink::Sink;
 
@@ -70,6 +72,7 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         ),
         Err(err) => return Err(err),
     };
+    let started = Instant::now();
     let mut notifier = Notifier {
         ledger: Ledger::load(&dir)?,
         out: Output::open(&args.common.output_spec(&TABLE_COLUMNS)?)?,
@@ -79,11 +82,20 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
         failed: false,
         failures: Vec::new(),
         unsaved: false,
+        sent: 0,
+        undelivered: Vec::new(),
     };
     if let Some(err) = unusable {
         notifier.unsaved(err)?;
     }
     let stats = grouping::run_groups(&args.inputs, notifier.settings.group_wait, &mut notifier)?;
+    let summary = summary_record(
+        stats.records,
+        notifier.sent,
+        &notifier.undelivered,
+        started.elapsed(),
+    );
+    notifier.out.write(&summary)?;
     notifier.out.finish()?;
     let run = Exit::of_run(notifier.failed, notifier.worst, args.common.fail_on);
     Ok(stats.conclude().max(run))
@@ -103,6 +115,10 @@ struct Notifier {
     /// The state could not be saved, and a `notify.state_failed` said so;
     /// cleared when a save succeeds again (in a long-running stream).
     unsaved: bool,
+    /// Messages delivered, and the `notify.failed` and `notify.held`
+    /// records written, for the run's `notify.summary`.
+    sent: u64,
+    undelivered: Vec<Record>,
 }
 
 impl Notifier {
@@ -230,6 +246,7 @@ impl Group for Notifier {
             let rec = held_record(&self.sinks[i], firing, cap);
             secops_common::warn!("{}", rec.message);
             self.out.write(&rec)?;
+            self.undelivered.push(rec);
             let held = self.ledger.hold(name, &receipt, now);
             self.saved(held)?;
         }
@@ -311,6 +328,7 @@ impl Group for Notifier {
                 let paid = self.ledger.paid(name, &receipt, now, capped);
                 // Said before a failure to save it is: it was sent.
                 self.out.write(&rec)?;
+                self.sent += 1;
                 self.saved(paid)?;
             } else {
                 self.failed = true;
@@ -323,6 +341,7 @@ impl Group for Notifier {
                     },
                 ));
                 self.out.write(&rec)?;
+                self.undelivered.push(rec);
             }
         }
         self.out.flush()

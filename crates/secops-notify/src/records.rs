@@ -4,6 +4,7 @@
 //! saved. Targets and errors carry no secrets (see [`crate::secret`]).
 
 use std::path::Path;
+use std::time::Duration;
 
 use secops_common::{Record, Severity};
 use serde_json::Value;
@@ -97,4 +98,21 @@ pub fn state_failed_record(state: &Path, error: &str) -> Record {
     .with("state", state.as_str())
     .with("error", error)
     .firing(&["state", &state])
+}
+
+/// `notify.summary`: what a run read and delivered, written when its input
+/// ends, so that a run with nothing to send says so.
+pub fn summary_record(read: u64, sent: u64, undelivered: &[Record], took: Duration) -> Record {
+    let count = |kind: &str| undelivered.iter().filter(|r| r.kind == kind).count() as u64;
+    let (failed, held) = (count("notify.failed"), count("notify.held"));
+    let message = format!(
+        "read {read} record{}: {sent} message{} sent, {failed} failed, {held} held back",
+        if read == 1 { "" } else { "s" },
+        if sent == 1 { "" } else { "s" },
+    );
+    Record::summary(TOOL, "notify.summary", message, undelivered, took)
+        .with("read", read)
+        .with("sent", sent)
+        .with("failed", failed)
+        .with("held", held)
 }

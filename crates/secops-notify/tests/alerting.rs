@@ -760,3 +760,42 @@ fn exec_that_does_not_read_all_its_input_is_not_waited_on() {
         assert_eq!(sent, Some(Value::from(2000)), "{cmd}");
     }
 }
+
+#[test]
+fn every_run_ends_with_a_summary_of_what_it_read_and_sent() {
+    let state = tempfile::tempdir().unwrap();
+    let sent = state.path().join("sent");
+    let exec = format!("cat >> '{}'", sent.display());
+    let args = ["--exec", &exec, "--format", "jsonl", "--state-dir"];
+    let args: Vec<&str> = args
+        .into_iter()
+        .chain([state.path().to_str().unwrap()])
+        .collect();
+    let input = disk_alert("/srv", 97, "critical") + &disk_alert("/var", 95, "high");
+    let summary = |out: &std::process::Output| {
+        let recs = records(&out.stdout);
+        let last = recs.last().expect("a summary").clone();
+        assert_eq!(last["kind"], "notify.summary", "{recs:#?}");
+        assert_eq!(last["alert"], "none");
+        (recs.len(), last)
+    };
+    // The first run sends one message for both alerts.
+    let (count, first) = summary(&run(&args, &input));
+    assert_eq!(count, 2, "notify.sent, then the summary");
+    assert_eq!(
+        (first["read"].as_u64(), first["sent"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        first["message"],
+        "read 2 records: 1 message sent, 0 failed, 0 held back"
+    );
+    // The same alerts again: nothing is due, and the summary alone says so.
+    let (count, again) = summary(&run(&args, &input));
+    assert_eq!(count, 1);
+    assert_eq!(again["sent"], 0);
+    assert_eq!(
+        again["message"],
+        "read 2 records: 0 messages sent, 0 failed, 0 held back"
+    );
+}

@@ -154,13 +154,12 @@ pub fn summary_record(
     let count = |kind: &str| records.iter().filter(|r| r.kind == kind).count() as u64;
     let (open, weaknesses) = (count("vuln.port"), count("vuln.finding"));
     let message = format!(
-        "scanned {} host{} with {}: {open} open port{}, {weaknesses} finding{} ({:.1} s)",
+        "scanned {} host{} with {}: {open} open port{}, {weaknesses} finding{}",
         hosts.len(),
         plural(hosts.len() as u64),
         engine.as_str(),
         plural(open),
         plural(weaknesses),
-        took.as_secs_f64()
     );
     let found = records.iter().filter(|r| r.kind == "vuln.finding");
     Record::summary(TOOL, "vuln.summary", message, found, took)
