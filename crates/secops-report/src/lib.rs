@@ -138,13 +138,17 @@ fn write_brief(args: &Args) -> Result<(ReadStats, Reported), Error> {
         true => read_kept(args, |rec| rec.fields.clear())?,
         false => {
             let mut kept = Vec::new();
+            // Judged with their fields (alert, alert_id), kept without.
             let stats = read_records(&args.files, |mut rec| {
-                rec.fields.clear();
-                if brief::is_summary(&rec) && args.filter.matches_but_severity(&rec) {
-                    ran.push(rec);
+                let to = if brief::is_summary(&rec) && args.filter.matches_but_severity(&rec) {
+                    &mut ran
                 } else if args.filter.matches(&rec) {
-                    kept.push(rec);
-                }
+                    &mut kept
+                } else {
+                    return Ok(());
+                };
+                rec.fields.clear();
+                to.push(rec);
                 Ok(())
             })?;
             (kept, stats)

@@ -352,3 +352,90 @@ fn brief_fits_one_screen_worst_first_even_in_a_pipe() {
     let refused = report(&["--brief", "--format", "json"], b"");
     assert_eq!(refused.status, 2, "{}", refused.stderr);
 }
+
+#[test]
+fn brief_judges_alert_filters_and_summaries_by_the_records_fields() {
+    let firing = |message: &str| {
+        with(
+            record("web1", "disk-alert", "disk.alert", "high", message),
+            &[
+                ("alert", json!("firing")),
+                ("alert_id", json!("disk-alert:/srv")),
+            ],
+        )
+    };
+    let summary = with(
+        record(
+            "web1",
+            "fim-check",
+            "fim.summary",
+            "info",
+            "verified 3 entries: 0 changed",
+        ),
+        &[("alert", json!("none"))],
+    );
+    // A firing record whose kind ends in .summary is an alert, not a run.
+    let odd = with(
+        record(
+            "web1",
+            "cron-check",
+            "job.summary",
+            "high",
+            "nightly job failed",
+        ),
+        &[
+            ("alert", json!("firing")),
+            ("alert_id", json!("cron-check:nightly")),
+        ],
+    );
+    let seen = with(
+        record(
+            "web1",
+            "disk-alert",
+            "disk.usage",
+            "high",
+            "/var is 85% full",
+        ),
+        &[("alert", json!("none"))],
+    );
+    let input = jsonl(&[firing("/srv is 97% full"), summary, odd, seen]);
+    // --alert firing: the alerts, the odd one included; no observation.
+    let run = report(
+        &["--brief", "--alert", "firing", "--width", "100", "-"],
+        input.as_bytes(),
+    );
+    assert!(
+        run.stdout.starts_with("2 records from web1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("high      cron-check job.summary: 1"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("/srv is 97% full"), "{}", run.stdout);
+    assert!(!run.stdout.contains("/var is 85% full"), "{}", run.stdout);
+    assert!(!run.stdout.contains("ran "), "{}", run.stdout);
+    // --min-severity high: the summary says what ran; the odd one is no run.
+    let run = report(
+        &["--brief", "--min-severity", "high", "--width", "100", "-"],
+        input.as_bytes(),
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("3 records from web1"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lines[1], "ran       fim-check: verified 3 entries: 0 changed",
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("high      cron-check job.summary: 1"),
+        "{}",
+        run.stdout
+    );
+}
