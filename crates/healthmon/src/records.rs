@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use secops_common::record::rfc3339;
-use secops_common::text::human_bytes;
+use secops_common::text::{human_bytes, plural};
 use secops_common::{Record, Severity};
 use serde_json::Value;
 
@@ -54,10 +54,7 @@ pub fn sample_record(sample: &Sample, alerts: usize) -> Record {
     }
     message.push_str(&format!(", {} processes", sample.counts.processes));
     if alerts > 0 {
-        message.push_str(&format!(
-            ", {alerts} alert{} active",
-            if alerts == 1 { "" } else { "s" }
-        ));
+        message.push_str(&format!(", {alerts} alert{} active", plural(alerts)));
     }
 
     let pct = |f: fn(&crate::cpu::CpuPercent) -> f64| cpu.as_ref().map(|c| round1(f(c)));
@@ -333,10 +330,6 @@ fn process_name(name: &str, pid: u32, user: Option<&str>) -> String {
         Some(user) => format!("{name} (pid {pid}, user {user})"),
         None => format!("{name} (pid {pid})"),
     }
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// `45s`, `12m 5s`, `3h 2m`.

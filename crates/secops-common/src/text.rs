@@ -4,6 +4,15 @@
 
 use std::borrow::Cow;
 
+/// The English plural ending for `n` things: `""` for one, else `"s"`
+/// ("1 alert", "0 alerts", "3 alerts").
+pub fn plural(n: impl TryInto<u64>) -> &'static str {
+    match n.try_into() {
+        Ok(1) => "",
+        _ => "s",
+    }
+}
+
 /// `512 B`, `1.5 KiB`, `75.8 GiB`: binary units, one decimal.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -137,6 +146,15 @@ pub fn visible(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_is_empty_for_one_only() {
+        assert_eq!(plural(1u32), "");
+        assert_eq!(
+            (plural(0usize), plural(2u64), plural(1_000_000u64)),
+            ("s", "s", "s")
+        );
+    }
 
     #[test]
     fn clip_chars_counts_characters_and_the_mark() {

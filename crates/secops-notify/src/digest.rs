@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use secops_common::text::plural;
 use secops_common::{Record, Severity};
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 use serde_json::{Value, json};
@@ -160,7 +161,7 @@ fn subject(digest: &Digest<'_>) -> String {
             subject,
             "{}: {n} alert{}, {r} resolved on {}: ",
             upper(firing[0].severity),
-            if n == 1 { "" } else { "s" },
+            plural(n),
             hosts
         ),
     }
@@ -192,7 +193,7 @@ fn body(digest: &Digest<'_>, max_items: usize) -> String {
             out,
             "{} alert{} firing on {} ({}).",
             firing.len(),
-            if firing.len() == 1 { "" } else { "s" },
+            plural(firing.len()),
             hosts(digest.firing()),
             counts.join(", ")
         );

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use secops_common::text::plural;
 use secops_common::{Record, Severity};
 use serde_json::Value;
 
@@ -107,8 +108,8 @@ pub fn summary_record(read: u64, sent: u64, undelivered: &[Record], took: Durati
     let (failed, held) = (count("notify.failed"), count("notify.held"));
     let message = format!(
         "read {read} record{}: {sent} message{} sent, {failed} failed, {held} held back",
-        if read == 1 { "" } else { "s" },
-        if sent == 1 { "" } else { "s" },
+        plural(read),
+        plural(sent),
     );
     Record::summary(TOOL, "notify.summary", message, undelivered, took)
         .with("read", read)

@@ -3,6 +3,7 @@
 //! docs/records.md and one sentence an operator can act on.
 
 use secops_common::alert::alert_id;
+use secops_common::text::plural;
 use secops_common::{Record, Severity, Stage};
 use serde_json::Value;
 
@@ -156,7 +157,7 @@ pub fn summary_record(
     let message = format!(
         "scanned {} host{} with {}: {open} open port{}, {weaknesses} finding{}",
         hosts.len(),
-        plural(hosts.len() as u64),
+        plural(hosts.len()),
         engine.as_str(),
         plural(open),
         plural(weaknesses),
@@ -167,8 +168,4 @@ pub fn summary_record(
         .with("hosts", hosts.len() as u64)
         .with("open_ports", open)
         .with("weaknesses", weaknesses)
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
