@@ -2,12 +2,13 @@
 //! of docs/records.md in their order, and one sentence an operator can act
 //! on. The detectors and the evaluation say what they found; this says it.
 
+use secops_common::text::plural;
 use secops_common::{Record, Severity, Stage};
 use serde_json::{Value, json};
 
 use crate::detection::expected::package_manager;
 use crate::detection::rhythm::{Silence, WINDOW_SECS, human_secs};
-use crate::detection::rules::{Finding, Rule};
+use crate::detection::rules::{EPISODE_SECS, Finding, Rule, TemplateSeen};
 use crate::detection::timeline::{BUCKET_SECS, Timeline, hours_json, recent_week};
 use crate::detection::windows::{Span, Why, WindowAnomaly};
 use crate::evaluation::grouping::DatasetScore;
@@ -104,6 +105,14 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
             t.count
         ),
     };
+    let message = match f.episode.len() {
+        0 => message,
+        n => format!(
+            "{message} (+{n} more template{} within {})",
+            plural(n),
+            human_secs(EPISODE_SECS)
+        ),
+    };
     let context = f.context.as_deref().cloned().unwrap_or_default();
     let ended = matches!(f.rule, Rule::Silence(s) if !s.ongoing);
     let expected = package_manager(source);
@@ -114,8 +123,10 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         )
     } else if ended {
         (Severity::Info, message)
+    } else if let Some(routine) = f.routine {
+        (f.severity(), format!("{message} ({})", routine.name()))
     } else {
-        (Severity::Medium, message)
+        (f.severity(), message)
     };
     let rec = Record::new(TOOL, &format!("log.{detector}"), severity, message)
         .with("detector", detector)
@@ -130,7 +141,10 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         .with("sample", t.sample)
         .with("context_before", context.before)
         .with("context_line", context.line)
-        .with("context_after", context.after);
+        .with("context_after", context.after)
+        .with("concern", f.concern.name())
+        .with("routine", f.routine.map(|r| r.name()))
+        .with("episode", episode(&f.episode, files));
     let rec = match f.rule {
         Rule::RareTemplate { share } => rec
             .with("count", t.count)
@@ -141,6 +155,7 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
             value,
             position,
             repeats,
+            ..
         } => rec
             .with("token", value)
             .with("position", position)
@@ -172,6 +187,21 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         _ if ended => rec.resolved(&[detector, source, &text]),
         _ => rec.firing(&[detector, source, &text]),
     }
+}
+
+/// The templates folded into a finding as its episode: each one's text,
+/// lines, first place and first line.
+fn episode(seen: &[TemplateSeen<'_>], files: &[String]) -> Value {
+    seen.iter()
+        .map(|t| {
+            json!({
+                "template": t.template.text(),
+                "count": t.count,
+                "first_seen": place(files, t.first),
+                "sample": t.sample,
+            })
+        })
+        .collect()
 }
 
 /// `log.silence` of a whole source: it logged steadily and went quiet,

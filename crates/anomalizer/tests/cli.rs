@@ -31,7 +31,12 @@ fn the_seed_example_reports_the_dominating_user_and_the_rare_line() {
         "--format",
         "table",
     ]));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the out-of-memory kill is critical: exit 1 under the default --fail-on high: {}",
+        stderr(&out)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("[ANOMALY] Unusual token frequency: user_xyz repeated 87x in \"Failed password for <*> from <*> port <*>\""),
@@ -345,7 +350,7 @@ fn package_manager_logs_are_expected_activity_and_page_no_one() {
             oom[0]["severity"].as_str(),
             oom[0]["alert"].as_str()
         ),
-        (1, Some("medium"), Some("firing"))
+        (1, Some("critical"), Some("firing"))
     );
 }
 
@@ -426,7 +431,12 @@ fn templates_unseen_while_learning_are_reported_as_new() {
         .arg("--model")
         .arg(&model)
         .args(["--format", "jsonl"]));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the out-of-memory kill is critical: {}",
+        stderr(&out)
+    );
     let recs = records(&out.stdout);
     let new = by_detector(&recs, "new_template");
     assert_eq!(new.len(), 1, "{recs:#?}");
@@ -677,7 +687,12 @@ fn journald_json_is_split_by_unit() {
     log += r#"{"__REALTIME_TIMESTAMP":"1795288000000000","_HOSTNAME":"web1","_SYSTEMD_UNIT":"nginx.service","PRIORITY":"3","MESSAGE":"upstream timed out"}"#;
     log.push('\n');
     let out = run(anomalizer().args(["--format", "jsonl"]).stdin_bytes(log));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "\"upstream timed out\" at level err is high: {}",
+        stderr(&out)
+    );
     let recs = records(&out.stdout);
     let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{rare:#?}");
@@ -703,7 +718,12 @@ fn a_format_regex_splits_custom_lines_and_bad_ones_are_named() {
             r"^(?P<ts>\d+)\|(?P<source>\w+)\|(?P<level>\w+)\|(?P<msg>.*)$",
         ])
         .stdin_bytes(log));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an ERROR line is high: {}",
+        stderr(&out)
+    );
     let recs = records(&out.stdout);
     let rare = by_detector(&recs, "rare_template");
     assert_eq!(rare.len(), 1, "{recs:#?}");

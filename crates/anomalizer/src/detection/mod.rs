@@ -6,6 +6,7 @@
 //! activity (package managers); and the window detectors ([`windows`], over
 //! [`pca`] and [`iforest`]) that judge how templates move together.
 
+pub mod concern;
 pub mod context;
 pub mod expected;
 pub mod iforest;

@@ -73,6 +73,13 @@ impl Slowdown {
         1.0 - self.count as f64 / self.expected
     }
 
+    /// The same stretch judged against `expected` lines instead of the
+    /// rate before it (what the same time of day usually holds), if it is
+    /// still a slowdown.
+    pub fn against(self, expected: f64) -> Option<Slowdown> {
+        Some(Slowdown { expected, ..self }).filter(Slowdown::counts)
+    }
+
     /// Far enough below, over enough lines, not a stop, and after a rate
     /// that lasted at least a tenth as long as the stretch (as for a
     /// silence: an hour of steady lines says little about the next weeks).

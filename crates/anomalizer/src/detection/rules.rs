@@ -9,16 +9,37 @@
 
 use std::borrow::Cow;
 
+use secops_common::Severity;
+
+use crate::detection::concern::{Concern, Routine, concern};
 use crate::detection::context::Context;
 use crate::detection::rhythm::{Burst, Silence, Slowdown, WINDOW_SECS};
-use crate::detection::sources::{Detector, Profile, Stream, Values};
+use crate::detection::sources::{Detector, Profile, Seen, Stream, Values};
+use crate::detection::timeline::Timeline;
 use crate::input::mined::Origin;
-use crate::mining::drain::Template;
+use crate::mining::drain::{Template, has_wildcard};
 
 /// How many times a value must appear, and how many times its peers' mean,
 /// before it "dominates" its template.
 const DOMINANT_MIN_REPEATS: u64 = 10;
 const DOMINANT_FACTOR: f64 = 10.0;
+
+/// A source's first minutes, whose new templates are its start-up (a
+/// boot, a service starting), not news; only in sources whose lines span
+/// [`START_OF_LOG_MIN_SPAN`] or more.
+const START_OF_LOG_SECS: i64 = 600;
+const START_OF_LOG_MIN_SPAN: i64 = 12 * START_OF_LOG_SECS;
+
+/// A rare template seen in this many hours over more than a day is a
+/// habit of its source.
+const RECURRING_HOURS: u32 = 3;
+/// Tokens a template's family shares ([`Judged::family_recurs`]).
+const FAMILY_TOKENS: usize = 6;
+const DAY_SECS: i64 = 86_400;
+
+/// Findings of a source and rule that begin this close together are one
+/// episode ([`episodes`]).
+pub const EPISODE_SECS: i64 = 300;
 
 /// What the rules are told besides the statistics.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +69,13 @@ pub struct Finding<'a> {
     pub context: Option<Cow<'a, Context>>,
     /// In [0,1], higher is more unusual.
     pub score: f64,
+    /// What the template's words and level say.
+    pub concern: Concern,
+    /// Why it is the log's habit, when it is.
+    pub routine: Option<Routine>,
+    /// Templates of the same source and rule that began within
+    /// [`EPISODE_SECS`] of it, less severe or less unusual.
+    pub episode: Vec<TemplateSeen<'a>>,
 }
 
 /// One template in one source, as every finding about it shows it.
@@ -79,6 +107,8 @@ pub enum Rule<'a> {
         value: &'a str,
         position: usize,
         repeats: u64,
+        /// The times of its first and last line, when lines had times.
+        seen: (Option<i64>, Option<i64>),
     },
     Burst(Burst),
     Slowdown(Slowdown),
@@ -125,12 +155,13 @@ impl Detector {
                     profile: &stream.profiles[&id],
                     id,
                     template: &templates[id],
+                    templates,
                 };
                 found.extend(judged.rare(rules.threshold));
                 found.extend(judged.burst());
-                found.extend(judged.slowdown());
+                found.extend(judged.slowdown(self.timelines().get(id)));
                 found.extend(judged.dominant());
-                found.extend(judged.silence(stream.gaps.silence(self.end)));
+                found.extend(judged.silence(stream.gaps.silence(self.end), self.end));
                 if let Some(known) = known
                     && !known(&stream.name, judged.template)
                 {
@@ -138,8 +169,8 @@ impl Detector {
                 }
             }
             found.extend(stream_silence(stream, self.end));
-            // Highest scores first within each rule, rules in the order
-            // found.
+            // The most severe first within each rule, then the highest
+            // scores; rules in the order found.
             let mut detectors: Vec<&str> = found.iter().map(|f| f.rule.detector()).collect();
             detectors.dedup();
             detectors.sort_by_key(|d| found.iter().position(|f| f.rule.detector() == *d));
@@ -149,17 +180,52 @@ impl Detector {
                     .iter()
                     .filter(|f| f.rule.detector() == detector)
                     .collect();
-                mine.sort_by(|a, b| b.score.total_cmp(&a.score));
+                mine.sort_by(|a, b| {
+                    b.severity()
+                        .cmp(&a.severity())
+                        .then(b.score.total_cmp(&a.score))
+                });
+                let mine = episodes(mine);
                 let keep = match rules.max_per_source {
                     0 => mine.len(),
                     n => n.min(mine.len()),
                 };
                 suppressed += mine.len() - keep;
-                out.extend(mine.into_iter().take(keep).cloned());
+                out.extend(mine.into_iter().take(keep));
             }
         }
         (out, suppressed)
     }
+}
+
+/// Findings of one source and rule, the most severe first, with those
+/// that began within [`EPISODE_SECS`] of a more severe one folded into it
+/// as its episode: an out-of-memory kill writes four new templates in a
+/// second, a failing disk five; each is one thing that happened, and one
+/// record, led by its most severe template.
+fn episodes<'a>(sorted: Vec<&Finding<'a>>) -> Vec<Finding<'a>> {
+    let mut kept: Vec<Finding<'a>> = Vec::new();
+    for f in sorted {
+        let lead = f.began().and_then(|at| {
+            kept.iter_mut()
+                .find(|k| k.began().is_some_and(|t| (t - at).abs() <= EPISODE_SECS))
+        });
+        match (lead, f.template) {
+            (Some(lead), Some(t)) => lead.episode.push(t),
+            _ => kept.push(f.clone()),
+        }
+    }
+    kept
+}
+
+/// A word that names a thing (a unit, a file, a host): letters or digits
+/// with `.`, `-`, `_` or `/` inside, a trailing `:` or `,` aside.
+fn is_name(token: &str) -> bool {
+    let t = token.trim_end_matches([':', ',']);
+    t.bytes().any(|b| b.is_ascii_alphanumeric())
+        && t.bytes()
+            .skip(1)
+            .any(|b| matches!(b, b'.' | b'-' | b'_' | b'/'))
 }
 
 /// One template in one source, being judged.
@@ -168,12 +234,19 @@ struct Judged<'a> {
     profile: &'a Profile,
     id: usize,
     template: &'a Template,
+    /// Every template, by id.
+    templates: &'a [Template],
 }
 
 impl<'a> Judged<'a> {
     /// A finding about this template, around `context`.
     fn finding(&self, rule: Rule<'a>, score: f64, context: Cow<'a, Context>) -> Finding<'a> {
         let p = self.profile;
+        let concern = match rule {
+            // An absence is news whatever the template says.
+            Rule::Slowdown(_) | Rule::Silence(_) => Concern::Plain,
+            _ => concern(&self.template.text(), p.level.as_deref()),
+        };
         Finding {
             source: &self.stream.name,
             source_lines: self.stream.lines,
@@ -190,7 +263,84 @@ impl<'a> Judged<'a> {
             rule,
             context: Some(context),
             score,
+            concern,
+            routine: self.routine(rule),
+            episode: Vec::new(),
         }
+    }
+
+    /// Why what `rule` found is the source's habit, if it is.
+    fn routine(&self, rule: Rule<'_>) -> Option<Routine> {
+        let (p, stream) = (self.profile, self.stream);
+        let span = stream
+            .first_time
+            .zip(stream.last_time)
+            .map(|(a, b)| b - a)?;
+        match rule {
+            Rule::RareTemplate { .. } | Rule::NewTemplate => {
+                let first = p.first_time?;
+                let start = stream.first_time?;
+                let last = p.last.time.unwrap_or(first);
+                if span >= START_OF_LOG_MIN_SPAN && first - start < START_OF_LOG_SECS {
+                    Some(Routine::StartOfLog)
+                } else if p.hours >= RECURRING_HOURS && last - first > DAY_SECS
+                    || self.family_recurs()
+                {
+                    Some(Routine::Recurring)
+                } else {
+                    None
+                }
+            }
+            Rule::TokenFrequency {
+                seen: (Some(first), Some(last)),
+                ..
+            } => {
+                let lasted = last - first;
+                (lasted > DAY_SECS && 2 * lasted >= span).then_some(Routine::Steady)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the templates of the source that begin as this one does
+    /// (their first [`FAMILY_TOKENS`] tokens), this one included, recur
+    /// together: a sudo command line with a new number of arguments, or a
+    /// request for a new path, is a variant of a habit, split off only
+    /// because the miner groups lines of one length.
+    /// So does a template that differs from a recurring one of its length
+    /// in one name alone (`apt-daily.service:` for `man-db.service:`):
+    /// a name with punctuation in it, which the miner keeps as a word, not
+    /// a plain word (`root` for `ops` stays news).
+    fn family_recurs(&self) -> bool {
+        let mine = &self.template.tokens;
+        let same = |a: &String, b: &String| a == b || has_wildcard(a) || has_wildcard(b);
+        let (mut hours, mut first, mut last) = (0, i64::MAX, i64::MIN);
+        for (&id, p) in &self.stream.profiles {
+            let theirs = &self.templates[id].tokens;
+            let family = mine.len() > FAMILY_TOKENS
+                && theirs.len() > FAMILY_TOKENS
+                && mine[..FAMILY_TOKENS]
+                    .iter()
+                    .zip(theirs)
+                    .all(|(a, b)| same(a, b));
+            let renamed = || {
+                mine.len() == theirs.len() && {
+                    let mut differ = mine.iter().zip(theirs).filter(|(a, b)| !same(a, b));
+                    differ.next().is_some_and(|(a, b)| is_name(a) && is_name(b))
+                        && differ.next().is_none()
+                }
+            };
+            let recurs = p.hours >= RECURRING_HOURS;
+            if !(family || (id != self.id && recurs && renamed())) {
+                continue;
+            }
+            hours += p.hours;
+            if let Some(t) = p.first_time {
+                first = first.min(t);
+                last = last.max(p.last.time.unwrap_or(t));
+            }
+        }
+        hours >= RECURRING_HOURS && last - first > DAY_SECS
     }
 
     fn rare(&self, threshold: f64) -> Option<Finding<'a>> {
@@ -216,9 +366,16 @@ impl<'a> Judged<'a> {
         Some(self.finding(Rule::Burst(burst), burst.score(), Cow::Borrowed(context)))
     }
 
-    /// The template kept logging, but far below its usual rate.
-    fn slowdown(&self) -> Option<Finding<'a>> {
+    /// The template kept logging, but far below its usual rate: the rate
+    /// before it, or when the input covers other days, the rate of the
+    /// same time of day (nights are quiet).
+    fn slowdown(&self, timeline: Option<&Timeline>) -> Option<Finding<'a>> {
         let slow: Slowdown = self.profile.rate?.worst_slowdown()?;
+        let (from, until) = (slow.from * WINDOW_SECS, slow.until * WINDOW_SECS);
+        let slow = match timeline.and_then(|t| t.usual_at_time_of_day(from, until)) {
+            Some(usual) => slow.against(usual)?,
+            None => slow,
+        };
         Some(self.finding(
             Rule::Slowdown(slow),
             slow.score(),
@@ -229,12 +386,13 @@ impl<'a> Judged<'a> {
     fn dominant(&self) -> Vec<Finding<'a>> {
         let mut out = Vec::new();
         for (position, values) in self.profile.values.iter().enumerate() {
-            if let Some((value, repeats, score)) = dominant(values) {
+            if let Some((value, seen, score)) = dominant(values) {
                 out.push(self.finding(
                     Rule::TokenFrequency {
                         value,
                         position,
-                        repeats,
+                        repeats: seen.count,
+                        seen: (seen.first, seen.last),
                     },
                     score,
                     Cow::Borrowed(&self.profile.context),
@@ -244,10 +402,12 @@ impl<'a> Judged<'a> {
         out
     }
 
-    /// The template fell silent while its source went on (a silence of
-    /// the whole source is reported once, for the source).
-    fn silence(&self, source_silence: Option<Silence>) -> Option<Finding<'a>> {
-        let s = self.profile.gaps.silence(self.stream.last_time)?;
+    /// The template fell silent while the input went on, in its source or
+    /// in others (a silence of the whole source it is part of is reported
+    /// once, for the source; a source too irregular for that still has
+    /// its steady templates, a heartbeat, to show that it stopped).
+    fn silence(&self, source_silence: Option<Silence>, end: Option<i64>) -> Option<Finding<'a>> {
+        let s = self.profile.gaps.silence(end)?;
         let covered = source_silence.is_some_and(|w| {
             w.from <= s.from + s.usual as i64 && w.until + s.usual as i64 >= s.until
         });
@@ -286,25 +446,49 @@ fn stream_silence(stream: &Stream, end: Option<i64>) -> Option<Finding<'_>> {
         rule: Rule::Silence(s),
         context,
         score: s.score(),
+        concern: Concern::Plain,
+        routine: None,
+        episode: Vec::new(),
     })
 }
 
 /// The value that repeats at least [`DOMINANT_FACTOR`] times as often as
-/// the mean of at least two peers, with its count and a score in [0,1]
-/// (1 - peer mean / its count).
-fn dominant(values: &Values) -> Option<(&str, u64, f64)> {
+/// the mean of at least two peers, with its lines and a score in [0,1]
+/// (1 - peer mean / its count). The peers are the values counted one by
+/// one: the lines of values past [`super::sources::MAX_VALUES`] may be
+/// few values or many, and taking each for a value of its own would make
+/// any common value look dominant.
+fn dominant(values: &Values) -> Option<(&str, Seen, f64)> {
     if values.counts.len() < 3 {
         return None;
     }
     let (value, &top) = values
         .counts
         .iter()
-        .max_by_key(|(v, n)| (**n, std::cmp::Reverse(*v)))?;
-    let peers = values.counts.len() as u64 - 1 + values.other;
-    let peer_total = values.counts.values().sum::<u64>() + values.other - top;
+        .max_by_key(|(v, seen)| (seen.count, std::cmp::Reverse(*v)))?;
+    let peers = values.counts.len() as u64 - 1;
+    let peer_total = values.counts.values().map(|s| s.count).sum::<u64>() - top.count;
     let peer_mean = peer_total as f64 / peers as f64;
-    (top >= DOMINANT_MIN_REPEATS && top as f64 >= DOMINANT_FACTOR * peer_mean)
-        .then(|| (value.as_str(), top, 1.0 - peer_mean / top as f64))
+    let n = top.count;
+    (n >= DOMINANT_MIN_REPEATS && n as f64 >= DOMINANT_FACTOR * peer_mean)
+        .then(|| (value.as_str(), top, 1.0 - peer_mean / n as f64))
+}
+
+impl Finding<'_> {
+    /// When what it found began, for findings that can share an episode:
+    /// a rare or new template's first line, a burst's window.
+    fn began(&self) -> Option<i64> {
+        match self.rule {
+            Rule::RareTemplate { .. } | Rule::NewTemplate => self.template?.first_time,
+            Rule::Burst(b) => Some(b.window * WINDOW_SECS),
+            _ => None,
+        }
+    }
+
+    /// How much an operator would care ([`Concern::severity`]).
+    pub fn severity(&self) -> Severity {
+        self.concern.severity(self.routine)
+    }
 }
 
 impl Finding<'_> {
@@ -337,7 +521,16 @@ mod tests {
 
     fn values(counts: &[(&str, u64)]) -> Values {
         Values {
-            counts: counts.iter().map(|(v, n)| (v.to_string(), *n)).collect(),
+            counts: counts
+                .iter()
+                .map(|(v, n)| {
+                    let seen = Seen {
+                        count: *n,
+                        ..Seen::default()
+                    };
+                    (v.to_string(), seen)
+                })
+                .collect(),
             other: 0,
         }
     }
@@ -346,8 +539,20 @@ mod tests {
     fn a_value_far_above_its_peers_dominates() {
         let v = values(&[("user_xyz", 87), ("alice", 2), ("bob", 1), ("carol", 3)]);
         let (value, repeats, score) = dominant(&v).unwrap();
-        assert_eq!((value, repeats), ("user_xyz", 87));
+        assert_eq!((value, repeats.count), ("user_xyz", 87));
         assert!(score > 0.9 && score <= 1.0, "{score}");
+    }
+
+    #[test]
+    fn values_past_the_counted_ones_are_not_taken_for_rare_peers() {
+        // 64 values counted, about 30 lines each, and many more lines of
+        // values past them: the top one at 44 is an ordinary value.
+        let mut counts: Vec<(String, u64)> = (0..64).map(|i| (format!("TTL={i}"), 30)).collect();
+        counts[0].1 = 44;
+        let counts: Vec<(&str, u64)> = counts.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+        let mut v = values(&counts);
+        v.other = 4_000;
+        assert!(dominant(&v).is_none());
     }
 
     #[test]

@@ -47,16 +47,34 @@ pub struct Observed<'a> {
 /// one by one, the rest together.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Values {
-    pub(super) counts: FastMap<String, u64>,
+    pub(super) counts: FastMap<String, Seen>,
     pub(super) other: u64,
 }
 
-/// Counts `n` more lines holding `value` at a position.
-fn count_value(slot: &mut Values, value: &str, n: u64) {
-    if let Some(count) = slot.counts.get_mut(value) {
-        *count += n;
+/// One value's lines, and the times of its first and last (when lines
+/// carry times): a value that dominates all along is the log's habit, one
+/// that dominates for an hour is news.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Seen {
+    pub(super) count: u64,
+    pub(super) first: Option<i64>,
+    pub(super) last: Option<i64>,
+}
+
+/// Counts `n` more lines holding `value` at a position, the first of them
+/// at `first` and the last at `last`.
+fn count_value(slot: &mut Values, value: &str, n: u64, first: Option<i64>, last: Option<i64>) {
+    if let Some(seen) = slot.counts.get_mut(value) {
+        seen.count += n;
+        seen.first = seen.first.or(first);
+        seen.last = last.or(seen.last);
     } else if slot.counts.len() < MAX_VALUES {
-        slot.counts.insert(value.to_string(), n);
+        let seen = Seen {
+            count: n,
+            first,
+            last,
+        };
+        slot.counts.insert(value.to_string(), seen);
     } else {
         slot.other += n;
     }
@@ -69,6 +87,11 @@ pub(super) struct Profile {
     pub(super) first: Origin,
     pub(super) last: Origin,
     pub(super) first_time: Option<i64>,
+    /// The hours it was seen in (consecutive lines in the same hour count
+    /// once), and the latest: a rare template seen on and off all week is
+    /// a habit, not news.
+    pub(super) hours: u32,
+    last_hour: Option<i64>,
     pub(super) level: Option<String>,
     /// Around the template's first line here (its sample).
     pub(super) context: Context,
@@ -111,7 +134,7 @@ pub(super) struct Stream {
     waiting: Vec<(Target, Context)>,
     pub(super) gaps: Gaps,
     pub(super) gap_context: Option<(i64, Context)>,
-    first_time: Option<i64>,
+    pub(super) first_time: Option<i64>,
     pub(super) last_time: Option<i64>,
     /// Its latest line read.
     last: Option<Origin>,
@@ -272,6 +295,8 @@ impl Detector {
                 first: o.at,
                 last: o.at,
                 first_time: None,
+                hours: 0,
+                last_hour: None,
                 level: o.level.map(str::to_string),
                 context: recent.context(o.line),
                 last_line: String::new(),
@@ -285,7 +310,8 @@ impl Detector {
             }
         });
         profile.count += 1;
-        profile.last = o.at;
+        // The last line before this one, for values counted late.
+        let previous = std::mem::replace(&mut profile.last, o.at);
         set_clipped(&mut profile.last_line, o.line);
         if let Some(time) = o.at.time {
             *first_time = Some(first_time.map_or(time, |t| t.min(time)));
@@ -296,6 +322,11 @@ impl Detector {
             self.timelines[o.id].add(time);
             self.end = Some(self.end.map_or(time, |t| t.max(time)));
             profile.first_time = profile.first_time.or(Some(time));
+            let hour = time.div_euclid(3_600);
+            if profile.last_hour != Some(hour) {
+                profile.last_hour = Some(hour);
+                profile.hours += 1;
+            }
             if gaps.add(time) {
                 waiting.push((Target::Gap(None, time), recent.context(o.line)));
             }
@@ -328,7 +359,8 @@ impl Detector {
                     continue;
                 };
                 if before > 0 && !is_time_like(word) {
-                    count_value(&mut profile.values[position], word, before);
+                    let (first, last) = (profile.first_time, previous.time);
+                    count_value(&mut profile.values[position], word, before, first, last);
                 }
             }
             profile.constants.clear();
@@ -346,7 +378,13 @@ impl Detector {
             if is_time_like(token) {
                 continue;
             }
-            count_value(&mut profile.values[position], token, 1);
+            count_value(
+                &mut profile.values[position],
+                token,
+                1,
+                o.at.time,
+                o.at.time,
+            );
         }
         recent.push(o.line);
     }

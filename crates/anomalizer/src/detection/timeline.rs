@@ -62,6 +62,36 @@ impl Timeline {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+
+    /// The lines usual from `from` to `until` (epoch seconds) at that time
+    /// of day: each hour's lines on the other days the timeline covers,
+    /// averaged, and taken for the part of the hour inside the span.
+    /// `None` when no other day covers it: a log of one day has no
+    /// night-time rate to go by.
+    pub fn usual_at_time_of_day(&self, from: i64, until: i64) -> Option<f64> {
+        const DAY: i64 = 24;
+        let (first, last) = (self.buckets.first()?.0, self.buckets.last()?.0);
+        let count = |hour: i64| {
+            self.buckets
+                .binary_search_by_key(&hour, |b| b.0)
+                .map_or(0, |i| self.buckets[i].1)
+        };
+        let mut usual = 0.0;
+        for hour in from.div_euclid(BUCKET_SECS)..=(until - 1).div_euclid(BUCKET_SECS) {
+            let days: Vec<i64> = (-31..=31)
+                .filter(|&k| k != 0 && (first..=last).contains(&(hour + k * DAY)))
+                .collect();
+            if days.is_empty() {
+                return None;
+            }
+            let mean =
+                days.iter().map(|k| count(hour + k * DAY)).sum::<u64>() as f64 / days.len() as f64;
+            let start = from.max(hour * BUCKET_SECS);
+            let end = until.min((hour + 1) * BUCKET_SECS);
+            usual += mean * (end - start) as f64 / BUCKET_SECS as f64;
+        }
+        Some(usual)
+    }
 }
 
 /// `[["2026-11-21T10:00:00Z", 60], ...]`: hours and their line counts.

@@ -101,10 +101,14 @@ pub struct Header<'l> {
 /// routes on first words, would file each day apart. A syslog line (RFC
 /// 3164: `Mmm dd HH:MM:SS host tag[pid]: message`) also loses its host and
 /// tag, which every line of the file shares and which would otherwise fill
-/// the tree's first levels.
+/// the tree's first levels. So does rsyslog's RFC 3339 file format
+/// (`2026-12-07T03:54:01.123456+00:00 host tag[pid]: message`, Debian's
+/// default since 12), when a tag follows the host; and after `kernel:`,
+/// the kernel's `[ seconds.micros]` since boot.
 pub fn split_header(line: &str) -> Header<'_> {
     let line = line.trim_start();
     let syslog = crate::mining::timestamp::starts_syslog(line);
+    let iso_syslog = !syslog && starts_iso_date_time(line);
     let mut rest = line;
     let mut level = None;
     for _ in 0..MAX_HEADER_TOKENS {
@@ -120,21 +124,61 @@ pub fn split_header(line: &str) -> Header<'_> {
         }
         rest = skip_space(&rest[end..]);
     }
-    if syslog && rest.len() < line.len() {
-        // The host, unless the tag comes first (no host written).
+    if (syslog || iso_syslog) && rest.len() < line.len() {
+        // The host, unless the tag comes first (no host written); after
+        // an RFC 3339 time, only when a tag follows it.
+        let mut host = false;
         let end = token_end(rest);
         if end < rest.len() && !is_syslog_tag(&rest[..end]) {
-            rest = skip_space(&rest[end..]);
+            let after = skip_space(&rest[end..]);
+            let tag_end = token_end(after);
+            if syslog || (tag_end < after.len() && is_syslog_tag(&after[..tag_end])) {
+                rest = after;
+                host = true;
+            }
         }
         let end = token_end(rest);
-        if end < rest.len() && is_syslog_tag(&rest[..end]) {
+        if (syslog || host) && end < rest.len() && is_syslog_tag(&rest[..end]) {
+            let kernel = &rest[..end] == "kernel:";
             rest = skip_space(&rest[end..]);
+            let end = token_end(rest);
+            if kernel && end < rest.len() && is_uptime(&rest[..end]) {
+                rest = skip_space(&rest[end..]);
+            }
         }
     }
     Header {
         message: rest,
         level,
     }
+}
+
+/// Whether `line` starts with an ISO 8601 date and time joined by `T`
+/// (`2026-12-07T03:54:01`).
+fn starts_iso_date_time(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 19
+        && b[..19].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// The kernel's time since boot: `[ 1234.567890]` (padded or not).
+fn is_uptime(token: &str) -> bool {
+    token
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .map(str::trim_start)
+        .is_some_and(|t| {
+            t.split_once('.').is_some_and(|(s, us)| {
+                !s.is_empty()
+                    && !us.is_empty()
+                    && s.bytes().chain(us.bytes()).all(|b| b.is_ascii_digit())
+            })
+        })
 }
 
 /// `s` without leading white space, a byte at a time while it is ASCII.
@@ -355,6 +399,21 @@ mod tests {
             ("disk full", Some("ERROR"))
         );
         assert_eq!(split("12345"), ("12345", None), "a line is never emptied");
+        assert_eq!(
+            split("2026-12-07T03:54:01.123456+00:00 web1 sshd[812]: Accepted publickey for ops"),
+            ("Accepted publickey for ops", None),
+            "rsyslog's RFC 3339 file format"
+        );
+        assert_eq!(
+            split("2026-12-07T03:54:01.123456+00:00 web1 kernel: [ 8812.000123] eth0: link up"),
+            ("eth0: link up", None),
+            "the kernel's time since boot"
+        );
+        assert_eq!(
+            split("2026-11-21T19:02:00Z INFO worker: started"),
+            ("worker: started", Some("INFO")),
+            "an application's component is not a syslog tag without a host"
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Reading the time at the start of a log line, by hand rather than with a
 //! regex per style: ISO 8601 / RFC 3339 / RFC 5424 (`2026-11-21T19:02:00Z`,
 //! `2015-07-29 17:41:44,747`), syslog RFC 3164 (`Jun  9 06:06:20`, year
-//! supplied by the caller) and ctime as Apache writes it
-//! (`[Sun Dec 04 04:47:44 2005]`). Times without a zone are local time, as
+//! supplied by the caller), ctime as Apache writes it
+//! (`[Sun Dec 04 04:47:44 2005]`), and the Common Log Format's time after
+//! the client's address (`10.0.0.5 - - [07/Dec/2026:10:00:00 +0000]`, the
+//! access logs of nginx and Apache). Times without a zone are local time, as
 //! syslog, Apache and most applications write them: they are read in the
 //! system's zone (`TZ`, else /etc/localtime), so records, burst windows
 //! and silences are in true UTC on a server in any zone, across daylight
@@ -21,7 +23,10 @@ use jiff::tz::TimeZone;
 pub fn leading(line: &str, now: i64) -> Option<i64> {
     let line = line.trim_start();
     let s = &line[line.bytes().take_while(|&b| b == b'[').count()..];
-    iso(s).or_else(|| syslog(s, now)).or_else(|| ctime(s))
+    iso(s)
+        .or_else(|| syslog(s, now))
+        .or_else(|| ctime(s))
+        .or_else(|| common_log(line))
 }
 
 /// Whether `line` starts with a syslog (RFC 3164) time, `Mmm dd HH:MM:SS`.
@@ -143,6 +148,31 @@ fn ctime(s: &str) -> Option<i64> {
     Some(local(civil(year, m, d)? + clock))
 }
 
+/// `host ident user [dd/Mmm/yyyy:HH:MM:SS +zzzz]`: the time in the first
+/// bracket, if it opens a word within the line's first 64 bytes.
+fn common_log(line: &str) -> Option<i64> {
+    let head = &line.as_bytes()[..line.len().min(64)];
+    let open = memchr::memchr(b'[', head)?;
+    if open == 0 || head[open - 1] != b' ' {
+        return None;
+    }
+    let s = &line[open + 1..];
+    let b = s.as_bytes();
+    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
+        return None;
+    }
+    let wall = civil(num(s, 7..11)?, month(&s[3..])?, num(s, 0..2)?)?
+        + clock(num(s, 12..14)?, num(s, 15..17)?, num(s, 18..20)?)?;
+    let rest = &s[20..];
+    match rest.as_bytes() {
+        [b' ', sign @ (b'+' | b'-'), ..] => {
+            let offset = num(rest, 2..4)? * 3600 + num(rest, 4..6)? * 60;
+            Some(wall - if *sign == b'+' { offset } else { -offset })
+        }
+        _ => Some(local(wall)),
+    }
+}
+
 /// The zone zoneless times are read in: the system's.
 fn zone() -> &'static TimeZone {
     static ZONE: OnceLock<TimeZone> = OnceLock::new();
@@ -262,6 +292,17 @@ mod tests {
         assert_eq!(
             at("[Tue Feb 29 23:59:59 2000] leap").as_deref(),
             Some("2000-02-29T23:59:59Z")
+        );
+        assert_eq!(
+            at("203.0.113.9 - - [07/Dec/2026:10:00:00 +0100] \"GET / HTTP/1.1\" 200").as_deref(),
+            Some("2026-12-07T09:00:00Z"),
+            "the Common Log Format"
+        );
+        assert_eq!(at("GET [07/Dec/2026:10:00:0"), None, "cut short");
+        assert_eq!(
+            at("x - - [31/Feb/2026:10:00:00 +0000]"),
+            None,
+            "no such day"
         );
     }
 
