@@ -73,6 +73,19 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         Rule::TokenFrequency { value, repeats, .. } => {
             format!("Unusual token frequency: {value} repeated {repeats}x in {text:?} ({source})")
         }
+        Rule::NewAddress {
+            value,
+            count,
+            known,
+            lines,
+            ..
+        } => format!(
+            "New address: {value} {count}x in {text:?}, where {lines} lines before held {} ({source})",
+            match known {
+                1 => "one address".to_string(),
+                n => format!("{n} addresses"),
+            }
+        ),
         Rule::Burst(burst) => format!(
             "Burst: {text:?} {}x in the {WINDOW_SECS}s from {}, usually {:.1}, in {source}",
             burst.count,
@@ -113,21 +126,19 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
             human_secs(EPISODE_SECS)
         ),
     };
+    let message = match f.also_in.as_slice() {
+        [] => message,
+        others => format!("{message} (also in {})", others.join(", ")),
+    };
     let context = f.context.as_deref().cloned().unwrap_or_default();
     let ended = matches!(f.rule, Rule::Silence(s) if !s.ongoing);
     let expected = package_manager(source);
-    let (severity, message) = if expected {
-        (
-            Severity::Info,
-            format!("Expected package-manager activity: {message}"),
-        )
-    } else if ended {
-        (Severity::Info, message)
-    } else if let Some(routine) = f.routine {
-        (f.severity(), format!("{message} ({})", routine.name()))
-    } else {
-        (f.severity(), message)
+    let message = match f.routine {
+        _ if expected => format!("Expected package-manager activity: {message}"),
+        Some(routine) if !ended => format!("{message} ({})", routine.name()),
+        _ => message,
     };
+    let severity = f.severity();
     let rec = Record::new(TOOL, &format!("log.{detector}"), severity, message)
         .with("detector", detector)
         .with("source", source)
@@ -144,7 +155,8 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
         .with("context_after", context.after)
         .with("concern", f.concern.name())
         .with("routine", f.routine.map(|r| r.name()))
-        .with("episode", episode(&f.episode, files));
+        .with("episode", episode(&f.episode, files))
+        .with("also_in", f.also_in.clone());
     let rec = match f.rule {
         Rule::RareTemplate { share } => rec
             .with("count", t.count)
@@ -161,6 +173,19 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
             .with("position", position)
             .with("count", repeats)
             .with("template_count", t.count)
+            .with("score", f.score),
+        Rule::NewAddress {
+            value,
+            position,
+            count,
+            known,
+            lines,
+        } => rec
+            .with("token", value)
+            .with("position", position)
+            .with("count", count)
+            .with("known_values", known)
+            .with("known_lines", lines)
             .with("score", f.score),
         Rule::Burst(burst) => rec
             .with("count", burst.count)
@@ -183,7 +208,9 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
     match f.rule {
         // Routine: an observation, never an alert.
         _ if expected => rec.with("expected", "package manager"),
-        Rule::TokenFrequency { value, .. } => rec.firing(&[detector, source, &text, value]),
+        Rule::TokenFrequency { value, .. } | Rule::NewAddress { value, .. } => {
+            rec.firing(&[detector, source, &text, value])
+        }
         _ if ended => rec.resolved(&[detector, source, &text]),
         _ => rec.firing(&[detector, source, &text]),
     }

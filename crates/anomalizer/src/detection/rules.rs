@@ -8,16 +8,19 @@
 //! most unusual first, so one noisy log cannot drown the others.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use secops_common::Severity;
 
 use crate::detection::concern::{Concern, Routine, concern};
 use crate::detection::context::Context;
+use crate::detection::expected::package_manager;
 use crate::detection::rhythm::{Burst, Silence, Slowdown, WINDOW_SECS};
 use crate::detection::sources::{Detector, Profile, Seen, Stream, Values};
 use crate::detection::timeline::Timeline;
 use crate::input::mined::Origin;
 use crate::mining::drain::{Template, has_wildcard};
+use crate::mining::mask::is_address;
 
 /// How many times a value must appear, and how many times its peers' mean,
 /// before it "dominates" its template.
@@ -33,6 +36,11 @@ const START_OF_LOG_MIN_SPAN: i64 = 12 * START_OF_LOG_SECS;
 /// A rare template seen in this many hours over more than a day is a
 /// habit of its source.
 const RECURRING_HOURS: u32 = 3;
+/// How few addresses a template's place must have held, and in how many
+/// lines at least, for a new one to be news ([`Judged::new_address`]).
+const NEW_ADDRESS_MAX_KNOWN: usize = 3;
+const NEW_ADDRESS_MIN_LINES: u64 = 5;
+
 /// Tokens a template's family shares ([`Judged::family_recurs`]).
 const FAMILY_TOKENS: usize = 6;
 const DAY_SECS: i64 = 86_400;
@@ -46,7 +54,8 @@ pub const EPISODE_SECS: i64 = 300;
 pub struct Rules {
     /// A template below this share of its source's lines is rare.
     pub threshold: f64,
-    /// Findings per source and rule, the highest scores first (0: all).
+    /// Findings per source and rule, the most severe and then the highest
+    /// scores first (0: all); high and critical ones are all kept.
     pub max_per_source: usize,
 }
 
@@ -76,6 +85,8 @@ pub struct Finding<'a> {
     /// Templates of the same source and rule that began within
     /// [`EPISODE_SECS`] of it, less severe or less unusual.
     pub episode: Vec<TemplateSeen<'a>>,
+    /// Other sources that showed the same line ([`copied_lines`]).
+    pub also_in: Vec<&'a str>,
 }
 
 /// One template in one source, as every finding about it shows it.
@@ -110,6 +121,16 @@ pub enum Rule<'a> {
         /// The times of its first and last line, when lines had times.
         seen: (Option<i64>, Option<i64>),
     },
+    /// `value`, an address, at `position`, first seen after the
+    /// position had held only `known` other addresses, in `lines` lines,
+    /// for more than a day.
+    NewAddress {
+        value: &'a str,
+        position: usize,
+        count: u64,
+        known: usize,
+        lines: u64,
+    },
     Burst(Burst),
     Slowdown(Slowdown),
     Silence(Silence),
@@ -123,6 +144,7 @@ impl Rule<'_> {
         match self {
             Rule::RareTemplate { .. } => "rare_template",
             Rule::TokenFrequency { .. } => "token_frequency",
+            Rule::NewAddress { .. } => "new_address",
             Rule::Burst(_) => "burst",
             Rule::Slowdown(_) => "slowdown",
             Rule::Silence(_) => "silence",
@@ -143,8 +165,7 @@ impl Detector {
         known: Option<Known<'_>>,
     ) -> (Vec<Finding<'a>>, usize) {
         self.flush_waiting();
-        let mut out = Vec::new();
-        let mut suppressed = 0;
+        let mut per_stream = Vec::new();
         for stream in &self.streams {
             let mut found: Vec<Finding<'a>> = Vec::new();
             let mut ids: Vec<&usize> = stream.profiles.keys().collect();
@@ -161,6 +182,7 @@ impl Detector {
                 found.extend(judged.burst());
                 found.extend(judged.slowdown(self.timelines().get(id)));
                 found.extend(judged.dominant());
+                found.extend(judged.new_address());
                 found.extend(judged.silence(stream.gaps.silence(self.end), self.end));
                 if let Some(known) = known
                     && !known(&stream.name, judged.template)
@@ -169,6 +191,11 @@ impl Detector {
                 }
             }
             found.extend(stream_silence(stream, self.end));
+            per_stream.push(found);
+        }
+        copied_lines(&mut per_stream);
+        let (mut out, mut suppressed) = (Vec::new(), 0);
+        for found in per_stream {
             // The most severe first within each rule, then the highest
             // scores; rules in the order found.
             let mut detectors: Vec<&str> = found.iter().map(|f| f.rule.detector()).collect();
@@ -186,15 +213,52 @@ impl Detector {
                         .then(b.score.total_cmp(&a.score))
                 });
                 let mine = episodes(mine);
+                // High and critical findings are never left out: the cap
+                // is for noise, and noise is plain rarity.
+                let urgent = mine
+                    .iter()
+                    .take_while(|f| f.severity() >= Severity::High)
+                    .count();
                 let keep = match rules.max_per_source {
                     0 => mine.len(),
-                    n => n.min(mine.len()),
+                    n => n.max(urgent).min(mine.len()),
                 };
                 suppressed += mine.len() - keep;
                 out.extend(mine.into_iter().take(keep));
             }
         }
         (out, suppressed)
+    }
+}
+
+/// Drops the findings about a line another source already showed, as the
+/// same finding (rule, first line, time): rsyslog writes each kernel line
+/// to kern.log and to syslog, and one event is one record. The first
+/// source keeps it and names the others in `also_in`.
+fn copied_lines(per_stream: &mut [Vec<Finding<'_>>]) {
+    let key = |f: &Finding<'_>| {
+        let t = f.template?;
+        Some((f.rule.detector(), t.sample.to_string(), f.began()))
+    };
+    let mut first: HashMap<_, (usize, usize)> = HashMap::new();
+    let mut dropped = Vec::new();
+    for (s, found) in per_stream.iter().enumerate() {
+        for (i, f) in found.iter().enumerate() {
+            let Some(k) = key(f) else { continue };
+            match first.get(&k) {
+                Some(&at) => dropped.push((s, i, at)),
+                None => {
+                    first.insert(k, (s, i));
+                }
+            }
+        }
+    }
+    for &(s, i, (ks, ki)) in &dropped {
+        let source = per_stream[s][i].source;
+        per_stream[ks][ki].also_in.push(source);
+    }
+    for &(s, i, _) in dropped.iter().rev() {
+        per_stream[s].remove(i);
     }
 }
 
@@ -266,6 +330,7 @@ impl<'a> Judged<'a> {
             concern,
             routine: self.routine(rule),
             episode: Vec::new(),
+            also_in: Vec::new(),
         }
     }
 
@@ -402,6 +467,51 @@ impl<'a> Judged<'a> {
         out
     }
 
+    /// A login or connection from an address never seen in that place of
+    /// the template, where the addresses had been few
+    /// ([`NEW_ADDRESS_MAX_KNOWN`] at most) and settled for more than a day
+    /// over [`NEW_ADDRESS_MIN_LINES`] lines: the operator's key used from
+    /// somewhere new, a service talking to a new peer.
+    fn new_address(&self) -> Vec<Finding<'a>> {
+        let mut out = Vec::new();
+        for (position, values) in self.profile.values.iter().enumerate() {
+            let n = values.counts.len();
+            if values.other > 0 || !(2..=NEW_ADDRESS_MAX_KNOWN + 1).contains(&n) {
+                continue;
+            }
+            let newest = values
+                .counts
+                .iter()
+                .filter_map(|(v, s)| Some((s.first?, v, s)))
+                .max_by_key(|(first, v, _)| (*first, *v));
+            let Some((at, value, seen)) = newest.filter(|(_, v, _)| is_address(v)) else {
+                continue;
+            };
+            let before = || values.counts.iter().filter(|(v, _)| *v != value);
+            let settled = before().all(|(_, s)| s.first.is_some_and(|f| at - f > DAY_SECS));
+            let lines: u64 = before().map(|(_, s)| s.count).sum();
+            if settled && lines >= NEW_ADDRESS_MIN_LINES {
+                let rule = Rule::NewAddress {
+                    value,
+                    position,
+                    count: seen.count,
+                    known: n - 1,
+                    lines,
+                };
+                let score = 1.0 - seen.count as f64 / (lines + seen.count) as f64;
+                let context = match &values.new_address {
+                    Some((address, line)) if address == value => Cow::Owned(Context {
+                        line: line.clone(),
+                        ..Context::default()
+                    }),
+                    _ => Cow::Borrowed(&self.profile.context),
+                };
+                out.push(self.finding(rule, score, context));
+            }
+        }
+        out
+    }
+
     /// The template fell silent while the input went on, in its source or
     /// in others (a silence of the whole source it is part of is reported
     /// once, for the source; a source too irregular for that still has
@@ -449,6 +559,7 @@ fn stream_silence(stream: &Stream, end: Option<i64>) -> Option<Finding<'_>> {
         concern: Concern::Plain,
         routine: None,
         episode: Vec::new(),
+        also_in: Vec::new(),
     })
 }
 
@@ -485,9 +596,16 @@ impl Finding<'_> {
         }
     }
 
-    /// How much an operator would care ([`Concern::severity`]).
+    /// How much an operator would care ([`Concern::severity`]): nothing
+    /// pages for a package manager's routine ([`package_manager`]) or a
+    /// silence that is over.
     pub fn severity(&self) -> Severity {
-        self.concern.severity(self.routine)
+        let over = matches!(self.rule, Rule::Silence(s) if !s.ongoing);
+        if over || package_manager(self.source) {
+            Severity::Info
+        } else {
+            self.concern.severity(self.routine)
+        }
     }
 }
 
@@ -502,6 +620,9 @@ impl Finding<'_> {
         }
         match self.rule {
             Rule::RareTemplate { .. } | Rule::NewTemplate => true,
+            Rule::NewAddress {
+                value, position, ..
+            } => tokens.get(position).is_some_and(|t| t == value),
             Rule::TokenFrequency {
                 value, position, ..
             } => tokens.get(position).is_some_and(|t| t == value),
@@ -532,7 +653,86 @@ mod tests {
                 })
                 .collect(),
             other: 0,
+            new_address: None,
         }
+    }
+
+    /// Findings of a source fed `lines` of one template, `login from
+    /// <address>`, each `(time, address)`.
+    fn logins(lines: &[(i64, &str)]) -> Vec<(String, Severity)> {
+        let templates = [Template {
+            tokens: ["login", "from", "<*>"].map(String::from).to_vec(),
+            count: 0,
+        }];
+        let mut d = Detector::default();
+        let stream = d.stream("auth.log");
+        for (n, (time, address)) in lines.iter().enumerate() {
+            let line = format!("login from {address}");
+            d.observe(Observed {
+                stream,
+                id: 0,
+                template: &templates[0],
+                version: 0,
+                tokens: &["login", "from", address],
+                at: Origin {
+                    file: 0,
+                    line: n as u64 + 1,
+                    time: Some(*time),
+                },
+                level: None,
+                line: &line,
+            });
+        }
+        let rules = Rules {
+            threshold: 0.01,
+            max_per_source: 10,
+        };
+        let (found, _) = d.findings(&templates, rules, None);
+        found
+            .iter()
+            .filter_map(|f| match f.rule {
+                Rule::NewAddress { value, .. } => {
+                    let line = f.context.as_deref().map(|c| c.line.clone());
+                    assert_eq!(line, Some(format!("login from {value}")));
+                    Some((value.to_string(), f.severity()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_address_new_after_a_settled_day_is_news() {
+        let day = DAY_SECS;
+        let mut lines: Vec<(i64, &str)> = (0..10).map(|n| (n * day / 2, "10.0.0.5")).collect();
+        lines.push((5 * day, "185.220.101.4"));
+        assert_eq!(
+            logins(&lines),
+            [("185.220.101.4".to_string(), Severity::Medium)]
+        );
+        // Two addresses from the start, then the new one: still news.
+        let mut two = lines.clone();
+        two.insert(1, (day / 4, "10.0.0.6"));
+        assert_eq!(logins(&two).len(), 1);
+        // Not when the addresses before it were themselves new that day,
+        // nor when there were many, nor after too few lines.
+        let mut young = lines.clone();
+        young.insert(9, (5 * day - 60, "10.0.0.7"));
+        assert_eq!(logins(&young), []);
+        let many: Vec<(i64, String)> = (0..10)
+            .map(|n| (n * day / 2, format!("10.0.0.{n}")))
+            .collect();
+        let mut many: Vec<(i64, &str)> = many.iter().map(|(t, a)| (*t, a.as_str())).collect();
+        many.push((5 * day, "185.220.101.4"));
+        assert_eq!(logins(&many), []);
+        assert_eq!(
+            logins(&[
+                (0, "10.0.0.5"),
+                (day, "10.0.0.5"),
+                (3 * day, "185.220.101.4")
+            ]),
+            []
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::fasthash::FastMap;
 use crate::input::mined::Origin;
 use crate::insights::SourceOverview;
 use crate::mining::drain::{Template, has_wildcard};
-use crate::mining::mask::is_time_like;
+use crate::mining::mask::{is_address, is_time_like};
 
 /// Distinct values counted per parameter position; later new values only
 /// add to an "other" count.
@@ -49,6 +49,9 @@ pub struct Observed<'a> {
 pub(super) struct Values {
     pub(super) counts: FastMap<String, Seen>,
     pub(super) other: u64,
+    /// The latest address counted for the first time, and its line (what
+    /// a new address shows).
+    pub(super) new_address: Option<(String, String)>,
 }
 
 /// One value's lines, and the times of its first and last (when lines
@@ -62,8 +65,14 @@ pub(super) struct Seen {
 }
 
 /// Counts `n` more lines holding `value` at a position, the first of them
-/// at `first` and the last at `last`.
-fn count_value(slot: &mut Values, value: &str, n: u64, first: Option<i64>, last: Option<i64>) {
+/// at `first` and the last at `last`; `line` is the line, when it is one.
+fn count_value(
+    slot: &mut Values,
+    value: &str,
+    n: u64,
+    (first, last): (Option<i64>, Option<i64>),
+    line: Option<&str>,
+) {
     if let Some(seen) = slot.counts.get_mut(value) {
         seen.count += n;
         seen.first = seen.first.or(first);
@@ -75,6 +84,9 @@ fn count_value(slot: &mut Values, value: &str, n: u64, first: Option<i64>, last:
             last,
         };
         slot.counts.insert(value.to_string(), seen);
+        if let Some(line) = line.filter(|_| is_address(value)) {
+            slot.new_address = Some((value.to_string(), clipped(line)));
+        }
     } else {
         slot.other += n;
     }
@@ -360,7 +372,13 @@ impl Detector {
                 };
                 if before > 0 && !is_time_like(word) {
                     let (first, last) = (profile.first_time, previous.time);
-                    count_value(&mut profile.values[position], word, before, first, last);
+                    count_value(
+                        &mut profile.values[position],
+                        word,
+                        before,
+                        (first, last),
+                        None,
+                    );
                 }
             }
             profile.constants.clear();
@@ -378,13 +396,8 @@ impl Detector {
             if is_time_like(token) {
                 continue;
             }
-            count_value(
-                &mut profile.values[position],
-                token,
-                1,
-                o.at.time,
-                o.at.time,
-            );
+            let at = (o.at.time, o.at.time);
+            count_value(&mut profile.values[position], token, 1, at, Some(o.line));
         }
         recent.push(o.line);
     }

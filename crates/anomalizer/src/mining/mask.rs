@@ -256,6 +256,13 @@ fn is_hex(s: &str) -> bool {
         && s.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// Whether `token` is an IPv4 or IPv6 address (with a port, a prefix or
+/// wrapping punctuation or not).
+pub fn is_address(token: &str) -> bool {
+    let core = trim_edges(token);
+    !core.is_empty() && (is_ipv4(core) || is_ipv6(core))
+}
+
 /// `10.0.0.1`, optionally with `:port` or `/prefix`.
 fn is_ipv4(s: &str) -> bool {
     if !s.as_bytes()[0].is_ascii_digit() {

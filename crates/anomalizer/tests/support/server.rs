@@ -802,6 +802,103 @@ impl Server {
                 s.kernel(t, "nfs_helper: module verification failed: signature and/or required key missing - tainting kernel"),
             ]
         });
+        self.held_out();
+    }
+
+    /// Incidents written after the rules were settled on the ones above,
+    /// and first run against them unchanged (docs/anomalizer.md has what
+    /// that run found).
+    fn held_out(&mut self) {
+        let end = self.end;
+        self.incident("cron job failing every hour", "syslog", |s| {
+            let mut v = Vec::new();
+            for n in 0..10 {
+                let t = end - (10 - n) * HOUR + 1_500;
+                let pid = s.rng.pid();
+                v.push(s.syslog(
+                    "syslog",
+                    t,
+                    "cron[512]",
+                    &format!("(CRON) error (grandchild #{pid} failed with exit status 1)"),
+                ));
+            }
+            v
+        });
+        self.incident("clock jump", "syslog", |s| {
+            let t = end - 34 * HOUR;
+            vec![
+                s.syslog("syslog", t, "systemd-timesyncd[412]", "System clock time unset or jumped backwards, restoring from recorded timestamp: Thu 2026-12-03 04:12:09 UTC"),
+                s.syslog("syslog", t + 1, "systemd-timesyncd[412]", "Contacted time server 192.0.2.123:123 (0.debian.pool.ntp.org)."),
+            ]
+        });
+        self.incident(
+            "operator key used from a new address at night",
+            "auth.log",
+            |s| {
+                let t = end - 22 * HOUR + 3 * 60;
+                let key = "ED25519 SHA256:Xb3kq0F8mJ2mWn7cY1r6hT9p5sLkQ2vJ8dZ4fN0aBcE";
+                vec![s.syslog(
+                    "auth.log",
+                    t,
+                    "sshd[40112]",
+                    &format!(
+                        "Accepted publickey for ops from 185.220.101.4 port 40022 ssh2: {key}"
+                    ),
+                )]
+            },
+        );
+        self.incident("web server errors", "nginx/access.log", |s| {
+            let t = end - 14 * HOUR;
+            let mut v = Vec::new();
+            for n in 0..300 {
+                let at = t + n / 2;
+                let ts = Timestamp::from_second(at).expect("in range");
+                let clf = ts.strftime("%d/%b/%Y:%H:%M:%S +0000");
+                let ip = s.rng.ip();
+                let id = 1 + s.rng.below(90_000);
+                v.push(s.push("nginx/access.log", at, format!("{ip} - - [{clf}] \"GET /api/orders/{id} HTTP/1.1\" 502 157 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0\"")));
+            }
+            v
+        });
+        self.incident("web server crash loop", "syslog", |s| {
+            let t = end - 52 * HOUR;
+            let mut v = Vec::new();
+            for n in 0..5 {
+                let at = t + n * 100;
+                v.push(s.syslog("syslog", at, "systemd[1]", "nginx.service: Main process exited, code=exited, status=1/FAILURE"));
+                v.push(s.syslog("syslog", at, "systemd[1]", "nginx.service: Failed with result 'exit-code'."));
+                v.push(s.syslog("syslog", at, "systemd[1]", "Failed to start nginx.service - A high performance web server and a reverse proxy server."));
+            }
+            v
+        });
+        self.incident("memory errors", "kern.log", |s| {
+            let t = end - 44 * HOUR;
+            (0..4)
+                .map(|n| s.kernel(t + n * 600, "EDAC MC0: 1 CE memory read error on CPU_SrcID#0_Ha#0_Chan#1_DIMM#0 (channel:1 slot:0 page:0x3f2a1 offset:0x0 grain:32 syndrome:0x0 - area:DRAM err_code:0001:0090 socket:0 ha:0 channel_mask:2 rank:0)"))
+                .collect()
+        });
+        self.incident("AppArmor denial", "kern.log", |s| {
+            let t = end - 28 * HOUR;
+            vec![s.kernel(t, "audit: type=1400 audit(1796012345.123:456): apparmor=\"DENIED\" operation=\"open\" class=\"file\" profile=\"/usr/sbin/nginx\" name=\"/etc/shadow\" pid=2214 comm=\"nginx\" requested_mask=\"r\" denied_mask=\"r\" fsuid=33 ouid=0")]
+        });
+        self.incident("ssh moved to another port", "auth.log", |s| {
+            let t = end - 9 * HOUR;
+            vec![
+                s.syslog("auth.log", t, "sshd[812]", "Received SIGHUP; restarting."),
+                s.syslog(
+                    "auth.log",
+                    t + 1,
+                    "sshd[812]",
+                    "Server listening on 0.0.0.0 port 2222.",
+                ),
+                s.syslog(
+                    "auth.log",
+                    t + 1,
+                    "sshd[812]",
+                    "Server listening on :: port 2222.",
+                ),
+            ]
+        });
     }
 
     /// The web application stops logging `hours` before the end (its
