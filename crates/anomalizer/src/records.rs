@@ -216,10 +216,15 @@ pub fn finding(f: &Finding<'_>, files: &[String]) -> Record {
     }
 }
 
-/// The templates folded into a finding as its episode: each one's text,
-/// lines, first place and first line.
+/// Templates of an episode listed in its record (its message counts them
+/// all).
+const EPISODE_LISTED: usize = 10;
+
+/// The templates folded into a finding as its episode, the first
+/// [`EPISODE_LISTED`]: each one's text, lines, first place and first line.
 fn episode(seen: &[TemplateSeen<'_>], files: &[String]) -> Value {
     seen.iter()
+        .take(EPISODE_LISTED)
         .map(|t| {
             json!({
                 "template": t.template.text(),

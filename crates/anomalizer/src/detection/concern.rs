@@ -137,31 +137,41 @@ const TROUBLE_LEVELS: &[&str] = &[
 ];
 
 /// The concern of a template's text, with its level when the line named
-/// one.
+/// one. Every phrase starts a word, so the text is read once, word start
+/// by word start.
 pub fn concern(text: &str, level: Option<&str>) -> Concern {
     let lower = text.to_ascii_lowercase();
-    if SEVERE.iter().any(|p| lower.contains(p)) {
-        return Concern::Severe;
+    let mut found = Concern::Plain;
+    for start in word_starts(&lower) {
+        let rest = &lower[start..];
+        if SEVERE.iter().any(|p| rest.starts_with(p)) {
+            return Concern::Severe;
+        }
+        let trouble =
+            |w: &&str| rest.starts_with(*w) && rest.as_bytes().get(w.len()) != Some(&b'=');
+        if TROUBLE.iter().any(trouble) {
+            found = Concern::Trouble;
+        }
     }
     let level_says = level.is_some_and(|l| {
         let l = l.trim_matches(|c: char| !c.is_ascii_alphabetic());
         TROUBLE_LEVELS.iter().any(|t| l.eq_ignore_ascii_case(t))
     });
-    if level_says || TROUBLE.iter().any(|w| starts_a_word(&lower, w)) {
-        Concern::Trouble
+    if level_says {
+        Concern::Trouble.max(found)
     } else {
-        Concern::Plain
+        found
     }
 }
 
-/// Whether `word` occurs in `text` at the start of a word (not inside
-/// one: `terror` is no error, `panic=1` on a kernel command line is a
-/// setting).
-fn starts_a_word(text: &str, word: &str) -> bool {
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + word.len()..].chars().next();
-        before.is_none_or(|c| !c.is_ascii_alphanumeric()) && after != Some('=')
+/// Where the words of `text` start: each letter or digit that follows
+/// anything else (`terror` holds no word `error`). A word's start, not
+/// its end, is checked, so `failed` is trouble; a setting named like
+/// trouble (`panic=1` on a kernel command line) is not.
+fn word_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let b = text.as_bytes();
+    (0..b.len()).filter(move |&i| {
+        b[i].is_ascii_alphanumeric() && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
     })
 }
 

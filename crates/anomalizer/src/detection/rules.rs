@@ -8,6 +8,7 @@
 //! most unusual first, so one noisy log cannot drown the others.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use secops_common::Severity;
@@ -168,6 +169,7 @@ impl Detector {
         let mut per_stream = Vec::new();
         for stream in &self.streams {
             let mut found: Vec<Finding<'a>> = Vec::new();
+            let habits = Habits::new(stream, templates);
             let mut ids: Vec<&usize> = stream.profiles.keys().collect();
             ids.sort_unstable();
             for &id in ids {
@@ -177,6 +179,9 @@ impl Detector {
                     id,
                     template: &templates[id],
                     templates,
+                    habits: &habits,
+                    concern: OnceCell::new(),
+                    family_recurs: OnceCell::new(),
                 };
                 found.extend(judged.rare(rules.threshold));
                 found.extend(judged.burst());
@@ -292,24 +297,78 @@ fn is_name(token: &str) -> bool {
             .any(|b| matches!(b, b'.' | b'-' | b'_' | b'/'))
 }
 
+/// A source's templates indexed for [`Judged::family_recurs`], once per
+/// source: those long enough to have a family, by first token (a
+/// wildcard first token under `<*>`), and those that recur on their own.
+struct Habits<'a> {
+    by_first: HashMap<&'a str, Vec<usize>>,
+    /// By their number of tokens.
+    recurring: HashMap<usize, Vec<usize>>,
+}
+
+impl<'a> Habits<'a> {
+    fn new(stream: &'a Stream, templates: &'a [Template]) -> Habits<'a> {
+        let mut habits = Habits {
+            by_first: HashMap::new(),
+            recurring: HashMap::new(),
+        };
+        let mut ids: Vec<usize> = stream.profiles.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let tokens = &templates[id].tokens;
+            if tokens.len() > FAMILY_TOKENS {
+                let first = tokens[0].as_str();
+                let key = if has_wildcard(first) { "<*>" } else { first };
+                habits.by_first.entry(key).or_default().push(id);
+            }
+            if stream.profiles[&id].hours >= RECURRING_HOURS {
+                habits.recurring.entry(tokens.len()).or_default().push(id);
+            }
+        }
+        habits
+    }
+
+    /// The templates that may share `tokens`' first tokens.
+    fn family_candidates(&self, tokens: &[String]) -> impl Iterator<Item = usize> + '_ {
+        let first = tokens.first().map(String::as_str).unwrap_or_default();
+        let wild = has_wildcard(first);
+        let lists: Vec<&Vec<usize>> = if wild {
+            self.by_first.values().collect()
+        } else {
+            [self.by_first.get(first), self.by_first.get("<*>")]
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        lists.into_iter().flatten().copied()
+    }
+}
+
 /// One template in one source, being judged.
-struct Judged<'a> {
+struct Judged<'a, 'h> {
     stream: &'a Stream,
     profile: &'a Profile,
     id: usize,
     template: &'a Template,
     /// Every template, by id.
     templates: &'a [Template],
+    habits: &'h Habits<'a>,
+    /// The template's concern and whether its family recurs, worked out
+    /// once for all the findings about it.
+    concern: OnceCell<Concern>,
+    family_recurs: OnceCell<bool>,
 }
 
-impl<'a> Judged<'a> {
+impl<'a> Judged<'a, '_> {
     /// A finding about this template, around `context`.
     fn finding(&self, rule: Rule<'a>, score: f64, context: Cow<'a, Context>) -> Finding<'a> {
         let p = self.profile;
         let concern = match rule {
             // An absence is news whatever the template says.
             Rule::Slowdown(_) | Rule::Silence(_) => Concern::Plain,
-            _ => concern(&self.template.text(), p.level.as_deref()),
+            _ => *self
+                .concern
+                .get_or_init(|| concern(&self.template.text(), p.level.as_deref())),
         };
         Finding {
             source: &self.stream.name,
@@ -349,7 +408,7 @@ impl<'a> Judged<'a> {
                 if span >= START_OF_LOG_MIN_SPAN && first - start < START_OF_LOG_SECS {
                     Some(Routine::StartOfLog)
                 } else if p.hours >= RECURRING_HOURS && last - first > DAY_SECS
-                    || self.family_recurs()
+                    || *self.family_recurs.get_or_init(|| self.family_recurs())
                 {
                     Some(Routine::Recurring)
                 } else {
@@ -379,26 +438,33 @@ impl<'a> Judged<'a> {
     fn family_recurs(&self) -> bool {
         let mine = &self.template.tokens;
         let same = |a: &String, b: &String| a == b || has_wildcard(a) || has_wildcard(b);
-        let (mut hours, mut first, mut last) = (0, i64::MAX, i64::MIN);
-        for (&id, p) in &self.stream.profiles {
-            let theirs = &self.templates[id].tokens;
-            let family = mine.len() > FAMILY_TOKENS
+        let in_family = |theirs: &[String]| {
+            mine.len() > FAMILY_TOKENS
                 && theirs.len() > FAMILY_TOKENS
                 && mine[..FAMILY_TOKENS]
                     .iter()
                     .zip(theirs)
-                    .all(|(a, b)| same(a, b));
-            let renamed = || {
-                mine.len() == theirs.len() && {
-                    let mut differ = mine.iter().zip(theirs).filter(|(a, b)| !same(a, b));
-                    differ.next().is_some_and(|(a, b)| is_name(a) && is_name(b))
-                        && differ.next().is_none()
-                }
-            };
-            let recurs = p.hours >= RECURRING_HOURS;
-            if !(family || (id != self.id && recurs && renamed())) {
-                continue;
+                    .all(|(a, b)| same(a, b))
+        };
+        let renamed = |theirs: &[String]| {
+            mine.len() == theirs.len() && {
+                let mut differ = mine.iter().zip(theirs).filter(|(a, b)| !same(a, b));
+                differ.next().is_some_and(|(a, b)| is_name(a) && is_name(b))
+                    && differ.next().is_none()
             }
+        };
+        let family = self
+            .habits
+            .family_candidates(mine)
+            .filter(|&id| in_family(&self.templates[id].tokens));
+        let same_length = self.habits.recurring.get(&mine.len()).into_iter().flatten();
+        let variants = same_length.copied().filter(|&id| {
+            let theirs = &self.templates[id].tokens;
+            id != self.id && !in_family(theirs) && renamed(theirs)
+        });
+        let (mut hours, mut first, mut last) = (0, i64::MAX, i64::MIN);
+        for id in family.chain(variants) {
+            let p = &self.stream.profiles[&id];
             hours += p.hours;
             if let Some(t) = p.first_time {
                 first = first.min(t);
