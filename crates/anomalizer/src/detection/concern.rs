@@ -29,6 +29,9 @@ pub enum Routine {
     Recurring,
     /// A value that dominated its template for most of the source's span.
     Steady,
+    /// Plain lines that say something went well (a weekly job that
+    /// started and finished successfully, a certificate renewed).
+    Completed,
 }
 
 impl Routine {
@@ -37,6 +40,7 @@ impl Routine {
             Routine::StartOfLog => "start of log",
             Routine::Recurring => "recurring",
             Routine::Steady => "steady",
+            Routine::Completed => "completed",
         }
     }
 }
@@ -58,7 +62,9 @@ impl Concern {
         match (self, routine) {
             (Concern::Severe, _) => Severity::Critical,
             (Concern::Trouble, None) => Severity::High,
-            (Concern::Trouble, Some(Routine::Recurring | Routine::Steady)) => Severity::Medium,
+            (Concern::Trouble, Some(Routine::Recurring | Routine::Steady | Routine::Completed)) => {
+                Severity::Medium
+            }
             (Concern::Plain, None) => Severity::Medium,
             (_, Some(_)) => Severity::Info,
         }
@@ -129,6 +135,23 @@ const TROUBLE: &[&str] = &[
     "overflow",
     "deadlock",
     "emerg",
+    "dropping",
+    "throttl",
+    "degraded",
+    "overheat",
+    "unavailable",
+    "not responding",
+    "stuck",
+];
+
+/// Word beginnings of good news, in lower case.
+const GOOD_NEWS: &[&str] = &[
+    "successful",
+    "succeeded",
+    "finished",
+    "completed",
+    "gracefully",
+    "renewed",
 ];
 
 /// Levels of error or worse, as logs write them.
@@ -162,6 +185,12 @@ pub fn concern(text: &str, level: Option<&str>) -> Concern {
     } else {
         found
     }
+}
+
+/// Whether a plain text says something went well.
+pub fn good_news(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    word_starts(&lower).any(|i| GOOD_NEWS.iter().any(|w| lower[i..].starts_with(w)))
 }
 
 /// Where the words of `text` start: each letter or digit that follows

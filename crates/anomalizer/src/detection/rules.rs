@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use secops_common::Severity;
 
-use crate::detection::concern::{Concern, Routine, concern};
+use crate::detection::concern::{Concern, Routine, concern, good_news};
 use crate::detection::context::Context;
 use crate::detection::expected::package_manager;
 use crate::detection::rhythm::{Burst, Silence, Slowdown, WINDOW_SECS};
@@ -55,8 +55,9 @@ pub const EPISODE_SECS: i64 = 300;
 pub struct Rules {
     /// A template below this share of its source's lines is rare.
     pub threshold: f64,
-    /// Findings per source and rule, the most severe and then the highest
-    /// scores first (0: all); high and critical ones are all kept.
+    /// Findings per source and rule below high, the most severe and then
+    /// the highest scores first (0: all); high and critical ones are all
+    /// kept besides.
     pub max_per_source: usize,
 }
 
@@ -217,7 +218,19 @@ impl Detector {
                         .cmp(&a.severity())
                         .then(b.score.total_cmp(&a.score))
                 });
-                let mine = episodes(mine);
+                let mut mine = episodes(mine);
+                // A plain episode that reports success (a weekly job that
+                // started and finished) is done news.
+                for f in &mut mine {
+                    let rarity = matches!(f.rule, Rule::RareTemplate { .. } | Rule::NewTemplate);
+                    if rarity && f.concern == Concern::Plain && f.routine.is_none() {
+                        let texts = f.template.iter().chain(&f.episode);
+                        if texts.map(|t| t.template.text()).any(|t| good_news(&t)) {
+                            f.routine = Some(Routine::Completed);
+                        }
+                    }
+                }
+                mine.sort_by_key(|f| std::cmp::Reverse(f.severity()));
                 // High and critical findings are never left out: the cap
                 // is for noise, and noise is plain rarity.
                 let urgent = mine
@@ -226,7 +239,7 @@ impl Detector {
                     .count();
                 let keep = match rules.max_per_source {
                     0 => mine.len(),
-                    n => n.max(urgent).min(mine.len()),
+                    n => urgent + n.min(mine.len() - urgent),
                 };
                 suppressed += mine.len() - keep;
                 out.extend(mine.into_iter().take(keep));

@@ -901,6 +901,50 @@ impl Server {
         });
     }
 
+    /// The events of `tests/data/blind-events.json`, written by a session
+    /// that never saw this code or the incidents above: incidents, and
+    /// benign events an operator would dismiss. Each starts 50 minutes
+    /// before an odd hour, two hours apart, from 3 hours before the end.
+    /// Returns the benign ones (their lines must show in no finding).
+    pub fn blind_events(&mut self) -> Vec<Incident> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/blind-events.json");
+        let events: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let mut benign = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            let start = self.end - (3 + 2 * i as i64) * HOUR - 50 * 60;
+            let text = |v: &serde_json::Value, f: &str| v[f].as_str().map(str::to_string);
+            let name: &'static str = text(event, "name").unwrap().leak();
+            let file: &'static str = text(event, "file").unwrap().leak();
+            let mut lines = Vec::new();
+            for line in event["lines"].as_array().unwrap() {
+                let t = start + line["offset_secs"].as_i64().unwrap();
+                let message = text(line, "message").unwrap();
+                match text(line, "tag") {
+                    Some(tag) => {
+                        lines.push(self.syslog(file, t, &tag, &message));
+                        if tag == "kernel" {
+                            let copy = lines.last().unwrap().clone();
+                            self.push("syslog", t, copy);
+                        }
+                    }
+                    None => {
+                        let ts = Timestamp::from_second(t).expect("in range");
+                        let millis = self.rng.below(1000);
+                        let stamp = ts.strftime("%Y-%m-%d %H:%M:%S");
+                        lines.push(self.push(file, t, format!("{stamp},{millis:03} {message}")));
+                    }
+                }
+            }
+            let incident = Incident { name, file, lines };
+            match event["kind"].as_str() {
+                Some("incident") => self.incidents.push(incident),
+                _ => benign.push(incident),
+            }
+        }
+        benign
+    }
+
     /// The web application stops logging `hours` before the end (its
     /// process hangs): the silence incident.
     pub fn application_stops(&mut self, hours: i64) {
