@@ -228,6 +228,12 @@ pub struct InputArgs {
     )]
     pub format_regex: Option<String>,
 
+    /// Zone of the times lines write without one (syslog, most
+    /// applications), from the system's tz database, e.g. Europe/Berlin
+    /// (default: the system's zone, TZ or /etc/localtime)
+    #[arg(long, value_name = "ZONE", help_heading = "Input")]
+    pub timezone: Option<String>,
+
     #[command(flatten)]
     pub mining: MiningArgs,
 }

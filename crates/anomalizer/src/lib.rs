@@ -76,6 +76,14 @@ pub fn run(args: &Args) -> Result<Exit, Error> {
             "--prom-file is written by detection runs (anomalizer [PATH]...), not by parse, learn or eval",
         ));
     }
+    let input = match &args.command {
+        None => Some(&args.input),
+        Some(Command::Learn { input, .. } | Command::Parse { input, .. }) => Some(input),
+        Some(Command::Eval { .. }) => None,
+    };
+    if let Some(zone) = input.and_then(|i| i.timezone.as_deref()) {
+        mining::timestamp::use_zone(zone)?;
+    }
     match &args.command {
         None => commands::detect::run(args),
         Some(Command::Learn { input, model }) => commands::learn::run(input, model),

@@ -48,6 +48,12 @@ fn the_seed_example_reports_the_dominating_user_and_the_rare_line() {
         ),
         "{text}"
     );
+    // `--format text` is the same lines, in a pipe as here.
+    let out = run(anomalizer()
+        .arg("--log-dir")
+        .arg(dir.path())
+        .args(["--format", "text"]));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
 }
 
 #[test]
@@ -147,19 +153,24 @@ fn a_log_dir_that_is_not_there_is_a_usage_error() {
     );
 }
 
-/// The hours of the summary's timeline for `log` read with `TZ=zone`.
+/// The hours of the summary's timeline for `log` read with `TZ=zone`, and
+/// with `--timezone zone` under `TZ=UTC`, which must agree.
 fn timeline_hours(log: &Path, zone: &str) -> Vec<String> {
-    let out = run(anomalizer()
-        .env("TZ", zone)
-        .args(["--format", "jsonl", "--log"])
-        .arg(log));
-    let summary = records(&out.stdout).pop().unwrap();
-    summary["timeline"]["templates"][0]["hours"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h[0].as_str().unwrap().to_string())
-        .collect()
+    let hours = |cmd: &mut std::process::Command| -> Vec<String> {
+        let out = run(cmd.args(["--format", "jsonl", "--log"]).arg(log));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary = records(&out.stdout).pop().unwrap();
+        summary["timeline"]["templates"][0]["hours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h[0].as_str().unwrap().to_string())
+            .collect()
+    };
+    let by_env = hours(anomalizer().env("TZ", zone));
+    let by_flag = hours(anomalizer().env("TZ", "UTC").args(["--timezone", zone]));
+    assert_eq!(by_env, by_flag, "TZ={zone} against --timezone {zone}");
+    by_env
 }
 
 #[test]
@@ -203,6 +214,17 @@ fn zoneless_times_are_local_time_in_the_system_zone() {
             "{zone}"
         );
     }
+}
+
+#[test]
+fn an_unknown_timezone_is_a_usage_error_naming_it() {
+    let out = run(anomalizer().args(["--timezone", "Mars/Olympus_Mons", "--log", "-"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--timezone \"Mars/Olympus_Mons\" is not a zone"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

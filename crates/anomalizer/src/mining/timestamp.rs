@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::sync::OnceLock;
 
 use jiff::tz::TimeZone;
+use secops_common::Error;
 
 /// Seconds since the Unix epoch, or `None` when the line starts otherwise;
 /// `now` (epoch seconds) settles the year of syslog times.
@@ -173,10 +174,26 @@ fn common_log(line: &str) -> Option<i64> {
     }
 }
 
-/// The zone zoneless times are read in: the system's.
+/// The zone zoneless times are read in: `--timezone`'s, else the
+/// system's.
+static ZONE: OnceLock<TimeZone> = OnceLock::new();
+
 fn zone() -> &'static TimeZone {
-    static ZONE: OnceLock<TimeZone> = OnceLock::new();
     ZONE.get_or_init(|| TimeZone::try_system().unwrap_or(TimeZone::UTC))
+}
+
+/// Reads zoneless times in `name` (`Europe/Berlin`, `UTC`), from the
+/// system's tz database, instead of the system's zone. Called once, before
+/// any line is read.
+pub fn use_zone(name: &str) -> Result<(), Error> {
+    let tz = TimeZone::get(name).map_err(|_| {
+        Error::bad_input(format!(
+            "--timezone {name:?} is not a zone of the system's tz database (e.g. Europe/Berlin, America/New_York, UTC)"
+        ))
+    })?;
+    // A second call (none in a run) keeps the first zone.
+    let _ = ZONE.set(tz);
+    Ok(())
 }
 
 /// Epoch seconds of `wall`, a wall-clock time of the system's zone given

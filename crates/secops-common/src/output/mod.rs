@@ -24,7 +24,9 @@ use crate::severity::Severity;
 /// The output formats every tool offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Aligned columns for a terminal.
+    /// Aligned columns for a terminal (also `text`: the same lines, in a
+    /// pipe or a cron mail too).
+    #[value(alias = "text")]
     Table,
     /// One JSON record per line: the format tools read.
     Jsonl,
