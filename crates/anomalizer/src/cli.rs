@@ -228,6 +228,12 @@ pub struct InputArgs {
     )]
     pub format_regex: Option<String>,
 
+    /// A variable of your own, as Drain3's masking: every match of REGEX
+    /// in a message becomes <NAME> before mining, e.g.
+    /// --mask 'ORD-\d+-[A-Z]=ORDER'; repeatable, applied in order
+    #[arg(long = "mask", value_name = "REGEX=NAME", help_heading = "Mining")]
+    pub masks: Vec<String>,
+
     /// Zone of the times lines write without one (syslog, most
     /// applications), from the system's tz database, e.g. Europe/Berlin
     /// (default: the system's zone, TZ or /etc/localtime)

@@ -931,3 +931,40 @@ fn the_summary_record_carries_the_last_week_of_lines_per_hour() {
     assert_eq!(summary["timeline"], Value::Null);
     assert!(summary.as_object().unwrap().contains_key("timeline"));
 }
+
+#[test]
+fn user_masks_group_what_the_built_in_masking_does_not() {
+    let pods = [
+        "web-7d9f8b6c5-x2x9k",
+        "web-7d9f8b6c5-qq7rt",
+        "api-5c4b9-zz1aa",
+    ];
+    let log: String = pods.iter().map(|p| format!("restarted {p}\n")).collect();
+    let templates = |masks: &[&str]| -> Vec<String> {
+        let mut cmd = bin();
+        cmd.args(["parse", "-", "--format", "jsonl"]);
+        for m in masks {
+            cmd.args(["--mask", m]);
+        }
+        let recs = run_records(cmd.stdin_bytes(log.clone()));
+        recs.iter()
+            .map(|r| r["template"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Two tokens, one different: below the similarity, apart.
+    let plain = templates(&[]);
+    assert_ne!(plain[0], plain[2], "{plain:?}");
+    assert_eq!(
+        templates(&[r"\b[a-z]+-[0-9a-z]+(-[0-9a-z]+)?\b=POD"]),
+        ["restarted <POD>"; 3]
+    );
+    let out = run(bin()
+        .args(["parse", "-", "--mask", "(unclosed=POD"])
+        .stdin_bytes(log));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--mask \"(unclosed=POD\""),
+        "{}",
+        stderr(&out)
+    );
+}

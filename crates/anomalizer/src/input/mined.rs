@@ -11,6 +11,7 @@ use crate::cli::InputArgs;
 use crate::input::ingest::{self, IngestStats, Source};
 use crate::mining::extract::{Entry, Splitter};
 use crate::mining::miner::LineMiner;
+use crate::mining::user_mask::UserMasks;
 
 /// A place in the input: file index, 1-based line, and the line's time
 /// (epoch seconds) when it has one or an earlier line of its file did.
@@ -58,7 +59,11 @@ pub fn mine_input(
     let mut logs = extra.to_vec();
     logs.extend(input.logs.iter().cloned());
     let sources = ingest::sources(&logs, &input.log_dir, input.glob.as_deref())?;
-    let splitter = || Splitter::new(input.log_format.as_deref(), input.format_regex.as_deref());
+    let masks = UserMasks::parse(&input.masks)?;
+    let splitter = || {
+        let splitter = Splitter::new(input.log_format.as_deref(), input.format_regex.as_deref())?;
+        Ok(splitter.with_masks(masks.clone()))
+    };
     let mut miner = LineMiner::new(splitter()?, input.mining.config());
     let mut stats = IngestStats::default();
     let file_streams: Vec<String> = sources.iter().map(Source::stream).collect();

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::mining::header::{LogFormat, split_header};
 use crate::mining::timestamp;
+use crate::mining::user_mask::UserMasks;
 
 /// One line taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +42,16 @@ impl<'l> Entry<'l> {
     }
 }
 
-/// How lines are split.
+/// How lines are split, and the user's masks applied to each message.
 #[derive(Debug)]
-pub enum Splitter {
+pub struct Splitter {
+    shape: Shape,
+    masks: UserMasks,
+}
+
+/// What lines look like.
+#[derive(Debug)]
+enum Shape {
     /// JSON objects by their fields, other lines by their leading header.
     Auto,
     Loghub(LogFormat),
@@ -53,33 +61,56 @@ pub enum Splitter {
 impl Splitter {
     /// The splitter the options ask for (at most one of them).
     pub fn new(log_format: Option<&str>, format_regex: Option<&str>) -> Result<Splitter, Error> {
-        match (log_format, format_regex) {
-            (Some(_), Some(_)) => Err(Error::bad_input(
-                "--log-format and --format-regex cannot be used together",
-            )),
-            (Some(f), None) => LogFormat::parse(f).map(Splitter::Loghub),
-            (None, Some(r)) => FormatRegex::parse(r).map(Splitter::Regex),
-            (None, None) => Ok(Splitter::Auto),
-        }
+        let shape = match (log_format, format_regex) {
+            (Some(_), Some(_)) => {
+                return Err(Error::bad_input(
+                    "--log-format and --format-regex cannot be used together",
+                ));
+            }
+            (Some(f), None) => Shape::Loghub(LogFormat::parse(f)?),
+            (None, Some(r)) => Shape::Regex(FormatRegex::parse(r)?),
+            (None, None) => Shape::Auto,
+        };
+        Ok(Splitter {
+            shape,
+            masks: UserMasks::default(),
+        })
+    }
+
+    /// The same, masking each message with `masks` (`--mask`).
+    pub fn with_masks(self, masks: UserMasks) -> Splitter {
+        Splitter { masks, ..self }
     }
 
     /// Takes `line` apart; `None` when a format was given and the line
     /// does not match it (the caller mines it whole and counts it).
     /// `now` settles the year of syslog times.
     pub fn split<'l>(&mut self, line: &'l str, now: i64) -> Option<Entry<'l>> {
-        match self {
-            Splitter::Auto => Some(json_entry(line, now).unwrap_or_else(|| {
+        let entry = match &mut self.shape {
+            Shape::Auto => Some(json_entry(line, now).unwrap_or_else(|| {
                 let header = split_header(line);
                 Entry {
                     level: header.level.map(Cow::Borrowed),
                     ..Entry::text(line, header.message, now)
                 }
             })),
-            Splitter::Loghub(format) => format.content(line).map(|(message, level)| Entry {
+            Shape::Loghub(format) => format.content(line).map(|(message, level)| Entry {
                 level: level.map(Cow::Borrowed),
                 ..Entry::text(line, message, now)
             }),
-            Splitter::Regex(regex) => regex.split(line, now),
+            Shape::Regex(regex) => regex.split(line, now),
+        };
+        entry.map(|e| self.masked(e))
+    }
+
+    /// `entry` with the user's masks applied to its message.
+    pub fn masked<'l>(&self, entry: Entry<'l>) -> Entry<'l> {
+        if self.masks.is_empty() {
+            return entry;
+        }
+        Entry {
+            message: self.masks.apply(entry.message),
+            ..entry
         }
     }
 }
@@ -273,7 +304,7 @@ mod tests {
     #[test]
     fn journald_export_lines_give_unit_priority_time_and_message() {
         let line = r#"{"__REALTIME_TIMESTAMP":"1795287720123456","_HOSTNAME":"web1","_SYSTEMD_UNIT":"ssh.service","SYSLOG_IDENTIFIER":"sshd","PRIORITY":"6","MESSAGE":"Accepted publickey for deploy from 10.0.0.1 port 22"}"#;
-        let entry = Splitter::Auto.split(line, NOW).unwrap();
+        let entry = Splitter::new(None, None).unwrap().split(line, NOW).unwrap();
         assert_eq!(entry.time, Some(NOW));
         assert_eq!(entry.source.as_deref(), Some("web1/ssh.service"));
         assert_eq!(entry.level.as_deref(), Some("info"));
@@ -283,7 +314,7 @@ mod tests {
         );
         let bytes = r#"{"MESSAGE":[104,105,255],"SYSLOG_IDENTIFIER":"kernel"}"#;
         assert_eq!(
-            split(&mut Splitter::Auto, bytes),
+            split(&mut Splitter::new(None, None).unwrap(), bytes),
             Some((Some("kernel".into()), String::new(), "hi\u{fffd}".into()))
         );
     }
@@ -291,20 +322,32 @@ mod tests {
     #[test]
     fn application_json_lines_give_their_fields() {
         let line = r#"{"time":"2026-11-21T19:02:00Z","level":"warn","logger":"db","msg":"slow query 250ms"}"#;
-        let entry = Splitter::Auto.split(line, NOW).unwrap();
+        let entry = Splitter::new(None, None).unwrap().split(line, NOW).unwrap();
         assert_eq!(entry.time, Some(NOW));
         assert_eq!(entry.source.as_deref(), Some("db"));
         assert_eq!(entry.level.as_deref(), Some("warn"));
         assert_eq!(entry.message, "slow query 250ms");
         let millis = r#"{"ts":1795287720500,"message":"up"}"#;
-        assert_eq!(Splitter::Auto.split(millis, NOW).unwrap().time, Some(NOW));
+        assert_eq!(
+            Splitter::new(None, None)
+                .unwrap()
+                .split(millis, NOW)
+                .unwrap()
+                .time,
+            Some(NOW)
+        );
         // Braces that are not a JSON message are plain text.
         assert_eq!(
-            split(&mut Splitter::Auto, "{not json} 3 things"),
+            split(
+                &mut Splitter::new(None, None).unwrap(),
+                "{not json} 3 things"
+            ),
             Some((None, String::new(), "{not json} 3 things".into()))
         );
         assert_eq!(
-            split(&mut Splitter::Auto, r#"{"other":1}"#).unwrap().2,
+            split(&mut Splitter::new(None, None).unwrap(), r#"{"other":1}"#)
+                .unwrap()
+                .2,
             r#"{"other":1}"#
         );
     }

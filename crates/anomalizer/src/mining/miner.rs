@@ -40,14 +40,15 @@ impl LineMiner {
     /// Takes a line apart; a line the format does not match is counted
     /// and becomes its own whole message, with the time it starts with.
     pub fn split<'l>(&mut self, line: &'l str) -> Entry<'l> {
-        self.splitter.split(line, self.now).unwrap_or_else(|| {
-            self.unmatched += 1;
-            Entry {
-                time: crate::mining::timestamp::leading(line, self.now),
-                level: None,
-                source: None,
-                message: Cow::Borrowed(line.trim()),
-            }
+        if let Some(entry) = self.splitter.split(line, self.now) {
+            return entry;
+        }
+        self.unmatched += 1;
+        self.splitter.masked(Entry {
+            time: crate::mining::timestamp::leading(line, self.now),
+            level: None,
+            source: None,
+            message: Cow::Borrowed(line.trim()),
         })
     }
 

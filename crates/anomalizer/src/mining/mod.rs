@@ -11,3 +11,4 @@ pub mod mask;
 pub mod miner;
 pub mod timestamp;
 pub mod tokens;
+pub mod user_mask;
