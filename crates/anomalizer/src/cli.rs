@@ -162,7 +162,8 @@ impl Args {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Write one row per input line: source, line number, template id and
-    /// template text (memory grows with the number of lines)
+    /// template text (each line's place waits in a temporary file past
+    /// 65,536 lines, so memory stays flat)
     Parse {
         /// Log files ("-" for stdin)
         #[arg(value_name = "FILE")]

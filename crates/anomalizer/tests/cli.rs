@@ -968,3 +968,34 @@ fn user_masks_group_what_the_built_in_masking_does_not() {
         stderr(&out)
     );
 }
+
+#[test]
+fn parse_keeps_every_line_in_order_past_what_it_holds_in_memory() {
+    // More lines than parse keeps in memory (65,536): the rest go through
+    // its temporary file and must come back in order.
+    let n = 140_000u64;
+    let log: String = (1..=n)
+        .map(|i| match i % 3 {
+            0 => format!("job {i} failed on node-{}\n", i % 7),
+            _ => format!("request {i} served in {} ms\n", i % 50),
+        })
+        .collect();
+    let out = run(bin()
+        .args(["parse", "-", "--format", "csv"])
+        .stdin_bytes(log));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rows = text.lines().skip(1);
+    for i in 1..=n {
+        let row = rows.next().unwrap_or_else(|| panic!("line {i} is missing"));
+        let fields: Vec<&str> = row.rsplitn(3, ',').collect();
+        assert_eq!(
+            fields[2].rsplit(',').next(),
+            Some(i.to_string().as_str()),
+            "{row}"
+        );
+        let failed = fields[0].starts_with("job");
+        assert_eq!(failed, i % 3 == 0, "{row}");
+    }
+    assert_eq!(rows.next(), None);
+}
