@@ -1,10 +1,11 @@
 //! anomalizer: finds unusual patterns in logs even when nothing says
 //! ERROR. Lines are mined into templates with a Drain-style parse tree after
 //! a hand-written classifier masks variables; templates that are rare,
-//! parameter values that dominate their template, bursts and silences
-//! become records of their own kind (`log.rare_template`,
-//! `log.token_frequency`, `log.burst`, `log.silence`), with a
-//! `log.summary` of the run. `learn` saves the templates of
+//! parameter values that dominate their template, new addresses, bursts
+//! and silences become records of their own kind (`log.rare_template`,
+//! `log.token_frequency`, `log.new_address`, `log.burst`,
+//! `log.silence`), graded by what their lines say, with a `log.summary`
+//! of the run. `learn` saves the templates of
 //! a known-good period, and later runs report templates new since then.
 //!
 //! The crate by what it does: `input` finds and reads the logs,

@@ -500,6 +500,12 @@ pub fn summary(run: &RunSummary<'_>) -> Record {
         count("slowdown"),
         count("silence"),
     );
+    let addresses = count("new_address");
+    let addresses_text = match addresses {
+        0 => String::new(),
+        1 => ", 1 new address".to_string(),
+        n => format!(", {n} new addresses"),
+    };
     let windows = findings
         .iter()
         .filter(|r| r.kind == "log.window_anomaly")
@@ -519,7 +525,7 @@ pub fn summary(run: &RunSummary<'_>) -> Record {
         "log.summary",
         Severity::Info,
         format!(
-            "{} from {}, {}: {}, {rare} rare, {}, {}, {}, {}, {new} new{windows_text}{more}",
+            "{} from {}, {}: {}, {rare} rare, {}{addresses_text}, {}, {}, {}, {new} new{windows_text}{more}",
             counted(stats.lines, "line"),
             counted(stats.files, "file"),
             counted(sources, "source"),
@@ -537,6 +543,7 @@ pub fn summary(run: &RunSummary<'_>) -> Record {
     .with("templates", templates.len())
     .with("rare_templates", rare)
     .with("token_anomalies", tokens)
+    .with("new_addresses", addresses)
     .with("new_templates", new)
     .with("bursts", bursts)
     .with("slowdowns", slowdowns)

@@ -59,8 +59,15 @@ fn score(dir: &Path, incidents: &[Incident], benign: &[Incident]) -> Scored {
         "critical findings make exit 1: {}",
         support::stderr(&out)
     );
+    let records = support::records(&out.stdout);
+    let summary = records.last().expect("a summary");
+    let addresses = records
+        .iter()
+        .filter(|r| r["kind"] == "log.new_address")
+        .count();
+    assert_eq!(summary["new_addresses"], addresses, "{summary}");
     let mut scored = Scored::default();
-    for r in support::records(&out.stdout).iter().filter(|r| reported(r)) {
+    for r in records.iter().filter(|r| reported(r)) {
         let message = r["message"].as_str().unwrap_or_default().to_string();
         let shown = shows(r, incidents);
         let dismissed = shown.is_none().then(|| shows(r, benign)).flatten();

@@ -1,6 +1,7 @@
 //! What is unusual. Each source's statistics, line by line ([`sources`]:
 //! counts, values, rate and gaps per template, with [`context`] lines and
-//! the [`rhythm`] maths), judged by the rules ([`rules`]); the templates of
+//! the [`rhythm`] maths), judged by the rules ([`rules`]) and graded by
+//! what their templates say ([`concern`]); the templates of
 //! a known-good period ([`model`]) for new ones; each template's lines per
 //! hour ([`timeline`]); the logs whose findings are [`expected`]
 //! activity (package managers); and the window detectors ([`windows`], over

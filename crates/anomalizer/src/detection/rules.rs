@@ -1,11 +1,15 @@
 //! The rules that judge each source's statistics ([`super::sources`]):
-//! rare templates, dominating parameter values, bursts, slowdowns,
-//! silences and templates new since learning. Each finding says what it is
-//! about and why, and how unusual it is; [`crate::records`] writes it.
+//! rare templates, dominating parameter values, new addresses, bursts,
+//! slowdowns, silences and templates new since learning. Each finding says
+//! what it is about and why, how unusual it is, and through
+//! [`super::concern`] how much an operator would care; [`crate::records`]
+//! writes it.
 //!
-//! Every source is judged against itself, and at most
-//! [`Rules::max_per_source`] findings per source and rule are kept, the
-//! most unusual first, so one noisy log cannot drown the others.
+//! Every source is judged against itself. Findings that began together are
+//! one episode, a line two files hold is one finding, and past the high and
+//! critical ones at most [`Rules::max_per_source`] findings per source and
+//! rule are kept, the most severe first, so one noisy log cannot drown the
+//! others.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
