@@ -111,7 +111,10 @@ fn a_servers_logs_show_every_incident_and_little_else() {
     let dir = tempfile::tempdir().unwrap();
     let copied = copy_package_logs(dir.path());
     eprintln!("this machine's package-manager logs: {copied:?}");
-    let end = jiff::Timestamp::now().as_second() / 60 * 60 - 600;
+    // The week ends at the next noon (UTC): the same hours of the day
+    // whenever the test runs, and after every line of the logs copied.
+    let (day, noon) = (86_400, 43_200);
+    let end = (jiff::Timestamp::now().as_second() / day + 1) * day + noon;
     let mut server = Server::new(end);
     server.base();
     server.incidents();
