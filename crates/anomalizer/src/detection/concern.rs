@@ -170,9 +170,7 @@ pub fn concern(text: &str, level: Option<&str>) -> Concern {
         if SEVERE.iter().any(|p| rest.starts_with(p)) {
             return Concern::Severe;
         }
-        let trouble =
-            |w: &&str| rest.starts_with(*w) && rest.as_bytes().get(w.len()) != Some(&b'=');
-        if TROUBLE.iter().any(trouble) {
+        if TROUBLE.iter().any(|w| rest.starts_with(w)) && !is_setting(rest) {
             found = Concern::Trouble;
         }
     }
@@ -193,10 +191,21 @@ pub fn good_news(text: &str) -> bool {
     word_starts(&lower).any(|i| GOOD_NEWS.iter().any(|w| lower[i..].starts_with(w)))
 }
 
+/// Whether the word `rest` starts with is a setting's name (`panic=1`,
+/// `errors=remount-ro`, `fail_timeout=30s`), not a word of trouble.
+fn is_setting(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    let end = b
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .unwrap_or(b.len());
+    b.get(end) == Some(&b'=')
+}
+
 /// Where the words of `text` start: each letter or digit that follows
 /// anything else (`terror` holds no word `error`). A word's start, not
-/// its end, is checked, so `failed` is trouble; a setting named like
-/// trouble (`panic=1` on a kernel command line) is not.
+/// its end, is checked, so `failed` is trouble ([`is_setting`] keeps
+/// `panic=1` out).
 fn word_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
     let b = text.as_bytes();
     (0..b.len()).filter(move |&i| {
@@ -233,6 +242,11 @@ mod tests {
             c("Command line: console=ttyS0 reboot=k panic=<*> nomodule"),
             Concern::Plain,
             "a setting named like trouble"
+        );
+        assert_eq!(
+            c("EXT4-fs (sda1): mounted filesystem. Opts: errors=remount-ro"),
+            Concern::Plain,
+            "a setting whose name starts like trouble"
         );
         assert_eq!(concern("job done", Some("ERROR")), Concern::Trouble);
         assert_eq!(concern("job done", Some("[err]")), Concern::Trouble);
