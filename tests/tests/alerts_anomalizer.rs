@@ -5,8 +5,9 @@
 //! resolved once by the run that sees the heartbeat again, although that
 //! run no longer sees the silence (the state directory remembers it).
 //!
-//! anomalizer's findings are `medium`, so secops-notify is run with
-//! `--min-severity medium`, as docs/anomalizer.md shows.
+//! Plain rarity is `medium`, so secops-notify is run with
+//! `--min-severity medium`, as docs/anomalizer.md shows; with its default
+//! (`high`) it pages what the lines say is trouble, and only that.
 
 use std::path::Path;
 
@@ -14,8 +15,14 @@ use secops_pipeline_tests::{Sent, notify, still_firing, tool};
 use secops_testkit::heartbeat_log;
 use serde_json::Value;
 
-/// `anomalizer | secops-notify`, each with its state directory under `dir`.
+/// `anomalizer | secops-notify --min-severity medium`, each with its state
+/// directory under `dir`.
 fn run(dir: &Path, log: &str) -> Sent {
+    run_with(dir, log, &["--min-severity", "medium"])
+}
+
+/// `anomalizer | secops-notify NOTIFY_FLAGS...`.
+fn run_with(dir: &Path, log: &str, notify_flags: &[&str]) -> Sent {
     let input = dir.join("input.log");
     std::fs::write(&input, log).unwrap();
     let out = tool("anomalizer")
@@ -30,11 +37,7 @@ fn run(dir: &Path, log: &str) -> Sent {
         "anomalizer: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    notify(
-        &out.stdout,
-        &dir.join("notify"),
-        &["--min-severity", "medium"],
-    )
+    notify(&out.stdout, &dir.join("notify"), notify_flags)
 }
 
 /// The firing and resolved records sent about `template` by `detector`.
@@ -132,4 +135,28 @@ fn a_silence_pages_once_and_resolves_once_in_the_run_that_sees_it_back() {
     let fourth = run(dir.path(), &heartbeat_log(180, 30, 30));
     let (firing, resolved) = about(&fourth, "silence", beat);
     assert!(firing.is_empty() && resolved.is_empty(), "{fourth:#?}");
+}
+
+#[test]
+fn with_notify_s_default_severity_trouble_pages_and_plain_rarity_does_not() {
+    let severe = "kernel: disk sda1 remounted read-only";
+    let plain = "config reloaded by the operator";
+    let log = requests_and_a_rare_line(0) + plain + "\n";
+    let sent_about = |sent: &Sent, template: &str| {
+        let (firing, _) = about(sent, "rare_template", template);
+        firing
+            .iter()
+            .map(|r| r["severity"].clone())
+            .collect::<Vec<_>>()
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let default = run_with(dir.path(), &log, &[]);
+    assert_eq!(sent_about(&default, severe), ["critical"], "{default:#?}");
+    assert!(sent_about(&default, plain).is_empty(), "{default:#?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let medium = run(dir.path(), &log);
+    assert_eq!(sent_about(&medium, severe), ["critical"], "{medium:#?}");
+    assert_eq!(sent_about(&medium, plain), ["medium"], "{medium:#?}");
 }

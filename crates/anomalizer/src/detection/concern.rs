@@ -90,6 +90,7 @@ const SEVERE: &[&str] = &[
     "corrupt",
     "read-only file system",
     "remounting filesystem read-only",
+    "remounted read-only",
     "blocked for more than",
     "soft lockup",
     "hard lockup",
