@@ -818,7 +818,12 @@ fn the_summary_file_holds_sources_findings_and_a_timeline() {
             .arg("--summary")
             .arg(path)
             .args(["--format", "jsonl"]));
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "a disk remounted read-only is critical: {}",
+            stderr(&out)
+        );
     }
     let s: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
     assert_eq!(s["version"], 1);
