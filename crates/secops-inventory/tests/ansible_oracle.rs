@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use secops_inventory::{Inventory, Selection, select};
+use secops_testkit::Rng;
 use serde_json::{Value, json};
 
 const INVENTORIES: usize = 64;
@@ -54,28 +55,6 @@ fn oracle_python() -> PathBuf {
         python.display()
     );
     python
-}
-
-/// splitmix64: the same inventories and patterns on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 const GROUP_NAMES: [&str; 14] = [
@@ -147,7 +126,7 @@ fn generate(rng: &mut Rng, dir: &Path, n: usize) -> Generated {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     for (p, kids) in children.iter_mut().enumerate() {
         for c in p + 1..groups.len() {
-            if rng.chance(25) {
+            if rng.percent(25) {
                 kids.push(c);
             }
         }
@@ -169,10 +148,10 @@ fn generate(rng: &mut Rng, dir: &Path, n: usize) -> Generated {
                 placed = true;
             }
         }
-        if !placed || rng.chance(10) {
+        if !placed || rng.percent(10) {
             ungrouped.push(name.clone());
         }
-        if rng.chance(30) {
+        if rng.percent(30) {
             let vars = host_vars.entry(name).or_default();
             match rng.below(3) {
                 0 => vars.push(("ansible_port".into(), (2200 + rng.below(50)).to_string())),
@@ -183,8 +162,8 @@ fn generate(rng: &mut Rng, dir: &Path, n: usize) -> Generated {
     }
     let mut group_vars: BTreeMap<usize, Vec<(String, String)>> = BTreeMap::new();
     for g in 0..groups.len() {
-        if rng.chance(30) {
-            let value = if rng.chance(50) {
+        if rng.percent(30) {
+            let value = if rng.percent(50) {
                 rng.pick(&USERS).to_string()
             } else {
                 (2000 + rng.below(99)).to_string()
@@ -197,7 +176,7 @@ fn generate(rng: &mut Rng, dir: &Path, n: usize) -> Generated {
             group_vars.entry(g).or_default().push((key.into(), value));
         }
     }
-    let yaml = rng.chance(40);
+    let yaml = rng.percent(40);
     let path = dir.join(if yaml {
         format!("inv{n}.yml")
     } else {
@@ -224,7 +203,7 @@ fn generate(rng: &mut Rng, dir: &Path, n: usize) -> Generated {
         )
     };
     std::fs::write(&path, text).unwrap();
-    if rng.chance(15) {
+    if rng.percent(15) {
         let g = rng.pick(&groups);
         // group_vars/ sits beside every inventory of the directory: give
         // it only to this one by using its own directory.
@@ -401,7 +380,7 @@ fn term(rng: &mut Rng, inv: &Generated) -> String {
                 4 => format!("[{}:]", rng.below(3)),
                 _ => "[1-2]".to_string(),
             };
-            let target = if rng.chance(30) {
+            let target = if rng.percent(30) {
                 glob(rng, &group)
             } else {
                 group
@@ -433,7 +412,7 @@ fn patterns(rng: &mut Rng, inv: &Generated, dir: &Path, n: usize) -> Vec<String>
         let count = 1 + rng.below(3);
         let terms: Vec<String> = (0..count).map(|_| term(rng, inv)).collect();
         // `:` joins only when no term has a colon of its own.
-        let sep = if terms.iter().any(|t| t.contains(':')) || rng.chance(50) {
+        let sep = if terms.iter().any(|t| t.contains(':')) || rng.percent(50) {
             ","
         } else {
             ":"
@@ -678,7 +657,7 @@ fn ansible_test_inventories() -> Vec<PathBuf> {
 fn ansibles_own_test_inventories_load_and_select_alike() {
     let python = oracle_python();
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x0A45_1B1E);
+    let mut rng = Rng::new(0x0A45_1B1E);
     let files = ansible_test_inventories();
     let mut requests = Vec::new();
     let mut plans = Vec::new();
@@ -835,7 +814,7 @@ fn ours(inv: &Inventory, pattern: &str) -> Outcome {
 fn remote_run_selects_the_hosts_ansible_selects_or_refuses() {
     let python = oracle_python();
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x005E_C095);
+    let mut rng = Rng::new(0x005E_C095);
     let mut generated = Vec::new();
     let mut requests = Vec::new();
     for n in 0..INVENTORIES {

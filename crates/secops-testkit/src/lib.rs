@@ -36,6 +36,7 @@ mod net;
 mod notify;
 mod programs;
 mod prom;
+mod rng;
 mod run;
 mod services;
 mod sshd;
@@ -53,6 +54,7 @@ pub use crate::programs::{bin_dir, require, tool, tool_path};
 pub use crate::prom::{
     assert_promtool_accepts, assert_promtool_clean, findings, firing, unix_now, value, version,
 };
+pub use crate::rng::Rng;
 pub use crate::run::{assert_exit, of_kind, only_failure, records, run, run_with_stdin, stderr};
 pub use crate::services::{Certs, Seen, Service, certs, certs_for, certs_of, python, serving};
 pub use crate::sshd::{Sshd, SshdBuilder, client_config};

@@ -14,55 +14,31 @@ use std::path::Path;
 use std::process::Command;
 
 use jiff::Timestamp;
+use secops_testkit::Rng;
 
 const HOST: &str = "web1";
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
 
-/// A small deterministic generator (splitmix64), so every run makes the
-/// same logs around the same real ones.
-pub struct Rng(u64);
+/// A process id.
+fn pid(rng: &mut Rng) -> usize {
+    1_000 + rng.below(60_000)
+}
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+/// A client's port.
+fn port(rng: &mut Rng) -> usize {
+    1_024 + rng.below(64_000)
+}
 
-    /// In `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    pub fn pid(&mut self) -> u64 {
-        1_000 + self.below(60_000)
-    }
-
-    pub fn port(&mut self) -> u64 {
-        1_024 + self.below(64_000)
-    }
-
-    /// A public-looking IPv4 address.
-    pub fn ip(&mut self) -> String {
-        let first = *self.pick(&[5u64, 31, 45, 61, 80, 92, 103, 109, 141, 167, 185, 193, 212]);
-        format!(
-            "{first}.{}.{}.{}",
-            self.below(256),
-            self.below(256),
-            1 + self.below(254)
-        )
-    }
+/// A public-looking IPv4 address.
+fn ip(rng: &mut Rng) -> String {
+    let first = *rng.pick(&[5, 31, 45, 61, 80, 92, 103, 109, 141, 167, 185, 193, 212]);
+    format!(
+        "{first}.{}.{}.{}",
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    )
 }
 
 /// An incident: its name and the exact lines injected for it (a silence
@@ -86,7 +62,7 @@ pub struct Server {
 }
 
 /// Debian 12's rsyslog timestamp (RFC 3339, microseconds).
-fn rfc3339(t: i64, micros: u64) -> String {
+fn rfc3339(t: i64, micros: usize) -> String {
     let ts = Timestamp::from_second(t).expect("in range");
     format!("{}.{micros:06}+00:00", ts.strftime("%Y-%m-%dT%H:%M:%S"))
 }
@@ -101,7 +77,7 @@ impl Server {
             boot: start - 600,
             files: BTreeMap::new(),
             incidents: Vec::new(),
-            rng: Rng(0x5ec0_95e1),
+            rng: Rng::new(0x5ec0_95e1),
         }
     }
 
@@ -240,7 +216,7 @@ impl Server {
     }
 
     fn cron(&mut self, t: i64, command: &str) {
-        let pid = self.rng.pid();
+        let pid = pid(&mut self.rng);
         let tag = format!("CRON[{pid}]");
         self.syslog(
             "auth.log",
@@ -309,10 +285,10 @@ impl Server {
             "jenkins",
             "dev",
         ];
-        let ip = self.rng.ip();
-        let pid = self.rng.pid();
+        let ip = ip(&mut self.rng);
+        let pid = pid(&mut self.rng);
         let tag = format!("sshd[{pid}]");
-        let port = self.rng.port();
+        let port = port(&mut self.rng);
         match self.rng.below(10) {
             0 => {
                 self.syslog(
@@ -407,17 +383,17 @@ impl Server {
 
     /// A packet the firewall dropped (ufw's default logging).
     fn firewall(&mut self, t: i64) {
-        let src = self.rng.ip();
-        let port = *self
+        let src = ip(&mut self.rng);
+        let dpt = *self
             .rng
             .pick(&[23u64, 22, 3389, 445, 8080, 5900, 1433, 6379, 2375, 8443]);
         let (len, ttl, id, spt) = (
             40 + 4 * self.rng.below(6),
             40 + self.rng.below(210),
             self.rng.below(65_536),
-            self.rng.port(),
+            port(&mut self.rng),
         );
-        self.kernel(t, &format!("[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:8a:3c:11:52:54:00:12:35:02:08:00 SRC={src} DST=203.0.113.10 LEN={len} TOS=0x00 PREC=0x00 TTL={ttl} ID={id} PROTO=TCP SPT={spt} DPT={port} WINDOW=1024 RES=0x00 SYN URGP=0"));
+        self.kernel(t, &format!("[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:8a:3c:11:52:54:00:12:35:02:08:00 SRC={src} DST=203.0.113.10 LEN={len} TOS=0x00 PREC=0x00 TTL={ttl} ID={id} PROTO=TCP SPT={spt} DPT={dpt} WINDOW=1024 RES=0x00 SYN URGP=0"));
     }
 
     /// nginx's access log and the application behind it, busier by day;
@@ -456,7 +432,7 @@ impl Server {
                 .rng
                 .pick(PATHS)
                 .replace("{}", &(1 + self.rng.below(90_000)).to_string());
-            let ip = self.rng.ip();
+            let ip = ip(&mut self.rng);
             let agent = *self.rng.pick(AGENTS);
             let (status, bytes) = if self.rng.chance(0.03) {
                 (404, 162)
@@ -484,7 +460,7 @@ impl Server {
         }
         if self.rng.chance(0.05) {
             let probe = *self.rng.pick(PROBES);
-            let ip = self.rng.ip();
+            let ip = ip(&mut self.rng);
             self.push(
                 "nginx/access.log",
                 t,
@@ -529,8 +505,8 @@ impl Server {
         for day in first_day..self.end.div_euclid(DAY) {
             for _ in 0..1 + self.rng.below(2) {
                 session += 1;
-                let t = day * DAY + 9 * HOUR + self.rng.below(8 * HOUR as u64) as i64;
-                let (pid, port) = (self.rng.pid(), self.rng.port());
+                let t = day * DAY + 9 * HOUR + self.rng.below(8 * HOUR as usize) as i64;
+                let (pid, port) = (pid(&mut self.rng), port(&mut self.rng));
                 let sshd = format!("sshd[{pid}]");
                 let key = "ED25519 SHA256:Xb3kq0F8mJ2mWn7cY1r6hT9p5sLkQ2vJ8dZ4fN0aBcE";
                 self.syslog(
@@ -654,7 +630,7 @@ impl Server {
             let mut v = Vec::new();
             for n in 0..400 {
                 let at = t + n * 3;
-                let (pid, port) = (s.rng.pid(), s.rng.port());
+                let (pid, port) = (pid(&mut s.rng), port(&mut s.rng));
                 let tag = format!("sshd[{pid}]");
                 let user = *s.rng.pick(&["root", "admin", "root", "ubuntu", "root"]);
                 if user == "root" {
@@ -814,7 +790,7 @@ impl Server {
             let mut v = Vec::new();
             for n in 0..10 {
                 let t = end - (10 - n) * HOUR + 1_500;
-                let pid = s.rng.pid();
+                let pid = pid(&mut s.rng);
                 v.push(s.syslog(
                     "syslog",
                     t,
@@ -854,7 +830,7 @@ impl Server {
                 let at = t + n / 2;
                 let ts = Timestamp::from_second(at).expect("in range");
                 let clf = ts.strftime("%d/%b/%Y:%H:%M:%S +0000");
-                let ip = s.rng.ip();
+                let ip = ip(&mut s.rng);
                 let id = 1 + s.rng.below(90_000);
                 v.push(s.push("nginx/access.log", at, format!("{ip} - - [{clf}] \"GET /api/orders/{id} HTTP/1.1\" 502 157 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0\"")));
             }
