@@ -160,10 +160,11 @@ impl Rule<'_> {
 }
 
 impl Detector {
-    /// The findings, at most `rules.max_per_source` per source and rule
-    /// (highest scores first), and how many were left out. `known`, when a
-    /// model was given, says whether a source showed a template while
-    /// learning.
+    /// The findings: every high and critical one, and at most
+    /// `rules.max_per_source` others per source and rule (the most severe,
+    /// then the highest scores first); and how many were left out.
+    /// `known`, when a model was given, says whether a source showed a
+    /// template while learning.
     pub fn findings<'a>(
         &'a mut self,
         templates: &'a [Template],
@@ -223,17 +224,7 @@ impl Detector {
                         .then(b.score.total_cmp(&a.score))
                 });
                 let mut mine = episodes(mine);
-                // A plain episode that reports success (a weekly job that
-                // started and finished) is done news.
-                for f in &mut mine {
-                    let rarity = matches!(f.rule, Rule::RareTemplate { .. } | Rule::NewTemplate);
-                    if rarity && f.concern == Concern::Plain && f.routine.is_none() {
-                        let texts = f.template.iter().chain(&f.episode);
-                        if texts.map(|t| t.template.text()).any(|t| good_news(&t)) {
-                            f.routine = Some(Routine::Completed);
-                        }
-                    }
-                }
+                mine.iter_mut().for_each(Finding::note_success);
                 mine.sort_by_key(|f| std::cmp::Reverse(f.severity()));
                 // High and critical findings are never left out: the cap
                 // is for noise, and noise is plain rarity.
@@ -676,6 +667,19 @@ impl Finding<'_> {
             Rule::RareTemplate { .. } | Rule::NewTemplate => self.template?.first_time,
             Rule::Burst(b) => Some(b.window * WINDOW_SECS),
             _ => None,
+        }
+    }
+
+    /// Marks a plain rare episode that reports success (a weekly job that
+    /// started and finished) as routine: done news. Its episode must be
+    /// known, so this runs after [`episodes`].
+    fn note_success(&mut self) {
+        let rarity = matches!(self.rule, Rule::RareTemplate { .. } | Rule::NewTemplate);
+        if rarity && self.concern == Concern::Plain && self.routine.is_none() {
+            let texts = self.template.iter().chain(&self.episode);
+            if texts.map(|t| t.template.text()).any(|t| good_news(&t)) {
+                self.routine = Some(Routine::Completed);
+            }
         }
     }
 

@@ -129,11 +129,7 @@ const GROUPS: [&str; 4] = ["msg", "ts", "level", "source"];
 impl FormatRegex {
     pub fn parse(pattern: &str) -> Result<FormatRegex, Error> {
         let regex = Regex::new(pattern).map_err(|err| {
-            // The build error says only "error parsing pattern 0"; the
-            // syntax error under it says where and why, over several
-            // lines.
-            let why = std::error::Error::source(&err).map_or(err.to_string(), |s| s.to_string());
-            Error::bad_input(format!("--format-regex {pattern:?}: {}", one_line(&why)))
+            Error::bad_input(format!("--format-regex {pattern:?}: {}", regex_error(&err)))
         })?;
         let info = regex.group_info();
         let groups = GROUPS.map(|name| info.to_index(regex_automata::PatternID::ZERO, name));
@@ -163,6 +159,14 @@ impl FormatRegex {
             message: Cow::Borrowed(msg?),
         })
     }
+}
+
+/// Why a user's regex (`--format-regex`, `--mask`) does not compile, on
+/// one line. The build error says only "error parsing pattern 0"; the
+/// syntax error under it says where and why, over several lines.
+pub fn regex_error(err: &regex_automata::meta::BuildError) -> String {
+    let why = std::error::Error::source(err).map_or(err.to_string(), |s| s.to_string());
+    one_line(&why)
 }
 
 /// A regex syntax error on one line: its reason, and the column its

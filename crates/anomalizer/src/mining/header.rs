@@ -12,6 +12,8 @@ use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
 use secops_common::Error;
 
+use crate::mining::timestamp;
+
 /// A compiled `--log-format`.
 #[derive(Debug)]
 pub struct LogFormat {
@@ -107,8 +109,8 @@ pub struct Header<'l> {
 /// the kernel's `[ seconds.micros]` since boot.
 pub fn split_header(line: &str) -> Header<'_> {
     let line = line.trim_start();
-    let syslog = crate::mining::timestamp::starts_syslog(line);
-    let iso_syslog = !syslog && starts_iso_date_time(line);
+    let syslog = timestamp::starts_syslog(line);
+    let iso_syslog = !syslog && timestamp::starts_rfc3339(line);
     let mut rest = line;
     let mut level = None;
     for _ in 0..MAX_HEADER_TOKENS {
@@ -151,19 +153,6 @@ pub fn split_header(line: &str) -> Header<'_> {
         message: rest,
         level,
     }
-}
-
-/// Whether `line` starts with an ISO 8601 date and time joined by `T`
-/// (`2026-12-07T03:54:01`).
-fn starts_iso_date_time(line: &str) -> bool {
-    let b = line.as_bytes();
-    b.len() > 19
-        && b[..19].iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            _ => c.is_ascii_digit(),
-        })
 }
 
 /// The kernel's time since boot: `[ 1234.567890]` (padded or not).

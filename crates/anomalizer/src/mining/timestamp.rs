@@ -35,6 +35,19 @@ pub fn starts_syslog(line: &str) -> bool {
     month_day_time(line).is_some()
 }
 
+/// Whether `line` starts with an RFC 3339 date and time, joined by `T`
+/// (`2026-12-07T03:54:01`), as rsyslog's file format writes them.
+pub fn starts_rfc3339(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 19
+        && b[..19].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
 /// The time now, epoch seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

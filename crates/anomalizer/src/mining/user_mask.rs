@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use regex_automata::meta::Regex;
 use secops_common::Error;
 
+use crate::mining::extract::regex_error;
+
 /// The masks of a run, in order.
 #[derive(Debug, Clone, Default)]
 pub struct UserMasks(Vec<(Regex, String)>);
@@ -30,11 +32,7 @@ impl UserMasks {
             if pattern.is_empty() {
                 return Err(bad("the regex is empty"));
             }
-            let regex = Regex::new(pattern).map_err(|err| {
-                let why =
-                    std::error::Error::source(&err).map_or(err.to_string(), |s| s.to_string());
-                bad(why.lines().last().unwrap_or_default().trim())
-            })?;
+            let regex = Regex::new(pattern).map_err(|err| bad(&regex_error(&err)))?;
             masks.push((regex, format!("<{name}>")));
         }
         Ok(UserMasks(masks))
