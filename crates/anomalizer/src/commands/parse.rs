@@ -57,7 +57,11 @@ pub fn run(files: &[PathBuf], input: &InputArgs, common: &CommonArgs) -> Result<
         })?;
     } else {
         for row in rows {
-            let (file, line, id) = row.map_err(|err| Error::failed(err.to_string()))?;
+            let (file, line, id) = row.map_err(|err| {
+                Error::failed(format!(
+                    "parse: reading the temporary file of line places: {err}"
+                ))
+            })?;
             out.write(parsed.of(file, &mined.files[file], line, id, &texts[id]))?;
         }
     }
